@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+//
+// IronLB: a bare-metal load balancer for Kubernetes.
+// Targets follow docs (../shared/design/ARCHITECTURE.md): pure targets import only the
+// standard library, each other and NIOCore; edge targets do the I/O.
+import PackageDescription
+
+let package = Package(
+    name: "IronLB",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ironlb", targets: ["ironlb"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // Pure targets.
+        .target(name: "NetPrimitives"),
+        .target(
+            name: "LBConfig",
+            dependencies: ["NetPrimitives", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "LBCore",
+            dependencies: ["NetPrimitives", "LBConfig", .product(name: "Collections", package: "swift-collections")]
+        ),
+
+        // Command line.
+        .target(
+            name: "IronLBCLI",
+            dependencies: [
+                "NetPrimitives", "LBConfig", "LBCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "ironlb", dependencies: ["IronLBCLI"]),
+
+        // Benchmarks (run by bench/run, never by the test suite).
+        .executableTarget(
+            name: "bench-allocator",
+            dependencies: ["NetPrimitives", "LBConfig", "LBCore"],
+            path: "bench/allocator"
+        ),
+
+        // Test support: prerequisite gating, network namespaces, processes.
+        .target(name: "TestSupport"),
+
+        .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
+        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
+        .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
