@@ -25,7 +25,7 @@ let package = Package(
         ),
         .target(
             name: "LBCore",
-            dependencies: ["NetPrimitives", "LBConfig", .product(name: "Collections", package: "swift-collections")]
+            dependencies: ["NetPrimitives", "LBConfig", .product(name: "HeapModule", package: "swift-collections")]
         ),
 
         // Command line.
