@@ -36,7 +36,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "ironlb", dependencies: ["IronLBCLI"]),
+        .executableTarget(
+            name: "ironlb",
+            dependencies: ["IronLBCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // Benchmarks (run by bench/run, never by the test suite).
         .executableTarget(

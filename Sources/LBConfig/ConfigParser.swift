@@ -72,10 +72,10 @@ public enum ConfigParser {
         let namespace = manifest["metadata"]?["namespace"]?.string
         let name = manifest["metadata"]?["name"]?.string
         if let namespace, namespace != defaultNamespace {
-            warnings.append("metadata.namespace is \"\(namespace)\"; IronLB reads \(defaultNamespace)/\(defaultName) unless started with --config-namespace")
+            warnings.append("metadata.namespace is \"\(namespace)\"; IronLB reads \(defaultNamespace)/\(defaultName) by default")
         }
         if let name, name != defaultName {
-            warnings.append("metadata.name is \"\(name)\"; IronLB reads \(defaultNamespace)/\(defaultName) unless started with --config-name")
+            warnings.append("metadata.name is \"\(name)\"; IronLB reads \(defaultNamespace)/\(defaultName) by default")
         }
         guard let data = manifest["data"], case .mapping(let dataMapping) = data else {
             return .failure(ConfigErrors([ConfigError(path: "data.config", message: "is required", line: manifest.mark?.line, column: manifest.mark?.column)]))

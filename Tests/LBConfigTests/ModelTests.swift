@@ -115,7 +115,7 @@ import NetPrimitives
             """).get()
         #expect(parsed.source == .configMap(namespace: "metallb-system", name: "config"))
         #expect(parsed.warnings == [
-            "metadata.namespace is \"metallb-system\"; IronLB reads ironlb-system/config unless started with --config-namespace",
+            "metadata.namespace is \"metallb-system\"; IronLB reads ironlb-system/config by default",
             "data.other is ignored; only data.config is read",
         ])
     }
