@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure targets.
@@ -26,6 +30,19 @@ let package = Package(
         .target(
             name: "LBCore",
             dependencies: ["NetPrimitives", "LBConfig", .product(name: "HeapModule", package: "swift-collections")]
+        ),
+
+        // Edges.
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
 
         // Command line.
@@ -55,6 +72,15 @@ let package = Package(
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "Observability", "TestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
