@@ -45,6 +45,16 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "Controller",
+            dependencies: [
+                "LBCore", "LBConfig", "NetPrimitives",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // Command line.
         .target(
             name: "IronLBCLI",
@@ -72,6 +82,15 @@ let package = Package(
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller", "LBCore", "NetPrimitives", "TestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ObservabilityTests",
             dependencies: [
