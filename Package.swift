@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Pure targets.
@@ -26,6 +27,14 @@ let package = Package(
         .target(
             name: "LBCore",
             dependencies: ["NetPrimitives", "LBConfig", .product(name: "Collections", package: "swift-collections")]
+        ),
+        .target(
+            name: "BGPWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "BGPSession",
+            dependencies: ["BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
         // Command line.
@@ -51,6 +60,15 @@ let package = Package(
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(
+            name: "BGPWireTests",
+            dependencies: [
+                "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+        ),
+        .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGPWire", "NetPrimitives"]),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -86,7 +86,7 @@ frr defaults traditional
 hostname frr
 !
 route-map COMM permit 10
- set community 64512:100 64512:200 no-export
+ set community 64512:100 64512:200
  set large-community 4200000001:1:2 4200000001:3:4
  set metric 50
 !
