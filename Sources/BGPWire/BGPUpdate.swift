@@ -111,16 +111,18 @@ extension ByteBuffer {
 
         var seen = Set<UInt8>()
         while attributesField.readableBytes > 0 {
-            let start = attributesField.readerIndex
-            guard let flagsByte = attributesField.readInteger(as: UInt8.self), let code = attributesField.readInteger(as: UInt8.self) else {
+            guard let flagsByte = attributesField.getInteger(at: attributesField.readerIndex, as: UInt8.self),
+                  let code = attributesField.getInteger(at: attributesField.readerIndex + 1, as: UInt8.self)
+            else {
                 update.errors.append(.update(.malformedAttributeList, .treatAsWithdraw, "attribute-overrun"))
                 break
             }
             let flags = BGPPathAttribute.Flags(rawValue: flagsByte)
+            let headerLength = flags.contains(.extendedLength) ? 4 : 3
             let length: Int? = flags.contains(.extendedLength)
-                ? attributesField.readInteger(as: UInt16.self).map(Int.init)
-                : attributesField.readInteger(as: UInt8.self).map(Int.init)
-            guard let length, var value = attributesField.readSlice(length: length) else {
+                ? attributesField.getInteger(at: attributesField.readerIndex + 2, as: UInt16.self).map(Int.init)
+                : attributesField.getInteger(at: attributesField.readerIndex + 2, as: UInt8.self).map(Int.init)
+            guard let length, var whole = attributesField.readSlice(length: headerLength + length) else {
                 // RFC 7606 §4: treat-as-withdraw, except that an MP attribute we cannot
                 // parse leaves the NLRI unknown (RFC 7606 §5.3): session reset.
                 if code == BGPPathAttribute.TypeCode.mpReachNLRI || code == BGPPathAttribute.TypeCode.mpUnreachNLRI {
@@ -129,7 +131,9 @@ extension ByteBuffer {
                 update.errors.append(.update(.malformedAttributeList, .treatAsWithdraw, "attribute-overrun"))
                 break
             }
-            let raw = attributesField.getBytes(at: start, length: attributesField.readerIndex - start) ?? []
+            let raw = Array(whole.readableBytesView)
+            whole.moveReaderIndex(forwardBy: headerLength)
+            var value = whole
             // RFC 7606 §3 g: repeated MP attributes reset the session; other repeats are dropped.
             guard seen.insert(code).inserted else {
                 if code == BGPPathAttribute.TypeCode.mpReachNLRI || code == BGPPathAttribute.TypeCode.mpUnreachNLRI {
