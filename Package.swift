@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ironlb", targets: ["ironlb"]),
+        // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
+        .library(name: "BGPWire", targets: ["BGPWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -66,9 +68,12 @@ let package = Package(
                 "BGPWire", "NetPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
-            ],
+            ]
         ),
-        .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGPWire", "NetPrimitives"]),
+        .testTarget(
+            name: "BGPSessionTests",
+            dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

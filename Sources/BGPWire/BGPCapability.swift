@@ -124,7 +124,7 @@ extension ByteBuffer {
 
     /// Writes one capability (code, length, value); returns the bytes written.
     @discardableResult
-    mutating func writeBGPCapability(_ capability: BGPCapability) -> Int {
+    public mutating func writeBGPCapability(_ capability: BGPCapability) -> Int {
         let start = writerIndex
         writeInteger(capability.code)
         let lengthIndex = writerIndex

@@ -194,7 +194,7 @@ extension ByteBuffer {
     /// Writes flags, type, length and value. Extended Length is used when the flags ask for
     /// it or the value needs it.
     @discardableResult
-    mutating func writeBGPPathAttribute(_ attribute: BGPPathAttribute, options: BGPCodecOptions) -> Int {
+    public mutating func writeBGPPathAttribute(_ attribute: BGPPathAttribute, options: BGPCodecOptions) -> Int {
         let start = writerIndex
         var value = ByteBuffer()
         value.writeBGPAttributeValue(attribute.value, options: options)
