@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Pure targets.
@@ -27,6 +28,12 @@ let package = Package(
             name: "LBCore",
             dependencies: ["NetPrimitives", "LBConfig", .product(name: "Collections", package: "swift-collections")]
         ),
+        // Layer 2: ARP/NDP codecs and responder decision; Lease-based ownership (HRW, fencing).
+        .target(
+            name: "LinkWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
 
         // Command line.
         .target(
@@ -52,6 +59,11 @@ let package = Package(
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
+        .testTarget(
+            name: "LinkWireTests",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
     ],
     swiftLanguageModes: [.v6]
 )
