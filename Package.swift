@@ -64,6 +64,12 @@ let package = Package(
             name: "BGPSession",
             dependencies: ["BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Layer 2: ARP/NDP codecs and responder decision; Lease-based ownership (HRW, fencing).
+        .target(
+            name: "LinkWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
 
         // Command line.
         .target(
@@ -122,6 +128,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "LinkWireTests",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
     ],
     swiftLanguageModes: [.v6]
 )
