@@ -38,6 +38,14 @@ let package = Package(
             name: "BGPSession",
             dependencies: ["BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .target(
+            name: "BGPTransport",
+            dependencies: [
+                "BGPSession", "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
         // Command line.
         .target(
@@ -73,6 +81,14 @@ let package = Package(
         .testTarget(
             name: "BGPSessionTests",
             dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "BGPTransportTests",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
     ],
