@@ -32,7 +32,6 @@ import Testing
     """
 
     @Test func advertisesAndWithdrawsHostRoutes() async throws {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { print("DEBUGPATH", "\(dir)/chmod", FileManager.default.isExecutableFile(atPath: "\(dir)/chmod")) }
         guard Prerequisites.require(.root, .networkNamespaces, .command("/usr/lib/frr/bgpd"), .command("/usr/bin/vtysh")) else { return }
 
         let router = try NetworkNamespace(prefix: "bgp")
