@@ -70,6 +70,14 @@ let package = Package(
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        .target(
+            name: "BGPTransport",
+            dependencies: [
+                "BGPSession", "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
         // Command line.
         .target(
@@ -77,6 +85,7 @@ let package = Package(
             dependencies: [
                 "NetPrimitives", "LBConfig", "LBCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -108,6 +117,14 @@ let package = Package(
         .testTarget(
             name: "BGPSessionTests",
             dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "BGPTransportTests",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
         .testTarget(
