@@ -16,8 +16,10 @@ public final class LeaderElector: Sendable {
     private let box = NIOLockedValueBox<(leader: Bool, validUntil: ContinuousClock.Instant?)>((false, nil))
     private let wallNow: @Sendable () -> KubeTime
     private let origin = ContinuousClock.now
+    /// Release the Lease when cancelled (client-go ReleaseOnCancel). false simulates a crash.
+    public let releaseOnCancel: Bool
 
-    public init(client: KubeClient, namespace: String, name: String, config: LeaderElectionConfig,
+    public init(client: KubeClient, namespace: String, name: String, config: LeaderElectionConfig, releaseOnCancel: Bool = true,
                 wallNow: @escaping @Sendable () -> KubeTime = { KubeTime(epochNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)) }) throws {
         try config.validate()
         self.client = client
@@ -25,6 +27,7 @@ public final class LeaderElector: Sendable {
         self.name = name
         self.config = config
         self.wallNow = wallNow
+        self.releaseOnCancel = releaseOnCancel
         (leadership, continuation) = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .unbounded)
     }
 
@@ -54,6 +57,7 @@ public final class LeaderElector: Sendable {
                 return
             case .sleep(let d):
                 if cancelled || Task.isCancelled {
+                    if !releaseOnCancel { box.withLockedValue { $0 = (false, nil) }; return }
                     cancelled = true
                     action = sm.cancel(now: now, wallNow: wallNow())
                     continue
@@ -61,6 +65,7 @@ public final class LeaderElector: Sendable {
                 do {
                     try await Task.sleep(for: sm.jittered(d, random: client.random()))
                 } catch {
+                    if !releaseOnCancel { box.withLockedValue { $0 = (false, nil) }; return }
                     cancelled = true
                     action = sm.cancel(now: now, wallNow: wallNow())
                     continue

@@ -173,7 +173,7 @@ func fixture(_ name: String) throws -> [UInt8] {
                           "spec": ["ports": [["port": 80, "name": "http"], ["port": 443, "name": "https"]], "type": "ClusterIP"]]
 
     @Test func mergePatchRFC7386() {
-        let p: JSONValue = ["spec": ["type": "LoadBalancer", "ports": nil], "metadata": ["labels": ["a": "b"]]]
+        let p: JSONValue = ["spec": ["type": "LoadBalancer", "ports": .null], "metadata": ["labels": ["a": "b"]]]
         let out = JSONMergePatch.apply(p, to: doc)
         #expect(out.value(atPath: "spec.type") == "LoadBalancer")
         #expect(out.value(atPath: "spec.ports") == nil)
