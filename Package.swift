@@ -21,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure targets.
@@ -34,7 +39,38 @@ let package = Package(
             dependencies: ["NetPrimitives", "LBConfig", .product(name: "HeapModule", package: "swift-collections")]
         ),
 
+        // Pure: Kubernetes object model, JSON value/patch algorithms, times, leader-election state machine.
+        .target(name: "KubeModel", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+
         // Edges.
+        // The embedded Kubernetes API server used by tests and `ironlb lab`.
+        .target(
+            name: "KubeSim",
+            dependencies: [
+                "KubeModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // kubeconfig/in-cluster config, REST, informers, events, leader election.
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "KubeModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "Observability",
             dependencies: [
@@ -50,7 +86,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "LBCore", "LBConfig", "NetPrimitives",
+                "LBCore", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,9 +119,11 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -98,6 +136,12 @@ let package = Package(
             name: "bench-allocator",
             dependencies: ["NetPrimitives", "LBConfig", "LBCore"],
             path: "bench/allocator"
+        ),
+
+        .executableTarget(
+            name: "bench-kube",
+            dependencies: ["KubeModel", "KubeSim", "KubeClient"],
+            path: "bench/kube"
         ),
 
         // Test support: prerequisite gating, network namespaces, processes.
@@ -150,6 +194,9 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
     ],
     swiftLanguageModes: [.v6]
 )
