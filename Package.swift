@@ -100,6 +100,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
+        .testTarget(
+            name: "ManifestTests",
+            dependencies: ["LBConfig", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
