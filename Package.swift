@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ironlb", targets: ["ironlb"]),
+        // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
+        .library(name: "BGPWire", targets: ["BGPWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +56,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "BGPWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "BGPSession",
+            dependencies: ["BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Layer 2: ARP/NDP codecs and responder decision; Lease-based ownership (HRW, fencing).
+        .target(
+            name: "LinkWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        .target(
+            name: "BGPTransport",
+            dependencies: [
+                "BGPSession", "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
         // Command line.
         .target(
@@ -61,6 +85,7 @@ let package = Package(
             dependencies: [
                 "NetPrimitives", "LBConfig", "LBCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -81,6 +106,26 @@ let package = Package(
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(
+            name: "BGPWireTests",
+            dependencies: [
+                "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "BGPSessionTests",
+            dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "BGPTransportTests",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
         .testTarget(
             name: "ControllerTests",
@@ -100,6 +145,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "LinkWireTests",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(
             name: "ManifestTests",
