@@ -13,7 +13,11 @@ enum Artifacts {
     }
 
     static func manifests() throws -> [KubeObject] {
-        try YAMLValue.documents(text("manifests/ironlb.yaml")).map(KubeObject.init)
+        try manifestsIn("manifests/ironlb.yaml")
+    }
+
+    static func manifestsIn(_ relative: String) throws -> [KubeObject] {
+        try YAMLValue.documents(text(relative)).map(KubeObject.init)
     }
 }
 
