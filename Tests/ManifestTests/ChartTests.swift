@@ -219,3 +219,24 @@ import Testing
         #expect(args.contains("--lease-name=edge-lb-controller"))
     }
 }
+
+/// The chart's README documents every value of values.yaml.
+@Suite struct ChartReadmeTests {
+    /// Paths of the values an operator sets; user-supplied maps and lists count as one value.
+    static func valuePaths(_ value: YAMLValue, prefix: String = "") -> [String] {
+        let opaque: Set<String> = ["resources", "nodeSelector", "tolerations", "inline"]
+        guard case .map(let map) = value else { return [prefix] }
+        return map.keys.sorted().flatMap { key -> [String] in
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            return opaque.contains(key) ? [path] : valuePaths(map[key]!, prefix: path)
+        }
+    }
+
+    @Test func everyValueIsInTheReadme() throws {
+        let values = try #require(YAMLValue.documents(Artifacts.text("charts/ironlb/values.yaml")).first)
+        let paths = Self.valuePaths(values)
+        #expect(paths.contains("controller.leaderElection.leaseDuration") && paths.count > 20, "\(paths)")
+        let readme = try Artifacts.text("charts/ironlb/README.md")
+        for path in paths { #expect(readme.contains("| `\(path)` |"), "charts/ironlb/README.md has no row for \(path)") }
+    }
+}
