@@ -20,7 +20,7 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY . .
 RUN swift build -c release --static-swift-stdlib --product ironlb \
- && install -D -m 0755 "$(swift build -c release --show-bin-path)/ironlb" /out/ironlb \
+ && install -D -s -m 0755 "$(swift build -c release --show-bin-path)/ironlb" /out/ironlb \
  && /out/ironlb --version
 
 FROM ${RUNTIME_IMAGE}
