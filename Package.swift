@@ -197,6 +197,11 @@ let package = Package(
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
+        // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
+        .testTarget(
+            name: "ManifestTests",
+            dependencies: ["LBConfig", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
