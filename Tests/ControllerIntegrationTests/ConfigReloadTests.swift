@@ -121,6 +121,9 @@ extension ControllerAcceptance {
                             "generation \(generation) not loaded; \(process.logTail)")
                 }
                 await observer.stop()
+                let counts = (invalid: observed("InvalidConfig"), rejected: observed("ConfigRejected"), loaded: observed("ConfigLoaded"))
+                #expect(counts.invalid == 18 && counts.rejected == 2 && counts.loaded == 20, "\(counts)")
+                print("config reload: \(counts.invalid) InvalidConfig, \(counts.rejected) ConfigRejected, \(counts.loaded) ConfigLoaded observations; \(observer.snapshots) observed states")
                 #expect(observer.changes.isEmpty, "IP changes: \(observer.changes.prefix(5))")
                 #expect(observer.violations.isEmpty, "\(observer.violations.prefix(5))")
                 let steady = try cluster.services().filter { $0.name.hasPrefix("steady-") || $0.name.hasPrefix("after-") }

@@ -109,6 +109,10 @@ extension ControllerAcceptance {
             #expect(observer.violations.isEmpty, "\(observer.violations.prefix(5))")
             #expect(observer.changes.isEmpty, "IP changes: \(observer.changes.prefix(5))")
             #expect(await eventually { process.metric("ironlb_controller_services_waiting") == 0 })
+            // The faults reached the controller: its log shows the failed writes it retried.
+            let log = process.process.stderr
+            #expect(log.contains("kube api 409"), "no 409 in the controller's log")
+            #expect(log.contains("kube api 500"), "no 500 in the controller's log")
             print("faults: \(phases.count) phases converged, \(services.count) Services, \(observer.snapshots) observed states")
             #expect(process.terminate() == 0)
             await cluster.stop()
