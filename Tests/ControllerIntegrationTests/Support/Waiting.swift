@@ -33,7 +33,8 @@ extension Cluster {
 
     /// Polls until every Service of type LoadBalancer in `keys` shows IPs.
     func awaitAllAllocated(_ keys: Set<String>, timeout: Double = Bounds.converge) async -> Bool {
-        await poll(timeout: timeout, interval: 0.2) { () async -> Bool in
+        // Listing thousands of Services holds KubeSim's lock: poll big sets less often.
+        await poll(timeout: timeout, interval: keys.count > 200 ? 1 : 0.2) { () async -> Bool in
             guard let all = try? loadBalancers() else { return false }
             return keys.allSatisfy { !(all[$0]?.ips.isEmpty ?? true) }
         }
