@@ -160,7 +160,9 @@ public struct ControllerCore: Sendable {
         let previous = services[state.key]
         services[state.key] = state
         guard phase == .running else { return [] }
+        let held = allocator.assignment(for: state.key) != nil
         var actions = reconcile(state, previous: previous)
+        if held && allocator.assignment(for: state.key) == nil { actions += retryRefusedConfig() }
         actions += retryWaiting()
         return actions
     }
@@ -171,7 +173,18 @@ public struct ControllerCore: Sendable {
         lastFailure[key] = nil
         guard phase == .running, allocator.assignment(for: key) != nil else { return [] }
         allocator.release(key)
-        return retryWaiting()
+        return retryRefusedConfig() + retryWaiting()
+    }
+
+    /// A configuration refused because it would take IPs from Services is applied once those
+    /// Services have let go of them (deleted, or no longer ours), as MetalLB retries it; no
+    /// Event until then (the refusal already said why).
+    private mutating func retryRefusedConfig() -> [ControllerAction] {
+        guard configStale, case .some(let latest) = configText, let text = latest, text != appliedText,
+              case .success(let configuration) = ConfigParser.parseConfigValue(text),
+              ConfigChange.orphans(applying: configuration, to: allocator.allAssignments).isEmpty
+        else { return [] }
+        return applyConfig(text)
     }
 
     public mutating func namespaceChanged(_ name: String, labels: [String: String]?) -> [ControllerAction] {

@@ -120,14 +120,30 @@ extension ControllerAcceptance {
                     #expect(await eventually { process.metric("ironlb_config_stale") == 0 && observed("ConfigLoaded") > loaded },
                             "generation \(generation) not loaded; \(process.logTail)")
                 }
-                await observer.stop()
                 let counts = (invalid: observed("InvalidConfig"), rejected: observed("ConfigRejected"), loaded: observed("ConfigLoaded"))
                 #expect(counts.invalid == 18 && counts.rejected == 2 && counts.loaded == 20, "\(counts)")
+
+                // A configuration refused for taking IPs applies by itself once the Services
+                // holding them are gone (no new edit of the ConfigMap).
+                let outside = try cluster.services().filter { $0.ips.contains { !ipInRange($0, "198.51.100.0", "198.51.100.31") } }
+                #expect(!outside.isEmpty)
+                let rejectedBefore = observed("ConfigRejected")
+                try cluster.applyConfig("""
+                    address-pools:
+                    - name: main
+                      protocol: layer2
+                      addresses: [198.51.100.0/27, 2001:db8:2::/120]
+                    """)
+                #expect(await eventually { observed("ConfigRejected") > rejectedBefore && process.metric("ironlb_config_stale") == 1 })
+                for service in outside { try cluster.delete(service.name) }
+                #expect(await eventually { process.metric("ironlb_config_stale") == 0 }, "the refused configuration never applied; \(process.logTail)")
+                #expect(process.metric("ironlb_allocator_addresses_total", labels: "pool=\"main\",family=\"IPv4\"") == 32)
+                await observer.stop()
                 print("config reload: \(counts.invalid) InvalidConfig, \(counts.rejected) ConfigRejected, \(counts.loaded) ConfigLoaded observations; \(observer.snapshots) observed states")
                 #expect(observer.changes.isEmpty, "IP changes: \(observer.changes.prefix(5))")
                 #expect(observer.violations.isEmpty, "\(observer.violations.prefix(5))")
                 let steady = try cluster.services().filter { $0.name.hasPrefix("steady-") || $0.name.hasPrefix("after-") }
-                #expect(steady.count == 40 && steady.allSatisfy { $0.ips.count == 1 && $0.pool == "main" })
+                #expect(steady.count == 40 - outside.count && steady.allSatisfy { $0.ips.count == 1 && $0.pool == "main" })
                 #expect(process.terminate() == 0)
             }
         }

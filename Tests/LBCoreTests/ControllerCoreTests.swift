@@ -230,6 +230,34 @@ struct Harness {
         #expect(h.ip("a") == ["198.51.100.1"])
     }
 
+    @Test func aRefusedConfigIsAppliedOnceTheServicesHoldingItsIPsAreGone() {
+        var h = Harness()
+        h.feed(h.core.configChanged(poolConfig))
+        h.feed(h.core.cachesSynced())
+        for name in ["a", "b", "c"] { h.put(svc(name)) }
+        #expect(h.ip("a") == ["198.51.100.1"] && h.ip("b") == ["198.51.100.2"])
+        let shrunk = "address-pools: [{name: main, protocol: layer2, addresses: [198.51.100.2/32]}]"
+        h.feed(h.core.configChanged(shrunk))
+        #expect(h.core.configStale)
+        _ = h.takeEvents()
+        // `c` waits and holds nothing: its going changes nothing.
+        h.delete("c")
+        #expect(h.core.configStale && h.takeEvents().isEmpty)
+        // `a` holds .1: once it is gone, the refused configuration applies, quietly until then.
+        h.delete("a")
+        #expect(!h.core.configStale)
+        #expect(h.takeEvents() == ["Normal ConfigLoaded"])
+        #expect(h.ip("b") == ["198.51.100.2"])
+        // Leaving LoadBalancer counts as letting go too.
+        h.feed(h.core.configChanged(poolConfig))
+        h.put(svc("d"))
+        #expect(h.ip("d") == ["198.51.100.1"])
+        h.feed(h.core.configChanged(shrunk))
+        #expect(h.core.configStale)
+        h.put(svc("d", type: false))
+        #expect(!h.core.configStale)
+    }
+
     @Test func startupWithAConfigThatWouldOrphanTouchesNothing() {
         var h = Harness()
         h.put(svc("old", ingress: ["192.0.2.9"]))
