@@ -36,7 +36,12 @@ public final class ControllerService: Service, Sendable {
                 for await leading in leadership.leadership() { await state.setLeader(leading) }
             }
             group.addTask {
-                for await input in api.changes() { await state.apply(input) }
+                // Stop at shutdown even with a backlog: AsyncStream still hands out buffered
+                // elements after cancellation, and the next leader decides anew anyway.
+                for await input in api.changes() {
+                    if Task.isCancelled { break }
+                    await state.apply(input)
+                }
             }
             group.addTask {
                 try? await gracefulShutdown()
@@ -73,9 +78,10 @@ actor ControllerState {
 
     func apply(_ input: ControllerInput) {
         snapshot.apply(input)
-        if var current = core {
-            let actions = current.apply(input)
-            core = current
+        // Mutate the core in place: a copy (`if var current = core`) would share the allocator's
+        // storage with `core` and make every mutation copy all of it (O(Services) per input).
+        if core != nil {
+            let actions = core!.apply(input)
             perform(actions)
         }
         refresh()

@@ -135,6 +135,7 @@ final class EventSink: Sendable {
 
     func run() async {
         for await event in events {
+            if Task.isCancelled { break }        // buffered Events still arrive after cancellation
             await api.record(event)
         }
     }

@@ -110,7 +110,6 @@ func run(services count: Int, index: Int, ironlb: String) async throws -> RunRes
     configuration.historyCapacity = max(100_000, count * 4)
     let sim = try KubeSimServer(configuration: configuration)
     try await sim.start()
-    defer { Task { try? await sim.stop() } }
     try call(sim, "POST", "/api/v1/namespaces", ["metadata": ["name": "ironlb-system"]])
     try call(sim, "POST", "/api/v1/namespaces", ["metadata": ["name": "bench"]])
     try call(sim, "POST", "/api/v1/namespaces/ironlb-system/configmaps", [
@@ -153,20 +152,22 @@ func run(services count: Int, index: Int, ironlb: String) async throws -> RunRes
     }
     let createSeconds = seconds(ContinuousClock.now - burstStart)
 
-    // Cheap polls of the allocator's count first, then lists until every status is written.
+    // Cheap polls first (status is written in the order Services were decided, so the last one
+    // created is about the last written), then full lists, at most once a second: listing
+    // thousands of Services holds KubeSim's lock and would slow the writes being measured.
     let deadline = ContinuousClock.now + .seconds(1800)
     while ContinuousClock.now < deadline {
-        let body = httpGet(port: port, path: "/metrics")?.1 ?? ""
-        if body.split(separator: "\n").contains(where: { $0.hasPrefix("ironlb_allocator_addresses_in_use_total{pool=\"bench\",family=\"IPv6\"} \(count)") }) { break }
+        let (status, last) = sim.request("GET", "/api/v1/namespaces/bench/services/svc-\(count - 1)")
+        if status == 200, !(last.value(atPath: "status.loadBalancer.ingress")?.arrayValue ?? []).isEmpty { break }
         guard process.isRunning else { throw BenchError(description: "controller exited; log: \(log)") }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(50))
     }
     var done = false
     while !done && ContinuousClock.now < deadline {
         let list = try call(sim, "GET", "/api/v1/namespaces/bench/services")
         let items = list["items"]?.arrayValue ?? []
         done = items.count == count && items.allSatisfy { !($0.value(atPath: "status.loadBalancer.ingress")?.arrayValue ?? []).isEmpty }
-        if !done { try await Task.sleep(for: .milliseconds(100)) }
+        if !done { try await Task.sleep(for: .seconds(1)) }
     }
     guard done else { throw BenchError(description: "not every Service got status within 30 minutes; log: \(log)") }
     let statusSeconds = seconds(ContinuousClock.now - burstStart)
@@ -179,6 +180,9 @@ func run(services count: Int, index: Int, ironlb: String) async throws -> RunRes
     return RunResult(createSeconds: createSeconds, statusSeconds: statusSeconds, peakRSSKiB: peak, readySeconds: readySeconds)
 }
 
+/// Prints at once (stdout to a file is block-buffered, and runs take minutes).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 let count = option("--services", default: 10_000)
 let runs = option("--runs", default: 2)
 #if DEBUG
@@ -186,18 +190,18 @@ let build = "debug build (use -c release for representative figures)"
 #else
 let build = "release build"
 #endif
-print("bench-controller: \(count) Services (IPv6 single-stack, one pool) created in a burst in KubeSim over HTTPS; \(build)")
-print("no external peer: MetalLB's controller against a real API server is not available here, so these figures are absolute, not ratios")
+say("bench-controller: \(count) Services (IPv6 single-stack, one pool) created in a burst in KubeSim over HTTPS; \(build)")
+say("no external peer: MetalLB's controller against a real API server is not available here, so these figures are absolute, not ratios")
 let ironlb = try ironlbPath()
 var results: [RunResult] = []
 for index in 1...runs {
     let result = try await run(services: count, index: index, ironlb: ironlb)
     results.append(result)
-    print(String(format: "run %d: all %d Services have status %.2f s after the first create (creating took %.2f s); controller peak RSS (VmHWM) %.1f MiB; ready %.2f s after start",
+    say(String(format: "run %d: all %d Services have status %.2f s after the first create (creating took %.2f s); controller peak RSS (VmHWM) %.1f MiB; ready %.2f s after start",
                  index, count, result.statusSeconds, result.createSeconds, Double(result.peakRSSKiB) / 1024, result.readySeconds))
 }
 if results.count > 1 {
     let times = results.map(\.statusSeconds)
     let spread = (times.max()! - times.min()!) / times.min()! * 100
-    print(String(format: "time to status: min %.2f s, max %.2f s (spread %.0f%%)", times.min()!, times.max()!, spread))
+    say(String(format: "time to status: min %.2f s, max %.2f s (spread %.0f%%)", times.min()!, times.max()!, spread))
 }
