@@ -188,6 +188,15 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
             if let id = watcherID { server.store.lock.withLock { server.store.removeWatcher(id) } }
             writeWatch(.end)
         })
+        if setup.filter.bookmarks && setup.timeout > .seconds(3) {
+            // The real watch cache sends a bookmark ~2 s before the watch deadline.
+            let before = setup.timeout - .seconds(2)
+            let bc = before.components
+            watchTimers.append(iso.scheduleTask(in: .nanoseconds(bc.seconds * 1_000_000_000 + bc.attoseconds / 1_000_000_000)) { [self] in
+                guard watcherID != nil else { return }
+                enqueueBookmark(setup.filter.resource, loop: loop, bound: bound)
+            })
+        }
         if setup.filter.bookmarks, let interval = server.configuration.bookmarkInterval {
             let ic = interval.components
             let amount = TimeAmount.nanoseconds(ic.seconds * 1_000_000_000 + ic.attoseconds / 1_000_000_000)
@@ -195,11 +204,19 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 loop.execute {
                     let me = bound.value
                     guard me.watcherID != nil else { return }
-                    let bm = me.server.store.lock.withLock { me.server.store.bookmark(for: setup.filter.resource) }
-                    me.writeWatch(.events([bm]))
+                    me.enqueueBookmark(setup.filter.resource, loop: loop, bound: bound)
                 }
             }
             watchTimers.append(Scheduled(promise: loop.makePromise(), cancellationTask: { task.cancel() }))
+        }
+    }
+
+    /// Builds a bookmark under the store lock and queues it behind every event already queued,
+    /// so a bookmark never overtakes an event with a smaller resourceVersion.
+    private func enqueueBookmark(_ r: ResourceDescriptor, loop: any EventLoop, bound: NIOLoopBound<SimHTTPHandler>) {
+        server.store.lock.withLock {
+            let bm = server.store.bookmark(for: r)
+            loop.execute { bound.value.writeWatch(.events([bm])) }
         }
     }
 
