@@ -106,6 +106,8 @@ let package = Package(
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        // What one node announces, from the cluster state its speaker watches.
+        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .target(
             name: "BGPTransport",
             dependencies: [
@@ -194,6 +196,7 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
