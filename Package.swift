@@ -34,6 +34,13 @@ let package = Package(
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
+        .target(name: "CPacketShim"),
+        .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
+        .executableTarget(
+            name: "l2-responder",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
 
         // Command line.
         .target(
@@ -52,6 +59,13 @@ let package = Package(
             path: "bench/allocator"
         ),
 
+        // Fuzz target for LinkWire (docs/fuzzing-l2.md): libFuzzer with -DFUZZING, else a replayer.
+        .executableTarget(
+            name: "fuzz-linkwire",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")],
+            path: "fuzz/linkwire"
+        ),
+
         // Test support: prerequisite gating, network namespaces, processes.
         .target(name: "TestSupport"),
 
@@ -64,6 +78,10 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(
+            name: "PacketIOTests",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
