@@ -34,9 +34,15 @@ struct InterfaceDiscoveryTests {
     }
 }
 
+/// The namespace tests run one at a time: each creates several namespaces and processes,
+/// and TestSupport's namespace probe is per process.
+@Suite(.serialized)
+enum L2NetnsTests {}
+
 /// The responder on a real wire: a client and a node namespace on a bridge that snoops
 /// MLD (so an NS reaches the node only if it joined the solicited-node group), the
 /// l2-responder executable in the node, arping and ndisc6 in the client.
+extension L2NetnsTests {
 struct ResponderNetnsTests {
     static let nodeMAC = "02:00:00:00:02:02"
 
@@ -134,4 +140,5 @@ struct ResponderNetnsTests {
         let arp = Announcement.gratuitousARP(.request, address: IPv4Address("192.0.2.10")!, mac: client).bytes
         return [("ns-hop-limit-64", hopLimit), ("ns-bad-checksum", checksum), ("arp-truncated", Array(arp.prefix(30)))]
     }
+}
 }
