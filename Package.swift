@@ -77,6 +77,14 @@ let package = Package(
             name: "l2-responder",
             dependencies: ["PacketIO", "LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .target(
+            name: "BGPTransport",
+            dependencies: [
+                "BGPSession", "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
         // Command line.
         .target(
@@ -84,6 +92,7 @@ let package = Package(
             dependencies: [
                 "NetPrimitives", "LBConfig", "LBCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -122,6 +131,14 @@ let package = Package(
         .testTarget(
             name: "BGPSessionTests",
             dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "BGPTransportTests",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
         .testTarget(

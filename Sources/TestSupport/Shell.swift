@@ -62,6 +62,7 @@ public enum Shell {
     public static func which(_ name: String) -> String? {
         if name.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        // `.map(String.init)`: without it the literal below makes `split` produce [[Character]].
         for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/lib/frr"] {
             let candidate = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }

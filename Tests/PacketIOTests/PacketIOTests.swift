@@ -34,15 +34,17 @@ struct InterfaceDiscoveryTests {
     }
 }
 
-/// The namespace tests run one at a time: each creates several namespaces and processes,
-/// and TestSupport's namespace probe is per process.
+/// Layer 2 interoperability tests (real arping, ndisc6, tcpdump and Linux clients in network
+/// namespaces), one at a time: each creates several namespaces and processes, and
+/// TestSupport's namespace probe is named per process. scripts/test-all runs suites named
+/// "Interop" in their own process.
 @Suite(.serialized)
-enum L2NetnsTests {}
+enum L2InteropTests {}
 
 /// The responder on a real wire: a client and a node namespace on a bridge that snoops
 /// MLD (so an NS reaches the node only if it joined the solicited-node group), the
 /// l2-responder executable in the node, arping and ndisc6 in the client.
-extension L2NetnsTests {
+extension L2InteropTests {
 struct ResponderNetnsTests {
     static let nodeMAC = "02:00:00:00:02:02"
 

@@ -7,7 +7,7 @@ import Testing
 /// at node 1's MAC for the VIP; node 1's responder is killed and node 2's starts; the
 /// gratuitous ARP / unsolicited NA burst alone (no new request from the client) moves the
 /// client's `ip neigh` entry to node 2's MAC, and tcpdump in the client sees the burst.
-extension L2NetnsTests {
+extension L2InteropTests {
 struct TakeoverNetnsTests {
     static let node1MAC = "02:00:00:00:02:01"
     static let node2MAC = "02:00:00:00:02:02"
@@ -36,7 +36,7 @@ struct TakeoverNetnsTests {
         try node1.addAddress("192.0.2.21/24", to: "n0")
         try node2.addAddress("192.0.2.22/24", to: "n0")
 
-        let path = try L2NetnsTests.ResponderNetnsTests.responderPath()
+        let path = try L2InteropTests.ResponderNetnsTests.responderPath()
         let first = try ManagedProcess([path, "--interface", "n0", "--vip", vip], namespace: node1)
         defer { first.stop(signal: SIGKILL) }
         #expect(poll(timeout: 10) { first.stdout.contains("ready") })
