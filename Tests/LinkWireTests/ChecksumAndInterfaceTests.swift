@@ -163,3 +163,33 @@ struct FuzzCorpusTests {
         #expect(decoded >= 15)
     }
 }
+
+struct InterfaceChangeTests {
+    static let a = MACAddress("02:00:00:00:00:0a")!
+    static let b = MACAddress("02:00:00:00:00:0b")!
+
+    @Test func reportsEveryKindOfChange() {
+        let old = [
+            InterfaceInfo(name: "eth0", mac: Self.a, addresses: [IPPrefix("192.0.2.0/25")!]),
+            InterfaceInfo(name: "eth1", mac: Self.a, isUp: false),
+            InterfaceInfo(name: "gone0", mac: Self.a),
+        ]
+        let eth9 = InterfaceInfo(name: "eth9", mac: Self.b)
+        let new = [
+            InterfaceInfo(name: "eth0", mac: Self.b, addresses: [IPPrefix("192.0.2.128/25")!, IPPrefix("2001:db8::/64")!], isUp: false),
+            InterfaceInfo(name: "eth1", mac: Self.a, isUp: true),
+            eth9,
+        ]
+        let changes = InterfaceChange.between(old, new)
+        #expect(changes == [
+            .macChanged(name: "eth0", from: Self.a, to: Self.b),
+            .wentDown(name: "eth0"),
+            .addressesChanged(name: "eth0", added: [IPPrefix("192.0.2.128/25")!, IPPrefix("2001:db8::/64")!], removed: [IPPrefix("192.0.2.0/25")!]),
+            .wentUp(name: "eth1"),
+            .added(eth9),
+            .removed(name: "gone0"),
+        ])
+        #expect(changes.filter(\.needsAnnouncement).count == 3)
+        #expect(InterfaceChange.between(new, new).isEmpty)
+    }
+}
