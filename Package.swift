@@ -108,6 +108,13 @@ let package = Package(
         .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
         // What one node announces, from the cluster state its speaker watches.
         .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
+        .target(name: "CPacketShim"),
+        .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
+        .executableTarget(
+            name: "l2-responder",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(
             name: "BGPTransport",
             dependencies: [
@@ -144,6 +151,12 @@ let package = Package(
             name: "bench-kube",
             dependencies: ["KubeModel", "KubeSim", "KubeClient"],
             path: "bench/kube"
+        ),
+        // Fuzz target for LinkWire (docs/fuzzing-l2.md): libFuzzer with -DFUZZING, else a replayer.
+        .executableTarget(
+            name: "fuzz-linkwire",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")],
+            path: "fuzz/linkwire"
         ),
 
         // Test support: prerequisite gating, network namespaces, processes.
@@ -204,6 +217,10 @@ let package = Package(
         .testTarget(
             name: "ManifestTests",
             dependencies: ["LBConfig", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
+        .testTarget(
+            name: "PacketIOTests",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]
