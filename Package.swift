@@ -124,11 +124,25 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "Speaker",
+            dependencies: [
+                "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // Command line.
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
