@@ -223,6 +223,7 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
