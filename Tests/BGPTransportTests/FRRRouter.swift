@@ -48,6 +48,10 @@ final class FRRRouter: @unchecked Sendable {
         return neighbor["bgpState"] as? String
     }
 
+    func signal(_ signal: Int32) {
+        for process in processes { process.signal(signal) }
+    }
+
     func stop() {
         for process in processes.reversed() { process.stop() }
         processes = []
