@@ -70,6 +70,7 @@ let package = Package(
                 "BGPSession", "BGPWire", "NetPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

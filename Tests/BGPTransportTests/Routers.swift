@@ -162,7 +162,11 @@ final class GoBGPTestRouter: TestRouter, @unchecked Sendable {
         (try? namespace.run(["/usr/bin/gobgp", "-u", "127.0.0.1", "-p", "50051"] + args).stdout) ?? ""
     }
 
-    var sessionUp: Bool { gobgp(["neighbor", "192.0.2.2"]).contains("BGP state = established") }
+    var sessionUp: Bool {
+        // "BGP state = established" or "BGP state = BGP_FSM_ESTABLISHED", depending on the version.
+        gobgp(["neighbor", "192.0.2.2"]).split(separator: "\n")
+            .contains { $0.contains("BGP state") && $0.lowercased().contains("established") }
+    }
 
     func route(_ prefix: String) -> String {
         let family = prefix.contains(":") ? "ipv6" : "ipv4"
