@@ -64,6 +64,12 @@ let package = Package(
             name: "BGPSession",
             dependencies: ["BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Layer 2: ARP/NDP codecs and responder decision; Lease-based ownership (HRW, fencing).
+        .target(
+            name: "LinkWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
         .target(
             name: "BGPTransport",
             dependencies: [
@@ -80,6 +86,7 @@ let package = Package(
             dependencies: [
                 "NetPrimitives", "LBConfig", "LBCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -139,6 +146,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "LinkWireTests",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 /// Go's `time.ParseDuration` syntax, which MetalLB's `hold-time` and `keepalive-time` use:
 /// a sequence of decimal numbers with units (`90s`, `1m30s`, `1.5h`); `0` alone needs no unit.
-enum GoDuration {
-    enum ParseError: Error, Equatable {
+public enum GoDuration {
+    public enum ParseError: Error, Equatable, Sendable {
         case syntax
         case missingUnit
         case unknownUnit(String)
@@ -9,7 +9,7 @@ enum GoDuration {
     }
 
     /// Parses to nanoseconds.
-    static func parse(_ text: String) throws(ParseError) -> Double {
+    public static func parse(_ text: String) throws(ParseError) -> Double {
         var rest = Substring(text)
         if rest == "0" { return 0 }
         if rest.hasPrefix("-") { throw .negative }

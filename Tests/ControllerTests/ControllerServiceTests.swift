@@ -38,10 +38,10 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
         let registry = PrometheusCollectorRegistry()
         let controller = makeController(cluster, registry: registry)
         try await withControllers([controller]) {
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
             cluster.put(service("b"))
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("b") == ["198.51.100.2"] })
-            #expect(await poll(timeout: 10) { () async -> Bool in controller.notReadyReason() == nil })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("b") == ["198.51.100.2"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in controller.notReadyReason() == nil })
             let metrics = registry.emitToString()
             #expect(metrics.contains("ironlb_allocator_addresses_total{pool=\"main\",family=\"IPv4\"} 3"))
             #expect(metrics.contains("ironlb_allocator_addresses_in_use_total{pool=\"main\",family=\"IPv4\"} 2"))
@@ -58,9 +58,9 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
         cluster.state.withLock { $0.failuresLeft = 5 }
         cluster.put(service("a"))
         try await withControllers([makeController(cluster)]) {
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
             cluster.put(service("b"))
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("b") == ["198.51.100.2"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("b") == ["198.51.100.2"] })
         }
         #expect(cluster.state.withLock { $0.failuresLeft } == 0)
     }
@@ -74,7 +74,7 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
         let b = makeController(cluster, leadership: second)
         try await withControllers([a, b]) {
             cluster.put(service("x"))
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("x") == ["198.51.100.1"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("x") == ["198.51.100.1"] })
             let writes = cluster.writeCount
             // Leadership moves: the new leader rebuilds from its warm cache and writes nothing
             // for Services whose status is already right.
@@ -83,7 +83,7 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
             try await Task.sleep(for: .milliseconds(300))
             #expect(cluster.writeCount == writes)
             cluster.put(service("y"))
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("y") == ["198.51.100.2"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("y") == ["198.51.100.2"] })
             #expect(cluster.ips("x") == ["198.51.100.1"])
         }
     }
@@ -94,12 +94,12 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
         cluster.put(service("a"))
         let registry = PrometheusCollectorRegistry()
         try await withControllers([makeController(cluster, registry: registry)]) {
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
             cluster.setConfig("address-pools: [{name: main, protocol: nope, addresses: []}]")
-            #expect(await poll(timeout: 10) { () async -> Bool in registry.emitToString().contains("ironlb_config_stale 1") })
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.eventReasons.contains("InvalidConfig") })
+            #expect(await poll(timeout: 120) { () async -> Bool in registry.emitToString().contains("ironlb_config_stale 1") })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.eventReasons.contains("InvalidConfig") })
             cluster.put(service("b"))
-            #expect(await poll(timeout: 10) { () async -> Bool in cluster.ips("b") == ["198.51.100.2"] })
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("b") == ["198.51.100.2"] })
         }
     }
 }

@@ -24,7 +24,7 @@ import TestSupport
         let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            #expect(await poll(timeout: 10) { () async -> Bool in port.withLock { $0 } != nil })
+            #expect(await poll(timeout: 120) { () async -> Bool in port.withLock { $0 } != nil })
             let p = try #require(port.withLock { $0 })
             let metrics = try HTTPProbe.get(port: p, path: "/metrics")
             #expect(metrics.status == 200)
