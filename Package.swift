@@ -101,6 +101,17 @@ let package = Package(
             path: "bench/allocator"
         ),
 
+        .executableTarget(
+            name: "bench-bgp",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/bgp"
+        ),
+
         // Test support: prerequisite gating, network namespaces, processes.
         .target(name: "TestSupport"),
 
