@@ -102,6 +102,8 @@ public final class BGPPeer: @unchecked Sendable {
 
     private func run(_ actions: [BGPSessionAction<ContinuousClock.Instant>]) {
         eventLoop.preconditionInEventLoop()
+        var needsFlush = false
+        defer { if needsFlush { channel?.flush() } }
         for action in actions {
             switch action {
             case .connect:
@@ -113,7 +115,9 @@ public final class BGPPeer: @unchecked Sendable {
                 guard let channel else { continue }
                 var buffer = channel.allocator.buffer(capacity: 64)
                 buffer.writeBGPMessage(message, options: codec.options)
-                lastWrite = channel.writeAndFlush(buffer)
+                // Flushed once per batch of actions: a table of UPDATEs leaves in few syscalls.
+                lastWrite = channel.write(buffer)
+                needsFlush = true
             case .setCodecOptions(let options):
                 codec.options = options
             case .scheduleTimer(let timer, let deadline):
@@ -128,6 +132,10 @@ public final class BGPPeer: @unchecked Sendable {
                 timers.removeValue(forKey: timer)?.cancel()
             case .closeConnection:
                 if let channel {
+                    if needsFlush {
+                        channel.flush()
+                        needsFlush = false
+                    }
                     self.channel = nil
                     let written = lastWrite ?? eventLoop.makeSucceededVoidFuture()
                     lastWrite = nil
