@@ -121,6 +121,7 @@ let package = Package(
                 "BGPSession", "BGPWire", "NetPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -171,6 +172,16 @@ let package = Package(
             name: "fuzz-linkwire",
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")],
             path: "fuzz/linkwire"
+        ),
+        .executableTarget(
+            name: "bench-bgp",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/bgp"
         ),
 
         // Test support: prerequisite gating, network namespaces, processes.
