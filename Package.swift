@@ -1,27 +1,49 @@
 // swift-tools-version:6.0
 //
 // IronLB: a bare-metal load balancer for Kubernetes.
-// (kube branch: only the Kubernetes targets; the lead merges these into main's Package.swift.)
+// Targets follow docs (../shared/design/ARCHITECTURE.md): pure targets import only the
+// standard library, each other and NIOCore; edge targets do the I/O.
 import PackageDescription
 
 let package = Package(
     name: "IronLB",
-    platforms: [.macOS(.v14)],
-    products: [],
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ironlb", targets: ["ironlb"]),
+        // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
+        .library(name: "BGPWire", targets: ["BGPWire"]),
+    ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
+        // Pure targets.
+        .target(name: "NetPrimitives"),
+        .target(
+            name: "LBConfig",
+            dependencies: ["NetPrimitives", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "LBCore",
+            dependencies: ["NetPrimitives", "LBConfig", .product(name: "HeapModule", package: "swift-collections")]
+        ),
+
         // Pure: Kubernetes object model, JSON value/patch algorithms, times, leader-election state machine.
         .target(name: "KubeModel", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
-        // Edge: the embedded Kubernetes API server used by tests and `ironlb lab`.
+
+        // Edges.
+        // The embedded Kubernetes API server used by tests and `ironlb lab`.
         .target(
             name: "KubeSim",
             dependencies: [
@@ -36,7 +58,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Edge: kubeconfig/in-cluster config, REST, informers, events, leader election.
+        // kubeconfig/in-cluster config, REST, informers, events, leader election.
         .target(
             name: "KubeClient",
             dependencies: [
@@ -49,14 +71,183 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .target(
+            name: "Controller",
+            dependencies: [
+                "LBCore", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "BGPWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "BGPSession",
+            dependencies: ["BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Layer 2: ARP/NDP codecs and responder decision; Lease-based ownership (HRW, fencing).
+        .target(
+            name: "LinkWire",
+            dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        // What one node announces, from the cluster state its speaker watches.
+        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
+        .target(name: "CPacketShim"),
+        .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
+        .executableTarget(
+            name: "l2-responder",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "BGPTransport",
+            dependencies: [
+                "BGPSession", "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .target(
+            name: "Speaker",
+            dependencies: [
+                "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // Command line.
+        .target(
+            name: "IronLBCLI",
+            dependencies: [
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "ironlb",
+            dependencies: ["IronLBCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // Benchmarks (run by bench/run, never by the test suite).
+        .executableTarget(
+            name: "bench-allocator",
+            dependencies: ["NetPrimitives", "LBConfig", "LBCore"],
+            path: "bench/allocator"
+        ),
+
         .executableTarget(
             name: "bench-kube",
             dependencies: ["KubeModel", "KubeSim", "KubeClient"],
             path: "bench/kube"
         ),
+        // Fuzz target for LinkWire (docs/fuzzing-l2.md): libFuzzer with -DFUZZING, else a replayer.
+        .executableTarget(
+            name: "fuzz-linkwire",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")],
+            path: "fuzz/linkwire"
+        ),
+        .executableTarget(
+            name: "bench-bgp",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/bgp"
+        ),
+
+        // Test support: prerequisite gating, network namespaces, processes.
+        .target(name: "TestSupport"),
+
+        .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
+        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
+        .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(
+            name: "BGPWireTests",
+            dependencies: [
+                "BGPWire", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "BGPSessionTests",
+            dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "BGPTransportTests",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller", "LBCore", "NetPrimitives", "TestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "Observability", "TestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "LinkWireTests",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
+        // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
+        .testTarget(
+            name: "ManifestTests",
+            dependencies: ["LBConfig", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
+        .testTarget(
+            name: "PacketIOTests",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,222 @@
+import BGPWire
+import NIOCore
+import NetPrimitives
+
+/// The attributes IronLB chooses per route; AS_PATH and NEXT_HOP come from the session.
+public struct BGPRouteAttributes: Hashable, Sendable {
+    public var origin: BGPOrigin
+    public var communities: [BGPCommunity]
+    public var largeCommunities: [BGPLargeCommunity]
+    /// Sent to iBGP peers only (RFC 4271 §5.1.5); 100 when nil.
+    public var localPref: UInt32?
+    public var multiExitDisc: UInt32?
+
+    public init(origin: BGPOrigin = .igp, communities: [BGPCommunity] = [], largeCommunities: [BGPLargeCommunity] = [],
+                localPref: UInt32? = nil, multiExitDisc: UInt32? = nil) {
+        self.origin = origin
+        self.communities = communities
+        self.largeCommunities = largeCommunities
+        self.localPref = localPref
+        self.multiExitDisc = multiExitDisc
+    }
+}
+
+/// The session's own addresses, used as NEXT_HOP (RFC 4271 §5.1.3, RFC 2545 §3).
+public struct BGPNextHops: Hashable, Sendable {
+    public var ipv4: IPv4Address?
+    public var ipv6: IPv6Address?
+    /// Sent with the global address when the peer is on-link.
+    public var ipv6LinkLocal: IPv6Address?
+
+    public init(ipv4: IPv4Address? = nil, ipv6: IPv6Address? = nil, ipv6LinkLocal: IPv6Address? = nil) {
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.ipv6LinkLocal = ipv6LinkLocal
+    }
+}
+
+/// How UPDATEs for one established session are built.
+public struct BGPUpdateContext: Hashable, Sendable {
+    public var localASN: UInt32
+    public var isInternal: Bool
+    public var nextHops: BGPNextHops
+    public var codec: BGPCodecOptions
+    public var families: [BGPAddressFamily]
+
+    public init(localASN: UInt32, isInternal: Bool, nextHops: BGPNextHops, codec: BGPCodecOptions, families: [BGPAddressFamily]) {
+        self.localASN = localASN
+        self.isInternal = isInternal
+        self.nextHops = nextHops
+        self.codec = codec
+        self.families = families
+    }
+
+    func family(of prefix: IPPrefix) -> BGPAddressFamily {
+        prefix.family == .ipv4 ? .ipv4Unicast : .ipv6Unicast
+    }
+
+    /// Whether routes of this prefix's family can be sent on this session.
+    func canSend(_ prefix: IPPrefix) -> Bool {
+        guard families.contains(family(of: prefix)) else { return false }
+        return prefix.family == .ipv4 ? nextHops.ipv4 != nil : nextHops.ipv6 != nil
+    }
+}
+
+/// The routes advertised to one peer, and the UPDATEs that move it to a new desired set.
+///
+/// Announcements with the same attributes share UPDATEs, as many prefixes per message as
+/// fit the negotiated size; withdrawals are batched the same way. IPv4 uses the classic
+/// NLRI and Withdrawn Routes fields, IPv6 MP_REACH_NLRI/MP_UNREACH_NLRI (RFC 4760).
+public struct BGPAdjRIBOut: Sendable {
+    /// What the owner wants advertised.
+    public private(set) var desired: [IPPrefix: BGPRouteAttributes] = [:]
+    /// What the peer has been sent on the current session.
+    public private(set) var advertised: [IPPrefix: BGPRouteAttributes] = [:]
+
+    public init() {}
+
+    public mutating func setDesired(_ routes: [IPPrefix: BGPRouteAttributes]) {
+        desired = routes
+    }
+
+    /// The session went down: the peer forgot everything.
+    public mutating func sessionDown() {
+        advertised = [:]
+    }
+
+    /// UPDATEs that bring the peer from `advertised` to `desired`, then record it as sent.
+    public mutating func updates(context: BGPUpdateContext) -> [BGPUpdate] {
+        let target = desired.filter { context.canSend($0.key) }
+        var withdrawn: [IPPrefix] = []
+        for prefix in advertised.keys where target[prefix] == nil {
+            withdrawn.append(prefix)
+        }
+        var changed: [IPPrefix: BGPRouteAttributes] = [:]
+        for (prefix, attributes) in target where advertised[prefix] != attributes {
+            changed[prefix] = attributes
+        }
+        advertised = target
+        return Self.withdrawals(withdrawn, context: context) + Self.announcements(changed, context: context)
+    }
+
+    /// The whole table again, for `family` only (a route refresh, RFC 2918 §4).
+    public func resend(family: BGPAddressFamily, context: BGPUpdateContext) -> [BGPUpdate] {
+        Self.announcements(advertised.filter { context.family(of: $0.key) == family }, context: context)
+    }
+
+    /// Withdrawals of everything advertised (before a graceful shutdown).
+    public mutating func withdrawAll(context: BGPUpdateContext) -> [BGPUpdate] {
+        let all = Array(advertised.keys)
+        advertised = [:]
+        return Self.withdrawals(all, context: context)
+    }
+
+    // MARK: - Packing
+
+    static let updateOverhead = BGPLimits.headerLength + 4
+
+    static func withdrawals(_ prefixes: [IPPrefix], context: BGPUpdateContext) -> [BGPUpdate] {
+        let limit = context.codec.maximumMessageLength - updateOverhead
+        var updates: [BGPUpdate] = []
+        let v4 = prefixes.filter { $0.family == .ipv4 }.sorted()
+        for chunk in chunks(v4, budget: limit) {
+            updates.append(BGPUpdate(withdrawnRoutes: chunk))
+        }
+        // MP_UNREACH_NLRI: 4-byte attribute header, AFI and SAFI.
+        let v6 = prefixes.filter { $0.family == .ipv6 }.sorted()
+        for chunk in chunks(v6, budget: limit - 4 - 3) {
+            let unreach = BGPMPUnreach(family: .ipv6Unicast, withdrawn: .prefixes(chunk))
+            updates.append(BGPUpdate(attributes: [BGPPathAttribute(flags: [.optional, .extendedLength], value: .mpUnreach(unreach))]))
+        }
+        return updates
+    }
+
+    static func announcements(_ routes: [IPPrefix: BGPRouteAttributes], context: BGPUpdateContext) -> [BGPUpdate] {
+        // Group by (family, attributes); order groups and prefixes for stable output.
+        var groups: [GroupKey: [IPPrefix]] = [:]
+        for (prefix, attributes) in routes {
+            groups[GroupKey(family: prefix.family, attributes: attributes), default: []].append(prefix)
+        }
+        let keys = groups.keys.sorted { ($0.family, $0.order) < ($1.family, $1.order) }
+        var updates: [BGPUpdate] = []
+        for key in keys {
+            let prefixes = groups[key]!.sorted()
+            let base = pathAttributes(key.attributes, family: key.family, context: context)
+            var scratch = ByteBuffer()
+            for attribute in base { scratch.writeBGPPathAttribute(attribute, options: context.codec) }
+            let budget = context.codec.maximumMessageLength - updateOverhead - scratch.readableBytes
+            switch key.family {
+            case .ipv4:
+                for chunk in chunks(prefixes, budget: budget) {
+                    updates.append(BGPUpdate(attributes: base, nlri: chunk))
+                }
+            case .ipv6:
+                guard let global = context.nextHops.ipv6 else { continue }
+                let nextHop = BGPMPReach.NextHop.ipv6(global: global, linkLocal: context.nextHops.ipv6LinkLocal)
+                // MP_REACH_NLRI: 4-byte header, AFI, SAFI, next hop length, next hop, reserved.
+                let reachOverhead = 4 + 3 + 1 + (context.nextHops.ipv6LinkLocal == nil ? 16 : 32) + 1
+                for chunk in chunks(prefixes, budget: budget - reachOverhead) {
+                    let reach = BGPMPReach(family: .ipv6Unicast, nextHop: nextHop, nlri: .prefixes(chunk))
+                    // MP_REACH_NLRI first, as FRR and BIRD send it.
+                    let attribute = BGPPathAttribute(flags: [.optional, .extendedLength], value: .mpReach(reach))
+                    updates.append(BGPUpdate(attributes: [attribute] + base))
+                }
+            }
+        }
+        return updates
+    }
+
+    /// Splits prefixes into runs whose encoded size fits `budget` bytes.
+    static func chunks(_ prefixes: [IPPrefix], budget: Int) -> [[IPPrefix]] {
+        var result: [[IPPrefix]] = []
+        var current: [IPPrefix] = []
+        var used = 0
+        for prefix in prefixes {
+            let size = prefix.bgpEncodedLength
+            if used + size > budget, !current.isEmpty {
+                result.append(current)
+                current = []
+                used = 0
+            }
+            current.append(prefix)
+            used += size
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
+    }
+
+    /// ORIGIN, AS_PATH, NEXT_HOP (IPv4), MED, LOCAL_PREF (iBGP), COMMUNITIES, LARGE_COMMUNITY.
+    static func pathAttributes(_ route: BGPRouteAttributes, family: IPFamily, context: BGPUpdateContext) -> [BGPPathAttribute] {
+        var attributes: [BGPPathAttribute] = [BGPPathAttribute(.origin(route.origin))]
+        // RFC 4271 §5.1.2: empty to internal peers, our AS prepended to external ones.
+        let path: BGPASPath = context.isInternal ? BGPASPath() : .sequence([context.localASN])
+        attributes.append(BGPPathAttribute(.asPath(path)))
+        if family == .ipv4, let nextHop = context.nextHops.ipv4 {
+            attributes.append(BGPPathAttribute(.nextHop(nextHop)))
+        }
+        if let med = route.multiExitDisc {
+            attributes.append(BGPPathAttribute(.multiExitDisc(med)))
+        }
+        if context.isInternal {
+            attributes.append(BGPPathAttribute(.localPref(route.localPref ?? 100)))
+        }
+        if !route.communities.isEmpty {
+            attributes.append(BGPPathAttribute(.communities(route.communities)))
+        }
+        // RFC 6793 §4.2.2: a 2-octet peer sees AS_TRANS, and the real path in AS4_PATH.
+        if !context.codec.fourOctetASN, !context.isInternal, context.localASN > UInt32(UInt16.max) {
+            attributes.append(BGPPathAttribute(.as4Path(path)))
+        }
+        if !route.largeCommunities.isEmpty {
+            attributes.append(BGPPathAttribute(.largeCommunities(route.largeCommunities)))
+        }
+        return attributes
+    }
+
+    struct GroupKey: Hashable {
+        var family: IPFamily
+        var attributes: BGPRouteAttributes
+        /// A stable order for groups: the attributes' text form.
+        var order: String { "\(attributes)" }
+    }
+}

@@ -1,0 +1,138 @@
+import LBCore
+import Logging
+import NetPrimitives
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// `ironlb controller`: informer changes in, allocations out, while this replica leads.
+public final class ControllerService: Service, Sendable {
+    private let api: any ControllerAPI
+    private let leadership: any LeadershipSource
+    private let state: ControllerState
+
+    public init(
+        api: any ControllerAPI, leadership: any LeadershipSource = AlwaysLeader(),
+        settings: ControllerCore.Settings = .init(), registry: PrometheusCollectorRegistry, logger: Logger,
+        retryDelay: @escaping @Sendable (Int) -> Duration
+    ) {
+        self.api = api
+        self.leadership = leadership
+        let writer = StatusWriter(api: api, retryDelay: retryDelay)
+        state = ControllerState(writer: writer, events: EventSink(api: api), settings: settings, metrics: ControllerMetrics(registry: registry), logger: logger)
+    }
+
+    /// Why the controller is not ready (caches not synced, no configuration), or nil.
+    public func notReadyReason() -> String? { state.readiness.withLock { $0 } }
+
+    public func run() async throws {
+        let api = self.api
+        let leadership = self.leadership
+        let state = self.state
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await state.writer.run() }
+            group.addTask { await state.events.run() }
+            group.addTask {
+                for await leading in leadership.leadership() { await state.setLeader(leading) }
+            }
+            group.addTask {
+                for await input in api.changes() { await state.apply(input) }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+            }
+            // Shutdown (or any part ending) stops everything.
+            await group.next()
+            group.cancelAll()
+        }
+        await state.setLeader(false)
+        state.events.finish()
+    }
+}
+
+/// The one owner of the controller's mutable state. Its methods never suspend: each input is
+/// decided and its actions queued atomically, in input order.
+actor ControllerState {
+    let writer: StatusWriter
+    let events: EventSink
+    let settings: ControllerCore.Settings
+    let metrics: ControllerMetrics
+    let logger: Logger
+    private var snapshot = ClusterSnapshot()
+    private var core: ControllerCore?
+    private var metricPools: Set<[String]> = []
+    nonisolated let readiness = Mutex<String?>("caches not synced")
+
+    init(writer: StatusWriter, events: EventSink, settings: ControllerCore.Settings, metrics: ControllerMetrics, logger: Logger) {
+        self.writer = writer
+        self.events = events
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func apply(_ input: ControllerInput) {
+        snapshot.apply(input)
+        if var current = core {
+            let actions = current.apply(input)
+            core = current
+            perform(actions)
+        }
+        refresh()
+    }
+
+    func setLeader(_ leading: Bool) {
+        if leading, core == nil {
+            logger.info("leading: rebuilding state from the informer caches")
+            let (fresh, actions) = snapshot.makeCore(settings: settings)
+            core = fresh
+            perform(actions)
+        } else if !leading, core != nil {
+            logger.info("no longer leading: stopping writes")
+            core = nil
+            writer.abandon()
+        }
+        refresh()
+    }
+
+    private func refresh() {
+        metrics.update(core: core, isLeader: core != nil, previousPools: &metricPools)
+        let reason: String?
+        if !snapshot.synced {
+            reason = "caches not synced"
+        } else if let core, !core.configLoaded {
+            reason = "no valid configuration loaded"
+        } else {
+            reason = nil
+        }
+        readiness.withLock { $0 = reason }
+    }
+
+    private func perform(_ actions: [ControllerAction]) {
+        for action in actions {
+            switch action {
+            case .setStatus(let service, let ips, let pool):
+                writer.enqueue(service, ips: ips, pool: pool)
+            case .clearStatus(let service):
+                writer.enqueue(service, ips: [], pool: nil)
+            case .event(let event):
+                events.record(event)
+                let level: Logger.Level = event.kind == .warning ? .warning : .info
+                logger.log(level: level, "\(event.reason): \(event.message)", metadata: Self.metadata(for: event.object))
+            case .log(let level, let message):
+                switch level {
+                case .info: logger.info("\(message)")
+                case .warning: logger.warning("\(message)")
+                case .error: logger.error("\(message)")
+                }
+            }
+        }
+    }
+
+    private static func metadata(for object: ControllerEvent.Object) -> Logger.Metadata {
+        switch object {
+        case .service(let key): return ["lb.service": "\(key)"]
+        case .configMap(let namespace, let name): return ["lb.configmap": "\(namespace)/\(name)"]
+        }
+    }
+}

@@ -1,0 +1,245 @@
+/// This speaker's own Lease (`ironlb-speaker-<node>`), and whether the node may answer.
+///
+/// The node answers only while both hold (docs/design/layer2-leases.md):
+/// - it holds its Lease and `handoffDelay` has passed since it sent the acquiring write
+///   (a newcomer waits, so that the nodes it takes VIPs from have seen it and stopped);
+/// - it has seen one of its own successful writes, sent less than `renewDeadline` ago, come
+///   back on its watch. That is the fence: it stops before any other speaker may break the
+///   Lease (which takes `leaseDuration` of silence), and it stops when its own view of the
+///   other Leases may be stale (the watch is ordered: everything committed before that
+///   write is in its view), so it cannot miss a newcomer for longer than that.
+///
+/// Writes carry the Lease's resourceVersion (compare-and-swap); the owner of this machine
+/// performs them and reports the outcome with the `sentAt` the action carried.
+public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
+    public enum Request: Hashable, Sendable {
+        /// Create the Lease, or set holder = this node on the existing one (whatever its
+        /// holder: only this node's speaker writes a holder into this Lease).
+        case acquire
+        case renew(resourceVersion: String)
+        /// Clear the holder (planned shutdown).
+        case release(resourceVersion: String)
+        /// Read the Lease after a conflict, report with `leaseRead`.
+        case read
+    }
+
+    public enum Action: Hashable, Sendable {
+        case send(Request, sentAt: Instant)
+        case scheduleTimer(Instant)
+        case startAnswering
+        case stopAnswering
+        /// Shutdown finished: the process may exit.
+        case exit
+    }
+
+    private struct Holding: Sendable {
+        var resourceVersion: String
+        /// Sent-at of the write that acquired the Lease (start of the hold-off).
+        var acquiredSentAt: Instant
+        /// Sent-at of the last write known to have succeeded.
+        var lastSuccessSentAt: Instant
+        /// resourceVersion that write produced, until it is seen on the watch.
+        var lastSuccessResourceVersion: String
+        /// Sent-at of the last acknowledged own write seen on the watch (the fence counts from it).
+        var freshSentAt: Instant?
+        /// The last own resourceVersion seen on the watch.
+        var lastObservedResourceVersion: String?
+        /// Sent-at of the write (renew or read) in flight, if any.
+        var inFlight: Instant?
+        var inFlightIsRead: Bool
+        /// When the next renew is due.
+        var nextRenewAt: Instant
+    }
+
+    private enum State: Sendable {
+        case idle
+        case acquiring(sentAt: Instant)
+        case waitingToAcquire(retryAt: Instant)
+        case holding(Holding)
+        case releasing(sentAt: Instant)
+        case finished
+    }
+
+    public let timings: LeaseTimings
+    private var state: State = .idle
+    private var answering = false
+
+    public init(timings: LeaseTimings) {
+        self.timings = timings
+    }
+
+    /// The state, for logs and test failures.
+    public var stateDescription: String {
+        switch state {
+        case .idle: return "idle"
+        case .acquiring(let sentAt): return "acquiring(sent \(sentAt))"
+        case .waitingToAcquire(let retryAt): return "waitingToAcquire(retry \(retryAt))"
+        case .holding(let h):
+            return "holding(rv \(h.resourceVersion), acquired \(h.acquiredSentAt), fresh \(h.freshSentAt.map { "\($0)" } ?? "never"), "
+                + "last ok \(h.lastSuccessSentAt) rv \(h.lastSuccessResourceVersion), seen rv \(h.lastObservedResourceVersion ?? "-"), "
+                + "in flight \(h.inFlight.map { "\($0)" } ?? "-")\(h.inFlightIsRead ? " read" : ""), next renew \(h.nextRenewAt), answering \(answering))"
+        case .releasing(let sentAt): return "releasing(sent \(sentAt))"
+        case .finished: return "finished"
+        }
+    }
+
+    /// Nothing more to do: released after shutdown, or never started.
+    public var isDone: Bool {
+        switch state {
+        case .idle, .finished: return true
+        case .acquiring, .waitingToAcquire, .holding, .releasing: return false
+        }
+    }
+
+    /// Whether the node answers now (as last reported by `startAnswering`/`stopAnswering`).
+    public var isAnswering: Bool { answering }
+
+    public mutating func start(now: Instant) -> [Action] {
+        guard case .idle = state else { return [] }
+        state = .acquiring(sentAt: now)
+        return [.send(.acquire, sentAt: now)]
+    }
+
+    public mutating func writeSucceeded(sentAt: Instant, resourceVersion: String, now: Instant) -> [Action] {
+        switch state {
+        case .acquiring(let sent) where sent == sentAt:
+            state = .holding(Holding(
+                resourceVersion: resourceVersion, acquiredSentAt: sentAt, lastSuccessSentAt: sentAt,
+                lastSuccessResourceVersion: resourceVersion, freshSentAt: nil, lastObservedResourceVersion: nil,
+                inFlight: nil, inFlightIsRead: false, nextRenewAt: sentAt.advanced(by: timings.renewInterval)
+            ))
+        case .holding(var h) where h.inFlight == sentAt && !h.inFlightIsRead:
+            h.inFlight = nil
+            h.resourceVersion = resourceVersion
+            h.lastSuccessSentAt = sentAt
+            h.lastSuccessResourceVersion = resourceVersion
+            if h.lastObservedResourceVersion == resourceVersion { h.freshSentAt = sentAt }
+            state = .holding(h)
+        case .releasing(let sent) where sent == sentAt:
+            state = .finished
+            return [.exit]
+        case .idle, .acquiring, .waitingToAcquire, .holding, .releasing, .finished:
+            return []  // a stale or unexpected answer
+        }
+        return reconcile(now: now)
+    }
+
+    /// A request failed (timeout, lost answer, server error; a failed `read` too).
+    /// `conflict`: the server refused the resourceVersion (someone wrote the Lease since).
+    public mutating func writeFailed(sentAt: Instant, conflict: Bool, now: Instant) -> [Action] {
+        switch state {
+        case .acquiring(let sent) where sent == sentAt:
+            let retryAt = now.advanced(by: timings.renewInterval)
+            state = .waitingToAcquire(retryAt: retryAt)
+            return [.scheduleTimer(retryAt)]
+        case .holding(var h) where h.inFlight == sentAt:
+            h.inFlight = nil
+            if conflict && !h.inFlightIsRead {
+                // Broken by another speaker, or our own earlier write committed without an
+                // answer. Read to tell which; until then nothing counts as renewed.
+                h.inFlight = now
+                h.inFlightIsRead = true
+                state = .holding(h)
+                return [.send(.read, sentAt: now)] + reconcile(now: now)
+            }
+            h.inFlightIsRead = false
+            state = .holding(h)
+        case .releasing(let sent) where sent == sentAt:
+            // Others will break the Lease after leaseDuration; we already stopped answering.
+            state = .finished
+            return [.exit]
+        case .idle, .acquiring, .waitingToAcquire, .holding, .releasing, .finished:
+            return []
+        }
+        return reconcile(now: now)
+    }
+
+    /// The Lease as read after a conflict: held by this node (our own unanswered write
+    /// committed) or not (another speaker broke it: acquire again, a new hold-off).
+    public mutating func leaseRead(sentAt: Instant, heldBySelf: Bool, resourceVersion: String, now: Instant) -> [Action] {
+        guard case .holding(var h) = state, h.inFlight == sentAt, h.inFlightIsRead else { return [] }
+        h.inFlight = nil
+        h.inFlightIsRead = false
+        if heldBySelf {
+            // Adopt the version, but do not count the unanswered write as a success; renew
+            // at once so that the fence does not close for want of a counted write.
+            h.resourceVersion = resourceVersion
+            h.nextRenewAt = now
+            state = .holding(h)
+            return reconcile(now: now)
+        }
+        state = .acquiring(sentAt: now)
+        return stopIfAnswering() + [.send(.acquire, sentAt: now)]
+    }
+
+    /// The watch showed this node's own Lease at `resourceVersion`.
+    public mutating func observedOwnLease(resourceVersion: String, now: Instant) -> [Action] {
+        guard case .holding(var h) = state else { return [] }
+        h.lastObservedResourceVersion = resourceVersion
+        if resourceVersion == h.lastSuccessResourceVersion { h.freshSentAt = h.lastSuccessSentAt }
+        state = .holding(h)
+        return reconcile(now: now)
+    }
+
+    public mutating func timerFired(now: Instant) -> [Action] {
+        switch state {
+        case .waitingToAcquire(let retryAt) where now >= retryAt:
+            state = .acquiring(sentAt: now)
+            return [.send(.acquire, sentAt: now)]
+        case .waitingToAcquire(let retryAt):
+            return [.scheduleTimer(retryAt)]
+        case .holding:
+            return reconcile(now: now)
+        case .idle, .acquiring, .releasing, .finished:
+            return []
+        }
+    }
+
+    /// SIGTERM: stop answering first, then release the Lease so that the next owner takes
+    /// over on one watch event.
+    public mutating func shutdown(now: Instant) -> [Action] {
+        switch state {
+        case .holding(let h):
+            state = .releasing(sentAt: now)
+            return stopIfAnswering() + [.send(.release(resourceVersion: h.resourceVersion), sentAt: now)]
+        case .idle, .acquiring, .waitingToAcquire:
+            state = .finished
+            return stopIfAnswering() + [.exit]
+        case .releasing, .finished:
+            return []
+        }
+    }
+
+    private mutating func stopIfAnswering() -> [Action] {
+        guard answering else { return [] }
+        answering = false
+        return [.stopAnswering]
+    }
+
+    /// Renews when due, starts or stops answering, and asks for a timer at the next instant
+    /// anything changes.
+    private mutating func reconcile(now: Instant) -> [Action] {
+        guard case .holding(var h) = state else { return [] }
+        var actions: [Action] = []
+        if h.inFlight == nil && now >= h.nextRenewAt {
+            h.inFlight = now
+            h.inFlightIsRead = false
+            h.nextRenewAt = now.advanced(by: timings.renewInterval)
+            actions.append(.send(.renew(resourceVersion: h.resourceVersion), sentAt: now))
+        }
+        state = .holding(h)
+
+        let answerFrom = h.acquiredSentAt.advanced(by: timings.handoffDelay)
+        let fenceAt = h.freshSentAt.map { $0.advanced(by: timings.renewDeadline) }
+        let may = now >= answerFrom && fenceAt.map { now < $0 } == true
+        if may != answering {
+            answering = may
+            actions.append(may ? .startAnswering : .stopAnswering)
+        }
+        var next = h.nextRenewAt
+        if now < answerFrom { next = min(next, answerFrom) }
+        if let fenceAt, now < fenceAt { next = min(next, fenceAt) }
+        actions.append(.scheduleTimer(next))
+        return actions
+    }
+}

@@ -1,0 +1,102 @@
+import LBConfig
+import NetPrimitives
+
+/// What the speaker knows about its own node.
+public struct NodeState: Hashable, Sendable {
+    public static let excludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+    public var name: String
+    public var labels: [String: String]
+    /// The node's NetworkUnavailable condition is True.
+    public var networkUnavailable: Bool
+
+    public init(name: String, labels: [String: String] = [:], networkUnavailable: Bool = false) {
+        self.name = name
+        self.labels = labels
+        self.networkUnavailable = networkUnavailable
+    }
+
+    public var excludedByLabel: Bool { labels[Self.excludeLabel] != nil }
+    /// Excluded or without network: it announces nothing.
+    public var mayAnnounce: Bool { !excludedByLabel && !networkUnavailable }
+}
+
+/// A Service as the speaker sees it: its allocated IPs (from status) and where its endpoints are.
+public struct AnnouncedService: Hashable, Sendable {
+    public var key: ServiceKey
+    public var ips: [IPAddress]
+    /// `externalTrafficPolicy: Local`.
+    public var localTrafficPolicy: Bool
+    /// Nodes with an endpoint that is ready, or serving while terminating (a rollout keeps its
+    /// route until the old pods are gone).
+    public var endpointNodes: Set<String>
+
+    public init(key: ServiceKey, ips: [IPAddress], localTrafficPolicy: Bool = false, endpointNodes: Set<String> = []) {
+        self.key = key
+        self.ips = ips
+        self.localTrafficPolicy = localTrafficPolicy
+        self.endpointNodes = endpointNodes
+    }
+
+    /// Whether `node` may announce this Service at all (the Local policy's condition).
+    public func hasEndpoint(on node: String) -> Bool { !localTrafficPolicy || endpointNodes.contains(node) }
+}
+
+/// The attributes of one advertised prefix.
+public struct RouteAttributes: Hashable, Sendable {
+    /// Sorted and without duplicates.
+    public var communities: [BGPCommunity]
+    public var localPref: UInt32?
+
+    public init(communities: [BGPCommunity] = [], localPref: UInt32? = nil) {
+        self.communities = Array(Set(communities)).sorted()
+        self.localPref = localPref
+    }
+
+    /// Two advertisements of one prefix (aggregates of several Services): all communities,
+    /// the highest local preference.
+    func merged(with other: RouteAttributes) -> RouteAttributes {
+        let preference: UInt32?
+        switch (localPref, other.localPref) {
+        case (let a?, let b?): preference = Swift.max(a, b)
+        case (let a?, nil): preference = a
+        case (nil, let b): preference = b
+        }
+        return RouteAttributes(communities: communities + other.communities, localPref: preference)
+    }
+}
+
+/// Which prefixes this node advertises to which BGP peer: a pure function of the configuration,
+/// the node and the Services, so a change of any of them yields the exact new desired state and
+/// the sessions send only the difference.
+public enum BGPAdvertisementPlan {
+    /// The peers this node opens sessions to (their node selectors match it).
+    public static func peers(for node: NodeState, in configuration: Configuration) -> [Peer] {
+        configuration.peers.filter { LabelSelector.anyMatches($0.nodeSelectors, node.labels) }
+    }
+
+    /// Desired routes per peer. Every peer of the node is present, with no routes when the
+    /// node may not announce (excluded, NetworkUnavailable): sessions stay up, routes go.
+    public static func routes(for node: NodeState, configuration: Configuration, services: [AnnouncedService]) -> [Peer: [IPPrefix: RouteAttributes]] {
+        let peers = peers(for: node, in: configuration)
+        var routes: [IPPrefix: RouteAttributes] = [:]
+        if node.mayAnnounce {
+            for service in services where service.hasEndpoint(on: node.name) {
+                for ip in service.ips {
+                    guard let pool = configuration.pools.first(where: { $0.contains(ip) }), pool.protocol == .bgp,
+                          LabelSelector.anyMatches(pool.nodeSelectors, node.labels)
+                    else { continue }
+                    for advertisement in pool.bgpAdvertisements {
+                        let length = ip.family == .ipv4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6
+                        let prefix = IPPrefix(containing: ip, length: length)
+                        let attributes = RouteAttributes(communities: advertisement.communities, localPref: advertisement.localPref)
+                        routes[prefix] = routes[prefix].map { $0.merged(with: attributes) } ?? attributes
+                    }
+                }
+            }
+        }
+        var result: [Peer: [IPPrefix: RouteAttributes]] = [:]
+        for peer in peers { result[peer] = routes }
+        return result
+    }
+}

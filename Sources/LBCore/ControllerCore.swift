@@ -1,0 +1,379 @@
+import LBConfig
+import NetPrimitives
+
+/// What the controller knows of one Service, translated from the API object by the edge.
+public struct ServiceState: Hashable, Sendable {
+    public var key: ServiceKey
+    public var uid: String
+    public var isLoadBalancer: Bool
+    public var loadBalancerClass: String?
+    public var isDeleting: Bool
+    public var annotations: [String: String]
+    public var labels: [String: String]
+    public var loadBalancerIP: String?
+    public var ipFamilies: [IPFamily]
+    public var ipFamilyPolicy: IPFamilyPolicy
+    public var externalTrafficPolicyLocal: Bool
+    public var selector: [String: String]
+    public var ports: Set<ServicePort>
+    /// `status.loadBalancer.ingress[].ip` as found (text: it may hold garbage).
+    public var ingressIPs: [String]
+
+    public init(
+        key: ServiceKey, uid: String, isLoadBalancer: Bool = true, loadBalancerClass: String? = nil, isDeleting: Bool = false,
+        annotations: [String: String] = [:], labels: [String: String] = [:], loadBalancerIP: String? = nil,
+        ipFamilies: [IPFamily] = [.ipv4], ipFamilyPolicy: IPFamilyPolicy = .singleStack, externalTrafficPolicyLocal: Bool = false,
+        selector: [String: String] = [:], ports: Set<ServicePort> = [], ingressIPs: [String] = []
+    ) {
+        self.key = key
+        self.uid = uid
+        self.isLoadBalancer = isLoadBalancer
+        self.loadBalancerClass = loadBalancerClass
+        self.isDeleting = isDeleting
+        self.annotations = annotations
+        self.labels = labels
+        self.loadBalancerIP = loadBalancerIP
+        self.ipFamilies = ipFamilies
+        self.ipFamilyPolicy = ipFamilyPolicy
+        self.externalTrafficPolicyLocal = externalTrafficPolicyLocal
+        self.selector = selector
+        self.ports = ports
+        self.ingressIPs = ingressIPs
+    }
+
+    /// The pool the status annotation names, if any.
+    public var allocatedFromPool: String? { annotations[ServiceAnnotations.prefix + ServiceAnnotations.allocatedFromPool] }
+
+    /// For `externalTrafficPolicy: Local`, the selector in a stable spelling; nil for Cluster.
+    public var backendKey: String? {
+        guard externalTrafficPolicyLocal else { return nil }
+        return "local:" + selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+}
+
+/// An Event the controller wants recorded.
+public struct ControllerEvent: Hashable, Sendable {
+    public enum Object: Hashable, Sendable {
+        case service(ServiceKey)
+        case configMap(namespace: String, name: String)
+    }
+
+    public enum Kind: String, Hashable, Sendable {
+        case normal = "Normal"
+        case warning = "Warning"
+    }
+
+    public let object: Object
+    public let kind: Kind
+    public let reason: String
+    public let message: String
+
+    public init(_ object: Object, _ kind: Kind, _ reason: String, _ message: String) {
+        self.object = object
+        self.kind = kind
+        self.reason = reason
+        self.message = message
+    }
+}
+
+/// What the controller's edges should do.
+public enum ControllerAction: Hashable, Sendable {
+    /// Merge-patch `services/{name}/status`: the ingress IPs and the pool annotation.
+    case setStatus(ServiceKey, ips: [IPAddress], pool: String)
+    /// Merge-patch `services/{name}/status`: no ingress, no pool annotation.
+    case clearStatus(ServiceKey)
+    case event(ControllerEvent)
+    case log(level: LogLevel, message: String)
+
+    public enum LogLevel: String, Hashable, Sendable {
+        case info, warning, error
+    }
+}
+
+/// The controller's decisions as a pure state machine: Service, namespace and configuration
+/// changes in, status patches and Events out. It never renumbers a Service that holds a valid
+/// IP, adopts every IP already in Service status before it allocates anything new, and never
+/// replaces a good configuration with a bad one.
+public struct ControllerCore: Sendable {
+    public struct Settings: Hashable, Sendable {
+        /// Handle only Services of this `spec.loadBalancerClass`; nil: only Services without one.
+        public var loadBalancerClass: String?
+        public var configNamespace: String
+        public var configName: String
+
+        public init(loadBalancerClass: String? = nil, configNamespace: String = ConfigParser.defaultNamespace, configName: String = ConfigParser.defaultName) {
+            self.loadBalancerClass = loadBalancerClass
+            self.configNamespace = configNamespace
+            self.configName = configName
+        }
+    }
+
+    private enum Phase: Hashable, Sendable {
+        /// Caches are filling: remember everything, act on nothing.
+        case waitingForSync
+        /// Synced, but no valid configuration yet: touch no Service.
+        case waitingForConfig
+        case running
+    }
+
+    public let settings: Settings
+    private var phase: Phase = .waitingForSync
+    public private(set) var allocator = Allocator(configuration: .empty)
+    private var services: [ServiceKey: ServiceState] = [:]
+    private var namespaceLabels: [String: [String: String]] = [:]
+    /// The latest ConfigMap text seen (nil: no ConfigMap), and whether it is in force.
+    private var configText: String??
+    private var appliedText: String?
+    public private(set) var configLoaded = false
+    public private(set) var configStale = false
+    /// Services that wait for an address, oldest first.
+    private var waiting: [ServiceKey] = []
+    private var lastFailure: [ServiceKey: AllocationError] = [:]
+
+    public init(settings: Settings = Settings()) {
+        self.settings = settings
+    }
+
+    public var isRunning: Bool { phase == .running }
+    public var waitingServices: [ServiceKey] { waiting }
+
+    // MARK: Events in
+
+    /// The informers have listed everything once: adopt, then allocate.
+    public mutating func cachesSynced() -> [ControllerAction] {
+        guard phase == .waitingForSync else { return [] }
+        phase = .waitingForConfig
+        return tryStart()
+    }
+
+    /// The config ConfigMap's `config` value changed; nil when the ConfigMap (or the key) is gone.
+    public mutating func configChanged(_ text: String?) -> [ControllerAction] {
+        configText = .some(text)
+        switch phase {
+        case .waitingForSync: return []
+        case .waitingForConfig: return tryStart()
+        case .running: return applyConfig(text)
+        }
+    }
+
+    public mutating func serviceChanged(_ state: ServiceState) -> [ControllerAction] {
+        let previous = services[state.key]
+        services[state.key] = state
+        guard phase == .running else { return [] }
+        var actions = reconcile(state, previous: previous)
+        actions += retryWaiting()
+        return actions
+    }
+
+    public mutating func serviceDeleted(_ key: ServiceKey) -> [ControllerAction] {
+        services[key] = nil
+        waiting.removeAll { $0 == key }
+        lastFailure[key] = nil
+        guard phase == .running, allocator.assignment(for: key) != nil else { return [] }
+        allocator.release(key)
+        return retryWaiting()
+    }
+
+    public mutating func namespaceChanged(_ name: String, labels: [String: String]?) -> [ControllerAction] {
+        namespaceLabels[name] = labels
+        guard phase == .running else { return [] }
+        return retryWaiting()
+    }
+
+    // MARK: Start-up
+
+    private mutating func tryStart() -> [ControllerAction] {
+        guard case .some(let text) = configText, let text else {
+            return [.log(level: .warning, message: "no configuration: ConfigMap \(settings.configNamespace)/\(settings.configName) with key \"\(ConfigParser.dataKey)\" not found; Services of type LoadBalancer wait for an address")]
+        }
+        let configuration: Configuration
+        switch ConfigParser.parseConfigValue(text) {
+        case .failure(let errors):
+            configStale = true
+            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; waiting for a valid one")
+        case .success(let parsed):
+            configuration = parsed
+        }
+        // The IPs already in Service status are assignments too: a configuration that would
+        // take one away is refused, exactly as on a reload.
+        var candidate = Allocator(configuration: configuration)
+        var adopted: [ServiceKey] = []
+        var orphans: [String] = []
+        for state in services.values.sorted(by: { $0.key < $1.key }) where isOurs(state) && !state.ingressIPs.isEmpty {
+            let ips = state.ingressIPs.compactMap(IPAddress.init)
+            guard !ips.isEmpty else { continue }
+            // A Service whose annotations do not parse still holds its IPs.
+            let request = request(for: state) ?? AllocationRequest(
+                service: state.key, uid: state.uid, ipFamilies: state.ipFamilies, ipFamilyPolicy: state.ipFamilyPolicy,
+                ports: state.ports, backendKey: state.backendKey
+            )
+            switch candidate.adopt(request, ips: ips) {
+            case .success: adopted.append(state.key)
+            case .failure(.requestedIPNotInAnyPool(let ip)): orphans.append("\(state.key) (\(ip)): in no pool")
+            case .failure: continue        // held by another Service, or no longer valid: reallocated below
+            }
+        }
+        if !orphans.isEmpty {
+            configStale = true
+            return rejection(orphans, reason: "ConfigRejected", headline: "configuration would take IPs from Services; keeping them and waiting for a configuration that covers them")
+        }
+        allocator = candidate
+        appliedText = text
+        configLoaded = true
+        configStale = false
+        phase = .running
+        var actions: [ControllerAction] = [.log(level: .info, message: "configuration loaded: \(configuration.pools.count) pools; adopted \(adopted.count) Services' IPs")]
+        for state in services.values.sorted(by: { $0.key < $1.key }) {
+            actions += reconcile(state, previous: state)
+        }
+        actions += retryWaiting()
+        return actions
+    }
+
+    private func rejection(_ problems: [String], reason: String, headline: String) -> [ControllerAction] {
+        let message = "\(headline): " + problems.joined(separator: "; ")
+        return [
+            .event(ControllerEvent(.configMap(namespace: settings.configNamespace, name: settings.configName), .warning, reason, message)),
+            .log(level: .error, message: message),
+        ]
+    }
+
+    private mutating func applyConfig(_ text: String?) -> [ControllerAction] {
+        guard let text else {
+            configStale = true
+            return [.log(level: .error, message: "ConfigMap \(settings.configNamespace)/\(settings.configName) is gone; keeping the last good configuration")]
+        }
+        if text == appliedText {
+            configStale = false
+            return []
+        }
+        let configuration: Configuration
+        switch ConfigParser.parseConfigValue(text) {
+        case .failure(let errors):
+            configStale = true
+            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; keeping the last good one")
+        case .success(let parsed):
+            configuration = parsed
+        }
+        let orphans = ConfigChange.orphans(applying: configuration, to: allocator.allAssignments)
+        if !orphans.isEmpty {
+            configStale = true
+            return rejection(orphans.map(\.description), reason: "ConfigRejected", headline: "configuration would take IPs from Services; keeping the last good one")
+        }
+        _ = allocator.update(configuration: configuration)
+        appliedText = text
+        configStale = false
+        var actions: [ControllerAction] = [
+            .event(ControllerEvent(.configMap(namespace: settings.configNamespace, name: settings.configName), .normal, "ConfigLoaded", "configuration loaded: \(configuration.pools.count) pools")),
+            .log(level: .info, message: "configuration loaded: \(configuration.pools.count) pools"),
+        ]
+        // Pool names may have changed under existing assignments: refresh their annotation.
+        for state in services.values.sorted(by: { $0.key < $1.key }) where allocator.assignment(for: state.key) != nil {
+            actions += reconcile(state, previous: state)
+        }
+        actions += retryWaiting()
+        return actions
+    }
+
+    // MARK: Reconcile
+
+    func isOurs(_ state: ServiceState) -> Bool {
+        state.isLoadBalancer && !state.isDeleting && state.loadBalancerClass == settings.loadBalancerClass
+    }
+
+    private func request(for state: ServiceState) -> AllocationRequest? {
+        guard case .success(let annotations) = ServiceAnnotations.parse(state.annotations, loadBalancerIP: state.loadBalancerIP) else {
+            return nil
+        }
+        return AllocationRequest(
+            service: state.key, uid: state.uid, ipFamilies: state.ipFamilies, ipFamilyPolicy: state.ipFamilyPolicy,
+            requestedIPs: annotations.requestedIPs, requestedPool: annotations.addressPool, sharingKey: annotations.sharingKey,
+            ports: state.ports, backendKey: state.backendKey,
+            namespaceLabels: namespaceLabels[state.key.namespace] ?? [:], serviceLabels: state.labels
+        )
+    }
+
+    private mutating func reconcile(_ state: ServiceState, previous: ServiceState?) -> [ControllerAction] {
+        let key = state.key
+        guard isOurs(state) else {
+            waiting.removeAll { $0 == key }
+            lastFailure[key] = nil
+            guard let held = allocator.assignment(for: key) else { return [] }
+            allocator.release(key)
+            var actions: [ControllerAction] = []
+            if state.isLoadBalancer && !state.isDeleting && !state.ingressIPs.isEmpty {
+                // The class changed hands (or --lb-class does not match): leave its status to its owner.
+            } else if !state.isDeleting {
+                actions.append(.event(ControllerEvent(.service(key), .normal, "IPReleased", "released \(held.ips.map(\.description).joined(separator: ", ")): the Service is no longer of type LoadBalancer")))
+            }
+            return actions
+        }
+        var actions: [ControllerAction] = []
+        // Our own pool annotation, echoed back by the status patch, is not a change of request.
+        let ownKey = ServiceAnnotations.prefix + ServiceAnnotations.allocatedFromPool
+        let annotationsChanged = previous == nil || previous?.loadBalancerIP != state.loadBalancerIP
+            || previous?.annotations.filter({ $0.key != ownKey }) != state.annotations.filter({ $0.key != ownKey })
+        let annotations: ServiceAnnotations
+        switch ServiceAnnotations.parse(state.annotations, loadBalancerIP: state.loadBalancerIP) {
+        case .failure(let problem):
+            if annotationsChanged {
+                actions.append(.event(ControllerEvent(.service(key), .warning, "AllocationFailed", problem.description)))
+            }
+            return actions        // keep whatever it holds: a bad edit must not drop traffic
+        case .success(let parsed):
+            annotations = parsed
+        }
+        if annotationsChanged {
+            for warning in annotations.warnings {
+                actions.append(.event(ControllerEvent(.service(key), .warning, "DeprecatedAnnotation", warning)))
+            }
+        }
+        guard let request = request(for: state) else { return actions }
+        let before = allocator.assignment(for: key)
+        switch allocator.allocate(request) {
+        case .success(let assignment):
+            waiting.removeAll { $0 == key }
+            lastFailure[key] = nil
+            if !statusMatches(state, assignment) {
+                actions.append(.setStatus(key, ips: assignment.ips, pool: assignment.pool))
+            }
+            if before?.ips != assignment.ips {
+                actions.append(.event(ControllerEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))
+            }
+        case .failure(let failure):
+            if !waiting.contains(key) { waiting.append(key) }
+            if !state.ingressIPs.isEmpty || state.allocatedFromPool != nil {
+                actions.append(.clearStatus(key))
+                actions.append(.event(ControllerEvent(.service(key), .warning, "ClearAssignment", "cleared \(state.ingressIPs.joined(separator: ", ")): \(failure.description)")))
+            }
+            if lastFailure[key] != failure || annotationsChanged || before != nil {
+                actions.append(.event(ControllerEvent(.service(key), .warning, "AllocationFailed", "\(failure.reason): \(failure.description)")))
+            }
+            lastFailure[key] = failure
+        }
+        return actions
+    }
+
+    /// Status already shows exactly these IPs (any order, no duplicates) and this pool.
+    private func statusMatches(_ state: ServiceState, _ assignment: Assignment) -> Bool {
+        let shown = state.ingressIPs.compactMap(IPAddress.init)
+        return shown.count == state.ingressIPs.count && Set(shown) == Set(assignment.ips) && shown.count == assignment.ips.count
+            && state.allocatedFromPool == assignment.pool
+    }
+
+    /// Gives freed addresses to waiting Services, oldest first.
+    private mutating func retryWaiting() -> [ControllerAction] {
+        var actions: [ControllerAction] = []
+        for key in waiting {
+            guard let state = services[key] else { continue }
+            guard let request = request(for: state) else { continue }
+            if case .success(let assignment) = allocator.allocate(request) {
+                waiting.removeAll { $0 == key }
+                lastFailure[key] = nil
+                if !statusMatches(state, assignment) { actions.append(.setStatus(key, ips: assignment.ips, pool: assignment.pool)) }
+                actions.append(.event(ControllerEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))
+            }
+        }
+        return actions
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+
+/// A swift-log handler writing one JSON object per line: `time`, `level`, `logger`, `msg`,
+/// then the metadata keys (`lb.service`, `lb.peer`, ...). Executables bootstrap it; libraries
+/// only log.
+public struct JSONLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let sink: @Sendable (String) -> Void
+
+    public init(label: String, level: Logger.Level = .info, sink: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    public static let standardError: @Sendable (String) -> Void = { line in
+        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        write(level: event.level, message: event.message, explicit: event.metadata, error: event.error)
+    }
+
+    private func write(level: Logger.Level, message: Logger.Message, explicit: Logger.Metadata?, error: (any Error)?) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        if let explicit { merged.merge(explicit) { $1 } }
+        var object: [String: Any] = [
+            "time": Self.timestamp(Date()),
+            "level": level.rawValue,
+            "logger": label,
+            "msg": message.description,
+        ]
+        for (key, value) in merged { object[key] = Self.json(value) }
+        if let error { object["error"] = "\(error)" }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        sink(String(decoding: data, as: UTF8.self))
+    }
+
+    static func json(_ value: Logger.Metadata.Value) -> Any {
+        switch value {
+        case .string(let text): return text
+        case .stringConvertible(let value): return value.description
+        case .array(let values): return values.map(json)
+        case .dictionary(let values): return values.mapValues(json)
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

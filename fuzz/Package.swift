@@ -1,0 +1,23 @@
+// swift-tools-version:6.0
+//
+// libFuzzer targets for IronLB's decoders. Built separately from the main package because
+// every module must be compiled with -sanitize=fuzzer; see docs/fuzzing.md.
+import PackageDescription
+
+let package = Package(
+    name: "IronLBFuzz",
+    dependencies: [
+        .package(name: "IronLB", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "FuzzBGPMessage",
+            dependencies: [
+                .product(name: "BGPWire", package: "IronLB"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
