@@ -19,6 +19,7 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     private var splitIndex = 0
     private var busy = false
     private var streaming = false
+    private var tableMode: (resource: ResourceDescriptor, includeObject: String)?
     private var queued: [(HTTPRequestHead, ByteBuffer)] = []
 
     init(server: KubeSimServer) { self.server = server }
@@ -167,6 +168,7 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     private func startWatch(_ setup: WatchSetup, keepAlive: Bool) {
         guard let context else { return }
         startStream(keepAlive: keepAlive)
+        tableMode = setup.table.map { (setup.filter.resource, $0) }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         let start = server.store.lock.withLock {
@@ -226,7 +228,11 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         case .events(let evs):
             guard streaming, !evs.isEmpty else { return }
             var bytes: [UInt8] = []
-            for e in evs {
+            for var e in evs {
+                if let tm = tableMode, let type = e["type"]?.stringValue, ["ADDED", "MODIFIED", "DELETED"].contains(type), let obj = e["object"] {
+                    let meta: JSONValue = ["resourceVersion": obj.value(atPath: "metadata.resourceVersion") ?? .string("")]
+                    e["object"] = SimTables.table([obj], tm.resource, meta: meta, includeObject: tm.includeObject)
+                }
                 e.write(to: &bytes)
                 bytes.append(10)
             }
@@ -245,6 +251,7 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         case .end:
             guard streaming else { return }
             streaming = false
+            tableMode = nil
             stopWatch()
             let closeAfter = !watchKeepAlive
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in

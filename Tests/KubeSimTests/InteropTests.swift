@@ -110,6 +110,11 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         #expect(st.status == 0, "\(st.output)")
         let ing = try kubectl(["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip} {.status.loadBalancer.ingress[0].ipMode}"])
         #expect(ing.output == "203.0.113.10 VIP", "\(ing.output)")
+        // Server-side printing: kubectl's default columns come from the Table the server returns.
+        let table = try kubectl(["get", "svc", "web"])
+        let row = table.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(table.output.hasPrefix("NAME"), "\(table.output)")
+        #expect(row.count == 6 && row[0] == "web" && row[1] == "LoadBalancer" && row[3] == "203.0.113.10" && row[4].hasPrefix("80:3"), "\(table.output)")
 
         let del = try kubectl(["delete", "-f", interopDir + "/kubectl-objects.yaml"])
         #expect(del.output.contains(#"service "web" deleted"#) && del.output.contains(#"configmap "ironlb-config" deleted"#), "\(del.output)")
