@@ -237,7 +237,7 @@ let package = Package(
         .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(

@@ -1,13 +1,14 @@
 import Foundation
 import KubeModel
 import Testing
+import TestSupport
 @testable import KubeSim
 
-/// Prerequisite gate (mirrors TestSupport's rule): missing prerequisites fail under CI=true,
-/// otherwise the test is skipped with a visible reason.
+/// Gate for prerequisites TestSupport cannot express (a Python module), with its rule:
+/// missing under CI=true is a failure, otherwise a visible SKIP.
 func require(_ what: String, _ ok: Bool) -> Bool {
     if ok { return true }
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
+    if Prerequisites.isCI {
         Issue.record("prerequisite missing under CI: \(what)")
     } else {
         print("SKIP: \(what) not available")
@@ -48,7 +49,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
 
 @Suite(.serialized) struct InteropTests {
     @Test func kubectlCreateListWatchEditDelete() async throws {
-        guard require("kubectl (apt-get install kubectl)", which("kubectl")) else { return }
+        guard Prerequisites.require(.command("kubectl")) else { return }
         let sim = try KubeSimServer()
         try await sim.start()
         let home = sim.directory + "/home"
