@@ -64,9 +64,10 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         let isWatch = h.uri.contains("watch=1") || h.uri.contains("watch=true") || h.uri.contains("/watch/")
         server.faults.lock.withLock {
             server.faults.requestCount += 1
+            if h.version.major == 2 { server.faults.http2RequestCount += 1 }
             if server.faults.logRequests { server.faults.requestLog.append("\(h.method.rawValue) \(h.uri)") }
         }
-        let keepAlive = h.isKeepAlive
+        let keepAlive = h.version.major >= 2 || h.isKeepAlive
         let respond: () -> Void = { [self] in
             guard self.context != nil else { return }
             guard let user else {
@@ -114,7 +115,8 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
             let t = String(auth.dropFirst(7)).trimmingSpaces()
             return server.isValidToken(t) ? "kubesim-admin" : nil
         }
-        if let ssl = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+        let pipeline = context.channel.parent?.pipeline ?? context.pipeline  // HTTP/2 streams: TLS is on the connection
+        if let ssl = try? pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
            let cert = ssl.peerCertificate, let der = try? cert.toDERBytes() {
             return SimCertificates.commonName(derBytes: der)
         }
@@ -157,7 +159,6 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         guard let context else { return }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Transfer-Encoding", value: "chunked")
         headers.add(name: "Cache-Control", value: "no-cache, private")
         watchKeepAlive = keepAlive
         splitIndex = 0

@@ -48,9 +48,12 @@ func which(_ cmd: String) -> Bool {
 let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop").path
 
 @Suite(.serialized) struct InteropTests {
-    @Test func kubectlCreateListWatchEditDelete() async throws {
+    @Test(arguments: [false, true])
+    func kubectlCreateListWatchEditDelete(http2: Bool) async throws {
         guard Prerequisites.require(.command("kubectl")) else { return }
-        let sim = try KubeSimServer()
+        var config = KubeSimServer.Configuration()
+        config.http2 = http2
+        let sim = try KubeSimServer(configuration: config)
         try await sim.start()
         let home = sim.directory + "/home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
@@ -121,6 +124,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         #expect(del.output.contains(#"service "web" deleted"#) && del.output.contains(#"configmap "ironlb-config" deleted"#), "\(del.output)")
         let gone = try kubectl(["get", "svc", "web"])
         #expect(gone.status != 0 && gone.output.contains(#"services "web" not found"#), "\(gone.output)")
+        #expect((sim.http2RequestCount > 0) == http2)
         try await sim.stop()
     }
 
