@@ -33,6 +33,10 @@ final class SimAPI: @unchecked Sendable {
         case .resourceList(let g, let v): return ok(SimRouting.resourceList(group: g, version: v))
         case .version: return ok(SimRouting.version())
         case .health: return .text(200, "ok")
+        case .openAPIRoot: return ok(SimRouting.openAPIRoot())
+        case .openAPIGroupVersion(let g, let v):
+            guard let doc = SimRouting.openAPIGroupVersion(group: g, version: v) else { return error(SimErrors.pathNotFound()) }
+            return ok(doc)
         case .notFound:
             if req.path.hasPrefix("/api") { return error(SimErrors.pathNotFound()) }
             return .text(404, "404 page not found\n")

@@ -61,10 +61,10 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         func kubectl(_ args: [String], timeout: Duration = .seconds(60)) throws -> RunResult {
             try run(["kubectl"] + args, env: env, timeout: timeout)
         }
-        let apply = try kubectl(["apply", "--validate=false", "-f", interopDir + "/kubectl-objects.yaml"])
+        let apply = try kubectl(["apply", "-f", interopDir + "/kubectl-objects.yaml"])
         #expect(apply.status == 0, "\(apply.output)")
         #expect(apply.output.contains("configmap/ironlb-config created") && apply.output.contains("service/web created"))
-        let again = try kubectl(["apply", "--validate=false", "-f", interopDir + "/kubectl-objects.yaml"])
+        let again = try kubectl(["apply", "-f", interopDir + "/kubectl-objects.yaml"])
         #expect(again.output.contains("service/web unchanged"), "\(again.output)")
         let get = try kubectl(["get", "svc,cm", "-o", "name"])
         #expect(get.output.contains("service/web") && get.output.contains("configmap/ironlb-config") && get.output.contains("service/kubernetes"), "\(get.output)")
@@ -105,7 +105,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         let editor = sim.directory + "/editor.sh"
         try "#!/bin/sh\nsed -i 's/app: web/app: web-v2/' \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: editor)
-        let edit = try run(["kubectl", "edit", "--validate=false", "svc", "web"], env: env.merging(["EDITOR": editor]) { $1 }, timeout: .seconds(30))
+        let edit = try run(["kubectl", "edit", "svc", "web"], env: env.merging(["EDITOR": editor]) { $1 }, timeout: .seconds(30))
         #expect(edit.output.contains("service/web edited"), "\(edit.output)")
         #expect(sim.request("GET", "/api/v1/namespaces/default/services/web").body.value(atPath: "spec.selector.app") == "web-v2")
 
