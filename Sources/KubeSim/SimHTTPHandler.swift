@@ -115,8 +115,10 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
             let t = String(auth.dropFirst(7)).trimmingSpaces()
             return server.isValidToken(t) ? "kubesim-admin" : nil
         }
-        let pipeline = context.channel.parent?.pipeline ?? context.pipeline  // HTTP/2 streams: TLS is on the connection
-        if let ssl = try? pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+        // HTTP/1: TLS is in this pipeline; HTTP/2 streams: in the parent connection's.
+        let ssl = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))
+            ?? (try? context.channel.parent?.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))
+        if let ssl,
            let cert = ssl.peerCertificate, let der = try? cert.toDERBytes() {
             return SimCertificates.commonName(derBytes: der)
         }
