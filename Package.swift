@@ -69,7 +69,7 @@ let package = Package(
             name: "LinkWire",
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        .target(name: "L2Ownership", dependencies: ["LinkWire", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
         .target(name: "CPacketShim"),
         .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
@@ -163,7 +163,7 @@ let package = Package(
             name: "LinkWireTests",
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives"]),
         .testTarget(
             name: "PacketIOTests",
             dependencies: ["PacketIO", "LinkWire", "NetPrimitives", "TestSupport"]

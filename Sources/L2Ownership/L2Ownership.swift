@@ -9,6 +9,8 @@
 // - `PeerLeaseTable`: the other speakers' Leases as observed: liveness, when a newcomer
 //   becomes eligible, and breaking (clearing) a Lease that expired.
 // - `AnnouncementScheduler`: the gratuitous ARP / unsolicited NA burst on takeover.
+// - `AnswerPlan`: ownership and interface selection combined into the map the responder
+//   (LinkWire) takes, and the announcement frames per interface.
 //
 // docs/design/layer2-leases.md explains the timing and why two owners cannot answer at once.
 
