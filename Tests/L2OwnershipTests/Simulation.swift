@@ -5,7 +5,8 @@ import NetPrimitives
 /// Lease writes are compare-and-swap on a resourceVersion, commit after a random latency and
 /// answer after another (or the answer is lost); every change reaches every speaker's watch
 /// in order after a random lag; speakers crash (SIGKILL), stop (SIGTERM), restart, and lose
-/// the API (partition: requests fail, the watch stalls). After every event the simulation
+/// the API (partition: requests fail, the watch stalls) or only their watch (a stuck
+/// informer: writes succeed, nothing arrives). After every event the simulation
 /// checks that no VIP is answered by two running speakers.
 struct Simulation {
     typealias Lease = NodeLeaseStateMachine<ManualInstant>
@@ -21,6 +22,8 @@ struct Simulation {
         var crashChance = 0.002
         var stopChance = 0.002
         var partitionChance = 0.003
+        /// The watch stalls while writes still succeed (a stuck informer).
+        var watchStallChance = 0.002
         var responseLossChance = 0.02
         /// Whether a speaker that exited after SIGTERM is started again (like a DaemonSet).
         var restartStopped = true
@@ -46,6 +49,7 @@ struct Simulation {
         case timer(node: Int, incarnation: Int)
         case restart(node: Int)
         case heal(node: Int)
+        case unstall(node: Int)
     }
 
     struct Event {
@@ -66,6 +70,7 @@ struct Simulation {
         var incarnation = 0
         var running = false
         var partitioned = false
+        var watchStalled = false
         var lease: Lease
         var peers: PeerLeaseTable<ManualInstant>
         var announcer = AnnouncementScheduler<ManualInstant>()
@@ -148,7 +153,7 @@ struct Simulation {
             if deliverWatches() { try check() }
             guard !events.isEmpty else { break }
             let index = 0
-            let nextWatch = nodes.compactMap { node in node.running && !node.partitioned ? node.watch.first?.deliverAt : nil }.min()
+            let nextWatch = nodes.compactMap { node in node.running && !node.partitioned && !node.watchStalled ? node.watch.first?.deliverAt : nil }.min()
             if let nextWatch, nextWatch < events[index].at {
                 now = max(now, nextWatch)
                 continue
@@ -180,6 +185,10 @@ struct Simulation {
             faults["partition", default: 0] += 1
             nodes[index].partitioned = true
             schedule(at: now.advanced(by: rng.duration(1...40)), .heal(node: index))
+        } else if rng.chance(parameters.watchStallChance), !nodes[index].watchStalled {
+            faults["watchStall", default: 0] += 1
+            nodes[index].watchStalled = true
+            schedule(at: now.advanced(by: rng.duration(1...40)), .unstall(node: index))
         }
     }
 
@@ -211,6 +220,8 @@ struct Simulation {
             apply(lease: nodes[index].lease.start(now: now), to: index)
         case .heal(let index):
             nodes[index].partitioned = false
+        case .unstall(let index):
+            nodes[index].watchStalled = false
         case .timer(let index, let incarnation):
             guard nodes[index].running, nodes[index].incarnation == incarnation else { return }
             nodes[index].timers = nodes[index].timers.filter { $0 > now }
@@ -302,7 +313,7 @@ struct Simulation {
     @discardableResult
     mutating func deliverWatches() -> Bool {
         var any = false
-        for index in nodes.indices where nodes[index].running && !nodes[index].partitioned {
+        for index in nodes.indices where nodes[index].running && !nodes[index].partitioned && !nodes[index].watchStalled {
             var changed = false
             while let item = nodes[index].watch.first, item.deliverAt <= now {
                 nodes[index].watch.removeFirst()
@@ -411,6 +422,7 @@ struct Simulation {
     mutating func healAll() {
         for index in nodes.indices {
             nodes[index].partitioned = false
+            nodes[index].watchStalled = false
             if !nodes[index].running { schedule(at: now, .restart(node: index)) }
         }
     }
