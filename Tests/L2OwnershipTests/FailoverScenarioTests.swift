@@ -53,7 +53,7 @@ struct FailoverScenarioTests {
         switch failure {
         case .partition: sim.nodes[index].partitioned = true
         case .sigkill: sim.kill(index)
-        case .sigterm: sim.apply(lease: sim.nodes[index].lease.shutdown(now: sim.now), to: index)
+        case .sigterm: sim.apply(sim.nodes[index].core.shutdown(now: sim.now), to: index)
         }
         try sim.run(until: failedAt.advanced(by: .seconds(60)), faultsEnabled: false)
         let after = sim.timeline.filter { $0.vip == vip && $0.at >= failedAt }
