@@ -83,6 +83,14 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         }
     }
 
+    /// Nothing more to do: released after shutdown, or never started.
+    public var isDone: Bool {
+        switch state {
+        case .idle, .finished: return true
+        case .acquiring, .waitingToAcquire, .holding, .releasing: return false
+        }
+    }
+
     /// Whether the node answers now (as last reported by `startAnswering`/`stopAnswering`).
     public var isAnswering: Bool { answering }
 
