@@ -184,6 +184,8 @@ let package = Package(
             path: "bench/bgp"
         ),
 
+        .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
+
         // Test support: prerequisite gating, network namespaces, processes.
         .target(name: "TestSupport"),
 
