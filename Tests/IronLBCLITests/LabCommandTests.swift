@@ -7,10 +7,7 @@ import TestSupport
 /// collector. No root needed.
 @Suite struct LabCommandTests {
     @Test func labAllocatesAndAnnouncesHeadless() throws {
-        guard let ironlb = BuiltProducts.executable("ironlb") else {
-            Issue.record("the ironlb executable was not built beside the tests (run swift build --build-tests)")
-            return
-        }
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let directory = NSTemporaryDirectory() + "ironlb-lab-test-\(getpid())-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = try Shell.run([ironlb, "lab", "--once", "--timeout", "90", "--directory", directory], timeout: 150)
@@ -30,10 +27,7 @@ import TestSupport
     }
 
     @Test func layer2IsRefusedWithAnExplanation() throws {
-        guard let ironlb = BuiltProducts.executable("ironlb") else {
-            Issue.record("the ironlb executable was not built beside the tests")
-            return
-        }
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let output = try Shell.run([ironlb, "lab", "--layer2"], timeout: 30)
         #expect(output.status != 0)
         #expect(output.stderr.contains("--layer2 is not available yet"))
