@@ -121,6 +121,7 @@ let package = Package(
                 "BGPSession", "BGPWire", "NetPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -140,7 +141,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "BGPTransport", "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -172,6 +173,18 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")],
             path: "fuzz/linkwire"
         ),
+        .executableTarget(
+            name: "bench-bgp",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/bgp"
+        ),
+
+        .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
 
         // Test support: prerequisite gating, network namespaces, processes.
         .target(name: "TestSupport"),

@@ -7,6 +7,7 @@
 // one event loop; the public methods hop onto it.
 import BGPSession
 import BGPWire
+import Logging
 import NIOCore
 import NIOPosix
 import NetPrimitives
@@ -62,12 +63,16 @@ public final class BGPPeer: @unchecked Sendable {
     private let codec = CodecOptionsBox()
     private var stopPromise: EventLoopPromise<Void>?
     private let onEvent: @Sendable (BGPPeerEvent) -> Void
+    private var logger: Logger
 
     /// `onEvent` is called on the event loop for state changes and the peer's NOTIFICATIONs.
-    public init(configuration: BGPPeerConfiguration, eventLoop: EventLoop, onEvent: @escaping @Sendable (BGPPeerEvent) -> Void = { _ in }) {
+    public init(configuration: BGPPeerConfiguration, eventLoop: EventLoop, logger: Logger = Logger(label: "ironlb.bgp"),
+                onEvent: @escaping @Sendable (BGPPeerEvent) -> Void = { _ in }) {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.onEvent = onEvent
+        self.logger = logger
+        self.logger[metadataKey: "lb.peer"] = "\(configuration.peerAddress)"
         self.machine = BGPSessionStateMachine(configuration: configuration.session, random: SystemRandomNumberGenerator())
     }
 
@@ -97,15 +102,22 @@ public final class BGPPeer: @unchecked Sendable {
 
     private func run(_ actions: [BGPSessionAction<ContinuousClock.Instant>]) {
         eventLoop.preconditionInEventLoop()
+        var needsFlush = false
+        defer { if needsFlush { channel?.flush() } }
         for action in actions {
             switch action {
             case .connect:
                 connect()
             case .send(let message):
+                if case .notification(let notification) = message {
+                    logger.warning("sending NOTIFICATION", metadata: ["lb.bgp.notification": "\(notification)"])
+                }
                 guard let channel else { continue }
                 var buffer = channel.allocator.buffer(capacity: 64)
                 buffer.writeBGPMessage(message, options: codec.options)
-                lastWrite = channel.writeAndFlush(buffer)
+                // Flushed once per batch of actions: a table of UPDATEs leaves in few syscalls.
+                lastWrite = channel.write(buffer)
+                needsFlush = true
             case .setCodecOptions(let options):
                 codec.options = options
             case .scheduleTimer(let timer, let deadline):
@@ -120,14 +132,20 @@ public final class BGPPeer: @unchecked Sendable {
                 timers.removeValue(forKey: timer)?.cancel()
             case .closeConnection:
                 if let channel {
+                    if needsFlush {
+                        channel.flush()
+                        needsFlush = false
+                    }
                     self.channel = nil
                     let written = lastWrite ?? eventLoop.makeSucceededVoidFuture()
                     lastWrite = nil
                     written.whenComplete { _ in channel.close(promise: nil) }
                 }
             case .stateChanged(let state):
+                logger.info("BGP session state changed", metadata: ["lb.bgp.state": "\(state.rawValue)"])
                 onEvent(.stateChanged(state))
             case .peerNotification(let notification):
+                logger.warning("peer sent NOTIFICATION", metadata: ["lb.bgp.notification": "\(notification)"])
                 onEvent(.peerNotification(notification))
             }
         }
@@ -171,7 +189,8 @@ public final class BGPPeer: @unchecked Sendable {
                 }
                 self.channel = channel
                 self.run(self.machine.connectionEstablished(now: self.clock.now, nextHops: self.nextHops(for: channel)))
-            case .failure:
+            case .failure(let error):
+                self.logger.debug("connection attempt failed", metadata: ["lb.bgp.error": "\(error)"])
                 self.run(self.machine.connectionClosed(now: self.clock.now))
             }
         }

@@ -38,6 +38,9 @@ public struct SpeakerCommand: AsyncParsableCommand {
     @Option(help: "Address for /metrics, /healthz and /readyz.")
     var metricsAddress = ListenAddress(argument: "0.0.0.0:7473")!
 
+    @Flag(inversion: .prefixedNo, help: "Answer ARP/NDP for layer2 pools (needs CAP_NET_RAW).")
+    public var layer2 = true
+
     public init() {}
 
     var node: String? { nodeName ?? Environment.value("IRONLB_NODE_NAME") }
@@ -75,8 +78,9 @@ public struct SpeakerCommand: AsyncParsableCommand {
             leaseDuration: leaseDuration.duration, node: node, logger: logger
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let dataPlane: PacketDataPlane? = layer2 ? PacketDataPlane(registry: registry, logger: logger) : nil
         let daemon = SpeakerDaemon(
-            nodeName: node, api: api, eventLoop: group.next(),
+            nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoop: group.next(),
             routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,
             registry: registry, logger: logger
         )
@@ -86,8 +90,11 @@ public struct SpeakerCommand: AsyncParsableCommand {
         )
         logger.info("starting", metadata: ["lb.config": "\(common.configNamespace)/\(common.configName)", "lb.class": "\(common.lbClass ?? "<none>")"])
         // Shutdown runs in reverse: stop serving, release the Lease and withdraw, stop watching.
+        var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api)]
+        if let dataPlane { parts.append(.init(service: dataPlane)) }
+        parts += [.init(service: daemon), .init(service: observability)]
         let services = ServiceGroup(configuration: .init(
-            services: [.init(service: api), .init(service: daemon), .init(service: observability)],
+            services: parts,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

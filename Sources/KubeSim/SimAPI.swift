@@ -129,19 +129,18 @@ final class SimAPI: @unchecked Sendable {
         let cont = req.query["continue"] ?? ""
         return store.lock.withLock { () -> SimResponse in
             if let rv, rv > store.rv { return error(SimErrors.tooLargeRV(rv, store.rv)) }
-            var items = store.list(filter)
             var meta: [String: JSONValue] = ["resourceVersion": .string(String(store.rv))]
+            var after: String?
             if !cont.isEmpty {
-                // Continue token: "<rv>/<last key>" base64.
+                // Continue token: base64 of "<rv>/<last store key>".
                 guard let raw = Base64.decode(cont).map({ String(decoding: $0, as: UTF8.self) }), let slash = raw.firstIndex(of: "/") else {
                     return error(SimErrors.badRequest("continue key is not valid"))
                 }
-                let lastKey = String(raw[raw.index(after: slash)...])
-                items = items.filter { Self.sortKey($0) > lastKey }
+                after = String(raw[raw.index(after: slash)...])
             }
-            if limit > 0 && items.count > limit {
-                items = Array(items.prefix(limit))
-                let token = "\(store.rv)/\(Self.sortKey(items.last!))"
+            let (items, last) = store.listPage(filter, after: after, limit: max(0, limit))
+            if let last {
+                let token = "\(store.rv)/\(last)"
                 meta["continue"] = .string(Base64.encode(Array(token.utf8)))
             }
             let stripped = items.map { o -> JSONValue in

@@ -80,7 +80,11 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 writeJSON(rule.status, SimErrors.json(s), extra, keepAlive: keepAlive)
                 return
             }
-            _ = path
+            if path.hasPrefix("/kubesim/faults/") {
+                let (code, v) = server.handleFault(method: h.method.rawValue, path: path, body: Array(b.readableBytesView))
+                writeJSON(code, v, [], keepAlive: keepAlive)
+                return
+            }
             let req = SimRequest(method: h.method.rawValue, uri: h.uri, headers: headers, body: Array(b.readableBytesView), user: user)
             switch server.api.handle(req) {
             case .json(let code, let v, let extra):

@@ -58,6 +58,11 @@ public final class FRRRouter: @unchecked Sendable {
         return neighbor["bgpState"] as? String
     }
 
+    /// Sends `signal` to the daemons (SIGSTOP freezes the router for hold-timer tests).
+    public func signal(_ signal: Int32) {
+        for process in processes { process.signal(signal) }
+    }
+
     public func stop() {
         for process in processes.reversed() { process.stop() }
         processes = []

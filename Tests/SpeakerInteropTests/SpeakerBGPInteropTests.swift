@@ -42,81 +42,14 @@ import TestSupport
       - communities: [no-export, "large:64512:1:2"]
     """
 
-    /// A small cluster in namespaces; everything is stopped and deleted by `tearDown`.
-    final class Lab {
-        let lan: NetworkNamespace
-        let ctl: NetworkNamespace
-        let rtr: NetworkNamespace
-        var nodes: [String: NetworkNamespace] = [:]
-        var processes: [String: ManagedProcess] = [:]
-        var frr: FRRRouter?
-        let directory: String
-        let ironlb: String
-        var token = ""
-
-        init(ironlb: String) throws {
-            self.ironlb = ironlb
-            directory = NSTemporaryDirectory() + "ironlb-e2e-\(getpid())-\(UUID().uuidString.prefix(6))"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            lan = try NetworkNamespace(prefix: "e2e-lan")
-            ctl = try NetworkNamespace(prefix: "e2e-ctl")
-            rtr = try NetworkNamespace(prefix: "e2e-rtr")
-            try lan.check(["ip", "link", "add", "br0", "type", "bridge"])
-            try lan.check(["ip", "link", "set", "br0", "up"])
-            try attach(ctl, port: "p-ctl", address: "192.0.2.100/24")
-            try attach(rtr, port: "p-rtr", address: "192.0.2.1/24")
-        }
-
-        func attach(_ namespace: NetworkNamespace, port: String, address: String) throws {
-            try lan.link(port, to: namespace, as: "eth0")
-            try lan.check(["ip", "link", "set", port, "master", "br0"])
-            try namespace.addAddress(address, to: "eth0")
-        }
-
-        func addNode(_ name: String, address: String) throws {
-            let namespace = try NetworkNamespace(prefix: "e2e-\(name)")
-            nodes[name] = namespace
-            try attach(namespace, port: "p-\(name)", address: address + "/24")
-        }
-
-        func start(_ key: String, _ argv: [String], in namespace: NetworkNamespace) throws {
-            processes[key] = try ManagedProcess(argv, namespace: namespace, logDirectory: directory)
-        }
-
-        /// An API request from inside the control namespace (the API server listens there).
-        @discardableResult
-        func api(_ method: String, _ path: String, _ body: String? = nil, contentType: String = "application/json") throws -> (status: Int, json: Any?) {
-            var argv = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", "Authorization: Bearer \(token)",
-                        "-H", "Content-Type: \(contentType)", "http://192.0.2.100:6443\(path)"]
-            if let body { argv += ["--data-binary", body] }
-            let output = try ctl.run(argv, timeout: 30)
-            let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-            let status = Int(lines.last ?? "") ?? 0
-            let text = lines.dropLast().joined(separator: "\n")
-            return (status, try? JSONSerialization.jsonObject(with: Data(text.utf8)))
-        }
-
-        func tearDown() {
-            for process in processes.values { process.stop(signal: SIGKILL, timeout: 5) }
-            frr?.stop()
-            for namespace in nodes.values { namespace.destroy() }
-            ctl.destroy()
-            rtr.destroy()
-            lan.destroy()
-        }
-    }
-
     static func json(_ object: [String: Any]) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }
 
     @Test func servicesAreAdvertisedByEveryNodeAndWithdrawn() async throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("/usr/lib/frr/bgpd"), .command("/usr/bin/vtysh"), .command("curl")) else { return }
-        guard let ironlb = BuiltProducts.executable("ironlb") else {
-            Issue.record("the ironlb executable was not built beside the tests")
-            return
-        }
-        let lab = try Lab(ironlb: ironlb)
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
+        let lab = try InteropLab(ironlb: ironlb)
         defer { lab.tearDown() }
         try lab.addNode("node1", address: "192.0.2.11")
         try lab.addNode("node2", address: "192.0.2.12")
