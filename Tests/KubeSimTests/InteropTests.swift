@@ -84,7 +84,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         w.standardError = FileHandle(forWritingAtPath: watchOut)!
         try w.run()
         var watching = false
-        for _ in 0..<200 where !watching {
+        for _ in 0..<600 where !watching {
             try await Task.sleep(for: .milliseconds(50))
             watching = sim.activeWatchCount > 0
         }
@@ -92,7 +92,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         let label = try kubectl(["label", "svc", "web", "stage=blue"])
         #expect(label.status == 0, "\(label.output)")
         var printed = ""
-        for _ in 0..<200 {
+        for _ in 0..<600 {
             printed = (try? String(contentsOfFile: watchOut, encoding: .utf8)) ?? ""
             if printed.contains("web blue") { break }
             try await Task.sleep(for: .milliseconds(50))
