@@ -32,10 +32,13 @@ public struct BGPPeerConfiguration: Sendable {
     public var nextHopIPv4: IPv4Address?
     public var nextHopIPv6: IPv6Address?
     public var nextHopIPv6LinkLocal: IPv6Address?
+    /// The RFC 9003 shutdown communication sent when the service shuts down.
+    public var shutdownCommunication: String
 
     public init(session: BGPSessionConfiguration, peerAddress: IPAddress, peerPort: Int = 179, sourceAddress: IPAddress? = nil,
                 password: String? = nil, ebgpMultihop: Int32? = nil, nextHopIPv4: IPv4Address? = nil,
-                nextHopIPv6: IPv6Address? = nil, nextHopIPv6LinkLocal: IPv6Address? = nil) {
+                nextHopIPv6: IPv6Address? = nil, nextHopIPv6LinkLocal: IPv6Address? = nil,
+                shutdownCommunication: String = "IronLB speaker shutting down") {
         self.session = session
         self.peerAddress = peerAddress
         self.peerPort = peerPort
@@ -45,6 +48,7 @@ public struct BGPPeerConfiguration: Sendable {
         self.nextHopIPv4 = nextHopIPv4
         self.nextHopIPv6 = nextHopIPv6
         self.nextHopIPv6LinkLocal = nextHopIPv6LinkLocal
+        self.shutdownCommunication = shutdownCommunication
     }
 }
 
@@ -79,6 +83,8 @@ public final class BGPPeer: @unchecked Sendable {
     public func start() {
         eventLoop.execute { self.run(self.machine.start(now: self.clock.now)) }
     }
+
+    var shutdownCommunication: String { configuration.shutdownCommunication }
 
     /// Withdraws everything, sends a Cease (with `communication`) and closes.
     public func stop(communication: String? = nil) -> EventLoopFuture<Void> {
