@@ -21,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure targets.
@@ -34,7 +39,38 @@ let package = Package(
             dependencies: ["NetPrimitives", "LBConfig", .product(name: "HeapModule", package: "swift-collections")]
         ),
 
+        // Pure: Kubernetes object model, JSON value/patch algorithms, times, leader-election state machine.
+        .target(name: "KubeModel", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+
         // Edges.
+        // The embedded Kubernetes API server used by tests and `ironlb lab`.
+        .target(
+            name: "KubeSim",
+            dependencies: [
+                "KubeModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // kubeconfig/in-cluster config, REST, informers, events, leader election.
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "KubeModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "Observability",
             dependencies: [
@@ -50,7 +86,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "LBCore", "LBConfig", "NetPrimitives",
+                "LBCore", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -70,6 +106,15 @@ let package = Package(
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        // What one node announces, from the cluster state its speaker watches.
+        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
+        .target(name: "CPacketShim"),
+        .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
+        .executableTarget(
+            name: "l2-responder",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(
             name: "BGPTransport",
             dependencies: [
@@ -81,13 +126,29 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "Speaker",
+            dependencies: [
+                "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // Command line.
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -102,6 +163,17 @@ let package = Package(
             path: "bench/allocator"
         ),
 
+        .executableTarget(
+            name: "bench-kube",
+            dependencies: ["KubeModel", "KubeSim", "KubeClient"],
+            path: "bench/kube"
+        ),
+        // Fuzz target for LinkWire (docs/fuzzing-l2.md): libFuzzer with -DFUZZING, else a replayer.
+        .executableTarget(
+            name: "fuzz-linkwire",
+            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")],
+            path: "fuzz/linkwire"
+        ),
         .executableTarget(
             name: "bench-bgp",
             dependencies: [
@@ -165,6 +237,20 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
+        // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
+        .testTarget(
+            name: "ManifestTests",
+            dependencies: ["LBConfig", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
+        .testTarget(
+            name: "PacketIOTests",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

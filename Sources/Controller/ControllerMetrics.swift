@@ -34,7 +34,16 @@ struct ControllerMetrics: Sendable {
 
     func update(core: ControllerCore?, isLeader: Bool, previousPools: inout Set<[String]>) {
         leader.set(isLeader ? 1.0 : 0.0)
-        guard let core else { return }
+        guard let core else {
+            // A standby reports no pool usage: only the leader's allocator is the truth.
+            for gone in previousPools {
+                let labels = [("pool", gone[0]), ("family", gone[1])]
+                registry.unregisterGauge(registry.makeGauge(descriptor: Self.addressesTotal, labels: labels))
+                registry.unregisterGauge(registry.makeGauge(descriptor: Self.addressesInUse, labels: labels))
+            }
+            previousPools = []
+            return
+        }
         configLoaded.set(core.configLoaded ? 1.0 : 0.0)
         configStale.set(core.configStale ? 1.0 : 0.0)
         waiting.set(Double(core.waitingServices.count))

@@ -347,7 +347,7 @@ public struct ControllerCore: Sendable {
                 actions.append(.event(ControllerEvent(.service(key), .warning, "ClearAssignment", "cleared \(state.ingressIPs.joined(separator: ", ")): \(failure.description)")))
             }
             if lastFailure[key] != failure || annotationsChanged || before != nil {
-                actions.append(.event(ControllerEvent(.service(key), .warning, "AllocationFailed", failure.description)))
+                actions.append(.event(ControllerEvent(.service(key), .warning, "AllocationFailed", "\(failure.reason): \(failure.description)")))
             }
             lastFailure[key] = failure
         }

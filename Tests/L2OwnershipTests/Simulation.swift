@@ -36,7 +36,7 @@ struct Simulation {
     }
 
     enum Request {
-        case own(Lease.Write)
+        case own(Lease.Request)
         case breakLease(node: String, resourceVersion: String)
     }
 
@@ -95,8 +95,6 @@ struct Simulation {
     var processed = 0
     var takeovers = 0
     var faults: [String: Int] = [:]
-    /// When each VIP last had an answering node, and the longest time any had none.
-    var log: [String] = []
 
     init(seed: UInt64, parameters: Parameters = Parameters()) {
         self.parameters = parameters
@@ -326,7 +324,7 @@ struct Simulation {
     mutating func apply(lease actions: [Lease.Action], to index: Int) {
         for action in actions {
             switch action {
-            case .write(let write, let sentAt):
+            case .send(let write, let sentAt):
                 send(index, .own(write), sentAt: sentAt)
             case .scheduleTimer(let at):
                 timer(index, at: at)

@@ -1,0 +1,187 @@
+import Foundation
+import KubeClient
+import KubeModel
+import LBCore
+import Logging
+import NetPrimitives
+import ServiceLifecycle
+import Synchronization
+
+/// The controller's view of a real (or embedded) API server: informers for Services (all
+/// namespaces), the config ConfigMap and Namespaces; status merge patches; events.k8s.io Events.
+/// Run it as a Service: its `run()` drives the informers that feed `changes()`.
+public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
+    private let client: KubeClient
+    private let settings: ControllerCore.Settings
+    private let recorder: EventRecorder
+    private let logger: Logger
+    private let stream: AsyncStream<ControllerInput>
+    private let continuation: AsyncStream<ControllerInput>.Continuation
+    private let services: Informer<V1Service>
+    private let configMaps: Informer<V1ConfigMap>
+    private let namespaces: Informer<V1Namespace>
+    private let uids = Mutex<[ServiceKey: String]>([:])
+
+    public init(client: KubeClient, settings: ControllerCore.Settings, instance: String, logger: Logger) {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        recorder = EventRecorder(client: client, reportingController: "ironlb.io/controller", reportingInstance: instance)
+        (stream, continuation) = AsyncStream.makeStream(of: ControllerInput.self, bufferingPolicy: .unbounded)
+        services = Informer<V1Service>(client: client)
+        configMaps = Informer<V1ConfigMap>(client: client, namespace: settings.configNamespace, fieldSelector: "metadata.name=\(settings.configName)")
+        namespaces = Informer<V1Namespace>(client: client)
+    }
+
+    public func changes() -> AsyncStream<ControllerInput> { stream }
+
+    public func run() async throws {
+        let continuation = self.continuation
+        let synced = Mutex(Set<String>())
+        let markSynced: @Sendable (String) -> Void = { name in
+            let all = synced.withLock { set -> Bool in
+                let inserted = set.insert(name).inserted
+                return inserted && set.count == 3
+            }
+            if all { continuation.yield(.synced) }
+        }
+        let configName = settings.configName
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.services.run() }
+            group.addTask { await self.configMaps.run() }
+            group.addTask { await self.namespaces.run() }
+            group.addTask {
+                for await event in self.services.events {
+                    switch event {
+                    case .added(let service), .updated(_, let service):
+                        if let state = Self.state(of: service) {
+                            self.uids.withLock { $0[state.key] = state.uid }
+                            continuation.yield(.serviceUpserted(state))
+                        }
+                    case .deleted(let service):
+                        if let key = Self.key(of: service.metadata) {
+                            self.uids.withLock { $0[key] = nil }
+                            continuation.yield(.serviceDeleted(key))
+                        }
+                    case .synced:
+                        markSynced("services")
+                    }
+                }
+            }
+            group.addTask {
+                for await event in self.configMaps.events {
+                    switch event {
+                    case .added(let map), .updated(_, let map):
+                        guard map.metadata.name == configName else { continue }
+                        continuation.yield(.config(map.data?["config"]))
+                    case .deleted(let map):
+                        guard map.metadata.name == configName else { continue }
+                        continuation.yield(.config(nil))
+                    case .synced:
+                        // A ConfigMap that does not exist yields no event: say so explicitly.
+                        if self.configMaps.snapshot.values.first(where: { $0.metadata.name == configName }) == nil {
+                            continuation.yield(.config(nil))
+                        }
+                        markSynced("configmaps")
+                    }
+                }
+            }
+            group.addTask {
+                for await event in self.namespaces.events {
+                    switch event {
+                    case .added(let namespace), .updated(_, let namespace):
+                        if let name = namespace.metadata.name { continuation.yield(.namespace(name, labels: namespace.metadata.labels ?? [:])) }
+                    case .deleted(let namespace):
+                        if let name = namespace.metadata.name { continuation.yield(.namespace(name, labels: nil)) }
+                    case .synced:
+                        markSynced("namespaces")
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        continuation.finish()
+    }
+
+    // MARK: Writes
+
+    public func writeStatus(_ service: ServiceKey, ips: [IPAddress], pool: String?) async -> WriteOutcome {
+        var patch: JSONValue = [:]
+        patch.set(["metadata", "annotations", "ironlb.io/ip-allocated-from-pool"], pool.map { .string($0) } ?? .null)
+        if ips.isEmpty {
+            patch.set(["status", "loadBalancer", "ingress"], .null)
+        } else {
+            patch.set(["status", "loadBalancer", "ingress"], .array(ips.map { ["ip": .string($0.description)] }))
+        }
+        do {
+            _ = try await client.patch(V1Service.self, namespace: service.namespace, name: service.name, patch: patch, type: .merge, subresource: "status")
+            return .done
+        } catch let error as KubeAPIError {
+            if error.isNotFound { return .gone }
+            logger.warning("status patch failed; will retry", metadata: ["lb.service": "\(service)", "lb.error": "\(error)"])
+            return .retry(reason: "\(error.code) \(error.reason)", retryAfter: error.retryAfterSeconds.map(Double.init))
+        } catch {
+            logger.warning("status patch failed; will retry", metadata: ["lb.service": "\(service)", "lb.error": "\(error)"])
+            return .retry(reason: "\(error)", retryAfter: nil)
+        }
+    }
+
+    public func record(_ event: ControllerEvent) async {
+        let regarding: ObjectReference
+        let action: String
+        switch event.object {
+        case .service(let key):
+            regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: uids.withLock { $0[key] }, apiVersion: "v1")
+            action = "Allocate"
+        case .configMap(let namespace, let name):
+            regarding = ObjectReference(kind: "ConfigMap", namespace: namespace, name: name, apiVersion: "v1")
+            action = "LoadConfig"
+        }
+        do {
+            try await recorder.record(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: action, note: String(event.message.prefix(1024)))
+        } catch {
+            logger.warning("could not record an Event", metadata: ["lb.reason": "\(event.reason)", "lb.error": "\(error)"])
+        }
+    }
+
+    // MARK: Translation
+
+    static func key(of metadata: ObjectMeta) -> ServiceKey? {
+        guard let namespace = metadata.namespace, let name = metadata.name else { return nil }
+        return ServiceKey(namespace: namespace, name: name)
+    }
+
+    /// The controller's view of a Service object.
+    static func state(of service: V1Service) -> ServiceState? {
+        guard let key = key(of: service.metadata) else { return nil }
+        let spec = service.spec
+        let families = (spec?.ipFamilies ?? []).compactMap(IPFamily.init(rawValue:))
+        let ports = (spec?.ports ?? []).map { ServicePort(Int($0.port), TransportProtocol(rawValue: $0.protocol ?? "TCP") ?? .tcp) }
+        return ServiceState(
+            key: key,
+            uid: service.metadata.uid ?? "",
+            isLoadBalancer: spec?.type == "LoadBalancer",
+            loadBalancerClass: spec?.loadBalancerClass,
+            isDeleting: service.metadata.deletionTimestamp != nil,
+            annotations: service.metadata.annotations ?? [:],
+            labels: service.metadata.labels ?? [:],
+            loadBalancerIP: spec?.loadBalancerIP,
+            ipFamilies: families.isEmpty ? [.ipv4] : families,
+            ipFamilyPolicy: spec?.ipFamilyPolicy.flatMap(IPFamilyPolicy.init(rawValue:)) ?? .singleStack,
+            externalTrafficPolicyLocal: spec?.externalTrafficPolicy == "Local",
+            selector: spec?.selector ?? [:],
+            ports: Set(ports),
+            ingressIPs: (service.status?.loadBalancer?.ingress ?? []).compactMap(\.ip)
+        )
+    }
+}
+
+/// Leadership from a Lease election.
+public struct LeaseLeadership: LeadershipSource {
+    let elector: LeaderElector
+
+    public init(elector: LeaderElector) { self.elector = elector }
+
+    public func leadership() -> AsyncStream<Bool> { elector.leadership }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Controller
+import Foundation
+import KubeClient
+import KubeModel
+import LBCore
+import Logging
+import Observability
+import Prometheus
+import ServiceLifecycle
+
+/// `ironlb controller`: allocates IPs for Services of type LoadBalancer.
+public struct ControllerCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "controller",
+        abstract: "Allocate external IPs for Services of type LoadBalancer and write them to their status."
+    )
+
+    @OptionGroup public var common: CommonOptions
+
+    @Flag(inversion: .prefixedNo, help: "Elect one active replica with a Lease (turn off for a single replica).")
+    public var leaderElect = true
+
+    @Option(help: "Name of the leader-election Lease (in the config namespace).")
+    public var leaseName = "ironlb-controller"
+
+    @Option(help: "Leader election: lease duration.")
+    var leaseDuration = DurationArgument(argument: "15s")!
+
+    @Option(help: "Leader election: renew deadline.")
+    var renewDeadline = DurationArgument(argument: "10s")!
+
+    @Option(help: "Leader election: retry period.")
+    var retryPeriod = DurationArgument(argument: "2s")!
+
+    @Option(help: "Address for /metrics, /healthz and /readyz.")
+    var metricsAddress = ListenAddress(argument: "0.0.0.0:7472")!
+
+    @Option(help: "This replica's identity for leader election (default: hostname and a random suffix) [env: POD_NAME].")
+    public var identity: String?
+
+    public init() {}
+
+    public func validate() throws {
+        let config = LeaderElectionConfig(identity: "x", leaseDuration: leaseDuration.duration, renewDeadline: renewDeadline.duration, retryPeriod: retryPeriod.duration)
+        do { try config.validate() } catch { throw ValidationError("leader election timings: \(error.message)") }
+    }
+
+    public func run() async throws {
+        let level = common.level
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        let logger = Logger(label: "ironlb.controller")
+        let identity = identity ?? Environment.value("POD_NAME") ?? "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8))"
+        let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), logger: Logger(label: "ironlb.kubeclient"))
+        let registry = PrometheusCollectorRegistry()
+        let settings = ControllerCore.Settings(loadBalancerClass: common.lbClass, configNamespace: common.configNamespace, configName: common.configName)
+
+        let api = KubeControllerAPI(client: client, settings: settings, instance: identity, logger: logger)
+        var services: [any Service] = [api]
+        let leadership: any LeadershipSource
+        if leaderElect {
+            let elector = try LeaderElector(
+                client: client, namespace: common.configNamespace, name: leaseName,
+                config: LeaderElectionConfig(identity: identity, leaseDuration: leaseDuration.duration, renewDeadline: renewDeadline.duration, retryPeriod: retryPeriod.duration)
+            )
+            services.append(ElectionService(elector: elector))
+            leadership = LeaseLeadership(elector: elector)
+        } else {
+            leadership = AlwaysLeader()
+        }
+        let controller = ControllerService(
+            api: api, leadership: leadership, settings: settings, registry: registry, logger: logger,
+            retryDelay: RetryDelays.kubernetes
+        )
+        services.append(controller)
+        services.append(ObservabilityServer(
+            host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,
+            readiness: { controller.notReadyReason() }
+        ))
+        logger.info("starting", metadata: [
+            "lb.identity": "\(identity)", "lb.config": "\(common.configNamespace)/\(common.configName)",
+            "lb.class": "\(common.lbClass ?? "<none>")", "lb.leader-elect": "\(leaderElect)",
+        ])
+        // Shutdown runs in reverse: stop serving, stop writing, release the Lease, stop watching.
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        try? await client.shutdown()
+    }
+}
+
+/// Runs a Lease election as a ServiceLifecycle service; shutdown cancels it, which releases the Lease.
+struct ElectionService: Service {
+    let elector: LeaderElector
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await elector.run() }
+    }
+}
+
+enum RetryDelays {
+    /// client-go's backoff for failed writes: 0.8 s doubling to 30 s, jittered.
+    static let kubernetes: @Sendable (Int) -> Duration = { attempt in
+        var backoff = Backoff()
+        var delay = Duration.zero
+        for _ in 0..<max(1, min(attempt, 12)) { delay = backoff.next(random: Double.random(in: 0..<1), now: .zero) }
+        return delay
+    }
+}
+
+/// Where the API server is and how to authenticate.
+enum ClusterAccess {
+    /// As controller-runtime: --kubeconfig, then $KUBECONFIG, then in-cluster, then ~/.kube/config.
+    static func configuration(kubeconfig: String?) throws -> ClientConfiguration {
+        if let kubeconfig { return try KubeConfigLoader.load(paths: [kubeconfig]) }
+        if Environment.value("KUBECONFIG") == nil, let inCluster = try? KubeConfigLoader.inCluster() { return inCluster }
+        return try KubeConfigLoader.loadDefault()
+    }
+}

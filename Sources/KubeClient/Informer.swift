@@ -1,0 +1,177 @@
+import Foundation
+import KubeModel
+import NIOConcurrencyHelpers
+
+struct VeryShortWatch: Error {}
+
+/// A change delivered by an informer.
+public enum InformerEvent<T: Sendable>: Sendable {
+    case added(T)
+    case updated(old: T, new: T)
+    case deleted(T)
+    /// The first list completed: the cache reflects the server (also after each relist).
+    case synced
+}
+
+/// list+watch with client-go reflector semantics (KUBE-API.md §2): list, then watch from the
+/// list's resourceVersion with bookmarks; on a normal end re-watch from the last seen version
+/// (bookmarks included); on 410 Expired (HTTP status or in-stream ERROR) relist and emit
+/// deletes for vanished objects; on other errors back off (0.8 s doubling to 30 s, jittered)
+/// and re-watch. Updates whose resourceVersion is unchanged are not re-emitted.
+public final class Informer<T: KubeResource>: Sendable {
+    public struct Stats: Sendable, Hashable {
+        public var lists = 0
+        public var watches = 0
+        public var expired = 0
+        public var errors = 0
+        public var bookmarks = 0
+    }
+
+    private struct State {
+        var cache: [String: T] = [:]
+        var synced = false
+        var lastRV: String?
+        var stats = Stats()
+        var backoff = Backoff()
+    }
+
+    public let client: KubeClient
+    public let namespace: String?
+    public let labelSelector: String?
+    public let fieldSelector: String?
+    /// Watch timeoutSeconds is drawn from this range (client-go: 300–600).
+    public let watchTimeout: ClosedRange<Int>
+    public let events: AsyncStream<InformerEvent<T>>
+    private let continuation: AsyncStream<InformerEvent<T>>.Continuation
+    private let state = NIOLockedValueBox(State())
+    private let started = ContinuousClock.now
+
+    public init(client: KubeClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600) {
+        self.client = client
+        self.namespace = namespace
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.watchTimeout = watchTimeout
+        (events, continuation) = AsyncStream.makeStream(of: InformerEvent<T>.self, bufferingPolicy: .unbounded)
+    }
+
+    public var hasSynced: Bool { state.withLockedValue { $0.synced } }
+    public var stats: Stats { state.withLockedValue { $0.stats } }
+    public var lastResourceVersion: String? { state.withLockedValue { $0.lastRV } }
+    /// The cache, keyed by `namespace/name`.
+    public var snapshot: [String: T] { state.withLockedValue { $0.cache } }
+    public func get(_ key: String) -> T? { state.withLockedValue { $0.cache[key] } }
+
+    /// Waits (polling) until the first list has completed or `timeout` passes; returns hasSynced.
+    @discardableResult
+    public func waitForSync(timeout: Duration = .seconds(60)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !hasSynced && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return hasSynced
+    }
+
+    /// Runs until the task is cancelled; then finishes `events`.
+    public func run() async {
+        defer { continuation.finish() }
+        var needList = true
+        while !Task.isCancelled {
+            do {
+                if needList {
+                    try await listAndReplace()
+                    needList = false
+                }
+                let rv = state.withLockedValue { $0.lastRV }
+                let timeout = Int(Double(watchTimeout.lowerBound) + client.random() * Double(watchTimeout.upperBound - watchTimeout.lowerBound))
+                state.withLockedValue { $0.stats.watches += 1 }
+                var expired = false
+                var received = 0
+                let watchStart = ContinuousClock.now
+                try await client.watch(T.self, namespace: namespace, resourceVersion: rv, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                                       timeoutSeconds: timeout, allowBookmarks: true) { ev in
+                    received += 1
+                    if self.handle(ev) { expired = true }
+                }
+                if expired {
+                    state.withLockedValue { $0.stats.expired += 1 }
+                    needList = true
+                } else if received == 0 && ContinuousClock.now - watchStart < .seconds(1) {
+                    // client-go's "very short watch": back off instead of re-watching in a hot loop.
+                    throw VeryShortWatch()
+                }
+                state.withLockedValue { $0.backoff.reset() }
+            } catch let e as KubeAPIError where e.isExpired {
+                state.withLockedValue { $0.stats.expired += 1 }
+                needList = true
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                let now = ContinuousClock.now - started
+                let wait = state.withLockedValue { s -> Duration in
+                    s.stats.errors += 1
+                    return s.backoff.next(random: client.random(), now: now)
+                }
+                client.logger.debug("informer backing off", metadata: ["kube.resource": "\(T.resource.plural)", "kube.error": "\(error)", "kube.wait": "\(wait)"])
+                try? await Task.sleep(for: wait)
+            }
+        }
+    }
+
+    /// Applies one watch event; returns true for an in-stream 410.
+    private func handle(_ ev: WatchEvent<T>) -> Bool {
+        var out: InformerEvent<T>?
+        var expired = false
+        state.withLockedValue { s in
+            switch ev {
+            case .added(let o), .modified(let o):
+                let k = o.key
+                if let old = s.cache[k] {
+                    if old.metadata.resourceVersion != o.metadata.resourceVersion { out = .updated(old: old, new: o) }
+                } else {
+                    out = .added(o)
+                }
+                s.cache[k] = o
+                if let rv = o.metadata.resourceVersion { s.lastRV = rv }
+            case .deleted(let o):
+                if let old = s.cache.removeValue(forKey: o.key) { _ = old; out = .deleted(o) }
+                if let rv = o.metadata.resourceVersion { s.lastRV = rv }
+            case .bookmark(let b):
+                s.stats.bookmarks += 1
+                if let rv = b.metadata.resourceVersion { s.lastRV = rv }
+            case .error(let status):
+                if status.code == 410 || status.reason == "Expired" || status.reason == "Gone" {
+                    expired = true
+                } else {
+                    s.stats.errors += 1
+                }
+            }
+        }
+        if let e = out { continuation.yield(e) }
+        return expired
+    }
+
+    private func listAndReplace() async throws {
+        let list = try await client.listAll(T.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+        var emitted: [InformerEvent<T>] = []
+        state.withLockedValue { s in
+            s.stats.lists += 1
+            var fresh: [String: T] = [:]
+            for o in list.items { fresh[o.key] = o }
+            for (k, old) in s.cache where fresh[k] == nil { emitted.append(.deleted(old)) }
+            for (k, o) in fresh {
+                if let old = s.cache[k] {
+                    if old.metadata.resourceVersion != o.metadata.resourceVersion { emitted.append(.updated(old: old, new: o)) }
+                } else {
+                    emitted.append(.added(o))
+                }
+            }
+            s.cache = fresh
+            s.lastRV = list.metadata.resourceVersion
+            s.synced = true
+        }
+        for e in emitted { continuation.yield(e) }
+        continuation.yield(.synced)
+    }
+}

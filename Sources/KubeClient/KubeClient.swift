@@ -1,0 +1,316 @@
+import AsyncHTTPClient
+import Foundation
+import KubeModel
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// A non-2xx answer from the API server, with its Status body when it sent one.
+public struct KubeAPIError: Error, Sendable, CustomStringConvertible {
+    public var code: Int
+    public var status: V1Status?
+    public var retryAfterSeconds: Int?
+
+    public var reason: String { status?.reason ?? "" }
+    public var isNotFound: Bool { code == 404 }
+    public var isConflict: Bool { code == 409 && reason != "AlreadyExists" }
+    public var isAlreadyExists: Bool { code == 409 && reason == "AlreadyExists" }
+    /// 410, or reason Expired/Gone (older servers).
+    public var isExpired: Bool { code == 410 || reason == "Expired" || reason == "Gone" }
+    public var isTooManyRequests: Bool { code == 429 }
+    public var description: String { "kube api \(code) \(reason): \(status?.message ?? "")" }
+}
+
+/// The patch types the API server accepts (KUBE-API.md §3).
+public enum PatchType: String, Sendable {
+    case merge = "application/merge-patch+json"
+    case json = "application/json-patch+json"
+    case strategic = "application/strategic-merge-patch+json"
+}
+
+/// The REST client. One instance per process; safe to share.
+public final class KubeClient: Sendable {
+    public let configuration: ClientConfiguration
+    public let credentials: CredentialSource
+    let http: HTTPClient
+    let baseURL: String
+    let random: @Sendable () -> Double
+    let logger: Logger
+    /// Retries for 429/5xx responses carrying Retry-After (client-go: 10).
+    public let maxRetries = 10
+
+    public init(configuration: ClientConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil, logger: Logger = Logger(label: "kubeclient"),
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) throws {
+        self.configuration = configuration
+        self.credentials = CredentialSource(configuration.credentials)
+        self.random = random
+        self.logger = logger
+        var base = configuration.server
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let ca = configuration.caPEM {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
+        }
+        if configuration.insecureSkipTLSVerify {
+            tls.certificateVerification = .none
+        } else if configuration.tlsServerName != nil {
+            // AsyncHTTPClient cannot override the verified name; the chain is still verified.
+            tls.certificateVerification = .noHostnameVerification
+        }
+        if let c = configuration.clientCertificatePEM, let k = configuration.clientKeyPEM {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(c).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: k, format: .pem))
+        }
+        var cfg = HTTPClient.Configuration(tlsConfiguration: tls)
+        cfg.timeout = .init(connect: .seconds(10))
+        cfg.connectionPool = .init(idleTimeout: .seconds(90), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        cfg.decompression = .disabled
+        if let g = eventLoopGroup {
+            self.http = HTTPClient(eventLoopGroupProvider: .shared(g), configuration: cfg)
+        } else {
+            self.http = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: cfg)
+        }
+    }
+
+    public func shutdown() async throws { try await http.shutdown() }
+
+    // MARK: transport
+
+    public struct RawResponse: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: ByteBuffer
+    }
+
+    func url(_ path: String, _ query: [(String, String)]) -> String {
+        var u = baseURL + path
+        if !query.isEmpty {
+            u += "?" + query.map { "\($0.0)=\(Self.escape($0.1))" }.joined(separator: "&")
+        }
+        return u
+    }
+
+    static func escape(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    func makeRequest(_ method: HTTPMethod, _ path: String, _ query: [(String, String)], _ body: [UInt8]?, _ contentType: String?) async throws -> HTTPClientRequest {
+        var req = HTTPClientRequest(url: url(path, query))
+        req.method = method
+        req.headers.add(name: "Accept", value: "application/json")
+        req.headers.add(name: "User-Agent", value: "ironlb/0.1 (linux) kubeclient")
+        if let auth = try await credentials.authorization() { req.headers.add(name: "Authorization", value: auth) }
+        if let body {
+            req.headers.add(name: "Content-Type", value: contentType ?? "application/json")
+            req.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return req
+    }
+
+    /// Sends one request, collecting the body. Retries after a 401 (fresh credentials, once)
+    /// and after 429/5xx responses with Retry-After (up to `maxRetries`).
+    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, contentType: String? = nil,
+                     timeout: Duration? = nil) async throws -> RawResponse {
+        var retried401 = false
+        var attempts = 0
+        while true {
+            let req = try await makeRequest(method, path, query, body, contentType)
+            let t = timeout ?? configuration.requestTimeout
+            let resp = try await http.execute(req, timeout: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000))
+            let buf = try await resp.body.collect(upTo: 256 << 20)
+            let code = Int(resp.status.code)
+            if code == 401 && !retried401 {
+                retried401 = true
+                await credentials.invalidate()
+                continue
+            }
+            if (code == 429 || code >= 500), attempts < maxRetries, let ra = resp.headers.first(name: "Retry-After").flatMap({ Int($0) }) {
+                attempts += 1
+                logger.debug("retrying after Retry-After", metadata: ["kube.status": "\(code)", "kube.retry_after": "\(ra)"])
+                try await Task.sleep(for: .seconds(max(0, min(ra, 60))))
+                continue
+            }
+            if let w = resp.headers.first(name: "Warning") { logger.warning("api warning", metadata: ["kube.warning": "\(w)"]) }
+            return RawResponse(status: code, headers: resp.headers, body: buf)
+        }
+    }
+
+    static func apiError(_ r: RawResponse) -> KubeAPIError {
+        let status = try? JSONDecoder().decode(V1Status.self, from: Data(r.body.readableBytesView))
+        return KubeAPIError(code: r.status, status: status?.kind == "Status" ? status : nil,
+                            retryAfterSeconds: r.headers.first(name: "Retry-After").flatMap { Int($0) })
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ r: RawResponse) throws -> T {
+        guard (200..<300).contains(r.status) else { throw Self.apiError(r) }
+        return try JSONDecoder().decode(T.self, from: Data(r.body.readableBytesView))
+    }
+
+    static func encode<T: Encodable>(_ v: T) throws -> [UInt8] { Array(try JSONEncoder().encode(v)) }
+
+    static func encodeJSONValue<T: Encodable>(_ v: T) throws -> JSONValue { try JSONValue.parse(try encode(v)) }
+
+    func ns<T: KubeResource>(_ type: T.Type, _ namespace: String?) -> String? {
+        T.resource.namespaced ? (namespace ?? configuration.namespace) : nil
+    }
+
+    // MARK: typed operations
+
+    public func get<T: KubeResource>(_ type: T.Type, namespace: String? = nil, name: String) async throws -> T {
+        try decode(T.self, try await send(.GET, T.resource.path(namespace: ns(T.self, namespace), name: name)))
+    }
+
+    /// GET keeping the raw JSON, for read-modify-write that preserves unknown fields.
+    public func getPreserved<T: KubeResource>(_ type: T.Type, namespace: String? = nil, name: String) async throws -> PreservedObject<T> {
+        let r = try await send(.GET, T.resource.path(namespace: ns(T.self, namespace), name: name))
+        guard r.status == 200 else { throw Self.apiError(r) }
+        let raw = try JSONValue.parse(buffer: r.body)
+        let value = try JSONDecoder().decode(T.self, from: Data(r.body.readableBytesView))
+        return PreservedObject(value: value, raw: raw, baseline: try Self.encodeJSONValue(value))
+    }
+
+    /// One LIST call. `namespace` nil for namespaced kinds means all namespaces.
+    public func list<T: KubeResource>(_ type: T.Type, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
+                                      resourceVersion: String? = nil, limit: Int? = nil, continue token: String? = nil) async throws -> KubeList<T> {
+        var q: [(String, String)] = []
+        if let v = labelSelector, !v.isEmpty { q.append(("labelSelector", v)) }
+        if let v = fieldSelector, !v.isEmpty { q.append(("fieldSelector", v)) }
+        if let v = resourceVersion { q.append(("resourceVersion", v)) }
+        if let v = limit { q.append(("limit", String(v))) }
+        if let v = token, !v.isEmpty { q.append(("continue", v)) }
+        return try decode(KubeList<T>.self, try await send(.GET, T.resource.path(namespace: T.resource.namespaced ? namespace : nil), query: q, timeout: .seconds(120)))
+    }
+
+    /// LIST with paging (`limit` per page), following `continue` tokens.
+    public func listAll<T: KubeResource>(_ type: T.Type, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil, pageSize: Int = 500) async throws -> KubeList<T> {
+        var all = try await list(T.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, limit: pageSize)
+        var token = all.metadata.continue
+        while let t = token, !t.isEmpty {
+            let page = try await list(T.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, limit: pageSize, continue: t)
+            all.items += page.items
+            token = page.metadata.continue
+            all.metadata.resourceVersion = page.metadata.resourceVersion ?? all.metadata.resourceVersion
+        }
+        all.metadata.continue = nil
+        return all
+    }
+
+    public func create<T: KubeResource>(_ obj: T, namespace: String? = nil) async throws -> T {
+        let n = ns(T.self, namespace ?? obj.metadata.namespace)
+        return try decode(T.self, try await send(.POST, T.resource.path(namespace: n), body: try Self.encode(obj)))
+    }
+
+    /// PUT of a typed object (carries its metadata.resourceVersion; 409 when stale).
+    public func update<T: KubeResource>(_ obj: T, subresource: String? = nil) async throws -> T {
+        let n = ns(T.self, obj.metadata.namespace)
+        return try decode(T.self, try await send(.PUT, T.resource.path(namespace: n, name: obj.metadata.name ?? "", subresource: subresource), body: try Self.encode(obj)))
+    }
+
+    /// PUT that keeps fields the Swift model does not know.
+    public func update<T: KubeResource>(_ obj: PreservedObject<T>, subresource: String? = nil) async throws -> PreservedObject<T> {
+        let body = obj.merged(current: try Self.encodeJSONValue(obj.value))
+        let n = ns(T.self, obj.value.metadata.namespace)
+        let r = try await send(.PUT, T.resource.path(namespace: n, name: obj.value.metadata.name ?? "", subresource: subresource), body: body.serializedBytes())
+        guard (200..<300).contains(r.status) else { throw Self.apiError(r) }
+        let value = try JSONDecoder().decode(T.self, from: Data(r.body.readableBytesView))
+        return PreservedObject(value: value, raw: try JSONValue.parse(buffer: r.body), baseline: try Self.encodeJSONValue(value))
+    }
+
+    public func patch<T: KubeResource>(_ type: T.Type, namespace: String? = nil, name: String, patch: JSONValue, type patchType: PatchType = .merge,
+                                       subresource: String? = nil, fieldManager: String? = nil) async throws -> T {
+        var q: [(String, String)] = []
+        if let fm = fieldManager { q.append(("fieldManager", fm)) }
+        return try decode(T.self, try await send(.PATCH, T.resource.path(namespace: ns(T.self, namespace), name: name, subresource: subresource), query: q,
+                                                 body: patch.serializedBytes(), contentType: patchType.rawValue))
+    }
+
+    /// Merge-patches `services/{name}/status` with the given status (KUBE-API.md §3, §7).
+    public func patchServiceStatus(namespace: String, name: String, status: ServiceStatus, resourceVersion: String? = nil) async throws -> V1Service {
+        var p: JSONValue = ["status": try Self.encodeJSONValue(status)]
+        // Lists are replaced whole by a merge patch; an explicit null clears a removed ingress.
+        if status.loadBalancer?.ingress == nil { p.set(["status", "loadBalancer", "ingress"], .null) }
+        if let rv = resourceVersion { p.set(["metadata", "resourceVersion"], .string(rv)) }
+        return try await patch(V1Service.self, namespace: namespace, name: name, patch: p, type: .merge, subresource: "status")
+    }
+
+    /// JSON patch guarded by a `test` of metadata.resourceVersion (precondition).
+    public func jsonPatch<T: KubeResource>(_ type: T.Type, namespace: String? = nil, name: String, expectedResourceVersion: String, operations: [JSONValue],
+                                           subresource: String? = nil) async throws -> T {
+        let ops: [JSONValue] = [["op": "test", "path": "/metadata/resourceVersion", "value": .string(expectedResourceVersion)]] + operations
+        return try await patch(T.self, namespace: namespace, name: name, patch: .array(ops), type: .json, subresource: subresource)
+    }
+
+    public func delete<T: KubeResource>(_ type: T.Type, namespace: String? = nil, name: String, preconditionResourceVersion: String? = nil) async throws {
+        var body: [UInt8]?
+        if let rv = preconditionResourceVersion {
+            body = JSONValue.object(["kind": "DeleteOptions", "apiVersion": "v1", "preconditions": ["resourceVersion": .string(rv)]]).serializedBytes()
+        }
+        let r = try await send(.DELETE, T.resource.path(namespace: ns(T.self, namespace), name: name), body: body)
+        guard (200..<300).contains(r.status) else { throw Self.apiError(r) }
+    }
+
+    /// Reads a value, applies `mutate`, and PUTs it; re-reads and retries on 409 Conflict.
+    @discardableResult
+    public func retryOnConflict<T: KubeResource>(_ type: T.Type, namespace: String? = nil, name: String, attempts: Int = 5,
+                                                 _ mutate: (inout T) throws -> Void) async throws -> T {
+        var last: (any Error)?
+        for _ in 0..<attempts {
+            var obj = try await getPreserved(T.self, namespace: namespace, name: name)
+            try mutate(&obj.value)
+            do {
+                return try await update(obj).value
+            } catch let e as KubeAPIError where e.isConflict {
+                last = e
+                continue
+            }
+        }
+        throw last!
+    }
+
+    // MARK: watch
+
+    /// Opens a watch and calls `onEvent` for each event until the server ends the stream.
+    /// Throws `KubeAPIError` for a non-200 answer (e.g. 410 when the version is too old).
+    public func watch<T: KubeResource>(_ type: T.Type, namespace: String?, resourceVersion: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
+                                       timeoutSeconds: Int? = nil, allowBookmarks: Bool = true,
+                                       onEvent: (WatchEvent<T>) async throws -> Void) async throws {
+        var q: [(String, String)] = [("watch", "1")]
+        if let rv = resourceVersion { q.append(("resourceVersion", rv)) }
+        if let v = labelSelector, !v.isEmpty { q.append(("labelSelector", v)) }
+        if let v = fieldSelector, !v.isEmpty { q.append(("fieldSelector", v)) }
+        if let t = timeoutSeconds { q.append(("timeoutSeconds", String(t))) }
+        if allowBookmarks { q.append(("allowWatchBookmarks", "true")) }
+        var retried401 = false
+        while true {
+            let req = try await makeRequest(.GET, T.resource.path(namespace: T.resource.namespaced ? namespace : nil), q, nil, nil)
+            let resp = try await http.execute(req, timeout: .seconds(Int64(timeoutSeconds ?? 1800) + 60))
+            let code = Int(resp.status.code)
+            if code == 401 && !retried401 {
+                retried401 = true
+                _ = try? await resp.body.collect(upTo: 1 << 20)
+                await credentials.invalidate()
+                continue
+            }
+            guard code == 200 else {
+                let buf = try await resp.body.collect(upTo: 16 << 20)
+                throw Self.apiError(RawResponse(status: code, headers: resp.headers, body: buf))
+            }
+            var framer = JSONStreamFramer()
+            let decoder = JSONDecoder()
+            for try await chunk in resp.body {
+                framer.append(chunk)
+                while let obj = try framer.next() {
+                    let ev = try decoder.decode(WatchEvent<T>.self, from: Data(obj.readableBytesView))
+                    try await onEvent(ev)
+                }
+            }
+            return
+        }
+    }
+}
+

@@ -1,0 +1,97 @@
+import NIOCore
+
+/// Splits a byte stream of concatenated JSON objects (a Kubernetes watch body) into complete
+/// objects. Handles partial objects across reads, several objects per read, and any size
+/// (scanning is incremental: each byte is examined once). Whitespace between objects is skipped.
+public struct JSONStreamFramer: Sendable {
+    public struct Error: Swift.Error, Hashable, Sendable {
+        public var code: String
+    }
+
+    private var buffer = ByteBuffer()
+    private var scanned = 0  // bytes of the current object already scanned (relative to readerIndex)
+    private var depth = 0
+    private var inString = false
+    private var escaped = false
+    private var started = false
+    public var maxObjectSize: Int
+
+    public init(maxObjectSize: Int = 64 << 20) { self.maxObjectSize = maxObjectSize }
+
+    public mutating func append(_ bytes: ByteBuffer) {
+        var b = bytes
+        buffer.writeBuffer(&b)
+    }
+
+    public mutating func append(_ bytes: some Collection<UInt8>) {
+        buffer.writeBytes(bytes)
+    }
+
+    /// Bytes held but not yet returned as an object.
+    public var pendingBytes: Int { buffer.readableBytes }
+
+    /// The next complete top-level JSON object, or nil when more input is needed.
+    public mutating func next() throws(Error) -> ByteBuffer? {
+        if !started {
+            // Skip whitespace before an object.
+            while let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+                  b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 {
+                buffer.moveReaderIndex(forwardBy: 1)
+            }
+            guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
+                buffer.discardReadBytes()
+                return nil
+            }
+            guard first == UInt8(ascii: "{") else { throw Error(code: "expected_object") }
+            started = true
+            scanned = 0
+            depth = 0
+        }
+        let result: Int? = buffer.withUnsafeReadableBytes { raw -> Int? in
+            var i = scanned
+            while i < raw.count {
+                let b = raw[i]
+                if inString {
+                    if escaped { escaped = false } else if b == 92 { escaped = true } else if b == 34 { inString = false }
+                } else {
+                    switch b {
+                    case 34: inString = true
+                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        depth -= 1
+                        if depth == 0 { return i + 1 }
+                    default: break
+                    }
+                }
+                i += 1
+            }
+            scanned = i
+            return nil
+        }
+        guard let end = result else {
+            if buffer.readableBytes > maxObjectSize { throw Error(code: "object_too_large") }
+            return nil
+        }
+        let obj = buffer.readSlice(length: end)!
+        started = false
+        scanned = 0
+        if buffer.readerIndex > 1 << 20 { buffer.discardReadBytes() }
+        return obj
+    }
+}
+
+/// The same framing as a NIO decoder, for channel pipelines.
+public struct JSONObjectFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
+    private var framer = JSONStreamFramer()
+    public init() {}
+
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
+        if buffer.readableBytes > 0, let chunk = buffer.readSlice(length: buffer.readableBytes) { framer.append(chunk) }
+        return try framer.next()
+    }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ByteBuffer? {
+        try decode(buffer: &buffer)
+    }
+}

@@ -1,0 +1,170 @@
+import KubeModel
+
+/// A parsed HTTP request as the API layer sees it.
+struct SimRequest: Sendable {
+    var method: String
+    var path: String
+    var query: [String: String]
+    var headers: [String: String]  // lower-cased names
+    var body: [UInt8]
+    var user: String?
+
+    init(method: String, uri: String, headers: [String: String], body: [UInt8], user: String?) {
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.user = user
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        self.path = Self.percentDecode(String(parts[0]))
+        var q: [String: String] = [:]
+        if parts.count > 1 {
+            for kv in parts[1].split(separator: "&") {
+                let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let k = Self.percentDecode(String(p[0]).replacingPlus())
+                q[k] = p.count > 1 ? Self.percentDecode(String(p[1]).replacingPlus()) : ""
+            }
+        }
+        self.query = q
+    }
+
+    static func percentDecode(_ s: String) -> String {
+        guard s.contains("%") else { return s }
+        var out: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let c = it.popFirst() {
+            if c == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                out.append(v)
+                it = it.dropFirst(2)
+            } else {
+                out.append(c)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Go's strconv.ParseBool.
+    func bool(_ name: String) -> Bool {
+        ["1", "t", "T", "true", "TRUE", "True"].contains(query[name] ?? "")
+    }
+}
+
+extension String {
+    func replacingPlus() -> String { String(map { $0 == "+" ? " " : $0 }) }
+}
+
+enum SimRoute {
+    case apiVersions
+    case apiGroups
+    case resourceList(group: String, version: String)
+    case version
+    case health
+    case resource(ResourceTarget)
+    case notFound
+}
+
+struct ResourceTarget {
+    var resource: ResourceDescriptor
+    var namespace: String?
+    var name: String?
+    var subresource: String?
+    var watchPrefix: Bool
+}
+
+enum SimRouting {
+    static let groups: [(group: String, version: String)] = [
+        ("", "v1"), ("discovery.k8s.io", "v1"), ("coordination.k8s.io", "v1"), ("events.k8s.io", "v1"),
+    ]
+
+    static func resources(group: String, version: String) -> [ResourceDescriptor] {
+        ResourceDescriptor.all.filter { $0.group == group && $0.version == version }
+    }
+
+    static func route(_ path: String) -> SimRoute {
+        var segs = path.split(separator: "/").map(String.init)
+        switch path {
+        case "/api", "/api/": return .apiVersions
+        case "/apis", "/apis/": return .apiGroups
+        case "/version", "/version/": return .version
+        case "/healthz", "/readyz", "/livez": return .health
+        default: break
+        }
+        guard let first = segs.first else { return .notFound }
+        let group: String
+        let version: String
+        if first == "api" {
+            guard segs.count >= 2 else { return .notFound }
+            group = ""
+            version = segs[1]
+            segs.removeFirst(2)
+        } else if first == "apis" {
+            guard segs.count >= 3 else { return .notFound }
+            group = segs[1]
+            version = segs[2]
+            segs.removeFirst(3)
+        } else {
+            return .notFound
+        }
+        let rs = resources(group: group, version: version)
+        guard !rs.isEmpty else { return .notFound }
+        if segs.isEmpty { return .resourceList(group: group, version: version) }
+        var watchPrefix = false
+        if segs[0] == "watch" {
+            watchPrefix = true
+            segs.removeFirst()
+        }
+        func find(_ plural: String) -> ResourceDescriptor? { rs.first { $0.plural == plural } }
+        var ns: String?
+        if segs[0] == "namespaces", segs.count >= 3, group.isEmpty || true, segs.count >= 3, !(segs.count == 3 && ["status", "finalize"].contains(segs[2])) {
+            ns = segs[1]
+            segs.removeFirst(2)
+        }
+        guard let r = find(segs[0]) else { return .notFound }
+        if ns != nil && !r.namespaced { return .notFound }
+        let name = segs.count > 1 ? segs[1] : nil
+        let sub = segs.count > 2 ? segs[2] : nil
+        if segs.count > 3 { return .notFound }
+        return .resource(ResourceTarget(resource: r, namespace: ns, name: name, subresource: sub, watchPrefix: watchPrefix))
+    }
+
+    static func verbs(_ r: ResourceDescriptor) -> [String] {
+        ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    }
+
+    static func apiVersions(serverAddress: String) -> JSONValue {
+        ["kind": "APIVersions", "versions": ["v1"],
+         "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": .string(serverAddress)]]]
+    }
+
+    static func apiGroups() -> JSONValue {
+        var groupsJSON: [JSONValue] = []
+        for g in groups where !g.group.isEmpty {
+            let gv: JSONValue = ["groupVersion": .string("\(g.group)/\(g.version)"), "version": .string(g.version)]
+            groupsJSON.append(["name": .string(g.group), "versions": [gv], "preferredVersion": gv])
+        }
+        return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groupsJSON)]
+    }
+
+    static func resourceList(group: String, version: String) -> JSONValue {
+        var list: [JSONValue] = []
+        for r in resources(group: group, version: version) {
+            var o: [String: JSONValue] = [
+                "name": .string(r.plural), "singularName": .string(r.singular), "namespaced": .bool(r.namespaced),
+                "kind": .string(r.kind), "verbs": .array(verbs(r).map { .string($0) }),
+                "storageVersionHash": .string(String(r.qualifiedName.hashValue & 0xFFFFFF, radix: 16)),
+            ]
+            if !r.shortNames.isEmpty { o["shortNames"] = .array(r.shortNames.map { .string($0) }) }
+            list.append(.object(o))
+            if r == .services || r == .nodes || r == .namespaces {
+                list.append(["name": .string("\(r.plural)/status"), "singularName": "", "namespaced": .bool(r.namespaced),
+                             "kind": .string(r.kind), "verbs": ["get", "patch", "update"]])
+            }
+        }
+        let gv = group.isEmpty ? version : "\(group)/\(version)"
+        return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(gv), "resources": .array(list)]
+    }
+
+    static func version() -> JSONValue {
+        ["major": "1", "minor": "33", "gitVersion": "v1.33.0-kubesim", "gitCommit": "0000000000000000000000000000000000000000",
+         "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"]
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import KubeModel
+import KubeSim
+import NIOConcurrencyHelpers
+import Testing
+@testable import KubeClient
+
+/// Collects informer events per object key as (type, resourceVersion).
+final class EventLog: Sendable {
+    let box = NIOLockedValueBox<[String: [String]]>([:])
+    let syncs = NIOLockedValueBox(0)
+    func record(_ e: InformerEvent<V1Service>) {
+        switch e {
+        case .added(let o): box.withLockedValue { $0[o.key, default: []].append("A\(o.metadata.resourceVersion ?? "")") }
+        case .updated(_, let o): box.withLockedValue { $0[o.key, default: []].append("M\(o.metadata.resourceVersion ?? "")") }
+        case .deleted(let o): box.withLockedValue { $0[o.key, default: []].append("D\(o.metadata.resourceVersion ?? "")") }
+        case .synced: syncs.withLockedValue { $0 += 1 }
+        }
+    }
+    var perKey: [String: [String]] { box.withLockedValue { $0 } }
+}
+
+@Suite(.serialized) struct InformerTests {
+    /// Random creates/updates/deletes; returns the expected per-key event log.
+    func mutate(_ f: SimFixture, count: Int, seed: UInt64, between: (Int) async -> Void) async throws -> [String: [String]] {
+        var rng = SeededRandom(seed: seed)
+        var live: [String: Int] = [:]
+        var expected: [String: [String]] = [:]
+        for i in 0..<count {
+            let name = "svc-\(Int.random(in: 0..<60, using: &rng))"
+            let key = "default/\(name)"
+            if live[name] == nil {
+                let s = try await f.client.create(service(name, type: Bool.random(using: &rng) ? "LoadBalancer" : "ClusterIP"))
+                live[name] = 0
+                expected[key, default: []].append("A\(s.metadata.resourceVersion!)")
+            } else if Int.random(in: 0..<4, using: &rng) == 0 {
+                try await f.client.delete(V1Service.self, name: name)
+                live[name] = nil
+                // The DELETED event's RV is the deletion's RV: the next global RV after the last write.
+                expected[key, default: []].append("D\(f.sim.currentResourceVersion)")
+            } else {
+                live[name]! += 1
+                let s = try await f.client.patch(V1Service.self, name: name, patch: ["metadata": ["labels": ["gen": .string("\(live[name]!)")]]])
+                expected[key, default: []].append("M\(s.metadata.resourceVersion!)")
+            }
+            await between(i)
+        }
+        return expected
+    }
+
+    @Test func seesEveryChangeExactlyOnceAcrossWatchClosesAndSplitWrites() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let inf = Informer<V1Service>(client: f.client, namespace: "default", fieldSelector: "metadata.name!=kubernetes")
+        let log = EventLog()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await inf.run() }
+            group.addTask { for await e in inf.events { log.record(e) } }
+            #expect(await inf.waitForSync())
+            var rng = SeededRandom(seed: 7)
+            f.sim.splitWatchWrites([1, 7, 3, 150, 2, 4096])
+            let expected = try await mutate(f, count: 1500, seed: 42) { i in
+                if Int.random(in: 0..<50, using: &rng) == 0 { f.sim.closeWatches() }
+                if i == 700 { f.sim.splitWatchWrites([]) }
+            }
+            let ok = await waitUntil(.seconds(60)) { log.perKey == expected }
+            #expect(ok)
+            if !ok {
+                let got = log.perKey
+                for (k, v) in expected where got[k] != v { Issue.record("\(k): expected \(v) got \(got[k] ?? [])"); break }
+            }
+            #expect(inf.stats.lists == 1)
+            #expect(inf.stats.watches > 5)
+            group.cancelAll()
+        }
+    }
+
+    @Test func relistsOn410WithoutDuplicatesAndEmitsDeletes() async throws {
+        let f = try await SimFixture.start { $0.historyCapacity = 200 }
+        defer { Task { await f.stop() } }
+        let inf = Informer<V1Service>(client: f.client, namespace: "default", fieldSelector: "metadata.name!=kubernetes")
+        let log = EventLog()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await inf.run() }
+            group.addTask { for await e in inf.events { log.record(e) } }
+            #expect(await inf.waitForSync())
+            var rng = SeededRandom(seed: 99)
+            _ = try await mutate(f, count: 2500, seed: 1234) { _ in
+                switch Int.random(in: 0..<120, using: &rng) {
+                case 0: f.sim.expireWatches()         // in-stream ERROR 410
+                case 1: f.sim.compactHistory(keep: 0); f.sim.closeWatches()  // re-watch gets 410
+                case 2: f.sim.injectError(status: 410, count: 1, watch: true)  // plain HTTP 410
+                case 3: f.sim.closeWatches()
+                default: break
+                }
+            }
+            // Converges to the server's state.
+            let server = try await f.client.list(V1Service.self, namespace: "default", fieldSelector: "metadata.name!=kubernetes")
+            let want = Dictionary(uniqueKeysWithValues: server.items.map { ($0.key, $0.metadata.resourceVersion!) })
+            let ok = await waitUntil(.seconds(60)) { inf.snapshot.mapValues { $0.metadata.resourceVersion! } == want }
+            #expect(ok)
+            #expect(inf.stats.expired > 3)
+            #expect(inf.stats.lists > 3)
+            // Per object: versions strictly increase, never repeat; adds and deletes alternate.
+            for (key, evs) in log.perKey {
+                // A delete found by a relist carries the last known state (client-go's
+                // DeletedFinalStateUnknown), so it may repeat the previous version.
+                for (a, b) in zip(evs, evs.dropFirst()) {
+                    let ra = Int(a.dropFirst())!, rb = Int(b.dropFirst())!
+                    #expect(ra < rb || (b.first == "D" && ra == rb), "\(key): \(evs)")
+                }
+                var present = false
+                for e in evs {
+                    switch e.first! {
+                    case "A": #expect(!present, "\(key): \(evs)"); present = true
+                    case "M": #expect(present, "\(key): \(evs)")
+                    default: #expect(present, "\(key): \(evs)"); present = false
+                    }
+                }
+                #expect(present == (want[key] != nil), "\(key)")
+            }
+            group.cancelAll()
+        }
+    }
+
+    @Test func labelSelectorTransitionsAndBookmarks() async throws {
+        let f = try await SimFixture.start { $0.bookmarkInterval = .milliseconds(200) }
+        defer { Task { await f.stop() } }
+        let inf = Informer<V1Service>(client: f.client, namespace: "default", labelSelector: "ironlb.io/managed=true")
+        let log = EventLog()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await inf.run() }
+            group.addTask { for await e in inf.events { log.record(e) } }
+            #expect(await inf.waitForSync())
+            _ = try await f.client.create(service("x"))
+            _ = try await f.client.patch(V1Service.self, name: "x", patch: ["metadata": ["labels": ["ironlb.io/managed": "true"]]])
+            _ = try await f.client.patch(V1Service.self, name: "x", patch: ["metadata": ["labels": ["ironlb.io/managed": "false"]]])
+            #expect(await waitUntil { log.perKey["default/x"]?.map { String($0.first!) } == ["A", "D"] })
+            #expect(await waitUntil { inf.stats.bookmarks >= 2 })
+            #expect(inf.lastResourceVersion == f.sim.currentResourceVersion)
+            group.cancelAll()
+        }
+    }
+
+    @Test func watchOptionsThatRealServersReject() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let r = try await f.client.send(.GET, "/api/v1/namespaces/default/services", query: [("watch", "1"), ("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan"), ("allowWatchBookmarks", "true")])
+        #expect(r.status == 422)
+        let old = try await f.client.send(.GET, "/api/v1/namespaces/default/services", query: [("watch", "1"), ("resourceVersion", "999999")])
+        #expect(old.status == 504)
+        f.sim.compactHistory(keep: 0)
+        for i in 0..<3 { _ = try await f.client.create(service("h\(i)")) }
+        f.sim.compactHistory(keep: 1)
+        // Too old: 200, then an ERROR event with a 410 Status, then the end.
+        var got: [WatchEvent<V1Service>] = []
+        try await f.client.watch(V1Service.self, namespace: "default", resourceVersion: "2", timeoutSeconds: 5) { got.append($0) }
+        guard case .error(let s)? = got.first else { Issue.record("expected ERROR"); return }
+        #expect(s.code == 410 && s.reason == "Expired" && s.message?.hasPrefix("too old resource version: 2") == true)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import KubeModel
+import KubeSim
+import NIOConcurrencyHelpers
+import Testing
+@testable import KubeClient
+
+@Suite(.serialized) struct LeaderElectorTests {
+    static func config(_ id: String) -> LeaderElectionConfig {
+        LeaderElectionConfig(identity: id, leaseDuration: .seconds(2), renewDeadline: .milliseconds(1500), retryPeriod: .milliseconds(300))
+    }
+
+    /// Samples `isLeader` of all electors every 10 ms; records the maximum seen at once.
+    final class Observer: Sendable {
+        let maxAtOnce = NIOLockedValueBox(0)
+        let samples = NIOLockedValueBox<[(ContinuousClock.Instant, [Int])]>([])
+        func sample(_ electors: [LeaderElector]) {
+            let leaders = electors.indices.filter { electors[$0].isLeader }
+            maxAtOnce.withLockedValue { $0 = max($0, leaders.count) }
+            samples.withLockedValue { $0.append((.now, leaders)) }
+        }
+        func firstTime(_ pred: ([Int]) -> Bool, after: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+            samples.withLockedValue { s in s.first { $0.0 >= after && pred($0.1) }?.0 }
+        }
+    }
+
+    func runElectors(_ f: SimFixture, count: Int, release: [Bool]) throws -> ([LeaderElector], [Task<Void, Never>]) {
+        let electors = try (0..<count).map {
+            try LeaderElector(client: f.client, namespace: "kube-system", name: "ironlb-controller", config: Self.config("node-\($0)"), releaseOnCancel: release[$0])
+        }
+        let tasks = electors.map { e in Task { await e.run() } }
+        return (electors, tasks)
+    }
+
+    @Test func oneLeaderAndTakeoverAfterLeaderStopsRenewing() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let (electors, tasks) = try runElectors(f, count: 3, release: [false, false, false])
+        let obs = Observer()
+        let sampler = Task { while !Task.isCancelled { obs.sample(electors); try? await Task.sleep(for: .milliseconds(10)) } }
+        #expect(await waitUntil(.seconds(10)) { electors.filter(\.isLeader).count == 1 })
+        try await Task.sleep(for: .seconds(3))
+        #expect(electors.filter(\.isLeader).count == 1)
+        let leader = electors.firstIndex(where: \.isLeader)!
+        let before = try await f.client.get(V1Lease.self, namespace: "kube-system", name: "ironlb-controller")
+        #expect(before.spec?.holderIdentity == "node-\(leader)")
+        #expect(before.spec?.renewTime?.description.count == 27)  // MicroTime: 6 fractional digits
+        // The leader stops renewing (crash: no release).
+        let stopped = ContinuousClock.now
+        tasks[leader].cancel()
+        await tasks[leader].value
+        #expect(await waitUntil(.seconds(15)) { electors.filter(\.isLeader).count == 1 && !electors[leader].isLeader })
+        try await Task.sleep(for: .milliseconds(50))
+        let took = try #require(obs.firstTime({ $0.count == 1 && $0[0] != leader }, after: stopped))
+        // Not before a full leaseDuration after the last renewal the others observed.
+        #expect(took - stopped >= .milliseconds(1500))
+        #expect(took - stopped <= .seconds(8))
+        sampler.cancel()
+        #expect(obs.maxAtOnce.withLockedValue { $0 } == 1)
+        let after = try await f.client.get(V1Lease.self, namespace: "kube-system", name: "ironlb-controller")
+        #expect(after.spec?.leaseTransitions == (before.spec?.leaseTransitions ?? 0) + 1)
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
+    }
+
+    @Test func releaseOnCancelGivesImmediateTakeover() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let (electors, tasks) = try runElectors(f, count: 2, release: [true, true])
+        let obs = Observer()
+        let sampler = Task { while !Task.isCancelled { obs.sample(electors); try? await Task.sleep(for: .milliseconds(10)) } }
+        #expect(await waitUntil(.seconds(10)) { electors.filter(\.isLeader).count == 1 })
+        let leader = electors.firstIndex(where: \.isLeader)!
+        var changes: [Bool] = []
+        let released = ContinuousClock.now
+        tasks[leader].cancel()
+        await tasks[leader].value
+        for await c in electors[leader].leadership { changes.append(c) }
+        #expect(changes == [true, false])
+        let lease = try await f.client.get(V1Lease.self, namespace: "kube-system", name: "ironlb-controller")
+        #expect(lease.spec?.holderIdentity == "" || lease.spec?.holderIdentity == "node-\(1 - leader)")
+        #expect(await waitUntil(.seconds(5)) { electors[1 - leader].isLeader })
+        let took = ContinuousClock.now
+        // Well under a lease duration: at the next retry (≤ RetryPeriod × 2.2).
+        #expect(took - released < .milliseconds(1500))
+        sampler.cancel()
+        #expect(obs.maxAtOnce.withLockedValue { $0 } == 1)
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
+    }
+
+    @Test func leaderStopsWhenTheAPIIsUnreachable() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let (electors, tasks) = try runElectors(f, count: 1, release: [true])
+        #expect(await waitUntil(.seconds(10)) { electors[0].isLeader })
+        f.sim.makeUnreachable(for: .seconds(4))
+        // Fencing: within RenewDeadline (+ one retry) of the last renewal it must stop acting.
+        #expect(await waitUntil(.seconds(3)) { !electors[0].isLeader })
+        // And it comes back once the server is reachable again.
+        #expect(await waitUntil(.seconds(15)) { electors[0].isLeader })
+        tasks[0].cancel()
+        await tasks[0].value
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import KubeModel
+import Testing
+@testable import KubeSim
+
+/// Prerequisite gate (mirrors TestSupport's rule): missing prerequisites fail under CI=true,
+/// otherwise the test is skipped with a visible reason.
+func require(_ what: String, _ ok: Bool) -> Bool {
+    if ok { return true }
+    if ProcessInfo.processInfo.environment["CI"] == "true" {
+        Issue.record("prerequisite missing under CI: \(what)")
+    } else {
+        print("SKIP: \(what) not available")
+    }
+    return false
+}
+
+struct RunResult { var status: Int32; var output: String }
+
+/// Runs a command with a timeout, capturing stdout+stderr.
+func run(_ argv: [String], env: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> RunResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = argv
+    var e = ProcessInfo.processInfo.environment
+    for (k, v) in env { e[k] = v }
+    p.environment = e
+    let outPath = NSTemporaryDirectory() + "kubesim-run-" + UUID().uuidString
+    FileManager.default.createFile(atPath: outPath, contents: nil)
+    let fh = FileHandle(forWritingAtPath: outPath)!
+    p.standardOutput = fh
+    p.standardError = fh
+    try p.run()
+    let deadline = ContinuousClock.now + timeout
+    while p.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+    if p.isRunning { p.terminate(); p.waitUntilExit() }
+    try fh.close()
+    let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(atPath: outPath)
+    return RunResult(status: p.terminationStatus, output: out)
+}
+
+func which(_ cmd: String) -> Bool {
+    (try? run(["sh", "-c", "command -v \(cmd)"]).status) == 0
+}
+
+let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop").path
+
+@Suite(.serialized) struct InteropTests {
+    @Test func kubectlCreateListWatchEditDelete() async throws {
+        guard require("kubectl (apt-get install kubectl)", which("kubectl")) else { return }
+        let sim = try KubeSimServer()
+        try await sim.start()
+        let home = sim.directory + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let env = ["KUBECONFIG": sim.kubeconfigPath, "HOME": home]
+        func kubectl(_ args: [String], timeout: Duration = .seconds(60)) throws -> RunResult {
+            try run(["kubectl"] + args, env: env, timeout: timeout)
+        }
+        let apply = try kubectl(["apply", "--validate=false", "-f", interopDir + "/kubectl-objects.yaml"])
+        #expect(apply.status == 0, "\(apply.output)")
+        #expect(apply.output.contains("configmap/ironlb-config created") && apply.output.contains("service/web created"))
+        let again = try kubectl(["apply", "--validate=false", "-f", interopDir + "/kubectl-objects.yaml"])
+        #expect(again.output.contains("service/web unchanged"), "\(again.output)")
+        let get = try kubectl(["get", "svc,cm", "-o", "name"])
+        #expect(get.output.contains("service/web") && get.output.contains("configmap/ironlb-config") && get.output.contains("service/kubernetes"), "\(get.output)")
+        let short = try kubectl(["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort} {.spec.ipFamilyPolicy}"])
+        #expect(short.output.hasPrefix("10.96.") && short.output.hasSuffix("SingleStack"), "\(short.output)")
+
+        // get -w prints a change made while it watches.
+        let watchOut = sim.directory + "/watch.out"
+        let w = Process()
+        w.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        w.arguments = ["kubectl", "get", "svc", "web", "-w", "-o", "jsonpath={.metadata.name} {.metadata.labels.stage}{\"\\n\"}"]
+        var wenv = ProcessInfo.processInfo.environment
+        for (k, v) in env { wenv[k] = v }
+        w.environment = wenv
+        FileManager.default.createFile(atPath: watchOut, contents: nil)
+        w.standardOutput = FileHandle(forWritingAtPath: watchOut)!
+        w.standardError = FileHandle(forWritingAtPath: watchOut)!
+        try w.run()
+        var watching = false
+        for _ in 0..<200 where !watching {
+            try await Task.sleep(for: .milliseconds(50))
+            watching = sim.activeWatchCount > 0
+        }
+        #expect(watching)
+        let label = try kubectl(["label", "svc", "web", "stage=blue"])
+        #expect(label.status == 0, "\(label.output)")
+        var printed = ""
+        for _ in 0..<200 {
+            printed = (try? String(contentsOfFile: watchOut, encoding: .utf8)) ?? ""
+            if printed.contains("web blue") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        w.terminate()
+        w.waitUntilExit()
+        #expect(printed.contains("web blue"), "\(printed)")
+
+        // edit (strategic merge patch) through a scripted editor.
+        let editor = sim.directory + "/editor.sh"
+        try "#!/bin/sh\nsed -i 's/app: web/app: web-v2/' \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: editor)
+        let edit = try run(["kubectl", "edit", "--validate=false", "svc", "web"], env: env.merging(["EDITOR": editor]) { $1 }, timeout: .seconds(30))
+        #expect(edit.output.contains("service/web edited"), "\(edit.output)")
+        #expect(sim.request("GET", "/api/v1/namespaces/default/services/web").body.value(atPath: "spec.selector.app") == "web-v2")
+
+        // status subresource patch, as a provider would.
+        let st = try kubectl(["patch", "svc", "web", "--subresource=status", "--type=merge", "-p", #"{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"}]}}}"#])
+        #expect(st.status == 0, "\(st.output)")
+        let ing = try kubectl(["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip} {.status.loadBalancer.ingress[0].ipMode}"])
+        #expect(ing.output == "203.0.113.10 VIP", "\(ing.output)")
+
+        let del = try kubectl(["delete", "-f", interopDir + "/kubectl-objects.yaml"])
+        #expect(del.output.contains(#"service "web" deleted"#) && del.output.contains(#"configmap "ironlb-config" deleted"#), "\(del.output)")
+        let gone = try kubectl(["get", "svc", "web"])
+        #expect(gone.status != 0 && gone.output.contains(#"services "web" not found"#), "\(gone.output)")
+        try await sim.stop()
+    }
+
+    @Test func pythonKubernetesClientListsAndWatchesServices() async throws {
+        guard require("python3 with the kubernetes package (pip install kubernetes)", (try? run(["python3", "-c", "import kubernetes"]).status) == 0) else { return }
+        let sim = try KubeSimServer()
+        try await sim.start()
+        let r = try run(["python3", interopDir + "/python_client.py", sim.kubeconfigPath], timeout: .seconds(60))
+        #expect(r.output.contains("LIST kubernetes"), "\(r.output)")
+        #expect(r.output.contains("EVENT MODIFIED py-svc 203.0.113.7/VIP"), "\(r.output)")
+        #expect(r.output.contains("DONE ADDED,MODIFIED,DELETED"), "\(r.output)")
+        try await sim.stop()
+    }
+}

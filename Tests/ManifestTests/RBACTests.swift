@@ -1,0 +1,110 @@
+import Testing
+
+/// The RBAC rules are exactly the least-privilege list of the install issue: one table per
+/// role, and any extra group, resource, verb, resourceName or non-resource URL fails.
+@Suite struct RBACTests {
+    struct Permission: Hashable, Comparable, CustomStringConvertible {
+        let group: String, resource: String, verb: String
+        static func < (a: Permission, b: Permission) -> Bool { (a.group, a.resource, a.verb) < (b.group, b.resource, b.verb) }
+        var description: String { "\(group.isEmpty ? "core" : group) \(resource) \(verb)" }
+    }
+
+    static func permissions(_ group: String, _ resources: [String], _ verbs: [String]) -> [Permission] {
+        resources.flatMap { resource in verbs.map { Permission(group: group, resource: resource, verb: $0) } }
+    }
+
+    /// kind/name of the role → what it may do.
+    static let expected: [String: Set<Permission>] = [
+        "ClusterRole/ironlb-controller": Set(
+            permissions("", ["services"], ["get", "list", "watch"])
+            + permissions("", ["services/status"], ["patch"])
+            + permissions("", ["events"], ["create", "patch"])
+            + permissions("events.k8s.io", ["events"], ["create", "patch"])
+            + permissions("", ["namespaces"], ["get", "list", "watch"])
+        ),
+        "Role/ironlb-controller": Set(
+            permissions("", ["configmaps"], ["get", "list", "watch"])
+            + permissions("coordination.k8s.io", ["leases"], ["get", "create", "update"])
+        ),
+        "ClusterRole/ironlb-speaker": Set(
+            permissions("", ["services", "nodes"], ["get", "list", "watch"])
+            + permissions("discovery.k8s.io", ["endpointslices"], ["get", "list", "watch"])
+            + permissions("", ["events"], ["create", "patch"])
+            + permissions("events.k8s.io", ["events"], ["create", "patch"])
+        ),
+        "Role/ironlb-speaker": Set(
+            permissions("", ["configmaps"], ["get", "list", "watch"])
+            + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update", "delete"])
+        ),
+    ]
+
+    /// The permissions a Role or ClusterRole grants; records an issue for anything that is not a
+    /// plain group/resource/verb rule (wildcards, resourceNames, nonResourceURLs, aggregation).
+    static func granted(by role: KubeObject) -> Set<Permission> {
+        #expect(role.value["aggregationRule"] == nil, "\(role) must not aggregate other roles")
+        var result: Set<Permission> = []
+        for rule in role.value["rules"]?.list ?? [] {
+            let keys = Set(rule.map?.keys.map { $0 } ?? [])
+            #expect(keys == ["apiGroups", "resources", "verbs"], "\(role): rule has \(keys.sorted()), expected only apiGroups, resources, verbs")
+            let groups = rule["apiGroups"]?.strings ?? [], resources = rule["resources"]?.strings ?? [], verbs = rule["verbs"]?.strings ?? []
+            #expect(!groups.isEmpty && !resources.isEmpty && !verbs.isEmpty, "\(role): empty rule")
+            for group in groups {
+                for resource in resources {
+                    for verb in verbs {
+                        #expect(group != "*" && resource != "*" && verb != "*", "\(role): wildcard in \(group) \(resource) \(verb)")
+                        result.insert(Permission(group: group, resource: resource, verb: verb))
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    @Test(arguments: expected.keys.sorted())
+    func roleGrantsExactlyTheListedPermissions(role id: String) throws {
+        let parts = id.split(separator: "/").map(String.init)
+        let role = try Artifacts.manifests().one(parts[0], parts[1])
+        let granted = Self.granted(by: role)
+        let wanted = try #require(Self.expected[id])
+        let extra = granted.subtracting(wanted).sorted(), missing = wanted.subtracting(granted).sorted()
+        #expect(extra.isEmpty, "\(id) grants more than it needs: \(extra)")
+        #expect(missing.isEmpty, "\(id) lacks: \(missing)")
+    }
+
+    @Test func everyRoleInTheManifestIsInTheTable() throws {
+        let roles = try Artifacts.manifests().filter { $0.kind == "Role" || $0.kind == "ClusterRole" }
+        #expect(Set(roles.map { "\($0.kind!)/\($0.name!)" }) == Set(Self.expected.keys))
+    }
+
+    @Test(arguments: ["ClusterRoleBinding/ironlb-controller", "ClusterRoleBinding/ironlb-speaker",
+                      "RoleBinding/ironlb-controller", "RoleBinding/ironlb-speaker"])
+    func bindingGivesItsRoleToItsOwnServiceAccountOnly(binding id: String) throws {
+        let parts = id.split(separator: "/").map(String.init)
+        let binding = try Artifacts.manifests().one(parts[0], parts[1])
+        let roleKind = parts[0] == "ClusterRoleBinding" ? "ClusterRole" : "Role"
+        #expect(binding.value.at("roleRef.kind")?.string == roleKind)
+        #expect(binding.value.at("roleRef.name")?.string == parts[1])
+        #expect(binding.value.at("roleRef.apiGroup")?.string == "rbac.authorization.k8s.io")
+        let subjects = try #require(binding.value["subjects"]?.list)
+        #expect(subjects == [.map(["kind": .string("ServiceAccount"), "name": .string(parts[1]), "namespace": .string("ironlb-system")])])
+    }
+
+    /// The check itself catches an extra verb (a table test that could never fail proves nothing).
+    @Test func anExtraVerbIsCaught() throws {
+        let yaml = """
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: ironlb-speaker, namespace: ironlb-system}
+        rules:
+        - apiGroups: [""]
+          resources: [configmaps]
+          verbs: [get, list, watch, update]
+        - apiGroups: [coordination.k8s.io]
+          resources: [leases]
+          verbs: [get, list, watch, create, update, delete]
+        """
+        let role = try KubeObject(#require(YAMLValue.documents(yaml).first))
+        let extra = Self.granted(by: role).subtracting(Self.expected["Role/ironlb-speaker"]!)
+        #expect(extra == [Permission(group: "", resource: "configmaps", verb: "update")])
+    }
+}
