@@ -254,3 +254,58 @@ final class Lab: @unchecked Sendable {
         await lab.shutdown()
     }
 }
+
+/// Graceful restart (RFC 4724) against FRR: the routes survive the speaker's restart.
+@Suite(.serialized) struct GracefulRestartInteropTests {
+    @Test func routesStayStaleAtTheRouterAcrossARestart() async throws {
+        guard InteropTests.prerequisites(.frr) else { return }
+        let lab = try await Lab()
+        do {
+            let frr = try FRRRouter(namespace: lab.routerNamespace, config: """
+            frr defaults traditional
+            hostname rtr
+            !
+            router bgp 65001
+             bgp router-id 192.0.2.1
+             no bgp ebgp-requires-policy
+             bgp graceful-restart
+             neighbor 192.0.2.2 remote-as 64512
+             neighbor 192.0.2.2 passive
+             neighbor 192.0.2.2 timers 3 9
+            !
+            """)
+            defer { frr.stop() }
+            func peer(restarting: Bool) -> BGPPeer {
+                let session = BGPSessionConfiguration(localASN: 64512, peerASN: 65001, routerID: IPv4Address(192, 0, 2, 2), holdTime: 9,
+                                                      families: [.ipv4Unicast], gracefulRestartTime: 120, restarting: restarting)
+                let configuration = BGPPeerConfiguration(session: session, peerAddress: IPAddress("192.0.2.1")!,
+                                                         sourceAddress: IPAddress("192.0.2.2")!, shutdownMode: .gracefulRestart)
+                return BGPPeer(configuration: configuration, eventLoop: lab.group.next())
+            }
+            let route = [IPPrefix(InteropTests.v4)!: InteropTests.attributes]
+            let first = peer(restarting: false)
+            first.setDesiredRoutes(route)
+            first.start()
+            #expect(await eventually(timeout: 60, interval: 0.5) { frr.neighborState("192.0.2.2") == "Established" && frr.path(InteropTests.v4, family: "ipv4") != nil })
+
+            try await first.stop(mode: .gracefulRestart).get()
+            #expect(await eventually(timeout: 20, interval: 0.25) { frr.neighborState("192.0.2.2") != "Established" })
+            // The router keeps the route, marked stale, while the speaker is away.
+            let stale = frr.path(InteropTests.v4, family: "ipv4")
+            #expect(stale != nil, "FRR dropped the route instead of keeping it stale")
+            #expect(stale?["stale"] as? Bool == true, "\(stale ?? [:])")
+
+            let second = peer(restarting: true)
+            second.setDesiredRoutes(route)
+            second.start()
+            #expect(await eventually(timeout: 60, interval: 0.5) {
+                frr.neighborState("192.0.2.2") == "Established" && frr.path(InteropTests.v4, family: "ipv4")?["stale"] == nil
+            })
+            try await second.stop().get()
+            #expect(await eventually(timeout: 20, interval: 0.25) { frr.path(InteropTests.v4, family: "ipv4") == nil })
+        } catch {
+            Issue.record(error)
+        }
+        await lab.shutdown()
+    }
+}
