@@ -105,7 +105,7 @@ let package = Package(
             name: "LinkWire",
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        .target(name: "L2Ownership", dependencies: ["LinkWire", "NetPrimitives"]),
         // What one node announces, from the cluster state its speaker watches.
         .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
@@ -142,8 +142,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "KubeClient", "KubeModel", "KubeSim", "Observability",
-                "BGPTransport", "BGPSession", "BGPWire",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -185,6 +184,8 @@ let package = Package(
             ],
             path: "bench/bgp"
         ),
+
+        .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
 
         // Test support: prerequisite gating, network namespaces, processes.
         .target(name: "TestSupport"),
@@ -237,7 +238,7 @@ let package = Package(
             name: "LinkWireTests",
             dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives"]),
         .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),

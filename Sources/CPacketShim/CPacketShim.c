@@ -8,7 +8,6 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,7 +30,7 @@ static struct sock_filter arp_and_ns[] = {
 };
 
 int cps_open(int ifindex) {
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
     if (fd < 0) return -1;
     struct sock_fprog program = { .len = sizeof(arp_and_ns) / sizeof(arp_and_ns[0]), .filter = arp_and_ns };
     if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0) goto fail;
@@ -89,21 +88,19 @@ ssize_t cps_send(int fd, int ifindex, const uint8_t *frame, size_t length) {
     return sendto(fd, frame, length, 0, (struct sockaddr *)&address, sizeof(address));
 }
 
-ssize_t cps_receive(int fd, uint8_t *buffer, size_t capacity, int *pkttype) {
+ssize_t cps_receive(int fd, uint8_t *buffer, size_t capacity, int *pkttype, int wait) {
     struct sockaddr_ll address;
     socklen_t address_length = sizeof(address);
-    ssize_t n = recvfrom(fd, buffer, capacity, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&address, &address_length);
-    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    ssize_t n = recvfrom(fd, buffer, capacity, (wait ? 0 : MSG_DONTWAIT) | MSG_TRUNC, (struct sockaddr *)&address, &address_length);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
     if (pkttype) *pkttype = address.sll_pkttype;
     // MSG_TRUNC reports the real length; never claim more than the buffer holds.
     return n > (ssize_t)capacity ? (ssize_t)capacity : n;
 }
 
-int cps_wait_readable(int fd, int timeout_ms) {
-    struct pollfd descriptor = { .fd = fd, .events = POLLIN };
-    int n = poll(&descriptor, 1, timeout_ms);
-    if (n < 0 && errno == EINTR) return 0;
-    return n;
+int cps_set_receive_timeout(int fd, int timeout_ms) {
+    struct timeval timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 }
 
 int cps_link_address(const struct sockaddr *address, uint8_t mac[6]) {

@@ -175,3 +175,19 @@ public final class Informer<T: KubeResource>: Sendable {
         continuation.yield(.synced)
     }
 }
+
+/// Says when each of a fixed set of informers has synced once: `markSynced` returns true exactly
+/// once, for the call that completes the set (later relists do not count again).
+public final class SyncBarrier: Sendable {
+    private let expected: Set<String>
+    private let seen = NIOLockedValueBox<Set<String>>([])
+
+    public init(_ names: Set<String>) { expected = names }
+
+    public func markSynced(_ name: String) -> Bool {
+        seen.withLockedValue { seen in
+            let inserted = seen.insert(name).inserted
+            return inserted && seen == expected
+        }
+    }
+}

@@ -49,3 +49,14 @@ public enum InterfaceChange: Hashable, Sendable {
         }
     }
 }
+
+extension InterfaceChange {
+    /// The interface the change is about.
+    public var interfaceName: String {
+        switch self {
+        case .added(let info): return info.name
+        case .removed(let name), .macChanged(let name, _, _), .wentUp(let name), .wentDown(let name), .addressesChanged(let name, _, _):
+            return name
+        }
+    }
+}

@@ -44,6 +44,7 @@ public final class PacketSocket {
     public let interfaceIndex: Int32
     private let fd: Int32
     private var buffer = [UInt8](repeating: 0, count: 2048)
+    private var receiveTimeout: Int32 = 0
 
     public init(interface name: String) throws(PacketIOError) {
         let index = if_nametoindex(name)
@@ -57,18 +58,18 @@ public final class PacketSocket {
 
     deinit { close(fd) }
 
-    /// Waits up to `timeoutMilliseconds` for a frame; nil on timeout. Frames this host sent
-    /// itself are returned too, typed `.outgoing`.
+    /// Waits up to `timeoutMilliseconds` (> 0) for a frame; nil on timeout. Frames this
+    /// host sent itself are returned too, typed `.outgoing`. One blocking recvfrom per frame.
     public func receive(timeoutMilliseconds: Int32) throws(PacketIOError) -> (bytes: [UInt8], type: PacketType)? {
-        var type: Int32 = 0
-        while true {
-            let n = buffer.withUnsafeMutableBufferPointer { cps_receive(fd, $0.baseAddress, $0.count, &type) }
-            if n < 0 { throw PacketIOError(.receiveFailed, detail: interfaceName) }
-            if n > 0 { return (Array(buffer[0..<n]), PacketType(rawValue: type) ?? .otherHost) }
-            let ready = cps_wait_readable(fd, timeoutMilliseconds)
-            if ready < 0 { throw PacketIOError(.receiveFailed, detail: interfaceName) }
-            if ready == 0 { return nil }
+        if timeoutMilliseconds != receiveTimeout {
+            guard cps_set_receive_timeout(fd, max(1, timeoutMilliseconds)) == 0 else { throw PacketIOError(.receiveFailed, detail: interfaceName) }
+            receiveTimeout = timeoutMilliseconds
         }
+        var type: Int32 = 0
+        let n = buffer.withUnsafeMutableBufferPointer { cps_receive(fd, $0.baseAddress, $0.count, &type, 1) }
+        if n < 0 { throw PacketIOError(.receiveFailed, detail: interfaceName) }
+        if n == 0 { return nil }
+        return (Array(buffer[0..<n]), PacketType(rawValue: type) ?? .otherHost)
     }
 
     public func send(_ frame: [UInt8]) throws(PacketIOError) {

@@ -52,13 +52,9 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     public func run() async throws {
         let continuation = self.continuation
-        let synced = Mutex(Set<String>())
+        let barrier = SyncBarrier(["services", "endpointslices", "nodes", "configmaps", "leases"])
         let markSynced: @Sendable (String) -> Void = { name in
-            let all = synced.withLock { set -> Bool in
-                let inserted = set.insert(name).inserted
-                return inserted && set.count == 5
-            }
-            if all { continuation.yield(.synced) }
+            if barrier.markSynced(name) { continuation.yield(.synced) }
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.services.run() }

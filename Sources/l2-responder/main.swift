@@ -1,11 +1,10 @@
-// l2-responder: a minimal standalone layer-2 responder for tests and benchmarks. It answers
+// l2-responder: PacketIO's Layer2Responder on its own, for tests and benchmarks. It answers
 // ARP and Neighbor Solicitations for the given VIPs on one interface, sends the takeover
 // burst at start, and prints one line per decision ("reply arp 192.0.2.50", "drop notOwned").
 // `l2-responder inject IFACE FILE...` sends the frames in fixture-format hex files instead.
 // It is not the speaker: no Kubernetes, no ownership; `ironlb speaker` will wire the same parts.
 import Glibc
 import LinkWire
-import NIOCore
 import NetPrimitives
 import PacketIO
 
@@ -78,33 +77,9 @@ do {
     guard let info = try InterfaceDiscovery.scan().first(where: { $0.name == interfaceName }) else {
         fail("no interface \(interfaceName)")
     }
-    let socket = try PacketSocket(interface: interfaceName)
-    let memberships = try SolicitedNodeMemberships()
-    for case .v6(let vip) in vips { try memberships.join(vip: vip, interfaceIndex: socket.interfaceIndex) }
-    let interface = ResponderInterface(name: interfaceName, mac: info.mac, addresses: info.addresses)
-    let owned = Dictionary(uniqueKeysWithValues: vips.map { ($0, Set([interfaceName])) })
-
-    // The takeover burst: at once, then every second for five seconds (between reads).
-    var burstsLeft = 6
-    var nextBurst = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &nextBurst)
-    say("ready \(interfaceName) \(info.mac) \(vips.map(\.description).joined(separator: " "))")
-    while true {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        if burstsLeft > 0, (now.tv_sec, now.tv_nsec) >= (nextBurst.tv_sec, nextBurst.tv_nsec) {
-            for vip in vips {
-                for frame in Announcement.frames(for: vip, mac: info.mac) { try socket.send(frame) }
-            }
-            say("announce \(vips.map(\.description).joined(separator: " "))")
-            burstsLeft -= 1
-            nextBurst.tv_sec += 1
-        }
-        guard let (bytes, type) = try socket.receive(timeoutMilliseconds: 100) else { continue }
-        if type == .outgoing { continue }
-        switch Responder.decide(ByteBuffer(bytes: bytes), arrivedOn: interface, owned: owned) {
+    let responder = try Layer2Responder { _, decision in
+        switch decision {
         case .reply(let reply):
-            try socket.send(reply)
             switch reply.packet {
             case .arp(let arp): say("reply arp \(arp.senderProtocolAddress)")
             case .ndp(let ndp): say("reply ndp \(ndp.ipv6.source)")
@@ -112,6 +87,19 @@ do {
         case .drop(let reason):
             say("drop \(reason)")
         }
+    }
+    responder.answer(Dictionary(uniqueKeysWithValues: vips.map { ($0, [interfaceName]) }))
+    guard responder.plan.count == vips.count else { fail("cannot answer on \(interfaceName): \(responder.statistics)") }
+    say("ready \(interfaceName) \(info.mac) \(vips.map(\.description).joined(separator: " "))")
+    // The takeover burst: at once, then every second for five seconds; then rescans.
+    for round in 0..<6 {
+        if round > 0 { sleep(1) }
+        responder.announce(vips)
+        say("announce \(vips.map(\.description).joined(separator: " "))")
+    }
+    while true {
+        sleep(5)
+        responder.rescan()
     }
 } catch {
     fail("\(error)")

@@ -28,10 +28,7 @@ import TestSupport
 
     @Test func exactlyOneNodeAnswersAndTheVIPMovesOnStop() async throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("arping"), .command("curl")) else { return }
-        guard let ironlb = BuiltProducts.executable("ironlb") else {
-            Issue.record("the ironlb executable was not built beside the tests")
-            return
-        }
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let lab = try InteropLab(ironlb: ironlb)
         defer { lab.tearDown() }
         try lab.addNode("node1", address: "192.0.2.11")

@@ -19,7 +19,7 @@ enum {
 
 /// Opens an AF_PACKET raw socket bound to `ifindex` that only ever delivers untagged ARP
 /// and ICMPv6 Neighbor Solicitations without extension headers (the filter is attached
-/// before the bind, and frames queued before it are drained). Close-on-exec, non-blocking.
+/// before the bind, and frames queued before it are drained). Close-on-exec, blocking.
 int cps_open(int ifindex);
 
 /// Joins (`join` != 0) or leaves an Ethernet multicast group on the socket's interface
@@ -36,12 +36,13 @@ int cps_ipv6_group(int fd, int ifindex, const uint8_t group[16], int join);
 /// Sends one frame (destination MAC = its first 6 bytes) out of `ifindex`.
 ssize_t cps_send(int fd, int ifindex, const uint8_t *frame, size_t length);
 
-/// Receives one frame; `pkttype` gets its CPS_PACKET_* type. Returns its length, 0 if none
-/// is waiting (EAGAIN), or -1.
-ssize_t cps_receive(int fd, uint8_t *buffer, size_t capacity, int *pkttype);
+/// Receives one frame; `pkttype` gets its CPS_PACKET_* type. With `wait`, blocks up to the
+/// socket's receive timeout. Returns its length, 0 if none arrived (timeout, EAGAIN, EINTR),
+/// or -1.
+ssize_t cps_receive(int fd, uint8_t *buffer, size_t capacity, int *pkttype, int wait);
 
-/// Waits up to `timeout_ms` for the socket to become readable: 1 readable, 0 timeout, -1.
-int cps_wait_readable(int fd, int timeout_ms);
+/// Sets how long a waiting receive blocks (SO_RCVTIMEO); 0 waits forever.
+int cps_set_receive_timeout(int fd, int timeout_ms);
 
 struct sockaddr;
 
