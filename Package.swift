@@ -124,6 +124,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -143,7 +144,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "BGPTransport", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -212,9 +213,11 @@ let package = Package(
                 "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
+        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport", "BGPSession", "BGPWire", "NetPrimitives"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: [
