@@ -189,6 +189,13 @@ let package = Package(
 
         .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
 
+        // 10,000 Services in a burst against KubeSim: time to status, the controller's peak RSS.
+        .executableTarget(
+            name: "bench-controller",
+            dependencies: ["KubeSim", "KubeModel"],
+            path: "bench/controller"
+        ),
+
         // Test support: prerequisite gating, network namespaces, processes.
         .target(name: "TestSupport"),
 
@@ -222,6 +229,18 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller", "LBCore", "NetPrimitives", "TestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The controller's acceptance tests: KubeSim over HTTPS, the controller in-process or as
+        // the real `ironlb controller` process (issue 4).
+        .testTarget(
+            name: "ControllerIntegrationTests",
+            dependencies: [
+                "Controller", "LBCore", "LBConfig", "KubeSim", "KubeClient", "KubeModel", "TestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
