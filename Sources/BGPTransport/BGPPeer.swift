@@ -32,10 +32,16 @@ public struct BGPPeerConfiguration: Sendable {
     public var nextHopIPv4: IPv4Address?
     public var nextHopIPv6: IPv6Address?
     public var nextHopIPv6LinkLocal: IPv6Address?
+    /// The RFC 9003 shutdown communication sent when the service shuts down.
+    public var shutdownCommunication: String
+    /// How the service ends the session on graceful shutdown (`.gracefulRestart` keeps the
+    /// routes at the peer when graceful restart was negotiated).
+    public var shutdownMode: BGPShutdownMode
 
     public init(session: BGPSessionConfiguration, peerAddress: IPAddress, peerPort: Int = 179, sourceAddress: IPAddress? = nil,
                 password: String? = nil, ebgpMultihop: Int32? = nil, nextHopIPv4: IPv4Address? = nil,
-                nextHopIPv6: IPv6Address? = nil, nextHopIPv6LinkLocal: IPv6Address? = nil) {
+                nextHopIPv6: IPv6Address? = nil, nextHopIPv6LinkLocal: IPv6Address? = nil,
+                shutdownCommunication: String = "IronLB speaker shutting down", shutdownMode: BGPShutdownMode = .withdraw) {
         self.session = session
         self.peerAddress = peerAddress
         self.peerPort = peerPort
@@ -45,6 +51,8 @@ public struct BGPPeerConfiguration: Sendable {
         self.nextHopIPv4 = nextHopIPv4
         self.nextHopIPv6 = nextHopIPv6
         self.nextHopIPv6LinkLocal = nextHopIPv6LinkLocal
+        self.shutdownCommunication = shutdownCommunication
+        self.shutdownMode = shutdownMode
     }
 }
 
@@ -80,11 +88,13 @@ public final class BGPPeer: @unchecked Sendable {
         eventLoop.execute { self.run(self.machine.start(now: self.clock.now)) }
     }
 
-    /// Withdraws everything, sends a Cease (with `communication`) and closes.
-    public func stop(communication: String? = nil) -> EventLoopFuture<Void> {
+    /// Withdraws everything, sends a Cease (with `communication`) and closes; or, with
+    /// `.gracefulRestart` and graceful restart negotiated, closes and leaves the routes to the
+    /// peer's restart handling.
+    public func stop(communication: String? = nil, mode: BGPShutdownMode = .withdraw) -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
             let closed = self.channel?.closeFuture ?? self.eventLoop.makeSucceededVoidFuture()
-            self.run(self.machine.stop(now: self.clock.now, communication: communication))
+            self.run(self.machine.stop(now: self.clock.now, communication: communication, mode: mode))
             return closed
         }
     }

@@ -2,11 +2,18 @@ import BGPSession
 import BGPTransport
 import BGPWire
 import Foundation
+import Logging
+import ServiceLifecycle
 import NIOCore
 import NIOPosix
 import NetPrimitives
 import TestSupport
 import Testing
+
+/// `poll` for async tests: sleeps between probes instead of blocking the thread.
+func eventually(timeout: Double, interval: Double, _ condition: @escaping () -> Bool) async -> Bool {
+    await poll(timeout: timeout, interval: interval) { () async -> Bool in condition() }
+}
 
 enum RouterKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case frr, bird, gobgp
@@ -93,8 +100,8 @@ final class Lab: @unchecked Sendable {
             let peer = lab.peer()
             peer.setDesiredRoutes(Self.routes)
             peer.start()
-            #expect(await poll(timeout: 60, interval: 0.5) { router.sessionUp }, "\(kind.testDescription) never saw the session up")
-            #expect(await poll(timeout: 20, interval: 0.25) { router.has(Self.v4) && router.has(Self.v6) && router.has(Self.aggregate) })
+            #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp }, "\(kind.testDescription) never saw the session up")
+            #expect(await eventually(timeout: 20, interval: 0.25) { router.has(Self.v4) && router.has(Self.v6) && router.has(Self.aggregate) })
 
             let v4 = router.route(Self.v4)
             #expect(v4.contains("64512"))
@@ -111,12 +118,12 @@ final class Lab: @unchecked Sendable {
             var remaining = Self.routes
             remaining[IPPrefix(Self.v4)!] = nil
             peer.setDesiredRoutes(remaining)
-            #expect(await poll(timeout: 20, interval: 0.25) { !router.has(Self.v4) })
+            #expect(await eventually(timeout: 20, interval: 0.25) { !router.has(Self.v4) })
             #expect(router.has(Self.v6) && router.has(Self.aggregate) && router.sessionUp)
 
             try await peer.stop(communication: "IronLB interop test done").get()
-            #expect(await poll(timeout: 20, interval: 0.25) { !router.sessionUp })
-            #expect(await poll(timeout: 20, interval: 0.25) { !router.has(Self.v6) })
+            #expect(await eventually(timeout: 20, interval: 0.25) { !router.sessionUp })
+            #expect(await eventually(timeout: 20, interval: 0.25) { !router.has(Self.v6) })
         } catch {
             Issue.record(error)
         }
@@ -133,8 +140,8 @@ final class Lab: @unchecked Sendable {
             let peer = lab.peer(localASN: 64512, peerASN: 64512)
             peer.setDesiredRoutes(Self.routes)
             peer.start()
-            #expect(await poll(timeout: 60, interval: 0.5) { router.sessionUp })
-            #expect(await poll(timeout: 20, interval: 0.25) { router.has(Self.v4) })
+            #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp })
+            #expect(await eventually(timeout: 20, interval: 0.25) { router.has(Self.v4) })
             let v4 = router.route(Self.v4)
             #expect(v4.contains("250"), "LOCAL_PREF missing: \(v4)")
             #expect(v4.contains(kind.community))
@@ -155,15 +162,15 @@ final class Lab: @unchecked Sendable {
             let wrong = lab.peer(password: "not-the-secret")
             wrong.start()
             // A wrong key: the router never hears a valid SYN.
-            #expect(await !poll(timeout: 8, interval: 0.5) { router.sessionUp })
+            #expect(await !eventually(timeout: 8, interval: 0.5) { router.sessionUp })
             #expect(try await wrong.state().get() != .established)
             try await wrong.stop().get()
 
             let right = lab.peer(password: "ironlb-secret")
             right.setDesiredRoutes(Self.routes)
             right.start()
-            #expect(await poll(timeout: 60, interval: 0.5) { router.sessionUp })
-            #expect(await poll(timeout: 20, interval: 0.25) { router.has(Self.v4) })
+            #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp })
+            #expect(await eventually(timeout: 20, interval: 0.25) { router.has(Self.v4) })
             try await right.stop().get()
         } catch {
             Issue.record(error)
@@ -180,12 +187,12 @@ final class Lab: @unchecked Sendable {
             let peer = lab.peer()
             peer.setDesiredRoutes(Self.routes)
             peer.start()
-            #expect(await poll(timeout: 60, interval: 0.5) { router.sessionUp })
+            #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp })
             router.pause()
             // Hold time 9 s: the speaker gives up on the frozen router.
             #expect(await poll(timeout: 30, interval: 0.5) { (try? await peer.state().get()) != .established })
             router.resume()
-            #expect(await poll(timeout: 60, interval: 0.5) { router.sessionUp && router.has(Self.v4) })
+            #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp && router.has(Self.v4) })
             try await peer.stop().get()
         } catch {
             Issue.record(error)
@@ -201,18 +208,101 @@ final class Lab: @unchecked Sendable {
             let peer = lab.peer()
             peer.setDesiredRoutes(Self.routes)
             peer.start()
-            #expect(await poll(timeout: 60, interval: 0.5) { lab.router!.sessionUp })
+            #expect(await eventually(timeout: 60, interval: 0.5) { lab.router!.sessionUp })
 
             // The router resets the session (a Cease NOTIFICATION): it comes back.
             let frr = try #require(lab.router as? FRRTestRouter)
             _ = try frr.frr.vtysh("clear bgp 192.0.2.2")
-            #expect(await poll(timeout: 60, interval: 0.5) { frr.sessionUp && frr.has(Self.v4) })
+            #expect(await eventually(timeout: 60, interval: 0.5) { frr.sessionUp && frr.has(Self.v4) })
 
             // The router is killed and started again: session and routes come back.
             lab.router?.stop()
             try lab.startRouter(.frr)
-            #expect(await poll(timeout: 60, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) })
+            #expect(await eventually(timeout: 60, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) })
             try await peer.stop().get()
+        } catch {
+            Issue.record(error)
+        }
+        await lab.shutdown()
+    }
+}
+
+/// `BGPPeer` as a ServiceLifecycle service: graceful shutdown withdraws and sends a Cease.
+@Suite(.serialized) struct ServiceInteropTests {
+    @Test func gracefulShutdownWithdrawsAndCeases() async throws {
+        guard InteropTests.prerequisites(.frr) else { return }
+        let lab = try await Lab()
+        do {
+            try lab.startRouter(.frr)
+            let router = try #require(lab.router as? FRRTestRouter)
+            let peer = lab.peer()
+            peer.setDesiredRoutes(InteropTests.routes)
+            let services = ServiceGroup(services: [peer], gracefulShutdownSignals: [], cancellationSignals: [],
+                                        logger: Logger(label: "ironlb.test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await services.run() }
+                #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp && router.has(InteropTests.v4) })
+                await services.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            #expect(await eventually(timeout: 20, interval: 0.25) { !router.sessionUp && !router.has(InteropTests.v4) })
+            let neighbor = router.frr.json("show bgp neighbors 192.0.2.2 json")?["192.0.2.2"] as? [String: Any]
+            #expect("\(neighbor ?? [:])".contains("IronLB speaker shutting down"), "FRR did not record the shutdown communication")
+        } catch {
+            Issue.record(error)
+        }
+        await lab.shutdown()
+    }
+}
+
+/// Graceful restart (RFC 4724) against FRR: the routes survive the speaker's restart.
+@Suite(.serialized) struct GracefulRestartInteropTests {
+    @Test func routesStayStaleAtTheRouterAcrossARestart() async throws {
+        guard InteropTests.prerequisites(.frr) else { return }
+        let lab = try await Lab()
+        do {
+            let frr = try FRRRouter(namespace: lab.routerNamespace, config: """
+            frr defaults traditional
+            hostname rtr
+            !
+            router bgp 65001
+             bgp router-id 192.0.2.1
+             no bgp ebgp-requires-policy
+             bgp graceful-restart
+             neighbor 192.0.2.2 remote-as 64512
+             neighbor 192.0.2.2 passive
+             neighbor 192.0.2.2 timers 3 9
+            !
+            """)
+            defer { frr.stop() }
+            func peer(restarting: Bool) -> BGPPeer {
+                let session = BGPSessionConfiguration(localASN: 64512, peerASN: 65001, routerID: IPv4Address(192, 0, 2, 2), holdTime: 9,
+                                                      families: [.ipv4Unicast], gracefulRestartTime: 120, restarting: restarting)
+                let configuration = BGPPeerConfiguration(session: session, peerAddress: IPAddress("192.0.2.1")!,
+                                                         sourceAddress: IPAddress("192.0.2.2")!, shutdownMode: .gracefulRestart)
+                return BGPPeer(configuration: configuration, eventLoop: lab.group.next())
+            }
+            let route = [IPPrefix(InteropTests.v4)!: InteropTests.attributes]
+            let first = peer(restarting: false)
+            first.setDesiredRoutes(route)
+            first.start()
+            #expect(await eventually(timeout: 60, interval: 0.5) { frr.neighborState("192.0.2.2") == "Established" && frr.path(InteropTests.v4, family: "ipv4") != nil })
+
+            try await first.stop(mode: .gracefulRestart).get()
+            #expect(await eventually(timeout: 20, interval: 0.25) { frr.neighborState("192.0.2.2") != "Established" })
+            // The router keeps the route, marked stale, while the speaker is away.
+            let stale = frr.path(InteropTests.v4, family: "ipv4")
+            #expect(stale != nil, "FRR dropped the route instead of keeping it stale")
+            #expect(stale?["stale"] as? Bool == true, "\(stale ?? [:])")
+
+            let second = peer(restarting: true)
+            second.setDesiredRoutes(route)
+            second.start()
+            #expect(await eventually(timeout: 60, interval: 0.5) {
+                frr.neighborState("192.0.2.2") == "Established" && frr.path(InteropTests.v4, family: "ipv4")?["stale"] == nil
+            })
+            try await second.stop().get()
+            #expect(await eventually(timeout: 20, interval: 0.25) { frr.path(InteropTests.v4, family: "ipv4") == nil })
         } catch {
             Issue.record(error)
         }
