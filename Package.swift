@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ironlb", targets: ["ironlb"]),
         // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
         .library(name: "BGPWire", targets: ["BGPWire"]),
+        .library(name: "LinkWire", targets: ["LinkWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -169,12 +170,6 @@ let package = Package(
             name: "bench-kube",
             dependencies: ["KubeModel", "KubeSim", "KubeClient"],
             path: "bench/kube"
-        ),
-        // Fuzz target for LinkWire (docs/fuzzing-l2.md): libFuzzer with -DFUZZING, else a replayer.
-        .executableTarget(
-            name: "fuzz-linkwire",
-            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")],
-            path: "fuzz/linkwire"
         ),
         .executableTarget(
             name: "bench-bgp",
