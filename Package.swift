@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         // Pure targets.
@@ -52,6 +53,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -187,6 +189,13 @@ let package = Package(
 
         .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
 
+        // 10,000 Services in a burst against KubeSim: time to status, the controller's peak RSS.
+        .executableTarget(
+            name: "bench-controller",
+            dependencies: ["KubeSim", "KubeModel"],
+            path: "bench/controller"
+        ),
+
         // Test support: prerequisite gating, network namespaces, processes.
         .target(name: "TestSupport"),
 
@@ -225,6 +234,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The controller's acceptance tests: KubeSim over HTTPS, the controller in-process or as
+        // the real `ironlb controller` process (issue 4).
+        .testTarget(
+            name: "ControllerIntegrationTests",
+            dependencies: [
+                "Controller", "LBCore", "LBConfig", "KubeSim", "KubeClient", "KubeModel", "TestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ObservabilityTests",
             dependencies: [
@@ -242,7 +263,7 @@ let package = Package(
         .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(

@@ -78,7 +78,14 @@ public struct SpeakerCommand: AsyncParsableCommand {
             leaseDuration: leaseDuration.duration, node: node, logger: logger
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let dataPlane: PacketDataPlane? = layer2 ? PacketDataPlane(registry: registry, logger: logger) : nil
+        var dataPlane: PacketDataPlane?
+        if layer2 {
+            do {
+                dataPlane = try PacketDataPlane(registry: registry, logger: logger)
+            } catch {
+                logger.error("layer 2 disabled: cannot open packet sockets (the speaker needs CAP_NET_RAW)", metadata: ["lb.error": "\(error)"])
+            }
+        }
         let daemon = SpeakerDaemon(
             nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoop: group.next(),
             routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,

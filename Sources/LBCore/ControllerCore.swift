@@ -223,8 +223,10 @@ public struct ControllerCore: Sendable {
         configStale = false
         phase = .running
         var actions: [ControllerAction] = [.log(level: .info, message: "configuration loaded: \(configuration.pools.count) pools; adopted \(adopted.count) Services' IPs")]
+        // As first seen (previous: nil): Services that existed before this start get their
+        // annotation warnings too (a migration from MetalLB brings all of them at once).
         for state in services.values.sorted(by: { $0.key < $1.key }) {
-            actions += reconcile(state, previous: state)
+            actions += reconcile(state, previous: nil)
         }
         actions += retryWaiting()
         return actions

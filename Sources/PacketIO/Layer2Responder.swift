@@ -17,6 +17,8 @@ public final class Layer2Responder: Sendable {
         public var replies = 0
         public var drops: [DropReason: Int] = [:]
         public var errors = 0
+
+        public init() {}
     }
 
     private struct State {

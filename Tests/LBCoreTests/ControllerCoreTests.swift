@@ -186,6 +186,19 @@ struct Harness {
         #expect(h.takeEvents() == ["Warning DeprecatedAnnotation", "Normal IPAllocated"])
     }
 
+    @Test func deprecatedAnnotationWarnsForServicesThatExistedAtStart() {
+        var h = Harness()
+        h.put(svc("a", annotations: ["metallb.universe.tf/address-pool": "extra"]))
+        h.put(svc("held", ingress: ["198.51.100.1"], annotations: ["metallb.io/address-pool": "main", "ironlb.io/ip-allocated-from-pool": "main"]))
+        h.feed(h.core.configChanged(poolConfig))
+        h.feed(h.core.cachesSynced())
+        #expect(h.ip("a") == ["203.0.113.0"])
+        #expect(h.ip("held") == ["198.51.100.1"])
+        #expect(h.takeEvents() == ["Warning DeprecatedAnnotation", "Normal IPAllocated", "Warning DeprecatedAnnotation"])
+        // The echo of the status write is not a change of annotations: no second warning.
+        #expect(!h.log.contains { if case .setStatus(let key, _, _) = $0 { return key.name == "held" }; return false })
+    }
+
     @Test func invalidAndOrphaningConfigsAreRejectedAndTheGoodOneStays() {
         var h = Harness()
         h.feed(h.core.configChanged(poolConfig))
