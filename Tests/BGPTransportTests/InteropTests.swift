@@ -309,3 +309,53 @@ final class Lab: @unchecked Sendable {
         await lab.shutdown()
     }
 }
+
+/// A session over IPv6 transport (hop limit, IPv6 source) carrying both families.
+@Suite(.serialized) struct IPv6TransportInteropTests {
+    @Test func sessionOverIPv6CarriesBothFamilies() async throws {
+        guard InteropTests.prerequisites(.frr) else { return }
+        let lab = try await Lab()
+        do {
+            let frr = try FRRRouter(namespace: lab.routerNamespace, config: """
+            frr defaults traditional
+            hostname rtr
+            !
+            router bgp 65001
+             bgp router-id 192.0.2.1
+             no bgp ebgp-requires-policy
+             neighbor 2001:db8::2 remote-as 64512
+             neighbor 2001:db8::2 passive
+             neighbor 2001:db8::2 timers 3 9
+             !
+             address-family ipv4 unicast
+              neighbor 2001:db8::2 activate
+             exit-address-family
+             !
+             address-family ipv6 unicast
+              neighbor 2001:db8::2 activate
+             exit-address-family
+            !
+            """)
+            defer { frr.stop() }
+            let session = BGPSessionConfiguration(localASN: 64512, peerASN: 65001, routerID: IPv4Address(192, 0, 2, 2), holdTime: 9)
+            let configuration = BGPPeerConfiguration(session: session, peerAddress: IPAddress("2001:db8::1")!,
+                                                     sourceAddress: IPAddress("2001:db8::2")!, nextHopIPv4: IPv4Address(192, 0, 2, 2))
+            let peer = BGPPeer(configuration: configuration, eventLoop: lab.group.next())
+            peer.setDesiredRoutes(InteropTests.routes)
+            peer.start()
+            #expect(await eventually(timeout: 60, interval: 0.5) { frr.neighborState("2001:db8::2") == "Established" })
+            #expect(await eventually(timeout: 20, interval: 0.25) {
+                frr.path(InteropTests.v4, family: "ipv4") != nil && frr.path(InteropTests.v6, family: "ipv6") != nil
+            })
+            let v6 = frr.path(InteropTests.v6, family: "ipv6")
+            #expect(((v6?["nexthops"] as? [[String: Any]])?.first?["ip"] as? String) == "2001:db8::2")
+            let v4 = frr.path(InteropTests.v4, family: "ipv4")
+            #expect(((v4?["nexthops"] as? [[String: Any]])?.first?["ip"] as? String) == "192.0.2.2")
+            try await peer.stop().get()
+            #expect(await eventually(timeout: 20, interval: 0.25) { frr.path(InteropTests.v6, family: "ipv6") == nil })
+        } catch {
+            Issue.record(error)
+        }
+        await lab.shutdown()
+    }
+}
