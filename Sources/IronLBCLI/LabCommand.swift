@@ -23,8 +23,8 @@ public struct LabCommand: AsyncParsableCommand {
         abstract: "Run IronLB on this machine: an embedded API server, a controller, three simulated nodes and a BGP route collector.",
         discussion: """
             Everything runs on loopback and needs no root. The kubeconfig path is printed: use
-            `kubectl --kubeconfig PATH create service loadbalancer web --tcp=80` and watch the IP
-            appear and the route arrive. Ctrl-C stops everything.
+            `kubectl --kubeconfig PATH apply -f examples/service.yaml` and watch the IP appear and
+            the route arrive. Ctrl-C stops everything.
             """
     )
 
