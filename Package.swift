@@ -162,7 +162,7 @@ let package = Package(
         // Benchmarks (run by bench/run, never by the test suite).
         .executableTarget(
             name: "bench-allocator",
-            dependencies: ["NetPrimitives", "LBConfig", "LBCore"],
+            dependencies: ["NetPrimitives", "LBConfig", "LBCore", "TestSupport"],
             path: "bench/allocator"
         ),
 
@@ -196,7 +196,7 @@ let package = Package(
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
-        .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(
             name: "BGPWireTests",
             dependencies: [
@@ -207,7 +207,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BGPSessionTests",
-            dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["BGPSession", "BGPWire", "NetPrimitives", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "BGPTransportTests",
@@ -252,14 +252,14 @@ let package = Package(
         ),
         .testTarget(
             name: "LinkWireTests",
-            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["LinkWire", "NetPrimitives", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives"]),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel", "TestSupport"]),
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(
             name: "ManifestTests",

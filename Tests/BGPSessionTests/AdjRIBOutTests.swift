@@ -1,3 +1,4 @@
+import TestSupport
 import BGPSession
 import BGPWire
 import NIOCore

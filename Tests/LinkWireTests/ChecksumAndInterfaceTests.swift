@@ -3,6 +3,7 @@ import LinkWire
 import NIOCore
 import NetPrimitives
 import Testing
+import TestSupport
 
 struct InternetChecksumTests {
     /// RFC 1071 §3 worked example: the sum of 0001 f203 f4f5 f6f7 is ddf2, checksum 220d.
@@ -90,16 +91,6 @@ struct AnnounceInterfacesTests {
 /// never traps, a failed decode consumes nothing, and an accepted frame re-encodes to its
 /// input (up to the checksum's two spellings of zero).
 struct MutationPropertyTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test(arguments: Fixture.all)
     func corruptedFramesDecodeFaithfullyOrFail(_ file: String) throws {
