@@ -36,7 +36,8 @@ import Testing
     @Test func oneLeaderAndTakeoverAfterLeaderStopsRenewing() async throws {
         let f = try await SimFixture.start()
         defer { Task { await f.stop() } }
-        let (electors, tasks) = try runElectors(f, count: 3, release: [false, false, false])
+        // Timings long enough that a loaded machine (CI runs suites in parallel) does not miss renewals.
+        let (electors, tasks) = try runElectors(f, count: 3, release: [false, false, false], leaseDuration: .seconds(10), renewDeadline: .seconds(8))
         let obs = Observer()
         let sampler = Task { while !Task.isCancelled { obs.sample(electors); try? await Task.sleep(for: .milliseconds(10)) } }
         #expect(await waitUntil(.seconds(10)) { electors.filter(\.isLeader).count == 1 })
