@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ironlb", targets: ["ironlb"]),
         // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
         .library(name: "BGPWire", targets: ["BGPWire"]),
+        .library(name: "LinkWire", targets: ["LinkWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         // Pure targets.
@@ -52,6 +54,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -105,13 +108,36 @@ let package = Package(
             name: "LinkWire",
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        .target(name: "L2Ownership", dependencies: ["LinkWire", "NetPrimitives"]),
+        // What one node announces, from the cluster state its speaker watches.
+        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
+        .target(name: "CPacketShim"),
+        .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
+        .executableTarget(
+            name: "l2-responder",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(
             name: "BGPTransport",
             dependencies: [
                 "BGPSession", "BGPWire", "NetPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .target(
+            name: "Speaker",
+            dependencies: [
+                "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -119,7 +145,9 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -134,7 +162,7 @@ let package = Package(
         // Benchmarks (run by bench/run, never by the test suite).
         .executableTarget(
             name: "bench-allocator",
-            dependencies: ["NetPrimitives", "LBConfig", "LBCore"],
+            dependencies: ["NetPrimitives", "LBConfig", "LBCore", "TestSupport"],
             path: "bench/allocator"
         ),
 
@@ -143,6 +171,18 @@ let package = Package(
             dependencies: ["KubeModel", "KubeSim", "KubeClient"],
             path: "bench/kube"
         ),
+        .executableTarget(
+            name: "bench-bgp",
+            dependencies: [
+                "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/bgp"
+        ),
+
+        .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
 
         // 10,000 Services in a burst against KubeSim: time to status, the controller's peak RSS.
         .executableTarget(
@@ -156,7 +196,7 @@ let package = Package(
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
-        .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(
             name: "BGPWireTests",
             dependencies: [
@@ -167,7 +207,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BGPSessionTests",
-            dependencies: ["BGPSession", "BGPWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["BGPSession", "BGPWire", "NetPrimitives", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "BGPTransportTests",
@@ -175,9 +215,11 @@ let package = Package(
                 "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport"]),
+        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport", "BGPSession", "BGPWire", "NetPrimitives"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: [
@@ -210,16 +252,22 @@ let package = Package(
         ),
         .testTarget(
             name: "LinkWireTests",
-            dependencies: ["LinkWire", "NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["LinkWire", "NetPrimitives", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
+        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel"]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel"]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel", "TestSupport"]),
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(
             name: "ManifestTests",
             dependencies: ["LBConfig", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
+        .testTarget(
+            name: "PacketIOTests",
+            dependencies: ["PacketIO", "LinkWire", "NetPrimitives", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -8,6 +8,14 @@ public enum BGPSessionState: String, Hashable, Sendable {
     case idle, connect, active, openSent, openConfirm, established
 }
 
+/// How a session ends on `stop`.
+public enum BGPShutdownMode: Hashable, Sendable {
+    /// Withdraw every route, then Cease.
+    case withdraw
+    /// Keep the routes at the peer through a restart (RFC 4724), when negotiated.
+    case gracefulRestart
+}
+
 /// Timers the owner runs for the state machine.
 public enum BGPSessionTimer: Hashable, Sendable {
     /// The next connection attempt, or the end of the current one.
@@ -108,9 +116,12 @@ where Instant.Duration == Duration, Instant: Sendable {
         }
     }
 
-    /// ManualStop: withdraw what was advertised (when `withdraw` is set), send a Cease with
-    /// the shutdown communication and close. Stays down until `start`.
-    public mutating func stop(now: Instant, communication: String? = nil, withdraw: Bool = true) -> [Action] {
+    /// ManualStop, then down until `start`. `.withdraw`: withdraw what was advertised, send a
+    /// Cease (Administrative Shutdown) with the shutdown communication, close.
+    /// `.gracefulRestart`: when both sides negotiated graceful restart, close the connection
+    /// without a NOTIFICATION so that the peer keeps the routes as stale until this speaker
+    /// is back (RFC 4724 §4.2); otherwise as `.withdraw`.
+    public mutating func stop(now: Instant, communication: String? = nil, mode: BGPShutdownMode = .withdraw) -> [Action] {
         var actions: [Action] = []
         switch state {
         case .stopped:
@@ -122,11 +133,12 @@ where Instant.Duration == Duration, Instant: Sendable {
             actions.append(.send(.notification(.cease(.administrativeShutdown, communication: communication))))
             actions += closeActions()
         case .established(let connection, let negotiated):
-            if withdraw {
+            let keepRoutes = mode == .gracefulRestart && configuration.gracefulRestartTime != nil && negotiated.peerGracefulRestart != nil
+            if !keepRoutes {
                 let context = updateContext(connection, negotiated)
                 actions += ribOut.withdrawAll(context: context).map { .send(.update($0)) }
+                actions.append(.send(.notification(.cease(.administrativeShutdown, communication: communication))))
             }
-            actions.append(.send(.notification(.cease(.administrativeShutdown, communication: communication))))
             actions += closeActions()
         }
         ribOut.sessionDown()

@@ -29,10 +29,14 @@ public struct BGPSessionConfiguration: Hashable, Sendable {
     public var gracefulRestartTime: UInt16?
     /// RFC 8654: offer messages up to 65535 bytes.
     public var extendedMessages: Bool
+    /// Set the Restart State bit in the graceful restart capability (RFC 4724 §3): this
+    /// speaker restarted and its peers hold its routes as stale.
+    public var restarting: Bool
 
     public init(localASN: UInt32, peerASN: UInt32, routerID: IPv4Address, holdTime: UInt16 = 90,
                 families: [BGPAddressFamily] = [.ipv4Unicast, .ipv6Unicast], connectTimeout: Duration = .seconds(30),
-                backoff: BGPBackoff = BGPBackoff(), gracefulRestartTime: UInt16? = nil, extendedMessages: Bool = true) {
+                backoff: BGPBackoff = BGPBackoff(), gracefulRestartTime: UInt16? = nil, extendedMessages: Bool = true,
+                restarting: Bool = false) {
         self.localASN = localASN
         self.peerASN = peerASN
         self.routerID = routerID
@@ -42,6 +46,7 @@ public struct BGPSessionConfiguration: Hashable, Sendable {
         self.backoff = backoff
         self.gracefulRestartTime = gracefulRestartTime
         self.extendedMessages = extendedMessages
+        self.restarting = restarting
     }
 
     /// iBGP when both ends are in the same AS.
@@ -53,7 +58,7 @@ public struct BGPSessionConfiguration: Hashable, Sendable {
         capabilities.append(.routeRefresh)
         if extendedMessages { capabilities.append(.extendedMessage) }
         if let gracefulRestartTime {
-            capabilities.append(.gracefulRestart(BGPGracefulRestart(restartTime: gracefulRestartTime,
+            capabilities.append(.gracefulRestart(BGPGracefulRestart(flags: restarting ? 0x8 : 0, restartTime: gracefulRestartTime,
                                                                     families: families.map { .init(family: $0) })))
         }
         capabilities.append(.fourOctetASN(localASN))

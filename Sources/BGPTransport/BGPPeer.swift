@@ -7,6 +7,7 @@
 // one event loop; the public methods hop onto it.
 import BGPSession
 import BGPWire
+import Logging
 import NIOCore
 import NIOPosix
 import NetPrimitives
@@ -31,10 +32,16 @@ public struct BGPPeerConfiguration: Sendable {
     public var nextHopIPv4: IPv4Address?
     public var nextHopIPv6: IPv6Address?
     public var nextHopIPv6LinkLocal: IPv6Address?
+    /// The RFC 9003 shutdown communication sent when the service shuts down.
+    public var shutdownCommunication: String
+    /// How the service ends the session on graceful shutdown (`.gracefulRestart` keeps the
+    /// routes at the peer when graceful restart was negotiated).
+    public var shutdownMode: BGPShutdownMode
 
     public init(session: BGPSessionConfiguration, peerAddress: IPAddress, peerPort: Int = 179, sourceAddress: IPAddress? = nil,
                 password: String? = nil, ebgpMultihop: Int32? = nil, nextHopIPv4: IPv4Address? = nil,
-                nextHopIPv6: IPv6Address? = nil, nextHopIPv6LinkLocal: IPv6Address? = nil) {
+                nextHopIPv6: IPv6Address? = nil, nextHopIPv6LinkLocal: IPv6Address? = nil,
+                shutdownCommunication: String = "IronLB speaker shutting down", shutdownMode: BGPShutdownMode = .withdraw) {
         self.session = session
         self.peerAddress = peerAddress
         self.peerPort = peerPort
@@ -44,6 +51,8 @@ public struct BGPPeerConfiguration: Sendable {
         self.nextHopIPv4 = nextHopIPv4
         self.nextHopIPv6 = nextHopIPv6
         self.nextHopIPv6LinkLocal = nextHopIPv6LinkLocal
+        self.shutdownCommunication = shutdownCommunication
+        self.shutdownMode = shutdownMode
     }
 }
 
@@ -62,12 +71,16 @@ public final class BGPPeer: @unchecked Sendable {
     private let codec = CodecOptionsBox()
     private var stopPromise: EventLoopPromise<Void>?
     private let onEvent: @Sendable (BGPPeerEvent) -> Void
+    private var logger: Logger
 
     /// `onEvent` is called on the event loop for state changes and the peer's NOTIFICATIONs.
-    public init(configuration: BGPPeerConfiguration, eventLoop: EventLoop, onEvent: @escaping @Sendable (BGPPeerEvent) -> Void = { _ in }) {
+    public init(configuration: BGPPeerConfiguration, eventLoop: EventLoop, logger: Logger = Logger(label: "ironlb.bgp"),
+                onEvent: @escaping @Sendable (BGPPeerEvent) -> Void = { _ in }) {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.onEvent = onEvent
+        self.logger = logger
+        self.logger[metadataKey: "lb.peer"] = "\(configuration.peerAddress)"
         self.machine = BGPSessionStateMachine(configuration: configuration.session, random: SystemRandomNumberGenerator())
     }
 
@@ -75,11 +88,13 @@ public final class BGPPeer: @unchecked Sendable {
         eventLoop.execute { self.run(self.machine.start(now: self.clock.now)) }
     }
 
-    /// Withdraws everything, sends a Cease (with `communication`) and closes.
-    public func stop(communication: String? = nil) -> EventLoopFuture<Void> {
+    /// Withdraws everything, sends a Cease (with `communication`) and closes; or, with
+    /// `.gracefulRestart` and graceful restart negotiated, closes and leaves the routes to the
+    /// peer's restart handling.
+    public func stop(communication: String? = nil, mode: BGPShutdownMode = .withdraw) -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
             let closed = self.channel?.closeFuture ?? self.eventLoop.makeSucceededVoidFuture()
-            self.run(self.machine.stop(now: self.clock.now, communication: communication))
+            self.run(self.machine.stop(now: self.clock.now, communication: communication, mode: mode))
             return closed
         }
     }
@@ -97,15 +112,22 @@ public final class BGPPeer: @unchecked Sendable {
 
     private func run(_ actions: [BGPSessionAction<ContinuousClock.Instant>]) {
         eventLoop.preconditionInEventLoop()
+        var needsFlush = false
+        defer { if needsFlush { channel?.flush() } }
         for action in actions {
             switch action {
             case .connect:
                 connect()
             case .send(let message):
+                if case .notification(let notification) = message {
+                    logger.warning("sending NOTIFICATION", metadata: ["lb.bgp.notification": "\(notification)"])
+                }
                 guard let channel else { continue }
                 var buffer = channel.allocator.buffer(capacity: 64)
                 buffer.writeBGPMessage(message, options: codec.options)
-                lastWrite = channel.writeAndFlush(buffer)
+                // Flushed once per batch of actions: a table of UPDATEs leaves in few syscalls.
+                lastWrite = channel.write(buffer)
+                needsFlush = true
             case .setCodecOptions(let options):
                 codec.options = options
             case .scheduleTimer(let timer, let deadline):
@@ -120,14 +142,20 @@ public final class BGPPeer: @unchecked Sendable {
                 timers.removeValue(forKey: timer)?.cancel()
             case .closeConnection:
                 if let channel {
+                    if needsFlush {
+                        channel.flush()
+                        needsFlush = false
+                    }
                     self.channel = nil
                     let written = lastWrite ?? eventLoop.makeSucceededVoidFuture()
                     lastWrite = nil
                     written.whenComplete { _ in channel.close(promise: nil) }
                 }
             case .stateChanged(let state):
+                logger.info("BGP session state changed", metadata: ["lb.bgp.state": "\(state.rawValue)"])
                 onEvent(.stateChanged(state))
             case .peerNotification(let notification):
+                logger.warning("peer sent NOTIFICATION", metadata: ["lb.bgp.notification": "\(notification)"])
                 onEvent(.peerNotification(notification))
             }
         }
@@ -171,7 +199,8 @@ public final class BGPPeer: @unchecked Sendable {
                 }
                 self.channel = channel
                 self.run(self.machine.connectionEstablished(now: self.clock.now, nextHops: self.nextHops(for: channel)))
-            case .failure:
+            case .failure(let error):
+                self.logger.debug("connection attempt failed", metadata: ["lb.bgp.error": "\(error)"])
                 self.run(self.machine.connectionClosed(now: self.clock.now))
             }
         }

@@ -37,13 +37,9 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
 
     public func run() async throws {
         let continuation = self.continuation
-        let synced = Mutex(Set<String>())
+        let barrier = SyncBarrier(["services", "configmaps", "namespaces"])
         let markSynced: @Sendable (String) -> Void = { name in
-            let all = synced.withLock { set -> Bool in
-                let inserted = set.insert(name).inserted
-                return inserted && set.count == 3
-            }
-            if all { continuation.yield(.synced) }
+            if barrier.markSynced(name) { continuation.yield(.synced) }
         }
         let configName = settings.configName
         await withTaskGroup(of: Void.self) { group in

@@ -8,7 +8,7 @@ public struct IronLBCommand: AsyncParsableCommand {
         abstract: "A bare-metal load balancer for Kubernetes Services of type LoadBalancer.",
         discussion: "Reads MetalLB's ConfigMap format and annotations.",
         version: IronLBVersion.current,
-        subcommands: [ConfigCommand.self, ControllerCommand.self, KubeSimCommand.self]
+        subcommands: [LabCommand.self, ConfigCommand.self, ControllerCommand.self, SpeakerCommand.self, KubeSimCommand.self, BGPCommand.self]
     )
 
     public init() {}

@@ -43,7 +43,7 @@ public struct KubeSimCommand: AsyncParsableCommand {
             try: kubectl --kubeconfig \(server.kubeconfigPath) get services -A
 
             """
-        FileHandle.standardOutput.write(Data(banner.utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data(banner.utf8))
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         let sources = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)

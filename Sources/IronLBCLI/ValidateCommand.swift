@@ -34,8 +34,8 @@ public struct ValidateCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let report = ConfigValidation.run(files: files, format: output, read: ConfigValidation.readFile)
-        FileHandle.standardOutput.write(Data(report.output.utf8))
-        if !report.diagnostics.isEmpty { FileHandle.standardError.write(Data(report.diagnostics.utf8)) }
+        try? FileHandle.standardOutput.write(contentsOf: Data(report.output.utf8))
+        if !report.diagnostics.isEmpty { try? FileHandle.standardError.write(contentsOf: Data(report.diagnostics.utf8)) }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }

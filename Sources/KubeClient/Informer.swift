@@ -2,6 +2,8 @@ import Foundation
 import KubeModel
 import NIOConcurrencyHelpers
 
+struct VeryShortWatch: Error {}
+
 /// A change delivered by an informer.
 public enum InformerEvent<T: Sendable>: Sendable {
     case added(T)
@@ -84,13 +86,19 @@ public final class Informer<T: KubeResource>: Sendable {
                 let timeout = Int(Double(watchTimeout.lowerBound) + client.random() * Double(watchTimeout.upperBound - watchTimeout.lowerBound))
                 state.withLockedValue { $0.stats.watches += 1 }
                 var expired = false
+                var received = 0
+                let watchStart = ContinuousClock.now
                 try await client.watch(T.self, namespace: namespace, resourceVersion: rv, labelSelector: labelSelector, fieldSelector: fieldSelector,
                                        timeoutSeconds: timeout, allowBookmarks: true) { ev in
+                    received += 1
                     if self.handle(ev) { expired = true }
                 }
                 if expired {
                     state.withLockedValue { $0.stats.expired += 1 }
                     needList = true
+                } else if received == 0 && ContinuousClock.now - watchStart < .seconds(1) {
+                    // client-go's "very short watch": back off instead of re-watching in a hot loop.
+                    throw VeryShortWatch()
                 }
                 state.withLockedValue { $0.backoff.reset() }
             } catch let e as KubeAPIError where e.isExpired {
@@ -165,5 +173,21 @@ public final class Informer<T: KubeResource>: Sendable {
         }
         for e in emitted { continuation.yield(e) }
         continuation.yield(.synced)
+    }
+}
+
+/// Says when each of a fixed set of informers has synced once: `markSynced` returns true exactly
+/// once, for the call that completes the set (later relists do not count again).
+public final class SyncBarrier: Sendable {
+    private let expected: Set<String>
+    private let seen = NIOLockedValueBox<Set<String>>([])
+
+    public init(_ names: Set<String>) { expected = names }
+
+    public func markSynced(_ name: String) -> Bool {
+        seen.withLockedValue { seen in
+            let inserted = seen.insert(name).inserted
+            return inserted && seen == expected
+        }
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
@@ -26,6 +27,8 @@ public final class KubeSimServer: @unchecked Sendable {
         /// Directory for kubeconfig, CA and token files; a temporary one when nil.
         public var directory: String?
         public var dualStack = true
+        /// Offer HTTP/2 via ALPN (client-go's default with TLS). Off: HTTP/1.1 only.
+        public var http2 = false
         public init() {}
     }
 
@@ -92,7 +95,7 @@ public final class KubeSimServer: @unchecked Sendable {
                 privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificates.serverKeyPEM.utf8), format: .pem)))
             tls.certificateVerification = .optionalVerification
             tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(certificates.caCertificatePEM.utf8), format: .pem)])
-            tls.applicationProtocols = ["http/1.1"]
+            tls.applicationProtocols = configuration.http2 ? ["h2", "http/1.1"] : ["http/1.1"]
             sslContext = try NIOSSLContext(configuration: tls)
         } else {
             sslContext = nil
@@ -102,7 +105,17 @@ public final class KubeSimServer: @unchecked Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                if configuration.http2, let ctx = sslContext {
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionTracker(server: self))
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ctx))
+                    }.flatMap {
+                        channel.configureCommonHTTPServerPipeline { stream in
+                            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(SimHTTPHandler(server: self)) }
+                        }
+                    }
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
                     try ops.addHandler(ConnectionTracker(server: self))
                     if let ctx = sslContext { try ops.addHandler(NIOSSLServerHandler(context: ctx)) }
@@ -223,6 +236,7 @@ final class FaultState: @unchecked Sendable {
     var watchWriteSizes: [Int] = []
     var unreachableUntil: NIODeadline?
     var requestCount = 0
+    var http2RequestCount = 0
     var requestLog: [String] = []
     var logRequests = false
 
@@ -302,6 +316,8 @@ extension KubeSimServer {
     /// Start or stop recording "METHOD URI" of every request (see `requests`).
     public func recordRequests(_ on: Bool) { faults.lock.withLock { faults.logRequests = on; if !on { faults.requestLog = [] } } }
     public var requests: [String] { faults.lock.withLock { faults.requestLog } }
+    /// Requests served over HTTP/2 so far.
+    public var http2RequestCount: Int { faults.lock.withLock { faults.http2RequestCount } }
 
     static func injectedStatus(_ code: Int, retryAfter: Int?) -> V1Status {
         switch code {

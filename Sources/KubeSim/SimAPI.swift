@@ -14,6 +14,8 @@ struct WatchSetup: Sendable {
     var fromRV: Int64?
     var timeout: Duration
     var initialEventsEnd: Bool
+    /// Non-nil when the client asked for Tables: the `includeObject` policy.
+    var table: String?
 }
 
 /// Maps requests to store operations with the API server's semantics.
@@ -31,6 +33,10 @@ final class SimAPI: @unchecked Sendable {
         case .resourceList(let g, let v): return ok(SimRouting.resourceList(group: g, version: v))
         case .version: return ok(SimRouting.version())
         case .health: return .text(200, "ok")
+        case .openAPIRoot: return ok(SimRouting.openAPIRoot())
+        case .openAPIGroupVersion(let g, let v):
+            guard let doc = SimRouting.openAPIGroupVersion(group: g, version: v) else { return error(SimErrors.pathNotFound()) }
+            return ok(doc)
         case .notFound:
             if req.path.hasPrefix("/api") { return error(SimErrors.pathNotFound()) }
             return .text(404, "404 page not found\n")
@@ -64,6 +70,10 @@ final class SimAPI: @unchecked Sendable {
                 if t.watchPrefix { return try watch(req, t, nameFilter: name) }
                 return store.lock.withLock {
                     guard let o = store.get(r, t.namespace ?? "", name) else { return error(SimErrors.notFound(r, name)) }
+                    if SimTables.wantsTable(req) {
+                        return ok(SimTables.table([o], r, meta: ["resourceVersion": o.value(atPath: "metadata.resourceVersion") ?? .string("")],
+                                                  includeObject: req.query["includeObject"] ?? "Metadata", now: store.now()))
+                    }
                     return ok(o)
                 }
             }
@@ -129,20 +139,22 @@ final class SimAPI: @unchecked Sendable {
         let cont = req.query["continue"] ?? ""
         return store.lock.withLock { () -> SimResponse in
             if let rv, rv > store.rv { return error(SimErrors.tooLargeRV(rv, store.rv)) }
-            var items = store.list(filter)
             var meta: [String: JSONValue] = ["resourceVersion": .string(String(store.rv))]
+            var after: String?
             if !cont.isEmpty {
-                // Continue token: "<rv>/<last key>" base64.
+                // Continue token: base64 of "<rv>/<last store key>".
                 guard let raw = Base64.decode(cont).map({ String(decoding: $0, as: UTF8.self) }), let slash = raw.firstIndex(of: "/") else {
                     return error(SimErrors.badRequest("continue key is not valid"))
                 }
-                let lastKey = String(raw[raw.index(after: slash)...])
-                items = items.filter { Self.sortKey($0) > lastKey }
+                after = String(raw[raw.index(after: slash)...])
             }
-            if limit > 0 && items.count > limit {
-                items = Array(items.prefix(limit))
-                let token = "\(store.rv)/\(Self.sortKey(items.last!))"
+            let (items, last) = store.listPage(filter, after: after, limit: max(0, limit))
+            if let last {
+                let token = "\(store.rv)/\(last)"
                 meta["continue"] = .string(Base64.encode(Array(token.utf8)))
+            }
+            if SimTables.wantsTable(req) {
+                return ok(SimTables.table(items, t.resource, meta: .object(meta), includeObject: req.query["includeObject"] ?? "Metadata", now: store.now()))
             }
             let stripped = items.map { o -> JSONValue in
                 var o = o
@@ -179,7 +191,8 @@ final class SimAPI: @unchecked Sendable {
             return nil
         }
         if let e = tooLarge { throw e }
-        return .watch(WatchSetup(filter: filter, fromRV: rv, timeout: timeout, initialEventsEnd: false))
+        return .watch(WatchSetup(filter: filter, fromRV: rv, timeout: timeout, initialEventsEnd: false,
+                                 table: SimTables.wantsTable(req) ? (req.query["includeObject"] ?? "Metadata") : nil))
     }
 
     // MARK: writes

@@ -19,6 +19,7 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     private var splitIndex = 0
     private var busy = false
     private var streaming = false
+    private var tableMode: (resource: ResourceDescriptor, includeObject: String)?
     private var queued: [(HTTPRequestHead, ByteBuffer)] = []
 
     init(server: KubeSimServer) { self.server = server }
@@ -63,9 +64,10 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         let isWatch = h.uri.contains("watch=1") || h.uri.contains("watch=true") || h.uri.contains("/watch/")
         server.faults.lock.withLock {
             server.faults.requestCount += 1
+            if h.version.major == 2 { server.faults.http2RequestCount += 1 }
             if server.faults.logRequests { server.faults.requestLog.append("\(h.method.rawValue) \(h.uri)") }
         }
-        let keepAlive = h.isKeepAlive
+        let keepAlive = h.version.major >= 2 || h.isKeepAlive
         let respond: () -> Void = { [self] in
             guard self.context != nil else { return }
             guard let user else {
@@ -80,7 +82,11 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 writeJSON(rule.status, SimErrors.json(s), extra, keepAlive: keepAlive)
                 return
             }
-            _ = path
+            if path.hasPrefix("/kubesim/faults/") {
+                let (code, v) = server.handleFault(method: h.method.rawValue, path: path, body: Array(b.readableBytesView))
+                writeJSON(code, v, [], keepAlive: keepAlive)
+                return
+            }
             let req = SimRequest(method: h.method.rawValue, uri: h.uri, headers: headers, body: Array(b.readableBytesView), user: user)
             switch server.api.handle(req) {
             case .json(let code, let v, let extra):
@@ -109,7 +115,10 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
             let t = String(auth.dropFirst(7)).trimmingSpaces()
             return server.isValidToken(t) ? "kubesim-admin" : nil
         }
-        if let ssl = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+        // HTTP/1: TLS is in this pipeline; HTTP/2 streams: in the parent connection's.
+        let ssl = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))
+            ?? (try? context.channel.parent?.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))
+        if let ssl,
            let cert = ssl.peerCertificate, let der = try? cert.toDERBytes() {
             return SimCertificates.commonName(derBytes: der)
         }
@@ -152,7 +161,6 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         guard let context else { return }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Transfer-Encoding", value: "chunked")
         headers.add(name: "Cache-Control", value: "no-cache, private")
         watchKeepAlive = keepAlive
         splitIndex = 0
@@ -163,6 +171,7 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     private func startWatch(_ setup: WatchSetup, keepAlive: Bool) {
         guard let context else { return }
         startStream(keepAlive: keepAlive)
+        tableMode = setup.table.map { (setup.filter.resource, $0) }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         let start = server.store.lock.withLock {
@@ -184,6 +193,15 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
             if let id = watcherID { server.store.lock.withLock { server.store.removeWatcher(id) } }
             writeWatch(.end)
         })
+        if setup.filter.bookmarks && setup.timeout > .seconds(3) {
+            // The real watch cache sends a bookmark ~2 s before the watch deadline.
+            let before = setup.timeout - .seconds(2)
+            let bc = before.components
+            watchTimers.append(iso.scheduleTask(in: .nanoseconds(bc.seconds * 1_000_000_000 + bc.attoseconds / 1_000_000_000)) { [self] in
+                guard watcherID != nil else { return }
+                enqueueBookmark(setup.filter.resource, loop: loop, bound: bound)
+            })
+        }
         if setup.filter.bookmarks, let interval = server.configuration.bookmarkInterval {
             let ic = interval.components
             let amount = TimeAmount.nanoseconds(ic.seconds * 1_000_000_000 + ic.attoseconds / 1_000_000_000)
@@ -191,11 +209,19 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 loop.execute {
                     let me = bound.value
                     guard me.watcherID != nil else { return }
-                    let bm = me.server.store.lock.withLock { me.server.store.bookmark(for: setup.filter.resource) }
-                    me.writeWatch(.events([bm]))
+                    me.enqueueBookmark(setup.filter.resource, loop: loop, bound: bound)
                 }
             }
             watchTimers.append(Scheduled(promise: loop.makePromise(), cancellationTask: { task.cancel() }))
+        }
+    }
+
+    /// Builds a bookmark under the store lock and queues it behind every event already queued,
+    /// so a bookmark never overtakes an event with a smaller resourceVersion.
+    private func enqueueBookmark(_ r: ResourceDescriptor, loop: any EventLoop, bound: NIOLoopBound<SimHTTPHandler>) {
+        server.store.lock.withLock {
+            let bm = server.store.bookmark(for: r)
+            loop.execute { bound.value.writeWatch(.events([bm])) }
         }
     }
 
@@ -205,7 +231,11 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         case .events(let evs):
             guard streaming, !evs.isEmpty else { return }
             var bytes: [UInt8] = []
-            for e in evs {
+            for var e in evs {
+                if let tm = tableMode, let type = e["type"]?.stringValue, ["ADDED", "MODIFIED", "DELETED"].contains(type), let obj = e["object"] {
+                    let meta: JSONValue = ["resourceVersion": obj.value(atPath: "metadata.resourceVersion") ?? .string("")]
+                    e["object"] = SimTables.table([obj], tm.resource, meta: meta, includeObject: tm.includeObject)
+                }
                 e.write(to: &bytes)
                 bytes.append(10)
             }
@@ -224,6 +254,7 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         case .end:
             guard streaming else { return }
             streaming = false
+            tableMode = nil
             stopWatch()
             let closeAfter = !watchKeepAlive
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in

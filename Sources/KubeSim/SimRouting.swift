@@ -58,6 +58,8 @@ enum SimRoute {
     case resourceList(group: String, version: String)
     case version
     case health
+    case openAPIRoot
+    case openAPIGroupVersion(group: String, version: String)
     case resource(ResourceTarget)
     case notFound
 }
@@ -86,7 +88,14 @@ enum SimRouting {
         case "/apis", "/apis/": return .apiGroups
         case "/version", "/version/": return .version
         case "/healthz", "/readyz", "/livez": return .health
+        case "/openapi/v3", "/openapi/v3/": return .openAPIRoot
         default: break
+        }
+        if path.hasPrefix("/openapi/v3/") {
+            let rest = path.dropFirst("/openapi/v3/".count).split(separator: "/").map(String.init)
+            if rest.count == 2, rest[0] == "api" { return .openAPIGroupVersion(group: "", version: rest[1]) }
+            if rest.count == 3, rest[0] == "apis" { return .openAPIGroupVersion(group: rest[1], version: rest[2]) }
+            return .notFound
         }
         guard let first = segs.first else { return .notFound }
         let group: String
@@ -161,6 +170,44 @@ enum SimRouting {
         }
         let gv = group.isEmpty ? version : "\(group)/\(version)"
         return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(gv), "resources": .array(list)]
+    }
+
+    /// A minimal OpenAPI v3 discovery document: one entry per group version.
+    static func openAPIRoot() -> JSONValue {
+        var paths: [String: JSONValue] = [:]
+        for g in groups {
+            let key = g.group.isEmpty ? "api/\(g.version)" : "apis/\(g.group)/\(g.version)"
+            paths[key] = ["serverRelativeURL": .string("/openapi/v3/\(key)?hash=kubesim1")]
+        }
+        return ["paths": .object(paths)]
+    }
+
+    /// A minimal OpenAPI v3 document for a group version: PATCH operations tagged with their
+    /// GVK and the `fieldValidation` query parameter. kubectl only needs this to learn that the
+    /// server validates fields itself (so `apply`/`create`/`edit` need no `--validate=false`);
+    /// without request-body schemas it computes strategic merge patches from its compiled-in types.
+    static func openAPIGroupVersion(group: String, version: String) -> JSONValue? {
+        let rs = resources(group: group, version: version)
+        guard !rs.isEmpty else { return nil }
+        var paths: [String: JSONValue] = [:]
+        var schemas: [String: JSONValue] = [:]
+        for r in rs {
+            let gvk: JSONValue = ["group": .string(r.group), "version": .string(r.version), "kind": .string(r.kind)]
+            let params: JSONValue = [
+                ["name": "fieldValidation", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
+                ["name": "fieldManager", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
+                ["name": "dryRun", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
+            ]
+            let op: JSONValue = ["operationId": .string("patch\(r.kind)"), "parameters": params,
+                                 "responses": ["200": ["description": "OK"]], "x-kubernetes-action": "patch",
+                                 "x-kubernetes-group-version-kind": gvk]
+            let item = r.path(namespace: r.namespaced ? "{namespace}" : nil, name: "{name}")
+            paths[item] = ["patch": op]
+            schemas["io.k8s.kubesim.\(r.group.isEmpty ? "core" : r.group).\(r.version).\(r.kind)"] =
+                ["type": "object", "x-kubernetes-group-version-kind": [gvk]]
+        }
+        return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.33.0-kubesim"],
+                "paths": .object(paths), "components": ["schemas": .object(schemas)]]
     }
 
     static func version() -> JSONValue {

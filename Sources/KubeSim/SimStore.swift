@@ -55,6 +55,7 @@ final class SimStore: @unchecked Sendable {
     let lock = NIOLock()
     private(set) var rv: Int64 = 1
     private var objects: [String: [String: JSONValue]] = [:]
+    private var sortedKeys: [String: [String]] = [:]
     private var history: [HistoryEntry] = []
     private var historyStart = 0
     var historyCapacity: Int
@@ -115,12 +116,39 @@ final class SimStore: @unchecked Sendable {
     }
 
     func list(_ filter: WatchFilter) -> [JSONValue] {
-        guard let all = objects[filter.resource.qualifiedName] else { return [] }
-        return all.values.filter(filter.matches).sorted { a, b in
-            let ka = (a.value(atPath: "metadata.namespace")?.stringValue ?? "", a.value(atPath: "metadata.name")?.stringValue ?? "")
-            let kb = (b.value(atPath: "metadata.namespace")?.stringValue ?? "", b.value(atPath: "metadata.name")?.stringValue ?? "")
-            return ka < kb
+        listPage(filter, after: nil, limit: 0).items
+    }
+
+    /// Matching objects in key order, starting after the store key `after`, at most `limit`
+    /// (0 = all). `last` is the key of the last returned item when more remain.
+    func listPage(_ filter: WatchFilter, after: String?, limit: Int) -> (items: [JSONValue], last: String?) {
+        let rname = filter.resource.qualifiedName
+        guard let all = objects[rname] else { return ([], nil) }
+        let keys: [String]
+        if let k = sortedKeys[rname] { keys = k } else {
+            keys = all.keys.sorted()
+            sortedKeys[rname] = keys
         }
+        var start = 0
+        if let a = after {
+            var lo = 0, hi = keys.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if keys[mid] <= a { lo = mid + 1 } else { hi = mid }
+            }
+            start = lo
+        }
+        var items: [JSONValue] = []
+        var lastKey: String?
+        let prefix = filter.namespace.map { $0 + "/" }
+        for k in keys[start...] {
+            if let p = prefix, !k.hasPrefix(p) { continue }
+            guard let o = all[k], filter.matches(o) else { continue }
+            if limit > 0 && items.count == limit { return (items, lastKey) }
+            items.append(o)
+            lastKey = k
+        }
+        return (items, nil)
     }
 
     func count(_ r: ResourceDescriptor) -> Int { objects[r.qualifiedName]?.count ?? 0 }
@@ -143,12 +171,14 @@ final class SimStore: @unchecked Sendable {
         let k = Self.key(ns, name)
         let prev = objects[r.qualifiedName]?[k]
         objects[r.qualifiedName, default: [:]][k] = obj
+        if prev == nil { sortedKeys[r.qualifiedName] = nil }
         record(HistoryEntry(rv: rv, resource: r.qualifiedName, namespace: ns, kind: prev == nil ? .added : .modified, object: obj, prev: prev))
     }
 
     func remove(_ r: ResourceDescriptor, _ ns: String, _ name: String, finalObject: JSONValue, rv: Int64) {
         let k = Self.key(ns, name)
         guard let prev = objects[r.qualifiedName]?.removeValue(forKey: k) else { return }
+        sortedKeys[r.qualifiedName] = nil
         if r == .services {
             for p in finalObject.value(atPath: "spec.ports")?.arrayValue ?? [] {
                 if let np = p["nodePort"]?.intValue { usedNodePorts.remove(np) }

@@ -12,7 +12,7 @@
 /// Writes carry the Lease's resourceVersion (compare-and-swap); the owner of this machine
 /// performs them and reports the outcome with the `sentAt` the action carried.
 public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
-    public enum Write: Hashable, Sendable {
+    public enum Request: Hashable, Sendable {
         /// Create the Lease, or set holder = this node on the existing one (whatever its
         /// holder: only this node's speaker writes a holder into this Lease).
         case acquire
@@ -24,7 +24,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     }
 
     public enum Action: Hashable, Sendable {
-        case write(Write, sentAt: Instant)
+        case send(Request, sentAt: Instant)
         case scheduleTimer(Instant)
         case startAnswering
         case stopAnswering
@@ -83,13 +83,21 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         }
     }
 
+    /// Nothing more to do: released after shutdown, or never started.
+    public var isDone: Bool {
+        switch state {
+        case .idle, .finished: return true
+        case .acquiring, .waitingToAcquire, .holding, .releasing: return false
+        }
+    }
+
     /// Whether the node answers now (as last reported by `startAnswering`/`stopAnswering`).
     public var isAnswering: Bool { answering }
 
     public mutating func start(now: Instant) -> [Action] {
         guard case .idle = state else { return [] }
         state = .acquiring(sentAt: now)
-        return [.write(.acquire, sentAt: now)]
+        return [.send(.acquire, sentAt: now)]
     }
 
     public mutating func writeSucceeded(sentAt: Instant, resourceVersion: String, now: Instant) -> [Action] {
@@ -116,6 +124,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         return reconcile(now: now)
     }
 
+    /// A request failed (timeout, lost answer, server error; a failed `read` too).
     /// `conflict`: the server refused the resourceVersion (someone wrote the Lease since).
     public mutating func writeFailed(sentAt: Instant, conflict: Bool, now: Instant) -> [Action] {
         switch state {
@@ -131,7 +140,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
                 h.inFlight = now
                 h.inFlightIsRead = true
                 state = .holding(h)
-                return [.write(.read, sentAt: now)] + reconcile(now: now)
+                return [.send(.read, sentAt: now)] + reconcile(now: now)
             }
             h.inFlightIsRead = false
             state = .holding(h)
@@ -160,7 +169,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             return reconcile(now: now)
         }
         state = .acquiring(sentAt: now)
-        return stopIfAnswering() + [.write(.acquire, sentAt: now)]
+        return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }
 
     /// The watch showed this node's own Lease at `resourceVersion`.
@@ -176,7 +185,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         switch state {
         case .waitingToAcquire(let retryAt) where now >= retryAt:
             state = .acquiring(sentAt: now)
-            return [.write(.acquire, sentAt: now)]
+            return [.send(.acquire, sentAt: now)]
         case .waitingToAcquire(let retryAt):
             return [.scheduleTimer(retryAt)]
         case .holding:
@@ -192,7 +201,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         switch state {
         case .holding(let h):
             state = .releasing(sentAt: now)
-            return stopIfAnswering() + [.write(.release(resourceVersion: h.resourceVersion), sentAt: now)]
+            return stopIfAnswering() + [.send(.release(resourceVersion: h.resourceVersion), sentAt: now)]
         case .idle, .acquiring, .waitingToAcquire:
             state = .finished
             return stopIfAnswering() + [.exit]
@@ -216,7 +225,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             h.inFlight = now
             h.inFlightIsRead = false
             h.nextRenewAt = now.advanced(by: timings.renewInterval)
-            actions.append(.write(.renew(resourceVersion: h.resourceVersion), sentAt: now))
+            actions.append(.send(.renew(resourceVersion: h.resourceVersion), sentAt: now))
         }
         state = .holding(h)
 

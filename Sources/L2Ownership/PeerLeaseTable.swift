@@ -62,11 +62,19 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
     public mutating func due(now: Instant) -> (breaks: [Break], next: Instant?) {
         var breaks: [Break] = []
         var next: Instant?
-        let live = liveNodes + [selfName]
-        for (name, peer) in peers.sorted(by: { $0.key < $1.key }) where peer.held && peer.breakTried != peer.resourceVersion {
-            let others = live.filter { $0 != name }
+        var live: [String]?
+        for (name, peer) in peers where peer.held && peer.breakTried != peer.resourceVersion {
+            let expiry = peer.observedAt.advanced(by: timings.leaseDuration)
+            guard now >= expiry else {
+                next = next.map { min($0, expiry) } ?? expiry
+                continue
+            }
+            // Ranking costs a hash per live node: only for Leases already silent too long.
+            let everyone = live ?? (liveNodes + [selfName])
+            live = everyone
+            let others = everyone.filter { $0 != name }
             let rank = OwnerElection.ranking(of: others, forKey: name).firstIndex(of: selfName) ?? others.count
-            let at = peer.observedAt.advanced(by: timings.leaseDuration + timings.breakStagger * rank)
+            let at = expiry.advanced(by: timings.breakStagger * rank)
             if now >= at {
                 breaks.append(Break(node: name, resourceVersion: peer.resourceVersion))
                 peers[name]?.breakTried = peer.resourceVersion
@@ -74,6 +82,6 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
                 next = next.map { min($0, at) } ?? at
             }
         }
-        return (breaks, next)
+        return (breaks.sorted { $0.node < $1.node }, next)
     }
 }

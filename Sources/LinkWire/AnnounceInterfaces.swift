@@ -26,8 +26,10 @@ public enum AnnounceInterfaces {
     public static let defaultExcludedPatterns = ["veth*", "docker*", "cali*", "cni*", "flannel*", "kube-ipvs*", "lxc*", "tunl*", "vxlan*"]
 
     /// The pool's `interfaces` list when it names any (limited to interfaces that are up);
-    /// otherwise the up interfaces whose subnet holds the VIP; otherwise every up,
-    /// broadcast-capable, non-loopback interface whose name no pattern in `excluding` matches.
+    /// otherwise the candidate interfaces whose subnet holds the VIP; otherwise every
+    /// candidate. Candidates are up, broadcast-capable, not loopback, and match no pattern in
+    /// `excluding`. Host routes (/32, /128) are not subnets: kube-proxy in IPVS mode puts
+    /// every VIP on `kube-ipvs0` as a /32, which must not pull the answers there.
     public static func select(
         for vip: IPAddress,
         among interfaces: [InterfaceInfo],
@@ -39,11 +41,13 @@ public enum AnnounceInterfaces {
             let wanted = Set(configured)
             return Set(up.lazy.map(\.name).filter { wanted.contains($0) })
         }
-        let onLink = up.filter { info in !info.isLoopback && info.addresses.contains { $0.contains(vip) } }
-        if !onLink.isEmpty { return Set(onLink.map(\.name)) }
-        return Set(up.lazy.filter { info in
+        let candidates = up.filter { info in
             info.isBroadcastCapable && !info.isLoopback && !patterns.contains { globMatches($0, info.name) }
-        }.map(\.name))
+        }
+        let onLink = candidates.filter { info in
+            info.addresses.contains { $0.contains(vip) && $0.length < $0.family.bitWidth }
+        }
+        return Set((onLink.isEmpty ? candidates : onLink).map(\.name))
     }
 
     /// Shell-style matching of a whole name: `*` any run of characters, `?` one character.

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Executables built beside the running test bundle (`swift build --build-tests` builds them).
 public enum BuiltProducts {
@@ -16,6 +17,16 @@ public enum BuiltProducts {
     public static func executable(_ name: String) -> String? {
         let path = directory.appendingPathComponent(name).path
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+
+    /// The path of executable `name`; when it was not built, records a test failure and
+    /// returns nil (`guard let ironlb = BuiltProducts.require("ironlb") else { return }`).
+    public static func require(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        guard let path = executable(name) else {
+            Issue.record("the \(name) executable was not built beside the tests (run swift build --build-tests)", sourceLocation: sourceLocation)
+            return nil
+        }
+        return path
     }
 
     /// The repository's root, found from this source file.

@@ -27,7 +27,7 @@ public enum Prerequisite: Sendable, CustomStringConvertible {
         case .command(let name): return Shell.which(name) != nil
         case .networkNamespaces:
             guard geteuid() == 0, Shell.which("ip") != nil else { return false }
-            let probe = "ironlb-probe-\(getpid())"
+            let probe = "ironlb-probe-\(getpid())-\(ProbeCounter.next())"
             guard (try? Shell.run(["ip", "netns", "add", probe]))?.status == 0 else { return false }
             _ = try? Shell.run(["ip", "netns", "del", probe])
             return true
@@ -59,4 +59,10 @@ public enum Prerequisites {
         }
         return false
     }
+}
+
+/// Distinct names for concurrent namespace probes within one process.
+enum ProbeCounter {
+    private static let counter = Counter()
+    static func next() -> Int { counter.next() }
 }

@@ -28,7 +28,7 @@ public enum Shell {
         let inPipe = Pipe()
         process.standardInput = inPipe
         try process.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        if let input { try? inPipe.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
         try? inPipe.fileHandleForWriting.close()
         // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
         let group = DispatchGroup()

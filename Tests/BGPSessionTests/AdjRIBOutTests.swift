@@ -1,3 +1,4 @@
+import TestSupport
 import BGPSession
 import BGPWire
 import NIOCore
@@ -219,5 +220,47 @@ import Testing
         #expect(m.ribOut.advertised.isEmpty)
         let again = establish(&m, at: .zero + .seconds(5))
         #expect(announced(again.updates) == [IPPrefix("203.0.113.1/32")!])
+    }
+}
+
+/// Property: whatever sequence of desired sets, a peer that applies the UPDATEs it is sent
+/// ends up holding exactly the desired routes with their attributes.
+@Suite struct AdjRIBOutPropertyTests {
+    /// The routes a BGP peer holds after applying UPDATEs (implicit withdraw on re-announce).
+    struct PeerRIB {
+        var routes: [IPPrefix: BGPUpdate] = [:]
+        mutating func apply(_ update: BGPUpdate) {
+            for prefix in update.withdrawnRoutes + (update.mpUnreach?.withdrawn.prefixes ?? []) { routes[prefix] = nil }
+            var attributesOnly = update
+            attributesOnly.nlri = []
+            attributesOnly.attributes = update.attributes.filter { $0.typeCode != BGPPathAttribute.TypeCode.mpReachNLRI }
+            for prefix in update.nlri + (update.mpReach?.nlri.prefixes ?? []) { routes[prefix] = attributesOnly }
+        }
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6, 7, 8])
+    func peerConvergesToTheDesiredSet(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let universe = AdjRIBOutTests.hosts(300) + AdjRIBOutTests.hosts6(100) + [IPPrefix("203.0.113.0/24")!, IPPrefix("2001:db8:2::/48")!]
+        let palette = (0..<4).map { BGPRouteAttributes(communities: [BGPCommunity(asn: 64512, value: UInt16($0))]) }
+        var rib = BGPAdjRIBOut()
+        var peer = PeerRIB()
+        let context = AdjRIBOutTests.ebgp
+        for _ in 0..<30 {
+            var desired: [IPPrefix: BGPRouteAttributes] = [:]
+            for prefix in universe where Int.random(in: 0..<3, using: &random) > 0 {
+                desired[prefix] = palette.randomElement(using: &random)
+            }
+            rib.setDesired(desired)
+            for message in try onTheWire(rib.updates(context: context).map { .update($0) }, options: context.codec) {
+                guard case .update(let update) = message else { throw Failure("not an update") }
+                peer.apply(update)
+            }
+            #expect(Set(peer.routes.keys) == Set(desired.keys))
+            for (prefix, attributes) in desired {
+                #expect(peer.routes[prefix]?.communities == attributes.communities)
+            }
+            #expect(rib.advertised == desired)
+        }
     }
 }

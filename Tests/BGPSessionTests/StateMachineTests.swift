@@ -1,3 +1,4 @@
+import TestSupport
 import BGPSession
 import BGPWire
 import NetPrimitives
@@ -291,4 +292,43 @@ import Testing
 struct Failure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+@Suite struct GracefulRestartTests {
+    func established(gracefulRestart: UInt16?, peerGR: Bool) -> Machine {
+        var configuration = Peer.configuration()
+        configuration.gracefulRestartTime = gracefulRestart
+        var m = Machine(configuration: configuration, random: SeededRandom(seed: 9))
+        var open = Peer.open()
+        if peerGR {
+            open.parameters.append(.capabilities([.gracefulRestart(BGPGracefulRestart(restartTime: 120, families: [.init(family: .ipv4Unicast)]))]))
+        }
+        _ = establish(&m, open: open)
+        _ = m.setDesiredRoutes([IPPrefix("198.51.100.1/32")!: BGPRouteAttributes()])
+        return m
+    }
+
+    @Test func keepsRoutesWhenBothSidesNegotiatedIt() {
+        var m = established(gracefulRestart: 120, peerGR: true)
+        let stop = m.stop(now: .zero, communication: "restart", mode: .gracefulRestart)
+        // No withdrawal, no NOTIFICATION: a bare close leaves the routes stale at the peer.
+        #expect(stop.sent.isEmpty)
+        #expect(stop.closes && m.sessionState == .idle)
+    }
+
+    @Test(arguments: [(UInt16?.none, true), (UInt16?(120), false)])
+    func withdrawsWhenNotNegotiated(ours: UInt16?, peerGR: Bool) {
+        var m = established(gracefulRestart: ours, peerGR: peerGR)
+        let stop = m.stop(now: .zero, communication: "bye", mode: .gracefulRestart)
+        #expect(stop.updates.first?.withdrawnRoutes == [IPPrefix("198.51.100.1/32")!])
+        #expect(stop.notifications.first?.shutdownCommunication == "bye")
+    }
+
+    @Test func restartingSpeakerSetsTheRestartStateBit() {
+        var configuration = Peer.configuration()
+        configuration.restarting = true
+        #expect(configuration.open.gracefulRestart?.flags == 0x8)
+        configuration.restarting = false
+        #expect(configuration.open.gracefulRestart?.flags == 0)
+    }
 }

@@ -2,6 +2,7 @@ import BGPSession
 import BGPWire
 import NIOCore
 import NetPrimitives
+import TestSupport
 
 /// A manual clock's instant: tests move time by hand.
 struct TestInstant: InstantProtocol, Sendable, CustomStringConvertible {
@@ -14,18 +15,6 @@ struct TestInstant: InstantProtocol, Sendable, CustomStringConvertible {
     var description: String { "t+\(offset)" }
 }
 
-/// SplitMix64: a deterministic generator for the backoff jitter.
-struct SeededRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 typealias Machine = BGPSessionStateMachine<TestInstant, SeededRandom>
 typealias Action = BGPSessionAction<TestInstant>

@@ -55,10 +55,7 @@ import TestSupport
 
     /// The real binary: examples validate, stdin works, exit codes are right.
     @Test func binaryValidatesTheExamplesAndReadsStandardInput() throws {
-        guard let ironlb = BuiltProducts.executable("ironlb") else {
-            Issue.record("the ironlb executable was not built beside the tests (run swift build --build-tests)")
-            return
-        }
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let root = BuiltProducts.repositoryRoot.path
         let examples = try FileManager.default.contentsOfDirectory(atPath: "\(root)/examples").filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(examples.count >= 2)

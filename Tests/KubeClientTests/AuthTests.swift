@@ -35,8 +35,11 @@ import Testing
         #expect(await client.credentials.fileReads == 3)
     }
 
-    @Test func clientCertificateAuth() async throws {
-        let sim = try KubeSimServer()
+    @Test(arguments: [false, true])
+    func clientCertificateAuth(http2: Bool) async throws {
+        var config = KubeSimServer.Configuration()
+        config.http2 = http2
+        let sim = try KubeSimServer(configuration: config)
         try await sim.start()
         defer { Task { try? await sim.stop() } }
         let dir = try tempDir()
@@ -48,6 +51,7 @@ import Testing
         defer { Task { try? await client.shutdown() } }
         let l = try await client.list(V1Namespace.self, namespace: nil)
         #expect(l.items.count == 4)
+        #expect((sim.http2RequestCount > 0) == http2)
     }
 
     @Test func execPluginCredentials() async throws {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import KubeModel
 import KubeSim
@@ -157,5 +158,25 @@ final class EventLog: Sendable {
         try await f.client.watch(V1Service.self, namespace: "default", resourceVersion: "2", timeoutSeconds: 5) { got.append($0) }
         guard case .error(let s)? = got.first else { Issue.record("expected ERROR"); return }
         #expect(s.code == 410 && s.reason == "Expired" && s.message?.hasPrefix("too old resource version: 2") == true)
+    }
+}
+
+@Suite struct LargeObjectTests {
+    @Test func megabyteConfigMapsThroughWatchSplitAtOddSizes() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let inf = Informer<V1ConfigMap>(client: f.client, namespace: "default")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await inf.run() }
+            #expect(await inf.waitForSync())
+            f.sim.splitWatchWrites([1, 65_537, 13, 300_000])
+            let big = String(repeating: "0123456789abcdef", count: 1 << 16)  // 1 MiB
+            for i in 0..<3 {
+                _ = try await f.client.create(V1ConfigMap(metadata: ObjectMeta(name: "big-\(i)", namespace: "default"), data: ["blob": big + "\(i)"]))
+            }
+            #expect(await waitUntil(.seconds(30)) { (0..<3).allSatisfy { inf.get("default/big-\($0)")?.data?["blob"] == big + "\($0)" } })
+            #expect(inf.stats.errors == 0)
+            group.cancelAll()
+        }
     }
 }

@@ -169,3 +169,26 @@ import Testing
         #expect(raw.value(atPath: "data.b") == "2")
     }
 }
+
+@Suite struct HTTP2Tests {
+    /// client-go and AsyncHTTPClient negotiate HTTP/2 with real API servers: the same REST and
+    /// watch code must work over DATA frames.
+    @Test func restAndWatchOverHTTP2() async throws {
+        let f = try await SimFixture.start { $0.http2 = true }
+        defer { Task { await f.stop() } }
+        _ = try await f.client.create(service("h2"))
+        let inf = Informer<V1Service>(client: f.client, namespace: "default")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await inf.run() }
+            #expect(await inf.waitForSync())
+            f.sim.splitWatchWrites([3, 1000])
+            for i in 0..<50 { _ = try await f.client.patch(V1Service.self, name: "h2", patch: ["metadata": ["labels": ["i": .string("\(i)")]]]) }
+            #expect(await waitUntil { inf.get("default/h2")?.metadata.labels?["i"] == "49" })
+            f.sim.closeWatches()
+            _ = try await f.client.delete(V1Service.self, name: "h2")
+            #expect(await waitUntil { inf.get("default/h2") == nil })
+            group.cancelAll()
+        }
+        #expect(f.sim.http2RequestCount > 50)
+    }
+}

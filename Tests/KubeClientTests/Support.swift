@@ -2,6 +2,7 @@ import Foundation
 import KubeModel
 import KubeSim
 @testable import KubeClient
+import TestSupport
 
 /// A started simulator and a client configured from its kubeconfig.
 struct SimFixture {
@@ -23,18 +24,6 @@ struct SimFixture {
     }
 }
 
-/// A seeded generator (SplitMix64) so random mutation tests are reproducible.
-struct SeededRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func service(_ name: String, type: String = "LoadBalancer", labels: [String: String] = [:]) -> V1Service {
     V1Service(metadata: ObjectMeta(name: name, namespace: "default", labels: labels),

@@ -252,3 +252,36 @@ func fixture(_ name: String) throws -> [UInt8] {
         #expect(b.next(random: 0, now: .seconds(200)) == .milliseconds(800))
     }
 }
+
+@Suite struct MalformedCorpusTests {
+    /// Random and mutated inputs never crash the parser or the framer (errors are values).
+    @Test(arguments: [1 as UInt64, 2, 3])
+    func randomBytesAreErrorsNotCrashes(_ seed: UInt64) throws {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            return z ^ (z >> 27)
+        }
+        let base = Array(try fixture("service-lb.json"))
+        var parsedOK = 0
+        for _ in 0..<300 {
+            var b = base
+            for _ in 0..<Int(next() % 8 + 1) {
+                let i = Int(next() % UInt64(b.count))
+                switch next() % 3 {
+                case 0: b[i] = UInt8(truncatingIfNeeded: next())
+                case 1: b.remove(at: i)
+                default: b.insert(UInt8(ascii: "{"), at: i)
+                }
+            }
+            if (try? JSONValue.parse(b)) != nil { parsedOK += 1 }
+            var framer = JSONStreamFramer(maxObjectSize: 1 << 16)
+            framer.append(b)
+            while let _ = try? framer.next() {}
+            _ = try? JSONDecoder().decode(V1Service.self, from: Data(b))
+        }
+        #expect(parsedOK < 300)  // mutations do break the document
+    }
+}

@@ -1,13 +1,14 @@
 import Foundation
 import KubeModel
 import Testing
+import TestSupport
 @testable import KubeSim
 
-/// Prerequisite gate (mirrors TestSupport's rule): missing prerequisites fail under CI=true,
-/// otherwise the test is skipped with a visible reason.
+/// Gate for prerequisites TestSupport cannot express (a Python module), with its rule:
+/// missing under CI=true is a failure, otherwise a visible SKIP.
 func require(_ what: String, _ ok: Bool) -> Bool {
     if ok { return true }
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
+    if Prerequisites.isCI {
         Issue.record("prerequisite missing under CI: \(what)")
     } else {
         print("SKIP: \(what) not available")
@@ -47,9 +48,12 @@ func which(_ cmd: String) -> Bool {
 let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop").path
 
 @Suite(.serialized) struct InteropTests {
-    @Test func kubectlCreateListWatchEditDelete() async throws {
-        guard require("kubectl (apt-get install kubectl)", which("kubectl")) else { return }
-        let sim = try KubeSimServer()
+    @Test(arguments: [false, true])
+    func kubectlCreateListWatchEditDelete(http2: Bool) async throws {
+        guard Prerequisites.require(.command("kubectl")) else { return }
+        var config = KubeSimServer.Configuration()
+        config.http2 = http2
+        let sim = try KubeSimServer(configuration: config)
         try await sim.start()
         let home = sim.directory + "/home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
@@ -57,10 +61,10 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         func kubectl(_ args: [String], timeout: Duration = .seconds(60)) throws -> RunResult {
             try run(["kubectl"] + args, env: env, timeout: timeout)
         }
-        let apply = try kubectl(["apply", "--validate=false", "-f", interopDir + "/kubectl-objects.yaml"])
+        let apply = try kubectl(["apply", "-f", interopDir + "/kubectl-objects.yaml"])
         #expect(apply.status == 0, "\(apply.output)")
         #expect(apply.output.contains("configmap/ironlb-config created") && apply.output.contains("service/web created"))
-        let again = try kubectl(["apply", "--validate=false", "-f", interopDir + "/kubectl-objects.yaml"])
+        let again = try kubectl(["apply", "-f", interopDir + "/kubectl-objects.yaml"])
         #expect(again.output.contains("service/web unchanged"), "\(again.output)")
         let get = try kubectl(["get", "svc,cm", "-o", "name"])
         #expect(get.output.contains("service/web") && get.output.contains("configmap/ironlb-config") && get.output.contains("service/kubernetes"), "\(get.output)")
@@ -80,7 +84,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         w.standardError = FileHandle(forWritingAtPath: watchOut)!
         try w.run()
         var watching = false
-        for _ in 0..<200 where !watching {
+        for _ in 0..<600 where !watching {
             try await Task.sleep(for: .milliseconds(50))
             watching = sim.activeWatchCount > 0
         }
@@ -88,7 +92,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         let label = try kubectl(["label", "svc", "web", "stage=blue"])
         #expect(label.status == 0, "\(label.output)")
         var printed = ""
-        for _ in 0..<200 {
+        for _ in 0..<600 {
             printed = (try? String(contentsOfFile: watchOut, encoding: .utf8)) ?? ""
             if printed.contains("web blue") { break }
             try await Task.sleep(for: .milliseconds(50))
@@ -101,7 +105,7 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         let editor = sim.directory + "/editor.sh"
         try "#!/bin/sh\nsed -i 's/app: web/app: web-v2/' \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: editor)
-        let edit = try run(["kubectl", "edit", "--validate=false", "svc", "web"], env: env.merging(["EDITOR": editor]) { $1 }, timeout: .seconds(30))
+        let edit = try run(["kubectl", "edit", "svc", "web"], env: env.merging(["EDITOR": editor]) { $1 }, timeout: .seconds(30))
         #expect(edit.output.contains("service/web edited"), "\(edit.output)")
         #expect(sim.request("GET", "/api/v1/namespaces/default/services/web").body.value(atPath: "spec.selector.app") == "web-v2")
 
@@ -110,11 +114,17 @@ let interopDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().app
         #expect(st.status == 0, "\(st.output)")
         let ing = try kubectl(["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip} {.status.loadBalancer.ingress[0].ipMode}"])
         #expect(ing.output == "203.0.113.10 VIP", "\(ing.output)")
+        // Server-side printing: kubectl's default columns come from the Table the server returns.
+        let table = try kubectl(["get", "svc", "web"])
+        let row = table.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(table.output.hasPrefix("NAME"), "\(table.output)")
+        #expect(row.count == 6 && row[0] == "web" && row[1] == "LoadBalancer" && row[3] == "203.0.113.10" && row[4].hasPrefix("80:3"), "\(table.output)")
 
         let del = try kubectl(["delete", "-f", interopDir + "/kubectl-objects.yaml"])
         #expect(del.output.contains(#"service "web" deleted"#) && del.output.contains(#"configmap "ironlb-config" deleted"#), "\(del.output)")
         let gone = try kubectl(["get", "svc", "web"])
         #expect(gone.status != 0 && gone.output.contains(#"services "web" not found"#), "\(gone.output)")
+        #expect((sim.http2RequestCount > 0) == http2)
         try await sim.stop()
     }
 

@@ -9,6 +9,34 @@ struct FailoverScenarioTests {
         case partition, sigkill, sigterm
     }
 
+    /// A stuck watch on the owner while a higher-ranked node joins: the owner cannot see the
+    /// newcomer, so it must fence (its own renewals stop coming back) before the newcomer's
+    /// hand-off delay ends.
+    @Test(arguments: 1...5 as ClosedRange<UInt64>)
+    func ownerWithAStuckWatchFencesBeforeANewcomerAnswers(seed: UInt64) throws {
+        var parameters = Simulation.Parameters()
+        parameters.restartStopped = false
+        var sim = Simulation(seed: seed, parameters: parameters)
+        // Start with the node that will join stopped.
+        try sim.run(until: .seconds(5), faultsEnabled: false)
+        let vip = sim.vips[0]
+        let ranked = sim.nodes.map(\.name).sorted { OwnerElection.weight(node: $0, address: vip) > OwnerElection.weight(node: $1, address: vip) }
+        guard let newcomer = sim.nodes.firstIndex(where: { $0.name == ranked[0] }) else { return }
+        sim.kill(newcomer)
+        try sim.run(until: .seconds(120), faultsEnabled: false)
+        let owner = try #require(sim.answerers[vip]?.first)
+        let ownerIndex = try #require(sim.nodes.firstIndex { $0.name == owner })
+        sim.nodes[ownerIndex].watchStalled = true
+        sim.schedule(at: sim.now, .restart(node: newcomer))
+        let joinedAt = sim.now
+        try sim.run(until: joinedAt.advanced(by: .seconds(60)), faultsEnabled: false)
+        let after = sim.timeline.filter { $0.vip == vip && $0.at >= joinedAt }
+        let stop = try #require(after.first { $0.node == owner && !$0.answering })
+        let take = try #require(after.first { $0.node == ranked[0] && $0.answering })
+        #expect(stop.at <= take.at)
+        #expect(joinedAt.duration(to: stop.at) <= LeaseTimings.default.renewDeadline)
+    }
+
     /// Runs to a steady state, fails the owner of the first VIP, and returns the old owner's
     /// last answer and the new owner's first, after the failure.
     static func failover(_ failure: Failure, seed: UInt64) throws -> (failedAt: ManualInstant, stopped: ManualInstant, taken: ManualInstant, newOwner: String, sim: Simulation) {
@@ -25,7 +53,7 @@ struct FailoverScenarioTests {
         switch failure {
         case .partition: sim.nodes[index].partitioned = true
         case .sigkill: sim.kill(index)
-        case .sigterm: sim.apply(lease: sim.nodes[index].lease.shutdown(now: sim.now), to: index)
+        case .sigterm: sim.apply(sim.nodes[index].core.shutdown(now: sim.now), to: index)
         }
         try sim.run(until: failedAt.advanced(by: .seconds(60)), faultsEnabled: false)
         let after = sim.timeline.filter { $0.vip == vip && $0.at >= failedAt }

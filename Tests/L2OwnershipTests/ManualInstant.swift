@@ -1,4 +1,5 @@
 import L2Ownership
+import TestSupport
 
 /// A test instant: an offset from the start of the test. Tests advance it by hand.
 struct ManualInstant: InstantProtocol, CustomStringConvertible {
@@ -18,17 +19,8 @@ struct ManualInstant: InstantProtocol, CustomStringConvertible {
     }
 }
 
-/// SplitMix64: a small seeded generator, so that every failing run can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
 
+extension SplitMix64 {
     mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
 
     mutating func duration(_ range: ClosedRange<Double>) -> Duration {

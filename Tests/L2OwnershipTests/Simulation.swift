@@ -1,14 +1,18 @@
+import TestSupport
 import L2Ownership
+import LinkWire
 import NetPrimitives
 
 /// A cluster of speakers around a simulated API server, driven by a seeded generator:
 /// Lease writes are compare-and-swap on a resourceVersion, commit after a random latency and
 /// answer after another (or the answer is lost); every change reaches every speaker's watch
 /// in order after a random lag; speakers crash (SIGKILL), stop (SIGTERM), restart, and lose
-/// the API (partition: requests fail, the watch stalls). After every event the simulation
+/// the API (partition: requests fail, the watch stalls) or only their watch (a stuck
+/// informer: writes succeed, nothing arrives). After every event the simulation
 /// checks that no VIP is answered by two running speakers.
 struct Simulation {
     typealias Lease = NodeLeaseStateMachine<ManualInstant>
+    typealias Core = L2SpeakerCore<ManualInstant>
 
     struct Parameters {
         var nodes = 4
@@ -21,6 +25,8 @@ struct Simulation {
         var crashChance = 0.002
         var stopChance = 0.002
         var partitionChance = 0.003
+        /// The watch stalls while writes still succeed (a stuck informer).
+        var watchStallChance = 0.002
         var responseLossChance = 0.02
         /// Whether a speaker that exited after SIGTERM is started again (like a DaemonSet).
         var restartStopped = true
@@ -36,7 +42,7 @@ struct Simulation {
     }
 
     enum Request {
-        case own(Lease.Write)
+        case own(Lease.Request)
         case breakLease(node: String, resourceVersion: String)
     }
 
@@ -46,6 +52,7 @@ struct Simulation {
         case timer(node: Int, incarnation: Int)
         case restart(node: Int)
         case heal(node: Int)
+        case unstall(node: Int)
     }
 
     struct Event {
@@ -66,9 +73,10 @@ struct Simulation {
         var incarnation = 0
         var running = false
         var partitioned = false
-        var lease: Lease
-        var peers: PeerLeaseTable<ManualInstant>
-        var announcer = AnnouncementScheduler<ManualInstant>()
+        var watchStalled = false
+        var core: Core
+        /// The VIPs the speaker answers (from its last setAnswers).
+        var answered: Set<IPAddress> = []
         var watch: [WatchItem] = []
         var lastWatchDelivery = ManualInstant.zero
         var timers: Set<ManualInstant> = []
@@ -88,15 +96,16 @@ struct Simulation {
     var sequence = 0
     let vips: [IPAddress]
     let services: [IPAddress: [ServiceRequirement]]
+    let layerTwoVIPs: [LayerTwoVIP]
+    let facts: [NodeFacts]
     /// Statistics, to check that the run exercised what it claims.
     var faultsEnabled = true
+    var pendingViolation: String?
     var timeline: [Change] = []
     var announcements: [(ManualInstant, String, IPAddress)] = []
     var processed = 0
     var takeovers = 0
     var faults: [String: Int] = [:]
-    /// When each VIP last had an answering node, and the longest time any had none.
-    var log: [String] = []
 
     init(seed: UInt64, parameters: Parameters = Parameters()) {
         self.parameters = parameters
@@ -121,8 +130,10 @@ struct Simulation {
             }
         }
         self.services = services
+        layerTwoVIPs = vips.map { LayerTwoVIP(address: $0, services: services[$0] ?? []) }
+        facts = names.enumerated().map { NodeFacts(name: $1, excludedByLabel: parameters.excluded.contains($0)) }
         for name in names {
-            nodes.append(Node(name: name, lease: Lease(timings: parameters.timings), peers: PeerLeaseTable(selfName: name, timings: parameters.timings)))
+            nodes.append(Node(name: name, core: Core(node: name, timings: parameters.timings)))
         }
         for index in nodes.indices {
             schedule(at: .zero.advanced(by: rng.duration(0...3)), .restart(node: index))
@@ -150,7 +161,7 @@ struct Simulation {
             if deliverWatches() { try check() }
             guard !events.isEmpty else { break }
             let index = 0
-            let nextWatch = nodes.compactMap { node in node.running && !node.partitioned ? node.watch.first?.deliverAt : nil }.min()
+            let nextWatch = nodes.compactMap { node in node.running && !node.partitioned && !node.watchStalled ? node.watch.first?.deliverAt : nil }.min()
             if let nextWatch, nextWatch < events[index].at {
                 now = max(now, nextWatch)
                 continue
@@ -177,22 +188,26 @@ struct Simulation {
             schedule(at: now.advanced(by: rng.duration(1...40)), .restart(node: index))
         } else if rng.chance(parameters.stopChance) {
             faults["stop", default: 0] += 1
-            apply(lease: nodes[index].lease.shutdown(now: now), to: index)
+            apply(nodes[index].core.shutdown(now: now), to: index)
         } else if rng.chance(parameters.partitionChance), !nodes[index].partitioned {
             faults["partition", default: 0] += 1
             nodes[index].partitioned = true
             schedule(at: now.advanced(by: rng.duration(1...40)), .heal(node: index))
+        } else if rng.chance(parameters.watchStallChance), !nodes[index].watchStalled {
+            faults["watchStall", default: 0] += 1
+            nodes[index].watchStalled = true
+            schedule(at: now.advanced(by: rng.duration(1...40)), .unstall(node: index))
         }
     }
 
     /// SIGKILL: the process and everything it answered vanish at once.
     mutating func kill(_ index: Int) {
-        for vip in vips where nodes[index].announcer.isAnswering(vip) {
+        for vip in nodes[index].answered.sorted() {
             timeline.append(Change(at: now, node: nodes[index].name, vip: vip, answering: false))
         }
+        nodes[index].answered = []
         nodes[index].running = false
         nodes[index].incarnation += 1
-        nodes[index].announcer = AnnouncementScheduler()
         nodes[index].watch = []
         nodes[index].timers = []
     }
@@ -204,34 +219,36 @@ struct Simulation {
             kill(index)
             let name = nodes[index].name
             nodes[index].running = true
-            nodes[index].lease = Lease(timings: parameters.timings)
-            nodes[index].peers = PeerLeaseTable(selfName: name, timings: parameters.timings)
+            nodes[index].core = Core(node: name, timings: parameters.timings)
             // An informer starts with a list: the whole store, in the watch's order.
             for (lease, entry) in store.sorted(by: { $0.value.version < $1.value.version }) {
                 enqueueWatch(index, lease: lease, holder: entry.holder, version: entry.version)
             }
-            apply(lease: nodes[index].lease.start(now: now), to: index)
+            let mac = MACAddress(rawValue: 0x0200_0000_0000 | UInt64(index + 1))
+            let interfaces = [InterfaceInfo(name: "eth0", mac: mac, addresses: [IPPrefix("203.0.113.0/24")!])]
+            apply(nodes[index].core.update(interfaces: interfaces, now: now), to: index)
+            apply(nodes[index].core.update(vips: layerTwoVIPs, nodes: facts, now: now), to: index)
+            apply(nodes[index].core.start(now: now), to: index)
         case .heal(let index):
             nodes[index].partitioned = false
+        case .unstall(let index):
+            nodes[index].watchStalled = false
         case .timer(let index, let incarnation):
             guard nodes[index].running, nodes[index].incarnation == incarnation else { return }
             nodes[index].timers = nodes[index].timers.filter { $0 > now }
-            apply(lease: nodes[index].lease.timerFired(now: now), to: index)
-            let announce = nodes[index].announcer.timerFired(now: now)
-            apply(announcer: announce, to: index)
-            reconcile(index)
+            apply(nodes[index].core.timerFired(now: now), to: index)
         case .commit(let index, let incarnation, let request, let sentAt, let loseResponse):
             commit(index, incarnation: incarnation, request: request, sentAt: sentAt, loseResponse: loseResponse)
         case .response(let index, let incarnation, let sentAt, let outcome):
             guard nodes[index].running, nodes[index].incarnation == incarnation else { return }
-            let actions: [Lease.Action]
+            let actions: [Core.Action]
             switch outcome {
-            case .success(let version): actions = nodes[index].lease.writeSucceeded(sentAt: sentAt, resourceVersion: version, now: now)
-            case .conflict: actions = nodes[index].lease.writeFailed(sentAt: sentAt, conflict: true, now: now)
-            case .failed: actions = nodes[index].lease.writeFailed(sentAt: sentAt, conflict: false, now: now)
-            case .read(let held, let version): actions = nodes[index].lease.leaseRead(sentAt: sentAt, heldBySelf: held, resourceVersion: version, now: now)
+            case .success(let version): actions = nodes[index].core.leaseSucceeded(sentAt: sentAt, resourceVersion: version, now: now)
+            case .conflict: actions = nodes[index].core.leaseFailed(sentAt: sentAt, conflict: true, now: now)
+            case .failed: actions = nodes[index].core.leaseFailed(sentAt: sentAt, conflict: false, now: now)
+            case .read(let held, let version): actions = nodes[index].core.leaseRead(sentAt: sentAt, heldBySelf: held, resourceVersion: version, now: now)
             }
-            apply(lease: actions, to: index)
+            apply(actions, to: index)
         }
     }
 
@@ -304,55 +321,52 @@ struct Simulation {
     @discardableResult
     mutating func deliverWatches() -> Bool {
         var any = false
-        for index in nodes.indices where nodes[index].running && !nodes[index].partitioned {
-            var changed = false
+        for index in nodes.indices where nodes[index].running && !nodes[index].partitioned && !nodes[index].watchStalled {
             while let item = nodes[index].watch.first, item.deliverAt <= now {
                 nodes[index].watch.removeFirst()
-                changed = true
-                if item.lease == nodes[index].name {
-                    if item.holder == nodes[index].name {
-                        apply(lease: nodes[index].lease.observedOwnLease(resourceVersion: item.resourceVersion, now: now), to: index)
-                    }
-                } else {
-                    nodes[index].peers.observe(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion, now: now)
-                }
+                any = true
+                apply(nodes[index].core.observedLease(node: item.lease, holder: item.holder, resourceVersion: item.resourceVersion, now: now), to: index)
+                guard nodes[index].running else { break }
             }
-            if changed { reconcile(index) }
-            any = any || changed
         }
         return any
     }
 
-    mutating func apply(lease actions: [Lease.Action], to index: Int) {
+    mutating func apply(_ actions: [Core.Action], to index: Int) {
         for action in actions {
+            guard nodes[index].running else { return }
             switch action {
-            case .write(let write, let sentAt):
-                send(index, .own(write), sentAt: sentAt)
+            case .lease(let request, let sentAt):
+                send(index, .own(request), sentAt: sentAt)
+            case .breakLease(let node, let version):
+                send(index, .breakLease(node: node, resourceVersion: version), sentAt: now)
             case .scheduleTimer(let at):
                 timer(index, at: at)
-            case .startAnswering, .stopAnswering:
-                break  // read back through isAnswering in reconcile
+            case .setAnswers(let map):
+                let new = Set(map.keys)
+                for vip in nodes[index].answered.subtracting(new).sorted() {
+                    timeline.append(Change(at: now, node: nodes[index].name, vip: vip, answering: false))
+                }
+                for vip in new.subtracting(nodes[index].answered).sorted() {
+                    takeovers += 1
+                    timeline.append(Change(at: now, node: nodes[index].name, vip: vip, answering: true))
+                }
+                nodes[index].answered = new
+                // The check runs between every two actions: a speaker that starts answering
+                // must already be alone.
+                do { try check() } catch { pendingViolation = pendingViolation ?? "\(error)" }
+            case .send(let frame, _):
+                // One announcement per round: the ARP request form or the NA.
+                switch frame.packet {
+                case .arp(let arp) where arp.operation == .request: announcements.append((now, nodes[index].name, .v4(arp.senderProtocolAddress)))
+                case .ndp(let ndp): announcements.append((now, nodes[index].name, .v6(ndp.ipv6.source)))
+                case .arp: break
+                }
             case .exit:
                 faults["exit", default: 0] += 1
                 kill(index)
                 if parameters.restartStopped { schedule(at: now.advanced(by: rng.duration(1...20)), .restart(node: index)) }
                 return
-            }
-        }
-        if nodes[index].running { reconcile(index) }
-    }
-
-    mutating func apply(announcer actions: [AnnouncementScheduler<ManualInstant>.Action], to index: Int) {
-        for action in actions {
-            switch action {
-            case .scheduleTimer(let at): timer(index, at: at)
-            case .startAnswering(let vip):
-                takeovers += 1
-                timeline.append(Change(at: now, node: nodes[index].name, vip: vip, answering: true))
-            case .stopAnswering(let vip):
-                timeline.append(Change(at: now, node: nodes[index].name, vip: vip, answering: false))
-            case .announce(let vip):
-                announcements.append((now, nodes[index].name, vip))
             }
         }
     }
@@ -370,34 +384,12 @@ struct Simulation {
         schedule(at: at, .timer(node: index, incarnation: nodes[index].incarnation))
     }
 
-    /// Recomputes what the speaker answers, and starts breaks that are due.
-    mutating func reconcile(_ index: Int) {
-        guard nodes[index].running else { return }
-        let due = nodes[index].peers.due(now: now)
-        for b in due.breaks { send(index, .breakLease(node: b.node, resourceVersion: b.resourceVersion), sentAt: now) }
-        if let next = due.next { timer(index, at: next) }
-        let owned = ownedVIPs(index)
-        apply(announcer: nodes[index].announcer.update(owned: owned, now: now), to: index)
-    }
-
-    func candidacies(_ index: Int) -> [NodeCandidacy] {
-        nodes.indices.map { other in
-            let name = nodes[other].name
-            let eligible = other == index ? nodes[index].lease.isAnswering : nodes[index].peers.isLive(name)
-            return NodeCandidacy(name: name, leaseEligible: eligible, excludedByLabel: parameters.excluded.contains(other))
-        }
-    }
-
-    func ownedVIPs(_ index: Int) -> Set<IPAddress> {
-        let candidates = candidacies(index)
-        return Set(vips.filter { OwnerElection.owner(of: $0, services: services[$0] ?? [], nodes: candidates) == nodes[index].name })
-    }
-
     /// Never two running speakers answering one VIP; excluded nodes never answer.
     func check() throws {
+        if let pendingViolation { throw Violation(description: pendingViolation) }
         var seen: [IPAddress: String] = [:]
         for index in nodes.indices where nodes[index].running {
-            for vip in nodes[index].announcer.answered {
+            for vip in nodes[index].answered {
                 if let other = seen[vip] {
                     throw Violation(description: "\(now): \(vip) answered by \(other) and \(nodes[index].name)")
                 }
@@ -413,13 +405,14 @@ struct Simulation {
     mutating func healAll() {
         for index in nodes.indices {
             nodes[index].partitioned = false
+            nodes[index].watchStalled = false
             if !nodes[index].running { schedule(at: now, .restart(node: index)) }
         }
     }
 
     /// The VIP → answering speaker map.
     var answerers: [IPAddress: [String]] {
-        Dictionary(uniqueKeysWithValues: vips.map { vip in (vip, nodes.filter { $0.running && $0.announcer.answered.contains(vip) }.map(\.name)) })
+        Dictionary(uniqueKeysWithValues: vips.map { vip in (vip, nodes.filter { $0.running && $0.answered.contains(vip) }.map(\.name)) })
     }
 
     /// What every speaker would compute with a perfect view: the reference owner.

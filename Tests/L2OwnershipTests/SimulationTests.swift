@@ -14,6 +14,7 @@ struct SimulationTests {
         try sim.run(until: .seconds(900), faultsEnabled: true)
         #expect(sim.processed > 2000, "only \(sim.processed) events")
         #expect(sim.faults["crash", default: 0] + sim.faults["stop", default: 0] + sim.faults["partition", default: 0] > 5, "\(sim.faults)")
+        #expect(sim.faults["watchStall", default: 0] > 0, "\(sim.faults)")
         #expect(sim.takeovers > parameters.vips, "\(sim.takeovers) takeovers")
 
         // Then quiet: every VIP ends up answered by exactly the owner a perfect view names.
@@ -35,6 +36,7 @@ struct SimulationTests {
         parameters.crashChance = 0.004
         parameters.stopChance = 0.004
         parameters.partitionChance = 0.008
+        parameters.watchStallChance = 0.006
         parameters.responseLossChance = 0.1
         var sim = Simulation(seed: seed, parameters: parameters)
         try sim.run(until: .seconds(400), faultsEnabled: true)

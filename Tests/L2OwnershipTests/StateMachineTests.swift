@@ -11,10 +11,10 @@ struct NodeLeaseStateMachineTests {
     /// Acquired at 0, seen back at 0.5, renewed every 5 s: answers from 12 s (handoff).
     @Test func acquireHoldOffThenAnswer() {
         var m = M(timings: Self.t)
-        #expect(m.start(now: Self.at(0)) == [.write(.acquire, sentAt: Self.at(0))])
+        #expect(m.start(now: Self.at(0)) == [.send(.acquire, sentAt: Self.at(0))])
         #expect(m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "1", now: Self.at(0.2)) == [.scheduleTimer(Self.at(5))])
         #expect(m.observedOwnLease(resourceVersion: "1", now: Self.at(0.5)) == [.scheduleTimer(Self.at(5))])
-        #expect(m.timerFired(now: Self.at(5)) == [.write(.renew(resourceVersion: "1"), sentAt: Self.at(5)), .scheduleTimer(Self.at(10))])
+        #expect(m.timerFired(now: Self.at(5)) == [.send(.renew(resourceVersion: "1"), sentAt: Self.at(5)), .scheduleTimer(Self.at(10))])
         #expect(m.writeSucceeded(sentAt: Self.at(5), resourceVersion: "2", now: Self.at(5.1)) == [.scheduleTimer(Self.at(10))])
         #expect(m.observedOwnLease(resourceVersion: "2", now: Self.at(5.3)) == [.scheduleTimer(Self.at(10))])
         _ = m.timerFired(now: Self.at(10))
@@ -41,9 +41,9 @@ struct NodeLeaseStateMachineTests {
         }
         #expect(m.isAnswering)
         // Partition from 21 s: renews at 25 and 30 time out.
-        #expect(m.timerFired(now: Self.at(25)) == [.write(.renew(resourceVersion: "5"), sentAt: Self.at(25)), .scheduleTimer(Self.at(30))])
+        #expect(m.timerFired(now: Self.at(25)) == [.send(.renew(resourceVersion: "5"), sentAt: Self.at(25)), .scheduleTimer(Self.at(30))])
         #expect(m.writeFailed(sentAt: Self.at(25), conflict: false, now: Self.at(27)) == [.scheduleTimer(Self.at(30))])
-        #expect(m.timerFired(now: Self.at(30)) == [.write(.renew(resourceVersion: "5"), sentAt: Self.at(30)), .scheduleTimer(Self.at(31))])
+        #expect(m.timerFired(now: Self.at(30)) == [.send(.renew(resourceVersion: "5"), sentAt: Self.at(30)), .scheduleTimer(Self.at(31))])
         #expect(m.timerFired(now: Self.at(31)) == [.stopAnswering, .scheduleTimer(Self.at(35))])
         #expect(!m.isAnswering)
         // The write sent at 30 turns out to have succeeded: answering again once seen.
@@ -82,9 +82,9 @@ struct NodeLeaseStateMachineTests {
         #expect(m.timerFired(now: Self.at(12)) == [.startAnswering, .scheduleTimer(Self.at(15))])
         _ = m.timerFired(now: Self.at(15))
         #expect(m.writeFailed(sentAt: Self.at(15), conflict: true, now: Self.at(15.1))
-            == [.write(.read, sentAt: Self.at(15.1)), .scheduleTimer(Self.at(20))])
+            == [.send(.read, sentAt: Self.at(15.1)), .scheduleTimer(Self.at(20))])
         #expect(m.leaseRead(sentAt: Self.at(15.1), heldBySelf: false, resourceVersion: "9", now: Self.at(15.2))
-            == [.stopAnswering, .write(.acquire, sentAt: Self.at(15.2))])
+            == [.stopAnswering, .send(.acquire, sentAt: Self.at(15.2))])
         _ = m.writeSucceeded(sentAt: Self.at(15.2), resourceVersion: "10", now: Self.at(15.3))
         _ = m.observedOwnLease(resourceVersion: "10", now: Self.at(15.4))
         #expect(!m.isAnswering)
@@ -99,9 +99,9 @@ struct NodeLeaseStateMachineTests {
         _ = m.timerFired(now: Self.at(5))
         _ = m.writeFailed(sentAt: Self.at(5), conflict: false, now: Self.at(7))  // committed as "2", answer lost
         _ = m.timerFired(now: Self.at(10))
-        #expect(m.writeFailed(sentAt: Self.at(10), conflict: true, now: Self.at(10.1)).first == .write(.read, sentAt: Self.at(10.1)))
+        #expect(m.writeFailed(sentAt: Self.at(10), conflict: true, now: Self.at(10.1)).first == .send(.read, sentAt: Self.at(10.1)))
         #expect(m.leaseRead(sentAt: Self.at(10.1), heldBySelf: true, resourceVersion: "2", now: Self.at(10.2)).first
-            == .write(.renew(resourceVersion: "2"), sentAt: Self.at(10.2)))
+            == .send(.renew(resourceVersion: "2"), sentAt: Self.at(10.2)))
     }
 
     /// SIGTERM: stop answering before the release is sent; exit when it is done.
@@ -117,7 +117,7 @@ struct NodeLeaseStateMachineTests {
         }
         _ = m.timerFired(now: Self.at(12))
         #expect(m.isAnswering)
-        #expect(m.shutdown(now: Self.at(13)) == [.stopAnswering, .write(.release(resourceVersion: "3"), sentAt: Self.at(13))])
+        #expect(m.shutdown(now: Self.at(13)) == [.stopAnswering, .send(.release(resourceVersion: "3"), sentAt: Self.at(13))])
         #expect(m.timerFired(now: Self.at(15)) == [])
         #expect(m.writeSucceeded(sentAt: Self.at(13), resourceVersion: "4", now: Self.at(13.1)) == [.exit])
         #expect(m.shutdown(now: Self.at(14)) == [])
@@ -128,7 +128,7 @@ struct NodeLeaseStateMachineTests {
         _ = m.start(now: Self.at(0))
         #expect(m.writeFailed(sentAt: Self.at(0), conflict: false, now: Self.at(2)) == [.scheduleTimer(Self.at(7))])
         #expect(m.timerFired(now: Self.at(6)) == [.scheduleTimer(Self.at(7))])
-        #expect(m.timerFired(now: Self.at(7)) == [.write(.acquire, sentAt: Self.at(7))])
+        #expect(m.timerFired(now: Self.at(7)) == [.send(.acquire, sentAt: Self.at(7))])
         // A stale answer to the first attempt changes nothing.
         #expect(m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "1", now: Self.at(7.5)) == [])
     }

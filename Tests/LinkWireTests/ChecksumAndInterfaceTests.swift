@@ -1,7 +1,9 @@
+import Foundation
 import LinkWire
 import NIOCore
 import NetPrimitives
 import Testing
+import TestSupport
 
 struct InternetChecksumTests {
     /// RFC 1071 §3 worked example: the sum of 0001 f203 f4f5 f6f7 is ddf2, checksum 220d.
@@ -42,7 +44,7 @@ struct AnnounceInterfacesTests {
     static let interfaces = [
         InterfaceInfo(name: "lo", mac: .zero, addresses: [IPPrefix("127.0.0.0/8")!, IPPrefix("::1/128")!], isLoopback: true, isBroadcastCapable: false),
         InterfaceInfo(name: "eth0", mac: mac, addresses: [IPPrefix("192.0.2.0/25")!, IPPrefix("2001:db8::/64")!]),
-        InterfaceInfo(name: "eth1", mac: mac, addresses: [IPPrefix("192.0.2.128/25")!]),
+        InterfaceInfo(name: "eth1", mac: mac, addresses: [IPPrefix("192.0.2.128/25")!, IPPrefix("192.0.2.1/32")!]),
         InterfaceInfo(name: "eth2", mac: mac, addresses: [IPPrefix("192.0.2.128/25")!], isUp: false),
         InterfaceInfo(name: "bond0", mac: mac),
         InterfaceInfo(name: "veth1234", mac: mac),
@@ -63,12 +65,12 @@ struct AnnounceInterfacesTests {
         Case(vip: "192.0.2.20", expected: ["eth0"]),
         Case(vip: "192.0.2.200", expected: ["eth1"]),
         Case(vip: "2001:db8::20", expected: ["eth0"]),
-        // On no interface's subnet: every up, broadcast-capable, non-loopback, non-excluded one.
-        Case(vip: "198.51.100.200", expected: ["docker0"]),
+        // On no candidate's subnet: every up, broadcast-capable, non-loopback, non-excluded one.
+        Case(vip: "198.51.100.200", expected: ["eth0", "eth1", "bond0"]),
         Case(vip: "203.0.113.9", expected: ["eth0", "eth1", "bond0"]),
-        // A VIP that is on kube-ipvs0's /32 counts as on-link there, but IPVS's dummy is not a
-        // network: excluded patterns apply only to the fallback, so name the interfaces.
-        Case(vip: "203.0.113.7", expected: ["kube-ipvs0"]),
+        // kube-proxy (IPVS) holds the VIP as a /32 on kube-ipvs0: neither a subnet nor a candidate.
+        Case(vip: "203.0.113.7", expected: ["eth0", "eth1", "bond0"]),
+        Case(vip: "192.0.2.1", expected: ["eth0"]),
         Case(vip: "203.0.113.7", configured: ["eth1", "eth2", "nosuch"], expected: ["eth1"]),
     ])
     func selection(_ c: Case) {
@@ -89,16 +91,6 @@ struct AnnounceInterfacesTests {
 /// never traps, a failed decode consumes nothing, and an accepted frame re-encodes to its
 /// input (up to the checksum's two spellings of zero).
 struct MutationPropertyTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test(arguments: Fixture.all)
     func corruptedFramesDecodeFaithfullyOrFail(_ file: String) throws {
@@ -129,5 +121,66 @@ struct MutationPropertyTests {
         }
         // Some corruptions (addresses, padding) leave a valid frame: the property was exercised.
         #expect(accepted > 0)
+    }
+}
+
+/// The fuzz corpus (captured fixtures plus what libFuzzer kept, docs/fuzzing-l2.md) replayed
+/// through the fuzz target's checks on every test run.
+struct FuzzCorpusTests {
+    static let directory = Fixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fuzz/corpus/linkwire")
+
+    @Test func corpusReplaysCleanly() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).sorted()
+        #expect(files.count >= 15)
+        var decoded = 0
+        for file in files {
+            let bytes = Array(try Data(contentsOf: Self.directory.appendingPathComponent(file)))
+            var buffer = ByteBuffer(bytes: bytes)
+            do {
+                let frame = try buffer.readLinkFrame()
+                decoded += 1
+                #expect(LinkWireFuzzCheck.sameFrame(frame.bytes, bytes), "\(file)")
+                #expect(try LinkFrame(decoding: frame.bytes) == frame, "\(file)")
+            } catch {
+                #expect(buffer.readableBytes == bytes.count, "\(file)")
+            }
+            for interface in [Fixture.node, ResponderInterface(name: "n0", mac: Fixture.nodeMAC, vlanID: 100)] {
+                if case .reply(let reply) = Responder.decide(ByteBuffer(bytes: bytes), arrivedOn: interface, owned: Fixture.owned) {
+                    #expect(try LinkFrame(decoding: reply.bytes) == reply, "\(file)")
+                }
+            }
+        }
+        #expect(decoded >= 15)
+    }
+}
+
+struct InterfaceChangeTests {
+    static let a = MACAddress("02:00:00:00:00:0a")!
+    static let b = MACAddress("02:00:00:00:00:0b")!
+
+    @Test func reportsEveryKindOfChange() {
+        let old = [
+            InterfaceInfo(name: "eth0", mac: Self.a, addresses: [IPPrefix("192.0.2.0/25")!]),
+            InterfaceInfo(name: "eth1", mac: Self.a, isUp: false),
+            InterfaceInfo(name: "gone0", mac: Self.a),
+        ]
+        let eth9 = InterfaceInfo(name: "eth9", mac: Self.b)
+        let new = [
+            InterfaceInfo(name: "eth0", mac: Self.b, addresses: [IPPrefix("192.0.2.128/25")!, IPPrefix("2001:db8::/64")!], isUp: false),
+            InterfaceInfo(name: "eth1", mac: Self.a, isUp: true),
+            eth9,
+        ]
+        let changes = InterfaceChange.between(old, new)
+        #expect(changes == [
+            .macChanged(name: "eth0", from: Self.a, to: Self.b),
+            .wentDown(name: "eth0"),
+            .addressesChanged(name: "eth0", added: [IPPrefix("192.0.2.128/25")!, IPPrefix("2001:db8::/64")!], removed: [IPPrefix("192.0.2.0/25")!]),
+            .wentUp(name: "eth1"),
+            .added(eth9),
+            .removed(name: "gone0"),
+        ])
+        #expect(changes.filter(\.needsAnnouncement).count == 3)
+        #expect(InterfaceChange.between(new, new).isEmpty)
     }
 }

@@ -191,9 +191,12 @@ emit na-unsolicited-kernel unsolicited-na "icmp6 and ip6[40] = 136 and ether src
     "ip netns exec $NS_N ip -6 addr add $NODE_V6_NEW/64 dev n0 (net.ipv6.conf.n0.ndisc_notify=1)"
 
 # 8. The kernel's own gratuitous ARP (RFC 5227 announcement form): with arp_notify=1 Linux
-#    announces its addresses when the interface comes up.
+#    announces its addresses when the interface's MAC changes. Change it away and back (a
+#    link down/up also triggers it, but races with the bridge port coming up) and keep the
+#    announcement made with the node's MAC.
 in_n sysctl -q -w net.ipv4.conf.n0.arp_notify=1
-SETTLE=2 capture kernel-garp in_n bash -c "ip link set n0 down && ip link set n0 up"
+GARP_CMD="ip link set n0 address 02:00:00:00:02:03 && sleep 0.5 && ip link set n0 address $NODE_MAC"
+SETTLE=2 capture kernel-garp in_n bash -c "$GARP_CMD"
 emit garp-request-kernel kernel-garp "arp[6:2] = 1 and ether src $NODE_MAC and arp[14:4] = arp[24:4]" \
-    "Gratuitous ARP (request form, RFC 5227 announcement) from the node's Linux kernel on link up (net.ipv4.conf.n0.arp_notify=1)." \
-    "ip netns exec $NS_N bash -c 'ip link set n0 down && ip link set n0 up'"
+    "Gratuitous ARP (request form, RFC 5227 announcement) from the node's Linux kernel on a MAC change (net.ipv4.conf.n0.arp_notify=1)." \
+    "ip netns exec $NS_N bash -c '$GARP_CMD'"

@@ -1,14 +1,13 @@
 import Foundation
-import TestSupport
 
 /// FRR (zebra + bgpd) running in a namespace with its own sockets and config directory,
 /// stopped by PID.
-final class FRRRouter: @unchecked Sendable {
-    let namespace: NetworkNamespace
-    let directory: String
+public final class FRRRouter: @unchecked Sendable {
+    public let namespace: NetworkNamespace
+    public let directory: String
     private var processes: [ManagedProcess] = []
 
-    init(namespace: NetworkNamespace, config: String) throws {
+    public init(namespace: NetworkNamespace, config: String) throws {
         self.namespace = namespace
         directory = NSTemporaryDirectory() + "ironlb-frr-\(namespace.name)"
         try? FileManager.default.removeItem(atPath: directory)
@@ -26,29 +25,45 @@ final class FRRRouter: @unchecked Sendable {
         }
     }
 
-    func vtysh(_ command: String) throws -> String {
+    public func vtysh(_ command: String) throws -> String {
         try namespace.check(["/usr/bin/vtysh", "--vty_socket", directory, "-c", command])
     }
 
-    func json(_ command: String) -> [String: Any]? {
+    public func json(_ command: String) -> [String: Any]? {
         guard let text = try? vtysh(command), let data = text.data(using: .utf8) else { return nil }
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 
     /// The best path FRR holds for `prefix`, or nil.
-    func path(_ prefix: String, family: String) -> [String: Any]? {
+    public func path(_ prefix: String, family: String) -> [String: Any]? {
         guard let route = json("show bgp \(family) unicast \(prefix) json"),
               let paths = route["paths"] as? [[String: Any]] else { return nil }
         return paths.first
     }
 
-    func neighborState(_ address: String) -> String? {
+    /// Every path FRR holds for `prefix` (several with ECMP), or [].
+    public func paths(_ prefix: String, family: String) -> [[String: Any]] {
+        guard let route = json("show bgp \(family) unicast \(prefix) json") else { return [] }
+        return route["paths"] as? [[String: Any]] ?? []
+    }
+
+    /// The next-hop addresses of every path for `prefix`.
+    public func nextHops(_ prefix: String, family: String) -> Set<String> {
+        Set(paths(prefix, family: family).flatMap { ($0["nexthops"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String } })
+    }
+
+    public func neighborState(_ address: String) -> String? {
         guard let neighbors = json("show bgp neighbors \(address) json"),
               let neighbor = neighbors[address] as? [String: Any] else { return nil }
         return neighbor["bgpState"] as? String
     }
 
-    func stop() {
+    /// Sends `signal` to the daemons (SIGSTOP freezes the router for hold-timer tests).
+    public func signal(_ signal: Int32) {
+        for process in processes { process.signal(signal) }
+    }
+
+    public func stop() {
         for process in processes.reversed() { process.stop() }
         processes = []
     }

@@ -1,0 +1,266 @@
+import ArgumentParser
+import BGPTransport
+import Controller
+import Foundation
+import KubeClient
+import KubeModel
+import KubeSim
+import LBCore
+import Logging
+import NIOCore
+import NIOPosix
+import NetPrimitives
+import Observability
+import Prometheus
+import ServiceLifecycle
+import Speaker
+import Synchronization
+
+/// `ironlb lab`: IronLB's main job on an embedded default, on one machine with no cluster.
+public struct LabCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Run IronLB on this machine: an embedded API server, a controller, three simulated nodes and a BGP route collector.",
+        discussion: """
+            Everything runs on loopback and needs no root. The kubeconfig path is printed: use
+            `kubectl --kubeconfig PATH apply -f examples/service.yaml` and watch the IP appear and
+            the route arrive. Ctrl-C stops everything.
+            """
+    )
+
+    @Option(help: "Port of the embedded API server (0 picks a free one).")
+    public var port = 0
+
+    @Option(help: "Port of the BGP route collector on 127.0.0.1 (0 picks a free one).")
+    public var collectorPort = 0
+
+    @Option(help: "Directory for the kubeconfig, certificates and logs (default: a new temporary directory).")
+    public var directory: String?
+
+    @Flag(help: "Print the state once everything is allocated and announced, then exit (0 on success).")
+    public var once = false
+
+    @Option(help: "With --once: give up after this many seconds.")
+    public var timeout: Int = 90
+
+    @Flag(help: "Run the nodes in network namespaces and answer ARP instead of BGP (needs root): not available yet.")
+    public var layer2 = false
+
+    public init() {}
+
+    static let nodes = ["lab-node-1", "lab-node-2", "lab-node-3"]
+    static let pool = "198.51.100.0/28"
+
+    public func validate() throws {
+        if layer2 {
+            throw ValidationError("--layer2 is not available yet: the lab runs its nodes on loopback with BGP. The layer 2 path is exercised by the test suite (Tests/SpeakerInteropTests) with root and network namespaces.")
+        }
+    }
+
+    public func run() async throws {
+        let directory = self.directory ?? (NSTemporaryDirectory() + "ironlb-lab-\(getpid())")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let logPath = directory + "/lab.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        LoggingSystem.bootstrap { label in
+            JSONLogHandler(label: label, level: .info) { line in try? logFile.write(contentsOf: Data((line + "\n").utf8)) }
+        }
+        let say: @Sendable (String) -> Void = { line in try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8)) }
+        let logger = Logger(label: "ironlb.lab")
+
+        say("IronLB lab: starting (logs: \(logPath))")
+        // 1. The API server.
+        var simConfiguration = KubeSimServer.Configuration()
+        simConfiguration.port = port
+        simConfiguration.directory = directory + "/kubesim"
+        let sim = try KubeSimServer(configuration: simConfiguration, logger: Logger(label: "ironlb.kubesim"))
+        do {
+            try await sim.start()
+        } catch {
+            throw ValidationError("the embedded API server cannot listen on 127.0.0.1:\(port): \(error). Is the port in use? Try --port 0.")
+        }
+        say("  API server      \(sim.url)")
+        say("  kubeconfig      \(sim.kubeconfigPath)")
+
+        // 2. The route collector the nodes peer with.
+        let collector = BGPCollector(localASN: 65000, routerID: IPv4Address(127, 0, 0, 1))
+        let bgpPort: Int
+        do {
+            bgpPort = try await collector.start(host: "127.0.0.1", port: collectorPort)
+        } catch {
+            try? await sim.stop()
+            throw ValidationError("the route collector cannot listen on 127.0.0.1:\(collectorPort): \(error). Try --collector-port 0.")
+        }
+        say("  route collector 127.0.0.1:\(bgpPort) (AS 65000)")
+
+        // 3. The cluster: configuration, nodes, two example Services.
+        try Self.seed(sim, bgpPort: bgpPort)
+        // One client per simulated process, as in a real cluster (each holds its own watches).
+        let clientConfiguration = try KubeConfigLoader.load(paths: [sim.kubeconfigPath])
+        var clients: [KubeClient] = []
+        func makeClient() throws -> KubeClient {
+            let client = try KubeClient(configuration: clientConfiguration, logger: Logger(label: "ironlb.kubeclient"))
+            clients.append(client)
+            return client
+        }
+        let client = try makeClient()
+
+        // 4. The controller and one speaker per node, with their metrics endpoints.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let endpoints = LabPorts()
+        let settings = ControllerCore.Settings()
+        let controllerRegistry = PrometheusCollectorRegistry()
+        let controllerAPI = KubeControllerAPI(client: client, settings: settings, instance: "lab-controller", logger: logger)
+        let controller = ControllerService(api: controllerAPI, settings: settings, registry: controllerRegistry, logger: logger, retryDelay: RetryDelays.kubernetes)
+        services += [.init(service: controllerAPI), .init(service: controller)]
+        services.append(.init(service: ObservabilityServer(
+            host: "127.0.0.1", port: 0, registry: controllerRegistry, logger: logger, readiness: { controller.notReadyReason() },
+            onBound: { address in endpoints.set("controller", address.port) }
+        )))
+        for (index, node) in Self.nodes.enumerated() {
+            var nodeLogger = logger
+            nodeLogger[metadataKey: "lb.node"] = "\(node)"
+            let registry = PrometheusCollectorRegistry()
+            let api = KubeSpeakerAPI(client: try makeClient(), namespace: "ironlb-system", configName: "config", loadBalancerClass: nil,
+                                     leaseDuration: .seconds(15), node: node, logger: nodeLogger)
+            let daemon = SpeakerDaemon(nodeName: node, api: api, eventLoop: group.next(),
+                                       routerID: IPv4Address(127, 0, 0, UInt8(11 + index)), registry: registry, logger: nodeLogger)
+            services += [.init(service: api), .init(service: daemon)]
+            services.append(.init(service: ObservabilityServer(
+                host: "127.0.0.1", port: 0, registry: registry, logger: nodeLogger, readiness: { daemon.notReadyReason() },
+                onBound: { address in endpoints.set(node, address.port) }
+            )))
+        }
+        let view = LabView(sim: sim, collector: collector, kubeconfig: sim.kubeconfigPath, endpoints: endpoints, once: once, timeout: timeout, say: say)
+        services.append(.init(service: view, successTerminationBehavior: .gracefullyShutdownGroup))
+        let serviceGroup = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await serviceGroup.run()
+
+        say("IronLB lab: stopping")
+        await collector.stop()
+        for client in clients { try? await client.shutdown() }
+        try? await group.shutdownGracefully()
+        try? await sim.stop()
+        if once, !view.succeeded { throw ExitCode(1) }
+    }
+
+    /// The lab's cluster: the ironlb-system namespace and configuration (a BGP pool from a
+    /// documentation range; one peer entry per node, each from its own loopback address, all to
+    /// the collector), three Nodes and two example Services.
+    static func seed(_ sim: KubeSimServer, bgpPort: Int) throws {
+        var peers = ""
+        for (index, node) in nodes.enumerated() {
+            peers += "- {peer-address: 127.0.0.1, peer-port: \(bgpPort), peer-asn: 65000, my-asn: 64512, source-address: 127.0.0.\(11 + index), node-selectors: [{match-labels: {kubernetes.io/hostname: \(node)}}]}\n"
+        }
+        let config = "peers:\n\(peers)address-pools:\n- {name: lab, protocol: bgp, addresses: [\(pool)]}\n"
+        let requests: [(String, JSONValue)] = [
+            ("/api/v1/namespaces", ["metadata": ["name": "ironlb-system"]]),
+            ("/api/v1/namespaces/ironlb-system/configmaps", ["metadata": ["name": "config"], "data": ["config": .string(config)]]),
+        ] + nodes.map { node in
+            ("/api/v1/nodes", ["metadata": ["name": .string(node), "labels": ["kubernetes.io/hostname": .string(node)]]])
+        } + [
+            ("/api/v1/namespaces/default/services", ["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80, "name": "http"]], "selector": ["app": "web"]]]),
+            ("/api/v1/namespaces/default/services", ["metadata": ["name": "api"], "spec": ["type": "LoadBalancer", "ports": [["port": 443, "name": "https"]], "selector": ["app": "api"]]]),
+        ]
+        for (path, body) in requests {
+            let (status, answer) = sim.request("POST", path, body: body)
+            guard (200..<300).contains(status) || status == 409 else {
+                throw ValidationError("could not create \(path): \(status) \(answer)")
+            }
+        }
+    }
+}
+
+/// Shows the lab: each Service, its IP, the nodes announcing it, the collector's table and the
+/// metrics endpoints. With `once`, returns when everything is allocated and announced.
+final class LabView: Service, Sendable {
+    let sim: KubeSimServer
+    let collector: BGPCollector
+    let kubeconfig: String
+    let endpoints: LabPorts
+    let once: Bool
+    let timeout: Int
+    let say: @Sendable (String) -> Void
+    private let done = Atomic<Bool>(false)
+
+    init(sim: KubeSimServer, collector: BGPCollector, kubeconfig: String, endpoints: LabPorts, once: Bool, timeout: Int, say: @escaping @Sendable (String) -> Void) {
+        self.sim = sim
+        self.collector = collector
+        self.kubeconfig = kubeconfig
+        self.endpoints = endpoints
+        self.once = once
+        self.timeout = timeout
+        self.say = say
+    }
+
+    var succeeded: Bool { done.load(ordering: .relaxed) }
+
+    /// (namespace/name, IP) for every LoadBalancer Service, sorted.
+    func services() -> [(String, String?)] {
+        let (_, list) = sim.request("GET", "/api/v1/services")
+        let items = list["items"]?.arrayValue ?? []
+        return items.compactMap { item -> (String, String?)? in
+            guard item["spec"]?["type"]?.stringValue == "LoadBalancer",
+                  let namespace = item["metadata"]?["namespace"]?.stringValue, let name = item["metadata"]?["name"]?.stringValue else { return nil }
+            let ip = item["status"]?["loadBalancer"]?["ingress"]?.arrayValue?.first?["ip"]?.stringValue
+            return ("\(namespace)/\(name)", ip)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    static func node(forPeer peer: String) -> String {
+        guard let last = peer.split(separator: ".").last, let octet = Int(last), (11...13).contains(octet) else { return peer }
+        return LabCommand.nodes[octet - 11]
+    }
+
+    func render() -> (text: String, complete: Bool) {
+        let routes = collector.routes
+        let services = services()
+        var lines = ["", "Services (kubectl --kubeconfig \(kubeconfig) get svc -A)"]
+        var complete = !services.isEmpty
+        for (name, ip) in services {
+            let announcers = ip.map { ip in routes.filter { $0.prefix.network.description == ip }.map { Self.node(forPeer: $0.peer) }.sorted() } ?? []
+            if ip == nil || announcers.count < LabCommand.nodes.count { complete = false }
+            lines.append("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \((ip ?? "<pending>").padding(toLength: 16, withPad: " ", startingAt: 0)) announced by: \(announcers.isEmpty ? "-" : announcers.joined(separator: ", "))")
+        }
+        lines.append("Route collector (127.0.0.1, AS 65000): \(collector.sessions.count) BGP sessions, \(routes.count) routes")
+        for route in routes { lines.append("  \(route.prefix.description.padding(toLength: 20, withPad: " ", startingAt: 0)) via \(route.nextHop) from \(Self.node(forPeer: route.peer))") }
+        let ports = endpoints.all
+        lines.append("Metrics: " + ports.sorted { $0.key < $1.key }.map { "\($0.key) http://127.0.0.1:\($0.value)/metrics" }.joined(separator: "  "))
+        return (lines.joined(separator: "\n"), complete)
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        var last = ""
+        while !Task.isCancelled {
+            let (text, complete) = render()
+            if once {
+                if complete {
+                    say(text)
+                    say("IronLB lab: every Service has an IP and every node announces it.")
+                    done.store(true, ordering: .relaxed)
+                    return
+                }
+                if ContinuousClock.now - started > .seconds(timeout) {
+                    say(text)
+                    say("IronLB lab: not everything was allocated and announced within \(timeout) s; see the logs.")
+                    return
+                }
+            } else if text != last {
+                say(text)
+                last = text
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+            if !once, (try? await Task.sleep(for: .milliseconds(1500))) == nil { break }
+        }
+    }
+}
+
+/// The metrics ports of the lab's processes, as they bind.
+final class LabPorts: Sendable {
+    private let ports = Mutex<[String: Int]>([:])
+    func set(_ name: String, _ port: Int?) { ports.withLock { $0[name] = port } }
+    var all: [String: Int] { ports.withLock { $0 } }
+}

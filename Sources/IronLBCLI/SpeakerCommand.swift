@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import KubeClient
+import L2Ownership
+import Logging
+import NIOCore
+import NIOPosix
+import NetPrimitives
+import Observability
+import Prometheus
+import ServiceLifecycle
+import Speaker
+
+/// `ironlb speaker`: announces this node's share of the Service IPs.
+public struct SpeakerCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "speaker",
+        abstract: "Announce Service IPs from this node: BGP to the configured peers, ARP/NDP for layer 2 pools."
+    )
+
+    @OptionGroup public var common: CommonOptions
+
+    @Option(help: "This node's name, as in the Node object [env: IRONLB_NODE_NAME].")
+    public var nodeName: String?
+
+    @Option(help: "BGP router ID when a peer does not set router-id (default: derived from the node name).")
+    var routerID: String?
+
+    @Option(help: "Speaker Lease: how long a silent Lease lasts before others may break it.")
+    var leaseDuration = DurationArgument(argument: "15s")!
+
+    @Option(help: "Speaker Lease: stop answering when no renewal succeeded for this long.")
+    var renewDeadline = DurationArgument(argument: "11s")!
+
+    @Option(help: "Speaker Lease: how often to renew.")
+    var retryPeriod = DurationArgument(argument: "5s")!
+
+    @Option(help: "Address for /metrics, /healthz and /readyz.")
+    var metricsAddress = ListenAddress(argument: "0.0.0.0:7473")!
+
+    @Flag(inversion: .prefixedNo, help: "Answer ARP/NDP for layer2 pools (needs CAP_NET_RAW).")
+    public var layer2 = true
+
+    public init() {}
+
+    var node: String? { nodeName ?? Environment.value("IRONLB_NODE_NAME") }
+
+    var timings: LeaseTimings {
+        LeaseTimings(
+            renewInterval: retryPeriod.duration, renewDeadline: renewDeadline.duration, leaseDuration: leaseDuration.duration,
+            handoffDelay: renewDeadline.duration + .seconds(1), breakStagger: .seconds(2)
+        )
+    }
+
+    public func validate() throws {
+        guard let node, !node.isEmpty else { throw ValidationError("give the node name with --node-name or IRONLB_NODE_NAME (the downward API's spec.nodeName)") }
+        if let problem = timings.problem { throw ValidationError("speaker Lease timings: \(problem)") }
+        if let routerID, IPv4Address(routerID) == nil { throw ValidationError("--router-id \"\(routerID)\" is not an IPv4 address") }
+    }
+
+    /// A stable, non-zero 32-bit identifier from the node name (FNV-1a).
+    static func derivedRouterID(_ node: String) -> IPv4Address {
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in node.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        return IPv4Address(rawValue: hash == 0 ? 1 : hash)
+    }
+
+    public func run() async throws {
+        let level = common.level
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        let node = self.node!
+        var logger = Logger(label: "ironlb.speaker")
+        logger[metadataKey: "lb.node"] = "\(node)"
+        let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), logger: Logger(label: "ironlb.kubeclient"))
+        let registry = PrometheusCollectorRegistry()
+        let api = KubeSpeakerAPI(
+            client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
+            leaseDuration: leaseDuration.duration, node: node, logger: logger
+        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var dataPlane: PacketDataPlane?
+        if layer2 {
+            do {
+                dataPlane = try PacketDataPlane(registry: registry, logger: logger)
+            } catch {
+                logger.error("layer 2 disabled: cannot open packet sockets (the speaker needs CAP_NET_RAW)", metadata: ["lb.error": "\(error)"])
+            }
+        }
+        let daemon = SpeakerDaemon(
+            nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoop: group.next(),
+            routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,
+            registry: registry, logger: logger
+        )
+        let observability = ObservabilityServer(
+            host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,
+            readiness: { daemon.notReadyReason() }
+        )
+        logger.info("starting", metadata: ["lb.config": "\(common.configNamespace)/\(common.configName)", "lb.class": "\(common.lbClass ?? "<none>")"])
+        // Shutdown runs in reverse: stop serving, release the Lease and withdraw, stop watching.
+        var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api)]
+        if let dataPlane { parts.append(.init(service: dataPlane)) }
+        parts += [.init(service: daemon), .init(service: observability)]
+        let services = ServiceGroup(configuration: .init(
+            services: parts,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await services.run()
+        try? await client.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+import KubeClient
+import KubeModel
+import L2Ownership
+import LBCore
+import Logging
+import NetPrimitives
+import ServiceLifecycle
+import SpeakerCore
+import Synchronization
+
+/// The speaker's view of the API server: informers for Services, EndpointSlices, Nodes, the
+/// config ConfigMap and the speaker Leases; writes to this node's Lease; Events. Run it as a
+/// Service: its `run()` drives the informers that feed `changes()`.
+public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
+    public static let leasePrefix = "ironlb-speaker-"
+
+    private let client: KubeClient
+    private let namespace: String
+    private let configName: String
+    private let loadBalancerClass: String?
+    private let leaseDurationSeconds: Int32
+    private let recorder: EventRecorder
+    private let logger: Logger
+    private let stream: AsyncStream<SpeakerInput>
+    private let continuation: AsyncStream<SpeakerInput>.Continuation
+    private let services: Informer<V1Service>
+    private let slices: Informer<V1EndpointSlice>
+    private let nodes: Informer<V1Node>
+    private let configMaps: Informer<V1ConfigMap>
+    private let leases: Informer<V1Lease>
+    /// EndpointSlice `namespace/name` → (Service, nodes with usable endpoints).
+    private let sliceIndex = Mutex<[String: (service: ServiceKey, nodes: Set<String>)]>([:])
+
+    public init(client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger) {
+        self.client = client
+        self.namespace = namespace
+        self.configName = configName
+        self.loadBalancerClass = loadBalancerClass
+        self.leaseDurationSeconds = Int32(max(1, leaseDuration.components.seconds))
+        self.logger = logger
+        recorder = EventRecorder(client: client, reportingController: "ironlb.io/speaker", reportingInstance: node)
+        (stream, continuation) = AsyncStream.makeStream(of: SpeakerInput.self, bufferingPolicy: .unbounded)
+        services = Informer<V1Service>(client: client)
+        slices = Informer<V1EndpointSlice>(client: client)
+        nodes = Informer<V1Node>(client: client)
+        configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
+        leases = Informer<V1Lease>(client: client, namespace: namespace)
+    }
+
+    public func changes() -> AsyncStream<SpeakerInput> { stream }
+
+    public func run() async throws {
+        let continuation = self.continuation
+        let barrier = SyncBarrier(["services", "endpointslices", "nodes", "configmaps", "leases"])
+        let markSynced: @Sendable (String) -> Void = { name in
+            if barrier.markSynced(name) { continuation.yield(.synced) }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.services.run() }
+            group.addTask { await self.slices.run() }
+            group.addTask { await self.nodes.run() }
+            group.addTask { await self.configMaps.run() }
+            group.addTask { await self.leases.run() }
+            group.addTask {
+                for await event in self.services.events {
+                    switch event {
+                    case .added(let service), .updated(_, let service):
+                        if let view = self.view(of: service) { continuation.yield(.serviceUpserted(view)) }
+                    case .deleted(let service):
+                        if let namespace = service.metadata.namespace, let name = service.metadata.name {
+                            continuation.yield(.serviceDeleted(ServiceKey(namespace: namespace, name: name)))
+                        }
+                    case .synced: markSynced("services")
+                    }
+                }
+            }
+            group.addTask {
+                for await event in self.slices.events {
+                    switch event {
+                    case .added(let slice), .updated(_, let slice): self.sliceChanged(slice, deleted: false)
+                    case .deleted(let slice): self.sliceChanged(slice, deleted: true)
+                    case .synced: markSynced("endpointslices")
+                    }
+                }
+            }
+            group.addTask {
+                for await event in self.nodes.events {
+                    switch event {
+                    case .added(let node), .updated(_, let node):
+                        if let state = Self.state(of: node) { continuation.yield(.nodeUpserted(state)) }
+                    case .deleted(let node):
+                        if let name = node.metadata.name { continuation.yield(.nodeDeleted(name)) }
+                    case .synced: markSynced("nodes")
+                    }
+                }
+            }
+            group.addTask {
+                for await event in self.configMaps.events {
+                    switch event {
+                    case .added(let map), .updated(_, let map):
+                        if map.metadata.name == self.configName { continuation.yield(.config(map.data?["config"])) }
+                    case .deleted(let map):
+                        if map.metadata.name == self.configName { continuation.yield(.config(nil)) }
+                    case .synced:
+                        if self.configMaps.snapshot.values.first(where: { $0.metadata.name == self.configName }) == nil {
+                            continuation.yield(.config(nil))
+                        }
+                        markSynced("configmaps")
+                    }
+                }
+            }
+            group.addTask {
+                for await event in self.leases.events {
+                    switch event {
+                    case .added(let lease), .updated(_, let lease):
+                        guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
+                        let node = String(name.dropFirst(Self.leasePrefix.count))
+                        let held = !(lease.spec?.holderIdentity ?? "").isEmpty
+                        continuation.yield(.lease(node: node, held: held, resourceVersion: lease.metadata.resourceVersion ?? ""))
+                    case .deleted(let lease):
+                        guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
+                        continuation.yield(.leaseDeleted(node: String(name.dropFirst(Self.leasePrefix.count))))
+                    case .synced: markSynced("leases")
+                    }
+                }
+            }
+            // The ServiceGroup stops this service last, after the daemon released its Lease.
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        continuation.finish()
+    }
+
+    // MARK: Translation
+
+    private func view(of service: V1Service) -> SpeakerService? {
+        guard let namespace = service.metadata.namespace, let name = service.metadata.name else { return nil }
+        let isOurs = service.spec?.type == "LoadBalancer" && service.metadata.deletionTimestamp == nil
+            && service.spec?.loadBalancerClass == loadBalancerClass
+        let ips = (service.status?.loadBalancer?.ingress ?? []).compactMap { $0.ip.flatMap(IPAddress.init) }
+        return SpeakerService(
+            key: ServiceKey(namespace: namespace, name: name), isOurs: isOurs, ips: ips,
+            localTrafficPolicy: service.spec?.externalTrafficPolicy == "Local"
+        )
+    }
+
+    private func sliceChanged(_ slice: V1EndpointSlice, deleted: Bool) {
+        guard let namespace = slice.metadata.namespace, let name = slice.metadata.name,
+              let serviceName = slice.metadata.labels?["kubernetes.io/service-name"] else { return }
+        let service = ServiceKey(namespace: namespace, name: serviceName)
+        // Ready, or serving while terminating (a rollout keeps the route until old pods go).
+        let usable = deleted ? [] : Set((slice.endpoints ?? []).compactMap { endpoint -> String? in
+            let conditions = endpoint.conditions ?? EndpointConditions()
+            let usable = conditions.isReady || (conditions.isServing && conditions.isTerminating)
+            return usable ? endpoint.nodeName : nil
+        })
+        let nodes = sliceIndex.withLock { index -> Set<String> in
+            if deleted { index["\(namespace)/\(name)"] = nil } else { index["\(namespace)/\(name)"] = (service, usable) }
+            return index.values.filter { $0.service == service }.reduce(into: Set<String>()) { $0.formUnion($1.nodes) }
+        }
+        continuation.yield(.endpoints(service, nodes))
+    }
+
+    static func state(of node: V1Node) -> NodeState? {
+        guard let name = node.metadata.name else { return nil }
+        let unavailable = node.status?.conditions?.contains { $0.type == "NetworkUnavailable" && $0.status == "True" } ?? false
+        return NodeState(name: name, labels: node.metadata.labels ?? [:], networkUnavailable: unavailable)
+    }
+
+    // MARK: Writes
+
+    private func now() -> MicroTime { MicroTime(KubeTime(epochNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))) }
+
+    public func leaseRequest(_ request: NodeLeaseStateMachine<ContinuousClock.Instant>.Request, node: String) async -> LeaseWriteOutcome {
+        let name = Self.leasePrefix + node
+        do {
+            switch request {
+            case .acquire:
+                do {
+                    var lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
+                    var spec = lease.spec ?? LeaseSpec()
+                    if spec.holderIdentity != node { spec.leaseTransitions = (spec.leaseTransitions ?? 0) + 1; spec.acquireTime = now() }
+                    spec.holderIdentity = node
+                    spec.leaseDurationSeconds = leaseDurationSeconds
+                    spec.renewTime = now()
+                    lease.spec = spec
+                    let updated = try await client.update(lease)
+                    return .succeeded(resourceVersion: updated.metadata.resourceVersion ?? "")
+                } catch let error as KubeAPIError where error.isNotFound {
+                    let lease = V1Lease(
+                        metadata: ObjectMeta(name: name, namespace: namespace, labels: ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker"]),
+                        spec: LeaseSpec(holderIdentity: node, leaseDurationSeconds: leaseDurationSeconds, acquireTime: now(), renewTime: now(), leaseTransitions: 0)
+                    )
+                    let created = try await client.create(lease)
+                    return .succeeded(resourceVersion: created.metadata.resourceVersion ?? "")
+                }
+            case .renew(let version):
+                let updated = try await write(name: name, version: version) { spec in
+                    spec.holderIdentity = node
+                    spec.renewTime = self.now()
+                }
+                return .succeeded(resourceVersion: updated)
+            case .release(let version):
+                let updated = try await write(name: name, version: version) { spec in
+                    spec.holderIdentity = ""
+                    spec.renewTime = self.now()
+                }
+                return .succeeded(resourceVersion: updated)
+            case .read:
+                let lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
+                return .read(heldBySelf: lease.spec?.holderIdentity == node, resourceVersion: lease.metadata.resourceVersion ?? "")
+            }
+        } catch let error as KubeAPIError where error.isConflict || error.isAlreadyExists {
+            return .conflict
+        } catch {
+            logger.warning("Lease write failed", metadata: ["lb.lease": "\(name)", "lb.error": "\(error)"])
+            return .failed
+        }
+    }
+
+    /// A compare-and-swap update of the Lease at `version`.
+    private func write(name: String, version: String, _ change: @Sendable (inout LeaseSpec) -> Void) async throws -> String {
+        var spec = LeaseSpec(leaseDurationSeconds: leaseDurationSeconds)
+        if let current = leases.get("\(namespace)/\(name)")?.spec { spec = current }
+        change(&spec)
+        spec.leaseDurationSeconds = leaseDurationSeconds
+        var metadata = ObjectMeta(name: name, namespace: namespace)
+        metadata.resourceVersion = version
+        let updated = try await client.update(V1Lease(metadata: metadata, spec: spec))
+        return updated.metadata.resourceVersion ?? ""
+    }
+
+    public func breakLease(node: String, resourceVersion: String) async -> Bool {
+        do {
+            _ = try await write(name: Self.leasePrefix + node, version: resourceVersion) { spec in spec.holderIdentity = "" }
+            logger.info("broke an expired speaker Lease", metadata: ["lb.node": "\(node)"])
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    public func record(_ event: ControllerEvent) async {
+        guard case .service(let key) = event.object else { return }
+        let uid = services.get("\(key.namespace)/\(key.name)")?.metadata.uid
+        let regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: uid, apiVersion: "v1")
+        do {
+            try await recorder.record(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: "Announce", note: String(event.message.prefix(1024)))
+        } catch {
+            logger.warning("could not record an Event", metadata: ["lb.reason": "\(event.reason)", "lb.error": "\(error)"])
+        }
+    }
+}

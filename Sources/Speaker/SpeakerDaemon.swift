@@ -1,0 +1,275 @@
+import L2Ownership
+import LBConfig
+import LBCore
+import Logging
+import NIOCore
+import NetPrimitives
+import Prometheus
+import ServiceLifecycle
+import SpeakerCore
+import Synchronization
+
+/// `ironlb speaker`: keeps, at every moment, exactly the announcements the cluster calls for.
+public final class SpeakerDaemon: Service, Sendable {
+    private let api: any SpeakerAPI
+    private let state: SpeakerState
+    private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant)>
+    private let breaks: AsyncStream<PeerLeaseTable<ContinuousClock.Instant>.Break>
+    private let events: AsyncStream<ControllerEvent>
+
+    public init(
+        nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane = NoLayer2DataPlane(),
+        eventLoop: any EventLoop, routerID: IPv4Address, timings: LeaseTimings = .default,
+        registry: PrometheusCollectorRegistry, logger: Logger
+    ) {
+        self.api = api
+        let (requests, requestSink) = AsyncStream.makeStream(of: (NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant).self)
+        let (breaks, breakSink) = AsyncStream.makeStream(of: PeerLeaseTable<ContinuousClock.Instant>.Break.self)
+        let (events, eventSink) = AsyncStream.makeStream(of: ControllerEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        self.leaseRequests = requests
+        self.breaks = breaks
+        self.events = events
+        let metrics = SpeakerMetrics(registry: registry)
+        state = SpeakerState(
+            nodeName: nodeName, api: api, dataPlane: dataPlane,
+            sessions: BGPSessions(eventLoop: eventLoop, routerID: routerID, logger: logger, metrics: metrics),
+            timings: timings, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink, events: eventSink
+        )
+    }
+
+    /// Why the speaker is not ready (caches not synced, no configuration), or nil.
+    public func notReadyReason() -> String? { state.readiness.withLock { $0 } }
+
+    public func run() async throws {
+        let api = self.api
+        let state = self.state
+        let node = state.nodeName
+        let requests = leaseRequests
+        let breaks = self.breaks
+        let events = self.events
+        await state.start()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await input in api.changes() { await state.apply(input) }
+            }
+            // Lease writes, one at a time, in order; each outcome goes back to the state machine.
+            group.addTask {
+                for await (request, sentAt) in requests {
+                    let outcome = await api.leaseRequest(request, node: node)
+                    await state.leaseOutcome(request, sentAt: sentAt, outcome: outcome)
+                }
+            }
+            group.addTask {
+                for await event in events { await api.record(event) }
+            }
+            group.addTask {
+                for await lease in breaks {
+                    _ = await api.breakLease(node: lease.node, resourceVersion: lease.resourceVersion)
+                }
+            }
+            // Timers: the lease machine, Lease breaking and takeover bursts all ask for instants.
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    await state.tick()
+                }
+            }
+            try? await gracefulShutdown()
+            // Planned shutdown: stop answering and release the Lease first, then withdraw and
+            // Cease on every BGP session.
+            await state.shutdown()
+            group.cancelAll()
+        }
+    }
+}
+
+/// The one owner of the speaker's state. No method suspends mid-decision except `shutdown`.
+actor SpeakerState {
+    typealias Instant = ContinuousClock.Instant
+
+    let nodeName: String
+    private let api: any SpeakerAPI
+    private let dataPlane: any Layer2DataPlane
+    private let sessions: BGPSessions
+    private let metrics: SpeakerMetrics
+    private let logger: Logger
+    private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation
+    private let breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation
+    private let events: AsyncStream<ControllerEvent>.Continuation
+    private let clock = ContinuousClock()
+    private var core: SpeakerCore
+    private var lease: NodeLeaseStateMachine<Instant>
+    private var peers: PeerLeaseTable<Instant>
+    private var announcements = AnnouncementScheduler<Instant>()
+    private var synced = false
+    private var applied = SpeakerPlan()
+    private var announcedLabels: Set<[String]> = []
+    private var shuttingDown = false
+    private var released: CheckedContinuation<Void, Never>?
+    nonisolated let readiness = Mutex<String?>("caches not synced")
+
+    init(
+        nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane, sessions: BGPSessions, timings: LeaseTimings,
+        metrics: SpeakerMetrics, logger: Logger,
+        leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation,
+        breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation,
+        events: AsyncStream<ControllerEvent>.Continuation
+    ) {
+        self.events = events
+        self.nodeName = nodeName
+        self.api = api
+        self.dataPlane = dataPlane
+        self.sessions = sessions
+        self.metrics = metrics
+        self.logger = logger
+        self.leaseRequests = leaseRequests
+        self.breaks = breaks
+        core = SpeakerCore(nodeName: nodeName)
+        lease = NodeLeaseStateMachine(timings: timings)
+        peers = PeerLeaseTable(selfName: nodeName, timings: timings)
+    }
+
+    func start() {
+        perform(lease.start(now: clock.now))
+    }
+
+    func apply(_ input: SpeakerInput) {
+        let now = clock.now
+        switch input {
+        case .serviceUpserted(let service): core.serviceChanged(service)
+        case .serviceDeleted(let key): core.serviceDeleted(key)
+        case .endpoints(let key, let nodes): core.endpointsChanged(key, nodes: nodes)
+        case .nodeUpserted(let node): core.nodeChanged(node)
+        case .nodeDeleted(let name): core.nodeDeleted(name)
+        case .config(let text):
+            switch core.configChanged(text) {
+            case .applied(let configuration):
+                logger.info("configuration loaded", metadata: ["lb.pools": "\(configuration.pools.count)", "lb.peers": "\(configuration.peers.count)"])
+            case .rejected(let problems):
+                logger.error("configuration is invalid; keeping the last good one", metadata: ["lb.errors": .array(problems.map { .string($0) })])
+            case .missing:
+                logger.warning("no configuration ConfigMap; announcing what the last good configuration says, if any")
+            case .unchanged:
+                break
+            }
+        case .lease(let node, let held, let resourceVersion):
+            if node == nodeName {
+                perform(lease.observedOwnLease(resourceVersion: resourceVersion, now: now))
+            } else {
+                peers.observe(node: node, held: held, resourceVersion: resourceVersion, now: now)
+            }
+        case .leaseDeleted(let node):
+            peers.removed(node: node)
+        case .synced:
+            synced = true
+        }
+        reconcile()
+    }
+
+    func leaseOutcome(_ request: NodeLeaseStateMachine<Instant>.Request, sentAt: Instant, outcome: LeaseWriteOutcome) {
+        let now = clock.now
+        switch outcome {
+        case .succeeded(let version): perform(lease.writeSucceeded(sentAt: sentAt, resourceVersion: version, now: now))
+        case .conflict: perform(lease.writeFailed(sentAt: sentAt, conflict: true, now: now))
+        case .failed: perform(lease.writeFailed(sentAt: sentAt, conflict: false, now: now))
+        case .read(let heldBySelf, let version): perform(lease.leaseRead(sentAt: sentAt, heldBySelf: heldBySelf, resourceVersion: version, now: now))
+        }
+        reconcile()
+    }
+
+    func tick() {
+        let now = clock.now
+        perform(lease.timerFired(now: now))
+        let (due, _) = peers.due(now: now)
+        for lease in due { breaks.yield(lease) }
+        for action in announcements.timerFired(now: now) { announce(action) }
+    }
+
+    /// Stops answering, releases the Lease (bounded wait), then closes the BGP sessions.
+    func shutdown() async {
+        shuttingDown = true
+        perform(lease.shutdown(now: clock.now))
+        reconcile()
+        if !lease.isDone {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.waitForRelease() }
+                group.addTask { try? await Task.sleep(for: .seconds(5)) }
+                await group.next()
+                group.cancelAll()
+            }
+            released?.resume()
+            released = nil
+        }
+        await sessions.shutdown()
+    }
+
+    private func waitForRelease() async {
+        if lease.isDone { return }
+        await withCheckedContinuation { continuation in released = continuation }
+    }
+
+    private func perform(_ actions: [NodeLeaseStateMachine<Instant>.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let request, let sentAt): leaseRequests.yield((request, sentAt))
+            case .scheduleTimer: break          // the tick loop looks every 200 ms
+            case .startAnswering: logger.info("layer 2: this node may answer (its Lease is held and fresh)")
+            case .stopAnswering: logger.warning("layer 2: this node stops answering (Lease released, lost or not fresh)")
+            case .exit:
+                released?.resume()
+                released = nil
+            }
+        }
+    }
+
+    /// Applies the plan: BGP routes per peer; layer 2 duties while this node may answer.
+    private func reconcile() {
+        var eligible = Set(peers.liveNodes)
+        if lease.isAnswering && !shuttingDown { eligible.insert(nodeName) }
+        core.eligibilityChanged(eligible)
+        metrics.config(loaded: core.config.current != nil, stale: core.config.stale)
+        readiness.withLock { $0 = !synced ? "caches not synced" : (core.config.current == nil ? "no valid configuration loaded" : nil) }
+        guard synced else { return }
+        let plan = shuttingDown ? SpeakerPlan() : core.plan
+        if !shuttingDown { sessions.apply(plan.bgp) }
+        let owned = Set(plan.layer2.keys)
+        for action in announcements.update(owned: owned, now: clock.now) { announce(action) }
+        dataPlane.answer(plan.layer2.mapValues(\.interfaces))
+        for (service, ways) in plan.announced where applied.announced[service] == nil {
+            let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
+            logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
+            events.yield(event)
+        }
+        var labels: Set<[String]> = []
+        for (service, ways) in plan.announced {
+            for way in ways {
+                switch way {
+                case .layer2(let ips, _): for ip in ips { labels.insert([service.description, "layer2", ip.description]) }
+                case .bgp(let ips, _): for ip in ips { labels.insert([service.description, "bgp", ip.description]) }
+                }
+            }
+        }
+        metrics.announced(labels, previous: announcedLabels)
+        announcedLabels = labels
+        applied = plan
+    }
+
+    private func announce(_ action: AnnouncementScheduler<Instant>.Action) {
+        switch action {
+        case .announce(let vip): dataPlane.announce([vip])
+        case .startAnswering, .stopAnswering, .scheduleTimer: break
+        }
+    }
+
+    static func describe(_ ways: [Announcement], node: String) -> String {
+        ways.map { way in
+            switch way {
+            case .layer2(_, let interfaces):
+                return "announcing from node \(node) via layer2" + (interfaces.isEmpty ? "" : " on \(interfaces.joined(separator: ", "))")
+            case .bgp(_, let peers):
+                return "announcing from node \(node) via BGP to \(peers) \(peers == 1 ? "peer" : "peers")"
+            }
+        }.joined(separator: "; ")
+    }
+}
+

@@ -1,0 +1,62 @@
+import LBConfig
+import LBCore
+import NetPrimitives
+import Prometheus
+
+/// The speaker's metrics, named as MetalLB names them so dashboards carry over.
+struct SpeakerMetrics: Sendable {
+    private let registry: PrometheusCollectorRegistry
+
+    init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+
+    private static var sessionUp: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "bgp", metricName: "session_up", unitName: "",
+                             helpText: "1 while the BGP session to the peer is Established.")
+    }
+    private static var prefixes: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "bgp", metricName: "announced_prefixes", unitName: "total",
+                             helpText: "Prefixes this node advertises to the peer.")
+    }
+    private static var announced: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "speaker", metricName: "announced", unitName: "",
+                             helpText: "1 for each Service IP this node announces, by protocol.")
+    }
+    private static var configStale: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "config", metricName: "stale", unitName: "",
+                             helpText: "1 while the newest configuration was rejected and an older one is in force.")
+    }
+    private static var configLoaded: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "config", metricName: "loaded", unitName: "",
+                             helpText: "1 once a valid configuration has been loaded.")
+    }
+
+    private func peerLabels(_ peer: Peer) -> [(String, String)] { [("peer", "\(peer.address):\(peer.port)")] }
+
+    func sessionState(_ peer: Peer, up: Bool) {
+        registry.makeGauge(descriptor: Self.sessionUp, labels: peerLabels(peer)).set(up ? 1.0 : 0.0)
+    }
+
+    func announcedPrefixes(_ peer: Peer, count: Int) {
+        registry.makeGauge(descriptor: Self.prefixes, labels: peerLabels(peer)).set(Double(count))
+    }
+
+    func sessionRemoved(_ peer: Peer) {
+        registry.unregisterGauge(registry.makeGauge(descriptor: Self.sessionUp, labels: peerLabels(peer)))
+        registry.unregisterGauge(registry.makeGauge(descriptor: Self.prefixes, labels: peerLabels(peer)))
+    }
+
+    func config(loaded: Bool, stale: Bool) {
+        registry.makeGauge(descriptor: Self.configLoaded).set(loaded ? 1.0 : 0.0)
+        registry.makeGauge(descriptor: Self.configStale).set(stale ? 1.0 : 0.0)
+    }
+
+    /// One gauge per (service, protocol, ip) announced; those no longer announced are removed.
+    func announced(_ now: Set<[String]>, previous: Set<[String]>) {
+        for labels in previous.subtracting(now) {
+            registry.unregisterGauge(registry.makeGauge(descriptor: Self.announced, labels: [("service", labels[0]), ("protocol", labels[1]), ("ip", labels[2])]))
+        }
+        for labels in now.subtracting(previous) {
+            registry.makeGauge(descriptor: Self.announced, labels: [("service", labels[0]), ("protocol", labels[1]), ("ip", labels[2])]).set(1.0)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// A small cluster in network namespaces for end-to-end tests and benchmarks: a bridge ("lan"),
+/// a control namespace (KubeSim and the controller at 192.0.2.100), a router namespace, and node
+/// namespaces added on demand. Everything is stopped and deleted by `tearDown`.
+public final class InteropLab: @unchecked Sendable {
+    public let lan: NetworkNamespace
+    public let ctl: NetworkNamespace
+    public let rtr: NetworkNamespace
+    public var nodes: [String: NetworkNamespace] = [:]
+    public var processes: [String: ManagedProcess] = [:]
+    public var frr: FRRRouter?
+    public let directory: String
+    public let ironlb: String
+    public var token = ""
+
+    public init(ironlb: String) throws {
+        self.ironlb = ironlb
+        directory = NSTemporaryDirectory() + "ironlb-e2e-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lan = try NetworkNamespace(prefix: "e2e-lan")
+        ctl = try NetworkNamespace(prefix: "e2e-ctl")
+        rtr = try NetworkNamespace(prefix: "e2e-rtr")
+        try lan.check(["ip", "link", "add", "br0", "type", "bridge"])
+        try lan.check(["ip", "link", "set", "br0", "up"])
+        try attach(ctl, port: "p-ctl", address: "192.0.2.100/24")
+        try attach(rtr, port: "p-rtr", address: "192.0.2.1/24")
+    }
+
+    public func attach(_ namespace: NetworkNamespace, port: String, address: String) throws {
+        try lan.link(port, to: namespace, as: "eth0")
+        try lan.check(["ip", "link", "set", port, "master", "br0"])
+        try namespace.addAddress(address, to: "eth0")
+    }
+
+    public func addNode(_ name: String, address: String) throws {
+        let namespace = try NetworkNamespace(prefix: "e2e-\(name)")
+        nodes[name] = namespace
+        try attach(namespace, port: "p-\(name)", address: address + "/24")
+    }
+
+    public func start(_ key: String, _ argv: [String], in namespace: NetworkNamespace) throws {
+        processes[key] = try ManagedProcess(argv, namespace: namespace, logDirectory: directory)
+    }
+
+    /// An API request from inside the control namespace (the API server listens there).
+    @discardableResult
+    public func api(_ method: String, _ path: String, _ body: String? = nil, contentType: String = "application/json") throws -> (status: Int, json: Any?) {
+        var argv = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", "Authorization: Bearer \(token)",
+                    "-H", "Content-Type: \(contentType)", "http://192.0.2.100:6443\(path)"]
+        if let body { argv += ["--data-binary", body] }
+        let output = try ctl.run(argv, timeout: 30)
+        let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let status = Int(lines.last ?? "") ?? 0
+        let text = lines.dropLast().joined(separator: "\n")
+        return (status, try? JSONSerialization.jsonObject(with: Data(text.utf8)))
+    }
+
+    /// Starts KubeSim and the controller in the control namespace, with `config` as the
+    /// configuration and `nodes` as Node objects.
+    public func startControlPlane(config: String, nodes: [String]) async throws {
+        let simDirectory = directory + "/kubesim"
+        try start("kubesim", [ironlb, "kubesim", "--host", "192.0.2.100", "--port", "6443", "--insecure", "--directory", simDirectory], in: ctl)
+        guard await poll(timeout: 60, { FileManager.default.fileExists(atPath: simDirectory + "/token") }) else { throw LabError.notStarted("kubesim") }
+        token = try String(contentsOfFile: simDirectory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard await poll(timeout: 60, { ((try? self.api("GET", "/api/v1/namespaces"))?.status ?? 0) == 200 }) else { throw LabError.notStarted("kubesim API") }
+        try api("POST", "/api/v1/namespaces", Self.json(["metadata": ["name": "ironlb-system"]]))
+        try api("POST", "/api/v1/namespaces/ironlb-system/configmaps", Self.json(["metadata": ["name": "config"], "data": ["config": config]]))
+        for node in nodes {
+            try api("POST", "/api/v1/nodes", Self.json(["metadata": ["name": node, "labels": ["kubernetes.io/hostname": node]]]))
+        }
+        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472"], in: ctl)
+    }
+
+    public var kubeconfig: String { directory + "/kubesim/kubeconfig" }
+
+    public func startSpeaker(_ node: String, address: String) throws {
+        try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"], in: nodes[node]!)
+    }
+
+    /// The first ingress IP of a Service, or nil.
+    public func ingressIP(_ name: String) -> String? {
+        let service = (try? api("GET", "/api/v1/namespaces/default/services/\(name)"))?.json as? [String: Any]
+        let ingress = ((service?["status"] as? [String: Any])?["loadBalancer"] as? [String: Any])?["ingress"] as? [[String: Any]]
+        return ingress?.first?["ip"] as? String
+    }
+
+    public static func json(_ object: [String: Any]) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    public func dumpLogs() {
+        for (name, process) in processes { print("--- \(name) stderr (tail)\n" + String(process.stderr.suffix(3000))) }
+    }
+
+    public func tearDown() {
+        for process in processes.values { process.stop(signal: SIGKILL, timeout: 5) }
+        frr?.stop()
+        for namespace in nodes.values { namespace.destroy() }
+        ctl.destroy()
+        rtr.destroy()
+        lan.destroy()
+    }
+}
+
+public enum LabError: Error { case notStarted(String) }
