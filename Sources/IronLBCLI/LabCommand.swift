@@ -23,7 +23,7 @@ public struct LabCommand: AsyncParsableCommand {
         abstract: "Run IronLB on this machine: an embedded API server, a controller, three simulated nodes and a BGP route collector.",
         discussion: """
             Everything runs on loopback and needs no root. The kubeconfig path is printed: use
-            `kubectl --kubeconfig PATH apply -f examples/service.yaml` and watch the IP appear and
+            `kubectl --kubeconfig PATH apply -f examples/services/shop.yaml` and watch the IP appear and
             the route arrive. Ctrl-C stops everything.
             """
     )

@@ -110,8 +110,14 @@ extension ControllerAcceptance {
                 #expect(cluster.ips("nowhere").isEmpty)
                 let all = try cluster.services()
                 #expect(sharingViolations(all).isEmpty, "\(sharingViolations(all))")
-                let allocated = try cluster.events(namespace: "default").filter { $0.reason == "IPAllocated" && $0.type == "Normal" }
-                #expect(Set(allocated.map(\.regardingName)).isSuperset(of: ["plain", "annotated", "legacy", "pooled", "requested-manual", "metallb-spelling"]))
+                // Events are recorded after the status writes, off the decision path: wait for them.
+                let wanted: Set<String> = ["plain", "annotated", "legacy", "pooled", "requested-manual", "metallb-spelling"]
+                var named: Set<String> = []
+                let recorded = await poll(timeout: 60, interval: 0.2) {
+                    named = Set(((try? cluster.events(namespace: "default")) ?? []).filter { $0.reason == "IPAllocated" && $0.type == "Normal" }.map(\.regardingName))
+                    return named.isSuperset(of: wanted)
+                }
+                #expect(recorded, "IPAllocated Events for \(named.sorted()), wanted \(wanted.sorted())")
             }
         }
 
