@@ -82,11 +82,14 @@ public struct ControllerCommand: AsyncParsableCommand {
             "lb.class": "\(common.lbClass ?? "<none>")", "lb.leader-elect": "\(leaderElect)",
         ])
         // Shutdown runs in reverse: stop serving, stop writing, release the Lease, stop watching.
-        let group = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
-        ))
+        )
+        // A part that does not finish its graceful shutdown in time is cancelled.
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
         try? await client.shutdown()
     }

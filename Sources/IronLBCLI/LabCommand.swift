@@ -135,7 +135,9 @@ public struct LabCommand: AsyncParsableCommand {
         }
         let view = LabView(sim: sim, collector: collector, kubeconfig: sim.kubeconfigPath, endpoints: endpoints, once: once, timeout: timeout, say: say)
         services.append(.init(service: view, successTerminationBehavior: .gracefullyShutdownGroup))
-        let serviceGroup = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(20)
+        let serviceGroup = ServiceGroup(configuration: groupConfiguration)
         try await serviceGroup.run()
 
         say("IronLB lab: stopping")
@@ -232,6 +234,11 @@ final class LabView: Service, Sendable {
     }
 
     func run() async throws {
+        // Ctrl-C (graceful shutdown) ends the view like any other part of the lab.
+        try await cancelWhenGracefulShutdown { try await self.show() }
+    }
+
+    private func show() async throws {
         let started = ContinuousClock.now
         var last = ""
         while !Task.isCancelled {

@@ -100,11 +100,14 @@ public struct SpeakerCommand: AsyncParsableCommand {
         var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api)]
         if let dataPlane { parts.append(.init(service: dataPlane)) }
         parts += [.init(service: daemon), .init(service: observability)]
-        let services = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: parts,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
-        ))
+        )
+        // A part that does not finish its graceful shutdown in time is cancelled.
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let services = ServiceGroup(configuration: configuration)
         try await services.run()
         try? await client.shutdown()
         try? await group.shutdownGracefully()

@@ -26,6 +26,23 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: directory + "/lab.log"))
     }
 
+    /// Ctrl-C stops every part of the lab and the process exits 0.
+    @Test func labStopsCleanlyOnInterrupt() throws {
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
+        let directory = NSTemporaryDirectory() + "ironlb-lab-int-\(getpid())-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lab = try ManagedProcess([ironlb, "lab", "--directory", directory])
+        defer { lab.stop(signal: SIGKILL, timeout: 5) }
+        let announced = poll(timeout: 90, interval: 0.25) {
+            lab.stdout.components(separatedBy: "announced by: lab-node-1, lab-node-2, lab-node-3").count - 1 >= 2
+        }
+        #expect(announced, "the lab never showed both Services announced:\n\(lab.stdout)")
+        lab.signal(SIGINT)
+        let status = lab.waitForExit(timeout: 60)
+        #expect(status == 0, "after SIGINT the lab \(status.map { "exited \($0)" } ?? "was still running after 60 s")")
+        #expect(lab.stdout.contains("IronLB lab: stopping"))
+    }
+
     @Test func layer2IsRefusedWithAnExplanation() throws {
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let output = try Shell.run([ironlb, "lab", "--layer2"], timeout: 30)
