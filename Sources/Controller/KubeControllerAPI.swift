@@ -20,7 +20,6 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     private let services: Informer<V1Service>
     private let configMaps: Informer<V1ConfigMap>
     private let namespaces: Informer<V1Namespace>
-    private let uids = Mutex<[ServiceKey: String]>([:])
 
     public init(client: KubeClient, settings: ControllerCore.Settings, instance: String, logger: Logger) {
         self.client = client
@@ -51,12 +50,10 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                     switch event {
                     case .added(let service), .updated(_, let service):
                         if let state = Self.state(of: service) {
-                            self.uids.withLock { $0[state.key] = state.uid }
                             continuation.yield(.serviceUpserted(state))
                         }
                     case .deleted(let service):
                         if let key = Self.key(of: service.metadata) {
-                            self.uids.withLock { $0[key] = nil }
                             continuation.yield(.serviceDeleted(key))
                         }
                     case .synced:
@@ -128,7 +125,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         let action: String
         switch event.object {
         case .service(let key):
-            regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: uids.withLock { $0[key] }, apiVersion: "v1")
+            regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: services.get("\(key.namespace)/\(key.name)")?.metadata.uid, apiVersion: "v1")
             action = "Allocate"
         case .configMap(let namespace, let name):
             regarding = ObjectReference(kind: "ConfigMap", namespace: namespace, name: name, apiVersion: "v1")

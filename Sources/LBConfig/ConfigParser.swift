@@ -593,10 +593,8 @@ struct ConfigBuilder {
         for (index, entry) in ordered {
             let range = entry.block.range
             if let current = furthest, current.family == range.family, range.first <= current.last {
-                let other = blocks[current.index]
                 let (earlier, later) = current.index < index ? (current.index, index) : (index, current.index)
                 reported.append((earlier, later))
-                _ = other
             }
             if furthest == nil || furthest!.family != range.family || range.last > furthest!.last {
                 furthest = (index, range.last, range.family)

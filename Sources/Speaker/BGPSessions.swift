@@ -14,7 +14,6 @@ import Synchronization
 final class BGPSessions: Sendable {
     private struct State {
         var peers: [Peer: BGPPeer] = [:]
-        var established: Set<Peer> = []
     }
 
     private let eventLoop: any EventLoop
@@ -30,10 +29,6 @@ final class BGPSessions: Sendable {
         self.metrics = metrics
     }
 
-    var peerCount: Int { state.withLock { $0.peers.count } }
-
-    func isEstablished(_ peer: Peer) -> Bool { state.withLock { $0.established.contains(peer) } }
-
     /// Brings the sessions to `plan`: new peers start, vanished ones withdraw and close.
     func apply(_ plan: [Peer: [IPPrefix: RouteAttributes]]) {
         var stopping: [(Peer, BGPPeer)] = []
@@ -41,7 +36,6 @@ final class BGPSessions: Sendable {
             for (peer, session) in state.peers where plan[peer] == nil {
                 stopping.append((peer, session))
                 state.peers[peer] = nil
-                state.established.remove(peer)
             }
         }
         for (peer, session) in stopping {
@@ -72,13 +66,10 @@ final class BGPSessions: Sendable {
         )
         let logger = self.logger
         let metrics = self.metrics
-        let created = BGPPeer(configuration: configuration, eventLoop: eventLoop) { [weak self] event in
+        let created = BGPPeer(configuration: configuration, eventLoop: eventLoop) { event in
             switch event {
             case .stateChanged(let sessionState):
                 let up = sessionState == .established
-                self?.state.withLock { state in
-                    if up { state.established.insert(peer) } else { state.established.remove(peer) }
-                }
                 metrics.sessionState(peer, up: up)
                 logger.info("BGP session \(sessionState.rawValue)", metadata: ["lb.peer": "\(peer.address)", "lb.asn": "\(peer.peerASN)"])
             case .peerNotification(let notification):
@@ -95,7 +86,6 @@ final class BGPSessions: Sendable {
         let sessions = state.withLock { state -> [BGPPeer] in
             let all = Array(state.peers.values)
             state.peers = [:]
-            state.established = []
             return all
         }
         for session in sessions {
