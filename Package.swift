@@ -255,7 +255,7 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
-        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore"]),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),

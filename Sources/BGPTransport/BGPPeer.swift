@@ -73,7 +73,8 @@ public final class BGPPeer: @unchecked Sendable {
     private let onEvent: @Sendable (BGPPeerEvent) -> Void
     private var logger: Logger
 
-    /// `onEvent` is called on the event loop for state changes and the peer's NOTIFICATIONs.
+    /// `onEvent` is called on the event loop for state changes, the peer's NOTIFICATIONs and
+    /// the UPDATEs written.
     public init(configuration: BGPPeerConfiguration, eventLoop: EventLoop, logger: Logger = Logger(label: "ironlb.bgp"),
                 onEvent: @escaping @Sendable (BGPPeerEvent) -> Void = { _ in }) {
         self.configuration = configuration
@@ -113,7 +114,11 @@ public final class BGPPeer: @unchecked Sendable {
     private func run(_ actions: [BGPSessionAction<ContinuousClock.Instant>]) {
         eventLoop.preconditionInEventLoop()
         var needsFlush = false
-        defer { if needsFlush { channel?.flush() } }
+        var updates = 0
+        defer {
+            if needsFlush { channel?.flush() }
+            if updates > 0 { onEvent(.updatesSent(updates)) }
+        }
         for action in actions {
             switch action {
             case .connect:
@@ -123,6 +128,7 @@ public final class BGPPeer: @unchecked Sendable {
                     logger.warning("sending NOTIFICATION", metadata: ["lb.bgp.notification": "\(notification)"])
                 }
                 guard let channel else { continue }
+                if case .update = message { updates += 1 }
                 var buffer = channel.allocator.buffer(capacity: 64)
                 buffer.writeBGPMessage(message, options: codec.options)
                 // Flushed once per batch of actions: a table of UPDATEs leaves in few syscalls.
@@ -272,6 +278,8 @@ public final class BGPPeer: @unchecked Sendable {
 public enum BGPPeerEvent: Sendable, Equatable {
     case stateChanged(BGPSessionState)
     case peerNotification(BGPNotification)
+    /// This many UPDATE messages (End-of-RIB included) were written to the session.
+    case updatesSent(Int)
 }
 
 public enum BGPTransportError: Error, Hashable, Sendable {

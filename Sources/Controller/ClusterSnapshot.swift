@@ -14,6 +14,7 @@ struct ClusterSnapshot: Sendable {
         case .config(let text): config = .some(text)
         case .namespace(let name, let labels): namespaces[name] = labels
         case .synced: synced = true
+        case .announcements, .speakerLease: break
         }
     }
 
@@ -38,6 +39,7 @@ extension ControllerCore {
         case .config(let text): return configChanged(text)
         case .namespace(let name, let labels): return namespaceChanged(name, labels: labels)
         case .synced: return cachesSynced()
+        case .announcements, .speakerLease: return []
         }
     }
 }

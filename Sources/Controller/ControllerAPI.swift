@@ -11,6 +11,10 @@ public enum ControllerInput: Hashable, Sendable {
     /// The config ConfigMap's `config` value; nil when the ConfigMap or its key is absent.
     case config(String?)
     case namespace(String, labels: [String: String]?)
+    /// A speaker's report of what its node announces (nil: the report is gone).
+    case announcements(node: String, [ServiceKey: String]?)
+    /// Whether a node's speaker Lease (`ironlb-speaker-<node>`) is held.
+    case speakerLease(node: String, held: Bool)
     /// Every informer has listed once.
     case synced
 }
@@ -30,6 +34,9 @@ public protocol ControllerAPI: Sendable {
     func changes() -> AsyncStream<ControllerInput>
     /// Merge-patches `services/{name}/status`: ingress IPs and the pool annotation (nil pool clears both).
     func writeStatus(_ service: ServiceKey, ips: [IPAddress], pool: String?) async -> WriteOutcome
+    /// Merge-patches the `ironlb.io/announced-by` annotation through `services/{name}/status`
+    /// (nil removes it).
+    func writeAnnouncedBy(_ service: ServiceKey, _ value: String?) async -> WriteOutcome
     func record(_ event: ControllerEvent) async
 }
 

@@ -18,8 +18,14 @@ public final class ControllerService: Service, Sendable {
     ) {
         self.api = api
         self.leadership = leadership
-        let writer = StatusWriter(api: api, retryDelay: retryDelay)
-        state = ControllerState(writer: writer, events: EventSink(api: api), settings: settings, metrics: ControllerMetrics(registry: registry), logger: logger)
+        let writer = StatusWriter<AllocationWish>(retryDelay: retryDelay) { service, wish in
+            await api.writeStatus(service, ips: wish.ips, pool: wish.pool)
+        }
+        let annotations = StatusWriter<String?>(retryDelay: retryDelay) { service, value in
+            await api.writeAnnouncedBy(service, value)
+        }
+        state = ControllerState(writer: writer, annotations: annotations, events: EventSink(api: api), settings: settings,
+                                metrics: ControllerMetrics(registry: registry), logger: logger)
     }
 
     /// Why the controller is not ready (caches not synced, no configuration), or nil.
@@ -31,6 +37,7 @@ public final class ControllerService: Service, Sendable {
         let state = self.state
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await state.writer.run() }
+            group.addTask { await state.annotations.run() }
             group.addTask { await state.events.run() }
             group.addTask {
                 for await leading in leadership.leadership() { await state.setLeader(leading) }
@@ -58,18 +65,23 @@ public final class ControllerService: Service, Sendable {
 /// The one owner of the controller's mutable state. Its methods never suspend: each input is
 /// decided and its actions queued atomically, in input order.
 actor ControllerState {
-    let writer: StatusWriter
+    let writer: StatusWriter<AllocationWish>
+    let annotations: StatusWriter<String?>
     let events: EventSink
     let settings: ControllerCore.Settings
     let metrics: ControllerMetrics
     let logger: Logger
     private var snapshot = ClusterSnapshot()
     private var core: ControllerCore?
+    /// Every replica follows the speakers' reports; only the leader writes.
+    private var announcedBy = AnnouncedByIndex()
     private var metricPools: Set<[String]> = []
     nonisolated let readiness = Mutex<String?>("caches not synced")
 
-    init(writer: StatusWriter, events: EventSink, settings: ControllerCore.Settings, metrics: ControllerMetrics, logger: Logger) {
+    init(writer: StatusWriter<AllocationWish>, annotations: StatusWriter<String?>, events: EventSink, settings: ControllerCore.Settings,
+         metrics: ControllerMetrics, logger: Logger) {
         self.writer = writer
+        self.annotations = annotations
         self.events = events
         self.settings = settings
         self.metrics = metrics
@@ -84,7 +96,26 @@ actor ControllerState {
             let actions = core!.apply(input)
             perform(actions)
         }
+        switch input {
+        case .announcements(let node, let report): reconcileAnnouncedBy(announcedBy.reportChanged(node: node, report))
+        case .speakerLease(let node, let held): reconcileAnnouncedBy(announcedBy.livenessChanged(node: node, live: held))
+        case .serviceUpserted(let state): reconcileAnnouncedBy([state.key])
+        case .synced: reconcileAnnouncedBy(snapshot.services.keys.sorted())
+        case .serviceDeleted, .config, .namespace: break
+        }
         refresh()
+    }
+
+    /// Queues an annotation patch for each of these Services whose `ironlb.io/announced-by`
+    /// differs from what the speakers report (leader only; nothing for Services not ours). Waits
+    /// for every informer's first list, so a restart does not clear values it has not read yet.
+    private func reconcileAnnouncedBy(_ services: some Sequence<ServiceKey>) {
+        guard core != nil, snapshot.synced else { return }
+        for key in services {
+            guard let service = snapshot.services[key] else { continue }
+            let wanted = service.isLoadBalancer && !service.isDeleting ? announcedBy.value(for: key) : nil
+            if service.annotations[AnnouncedByIndex.annotation] != wanted { annotations.enqueue(key, wanted) }
+        }
     }
 
     func setLeader(_ leading: Bool) {
@@ -93,10 +124,12 @@ actor ControllerState {
             let (fresh, actions) = snapshot.makeCore(settings: settings)
             core = fresh
             perform(actions)
+            reconcileAnnouncedBy(snapshot.services.keys.sorted())
         } else if !leading, core != nil {
             logger.info("no longer leading: stopping writes")
             core = nil
             writer.abandon()
+            annotations.abandon()
         }
         refresh()
     }
@@ -118,9 +151,9 @@ actor ControllerState {
         for action in actions {
             switch action {
             case .setStatus(let service, let ips, let pool):
-                writer.enqueue(service, ips: ips, pool: pool)
+                writer.enqueue(service, AllocationWish(ips: ips, pool: pool))
             case .clearStatus(let service):
-                writer.enqueue(service, ips: [], pool: nil)
+                writer.enqueue(service, AllocationWish(ips: [], pool: nil))
             case .event(let event):
                 events.record(event)
                 let level: Logger.Level = event.kind == .warning ? .warning : .info

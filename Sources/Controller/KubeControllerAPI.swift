@@ -8,7 +8,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// The controller's view of a real (or embedded) API server: informers for Services (all
-/// namespaces), the config ConfigMap and Namespaces; status merge patches; events.k8s.io Events.
+/// namespaces), the config ConfigMap, Namespaces and the Leases in IronLB's namespace (speaker
+/// liveness and announcement reports); status merge patches; events.k8s.io Events.
 /// Run it as a Service: its `run()` drives the informers that feed `changes()`.
 public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     private let client: KubeClient
@@ -20,6 +21,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     private let services: Informer<V1Service>
     private let configMaps: Informer<V1ConfigMap>
     private let namespaces: Informer<V1Namespace>
+    private let leases: Informer<V1Lease>
 
     public init(client: KubeClient, settings: ControllerCore.Settings, instance: String, logger: Logger) {
         self.client = client
@@ -30,13 +32,14 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         services = Informer<V1Service>(client: client)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: settings.configNamespace, fieldSelector: "metadata.name=\(settings.configName)")
         namespaces = Informer<V1Namespace>(client: client)
+        leases = Informer<V1Lease>(client: client, namespace: settings.configNamespace)
     }
 
     public func changes() -> AsyncStream<ControllerInput> { stream }
 
     public func run() async throws {
         let continuation = self.continuation
-        let barrier = SyncBarrier(["services", "configmaps", "namespaces"])
+        let barrier = SyncBarrier(["services", "configmaps", "namespaces", "leases"])
         let markSynced: @Sendable (String) -> Void = { name in
             if barrier.markSynced(name) { continuation.yield(.synced) }
         }
@@ -45,6 +48,19 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
             group.addTask { await self.services.run() }
             group.addTask { await self.configMaps.run() }
             group.addTask { await self.namespaces.run() }
+            group.addTask { await self.leases.run() }
+            group.addTask {
+                for await event in self.leases.events {
+                    switch event {
+                    case .added(let lease), .updated(_, let lease):
+                        if let input = Self.input(of: lease, deleted: false) { continuation.yield(input) }
+                    case .deleted(let lease):
+                        if let input = Self.input(of: lease, deleted: true) { continuation.yield(input) }
+                    case .synced:
+                        markSynced("leases")
+                    }
+                }
+            }
             group.addTask {
                 for await event in self.services.events {
                     switch event {
@@ -120,6 +136,20 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         }
     }
 
+    public func writeAnnouncedBy(_ service: ServiceKey, _ value: String?) async -> WriteOutcome {
+        var patch: JSONValue = [:]
+        patch.set(["metadata", "annotations", AnnouncedByIndex.annotation], value.map { .string($0) } ?? .null)
+        do {
+            _ = try await client.patch(V1Service.self, namespace: service.namespace, name: service.name, patch: patch, type: .merge, subresource: "status")
+            return .done
+        } catch let error as KubeAPIError {
+            if error.isNotFound { return .gone }
+            return .retry(reason: "\(error.code) \(error.reason)", retryAfter: error.retryAfterSeconds.map(Double.init))
+        } catch {
+            return .retry(reason: "\(error)", retryAfter: nil)
+        }
+    }
+
     public func record(_ event: ControllerEvent) async {
         let regarding: ObjectReference
         let action: String
@@ -139,6 +169,21 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     }
 
     // MARK: Translation
+
+    /// A speaker Lease (liveness) or a speaker's announcement report; nil for other Leases.
+    static func input(of lease: V1Lease, deleted: Bool) -> ControllerInput? {
+        guard let name = lease.metadata.name else { return nil }
+        if name.hasPrefix(SpeakerLeaseNames.report) {
+            let node = String(name.dropFirst(SpeakerLeaseNames.report.count))
+            let text = deleted ? nil : lease.metadata.annotations?[AnnouncementReport.annotation]
+            return .announcements(node: node, text.flatMap(AnnouncementReport.decode))
+        }
+        if name.hasPrefix(SpeakerLeaseNames.liveness) {
+            let held = !deleted && !(lease.spec?.holderIdentity ?? "").isEmpty
+            return .speakerLease(node: String(name.dropFirst(SpeakerLeaseNames.liveness.count)), held: held)
+        }
+        return nil
+    }
 
     static func key(of metadata: ObjectMeta) -> ServiceKey? {
         guard let namespace = metadata.namespace, let name = metadata.name else { return nil }

@@ -2,18 +2,19 @@ import LBCore
 import NetPrimitives
 import Synchronization
 
-/// Writes Service status, the latest wish per Service winning, retrying failures with backoff
-/// until they land, the Service is gone, or leadership ends. A failed write never changes what
-/// the allocator decided: the wish stays queued and is retried.
+/// The allocation part of a Service's status: its ingress IPs and the pool they came from.
+struct AllocationWish: Hashable, Sendable {
+    var ips: [IPAddress]
+    var pool: String?
+}
+
+/// Writes one kind of patch per Service, the latest wish per Service winning, retrying failures
+/// with backoff until they land, the Service is gone, or leadership ends. A failed write never
+/// changes what was decided: the wish stays queued and is retried.
 ///
 /// `enqueue` is synchronous so the controller's state owner never suspends between deciding
 /// and queueing (the order of wishes is the order of decisions).
-final class StatusWriter: Sendable {
-    struct Wish: Hashable, Sendable {
-        var ips: [IPAddress]
-        var pool: String?
-    }
-
+final class StatusWriter<Wish: Hashable & Sendable>: Sendable {
     private struct Queue {
         var wishes: [ServiceKey: Wish] = [:]
         var order: [ServiceKey] = []
@@ -22,7 +23,7 @@ final class StatusWriter: Sendable {
         var inFlight: ServiceKey?
     }
 
-    private let api: any ControllerAPI
+    private let write: @Sendable (ServiceKey, Wish) async -> WriteOutcome
     /// The delay before retry number `attempt` (1-based) of one Service's write.
     private let retryDelay: @Sendable (Int) -> Duration
     private let queue = Mutex(Queue())
@@ -30,16 +31,16 @@ final class StatusWriter: Sendable {
     private let wakes: AsyncStream<Void>
     private let clock = ContinuousClock()
 
-    init(api: any ControllerAPI, retryDelay: @escaping @Sendable (Int) -> Duration) {
-        self.api = api
+    init(retryDelay: @escaping @Sendable (Int) -> Duration, write: @escaping @Sendable (ServiceKey, Wish) async -> WriteOutcome) {
+        self.write = write
         self.retryDelay = retryDelay
         (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    func enqueue(_ service: ServiceKey, ips: [IPAddress], pool: String?) {
+    func enqueue(_ service: ServiceKey, _ wish: Wish) {
         queue.withLock { queue in
             if queue.wishes[service] == nil { queue.order.append(service) }
-            queue.wishes[service] = Wish(ips: ips, pool: pool)
+            queue.wishes[service] = wish
             queue.attempts[service] = nil
             queue.notBefore[service] = nil
         }
@@ -78,7 +79,7 @@ final class StatusWriter: Sendable {
 
     private func drain() async {
         while !Task.isCancelled, let (service, wish) = nextReady() {
-            let outcome = await api.writeStatus(service, ips: wish.ips, pool: wish.pool)
+            let outcome = await write(service, wish)
             finish(service, wish, outcome)
         }
     }

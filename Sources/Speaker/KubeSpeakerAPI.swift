@@ -13,7 +13,7 @@ import Synchronization
 /// config ConfigMap and the speaker Leases; writes to this node's Lease; Events. Run it as a
 /// Service: its `run()` drives the informers that feed `changes()`.
 public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
-    public static let leasePrefix = "ironlb-speaker-"
+    public static let leasePrefix = SpeakerLeaseNames.liveness
 
     private let client: KubeClient
     private let namespace: String
@@ -237,6 +237,33 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             logger.info("broke an expired speaker Lease", metadata: ["lb.node": "\(node)"])
             return true
         } catch {
+            return false
+        }
+    }
+
+    public func publishReport(_ report: [ServiceKey: String], node: String) async -> Bool {
+        let name = SpeakerLeaseNames.report + node
+        let text = AnnouncementReport.encode(report)
+        do {
+            var patch: JSONValue = [:]
+            patch.set(["metadata", "annotations", AnnouncementReport.annotation], .string(text))
+            _ = try await client.patch(V1Lease.self, namespace: namespace, name: name, patch: patch, type: .merge)
+            return true
+        } catch let error as KubeAPIError where error.isNotFound {
+            let lease = V1Lease(
+                metadata: ObjectMeta(name: name, namespace: namespace, labels: ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker"],
+                                     annotations: [AnnouncementReport.annotation: text]),
+                spec: LeaseSpec(holderIdentity: node)
+            )
+            do {
+                _ = try await client.create(lease)
+                return true
+            } catch {
+                logger.warning("could not write the announcement report", metadata: ["lb.lease": "\(name)", "lb.error": "\(error)"])
+                return false
+            }
+        } catch {
+            logger.warning("could not write the announcement report", metadata: ["lb.lease": "\(name)", "lb.error": "\(error)"])
             return false
         }
     }

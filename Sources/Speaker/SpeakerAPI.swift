@@ -37,6 +37,8 @@ public protocol SpeakerAPI: Sendable {
     /// Clears another node's expired Lease, only if it is still at `resourceVersion`.
     func breakLease(node: String, resourceVersion: String) async -> Bool
     func record(_ event: ControllerEvent) async
+    /// Writes this node's announcement report (`AnnouncementReport`); false when it failed.
+    func publishReport(_ report: [ServiceKey: String], node: String) async -> Bool
 }
 
 /// What answers ARP/NDP on the node's interfaces.

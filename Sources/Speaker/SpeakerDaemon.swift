@@ -16,6 +16,7 @@ public final class SpeakerDaemon: Service, Sendable {
     private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant)>
     private let breaks: AsyncStream<PeerLeaseTable<ContinuousClock.Instant>.Break>
     private let events: AsyncStream<ControllerEvent>
+    private let reports: AsyncStream<[ServiceKey: String]>
 
     public init(
         nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane = NoLayer2DataPlane(),
@@ -26,6 +27,9 @@ public final class SpeakerDaemon: Service, Sendable {
         let (requests, requestSink) = AsyncStream.makeStream(of: (NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant).self)
         let (breaks, breakSink) = AsyncStream.makeStream(of: PeerLeaseTable<ContinuousClock.Instant>.Break.self)
         let (events, eventSink) = AsyncStream.makeStream(of: ControllerEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        // Only the newest report matters: older ones are superseded, not queued.
+        let (reports, reportSink) = AsyncStream.makeStream(of: [ServiceKey: String].self, bufferingPolicy: .bufferingNewest(1))
+        self.reports = reports
         self.leaseRequests = requests
         self.breaks = breaks
         self.events = events
@@ -33,7 +37,8 @@ public final class SpeakerDaemon: Service, Sendable {
         state = SpeakerState(
             nodeName: nodeName, api: api, dataPlane: dataPlane,
             sessions: BGPSessions(eventLoop: eventLoop, routerID: routerID, logger: logger, metrics: metrics),
-            timings: timings, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink, events: eventSink
+            timings: timings, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink, events: eventSink,
+            reports: reportSink
         )
     }
 
@@ -47,6 +52,7 @@ public final class SpeakerDaemon: Service, Sendable {
         let requests = leaseRequests
         let breaks = self.breaks
         let events = self.events
+        let reports = self.reports
         await state.start()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -61,6 +67,16 @@ public final class SpeakerDaemon: Service, Sendable {
             }
             group.addTask {
                 for await event in events { await api.record(event) }
+            }
+            // The announcement report: written when it changes, at most about 4 times a second;
+            // a failed write is retried (a newer report, if any, follows it).
+            group.addTask {
+                for await report in reports {
+                    while !Task.isCancelled, await !api.publishReport(report, node: node) {
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
             }
             group.addTask {
                 for await lease in breaks {
@@ -96,6 +112,8 @@ actor SpeakerState {
     private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation
     private let breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation
     private let events: AsyncStream<ControllerEvent>.Continuation
+    private let reports: AsyncStream<[ServiceKey: String]>.Continuation
+    private var reported: [ServiceKey: String]?
     private let clock = ContinuousClock()
     private var core: SpeakerCore
     private var lease: NodeLeaseStateMachine<Instant>
@@ -113,9 +131,11 @@ actor SpeakerState {
         metrics: SpeakerMetrics, logger: Logger,
         leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation,
         breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation,
-        events: AsyncStream<ControllerEvent>.Continuation
+        events: AsyncStream<ControllerEvent>.Continuation,
+        reports: AsyncStream<[ServiceKey: String]>.Continuation
     ) {
         self.events = events
+        self.reports = reports
         self.nodeName = nodeName
         self.api = api
         self.dataPlane = dataPlane
@@ -251,6 +271,12 @@ actor SpeakerState {
         }
         metrics.announced(labels, previous: announcedLabels)
         announcedLabels = labels
+        // Not on the way out: the released Lease already tells the controller this node is gone.
+        let report = plan.announced.mapValues(Self.way)
+        if !shuttingDown, report != reported {
+            reports.yield(report)
+            reported = report
+        }
         applied = plan
     }
 
@@ -259,6 +285,16 @@ actor SpeakerState {
         case .announce(let vip): dataPlane.announce([vip])
         case .startAnswering, .stopAnswering, .scheduleTimer: break
         }
+    }
+
+    /// How the node announces a Service, for its report: `layer2`, `layer2 eth1`, `bgp 2 peers`.
+    static func way(_ ways: [Announcement]) -> String {
+        ways.map { way in
+            switch way {
+            case .layer2(_, let interfaces): return interfaces.isEmpty ? "layer2" : "layer2 " + interfaces.joined(separator: ",")
+            case .bgp(_, let peers): return "bgp \(peers) \(peers == 1 ? "peer" : "peers")"
+            }
+        }.joined(separator: " + ")
     }
 
     static func describe(_ ways: [Announcement], node: String) -> String {

@@ -17,6 +17,10 @@ struct SpeakerMetrics: Sendable {
         MetricNameDescriptor(namespace: "ironlb", subsystem: "bgp", metricName: "announced_prefixes", unitName: "total",
                              helpText: "Prefixes this node advertises to the peer.")
     }
+    private static var updates: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "bgp", metricName: "updates", unitName: "total",
+                             helpText: "BGP UPDATE messages sent to the peer.")
+    }
     private static var announced: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "ironlb", subsystem: "speaker", metricName: "announced", unitName: "",
                              helpText: "1 for each Service IP this node announces, by protocol.")
@@ -40,9 +44,14 @@ struct SpeakerMetrics: Sendable {
         registry.makeGauge(descriptor: Self.prefixes, labels: peerLabels(peer)).set(Double(count))
     }
 
+    func updatesSent(_ peer: Peer, count: Int) {
+        registry.makeCounter(descriptor: Self.updates, labels: peerLabels(peer)).increment(by: Int64(count))
+    }
+
     func sessionRemoved(_ peer: Peer) {
         registry.unregisterGauge(registry.makeGauge(descriptor: Self.sessionUp, labels: peerLabels(peer)))
         registry.unregisterGauge(registry.makeGauge(descriptor: Self.prefixes, labels: peerLabels(peer)))
+        registry.unregisterCounter(registry.makeCounter(descriptor: Self.updates, labels: peerLabels(peer)))
     }
 
     func config(loaded: Bool, stale: Bool) {

@@ -85,6 +85,12 @@ public final class InteropLab: @unchecked Sendable {
         return ingress?.first?["ip"] as? String
     }
 
+    /// An annotation of a Service in `default`, or nil.
+    public func annotation(_ service: String, _ key: String) -> String? {
+        let object = (try? api("GET", "/api/v1/namespaces/default/services/\(service)"))?.json as? [String: Any]
+        return ((object?["metadata"] as? [String: Any])?["annotations"] as? [String: Any])?[key] as? String
+    }
+
     public static func json(_ object: [String: Any]) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }

@@ -103,3 +103,42 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
         }
     }
 }
+
+/// `ironlb.io/announced-by` follows the speakers' reports of nodes whose speaker Lease is held.
+@Suite struct AnnouncedByTests {
+    @Test func followsLiveReportsAndWritesOnlyChanges() async throws {
+        let cluster = FakeCluster()
+        cluster.setConfig(config)
+        cluster.put(service("a"))
+        cluster.put(service("b"))
+        var other = service("c")
+        other.isLoadBalancer = false
+        cluster.put(other)
+        let a = ServiceKey(namespace: "default", name: "a"), b = ServiceKey(namespace: "default", name: "b")
+        let c = ServiceKey(namespace: "default", name: "c")
+        try await withControllers([makeController(cluster)]) {
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("b") == ["198.51.100.2"] })
+            cluster.send(.speakerLease(node: "node1", held: true))
+            cluster.send(.speakerLease(node: "node2", held: true))
+            cluster.send(.announcements(node: "node2", [a: "bgp 1 peer", c: "bgp 1 peer"]))
+            cluster.send(.announcements(node: "node1", [a: "bgp 1 peer", b: "layer2 eth1"]))
+            #expect(await poll(timeout: 120) { () async -> Bool in
+                cluster.annotation("a") == "node1,node2 (bgp 1 peer)" && cluster.annotation("b") == "node1 (layer2 eth1)"
+            })
+            // Not a LoadBalancer: never annotated, whatever a report says.
+            #expect(cluster.annotation("c") == nil)
+            let writes = cluster.state.withLock { $0.annotationWrites.count }
+            // The same report again changes nothing and writes nothing.
+            cluster.send(.announcements(node: "node1", [a: "bgp 1 peer", b: "layer2 eth1"]))
+            // node1's Lease is released: its announcements no longer count.
+            cluster.send(.speakerLease(node: "node1", held: false))
+            #expect(await poll(timeout: 120) { () async -> Bool in
+                cluster.annotation("a") == "node2 (bgp 1 peer)" && cluster.annotation("b") == nil
+            })
+            #expect(cluster.state.withLock { $0.annotationWrites.count } == writes + 2)
+            // A report that drops a Service removes the node from it.
+            cluster.send(.announcements(node: "node2", [:]))
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.annotation("a") == nil })
+        }
+    }
+}

@@ -12,6 +12,7 @@ final class FakeCluster: ControllerAPI, Sendable {
         var watchers: [AsyncStream<ControllerInput>.Continuation] = []
         var events: [ControllerEvent] = []
         var writes: [(ServiceKey, [IPAddress], String?)] = []
+        var annotationWrites: [(ServiceKey, String?)] = []
         var failuresLeft = 0
         var writers: Set<String> = []
     }
@@ -43,6 +44,28 @@ final class FakeCluster: ControllerAPI, Sendable {
             for watcher in state.watchers { watcher.yield(.serviceUpserted(current)) }
             return .done
         }
+    }
+
+    func writeAnnouncedBy(_ service: ServiceKey, _ value: String?) async -> WriteOutcome {
+        state.withLock { state in
+            guard var current = state.services[service] else { return .gone }
+            current.annotations[AnnouncedByIndex.annotation] = value
+            state.services[service] = current
+            state.annotationWrites.append((service, value))
+            for watcher in state.watchers { watcher.yield(.serviceUpserted(current)) }
+            return .done
+        }
+    }
+
+    /// Sends an input to every watcher, as an informer would (Lease changes).
+    func send(_ input: ControllerInput) {
+        state.withLock { state in
+            for watcher in state.watchers { watcher.yield(input) }
+        }
+    }
+
+    func annotation(_ name: String) -> String? {
+        state.withLock { $0.services[ServiceKey(namespace: "default", name: name)]?.annotations[AnnouncedByIndex.annotation] }
     }
 
     func record(_ event: ControllerEvent) async {

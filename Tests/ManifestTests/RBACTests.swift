@@ -24,7 +24,7 @@ import Testing
         ),
         "Role/ironlb-controller": Set(
             permissions("", ["configmaps"], ["get", "list", "watch"])
-            + permissions("coordination.k8s.io", ["leases"], ["get", "create", "update"])
+            + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update"])
         ),
         "ClusterRole/ironlb-speaker": Set(
             permissions("", ["services", "nodes"], ["get", "list", "watch"])
@@ -34,7 +34,7 @@ import Testing
         ),
         "Role/ironlb-speaker": Set(
             permissions("", ["configmaps"], ["get", "list", "watch"])
-            + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update", "delete"])
+            + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update", "patch", "delete"])
         ),
     ]
 

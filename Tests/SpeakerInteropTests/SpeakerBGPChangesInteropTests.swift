@@ -2,20 +2,43 @@ import Foundation
 import Testing
 import TestSupport
 
-/// End to end, BGP, with changes: configuration edits reach FRR without resetting sessions, an
-/// invalid ConfigMap changes nothing, `externalTrafficPolicy: Local` follows the endpoints, and
-/// a killed speaker's routes go when FRR's hold timer expires.
+/// End to end, BGP, with changes: configuration edits (communities, local-pref, aggregation)
+/// reach FRR without resetting sessions, an invalid ConfigMap changes nothing,
+/// `externalTrafficPolicy: Local` follows the endpoints, and a killed speaker's routes go when
+/// FRR's hold timer expires. iBGP (AS 64512 on both sides), so that LOCAL_PREF is carried.
 @Suite(.serialized) struct SpeakerBGPChangesInteropTests {
-    static func config(community: String, localPref: Int = 100) -> String {
+    static let frrConfig = """
+    frr defaults traditional
+    hostname rtr
+    !
+    router bgp 64512
+     bgp router-id 192.0.2.1
+     no bgp network import-check
+     neighbor 192.0.2.11 remote-as 64512
+     neighbor 192.0.2.11 timers 3 9
+     neighbor 192.0.2.11 timers connect 2
+     neighbor 192.0.2.12 remote-as 64512
+     neighbor 192.0.2.12 timers 3 9
+     neighbor 192.0.2.12 timers connect 2
+     !
+     address-family ipv4 unicast
+      maximum-paths ibgp 8
+      neighbor 192.0.2.11 activate
+      neighbor 192.0.2.12 activate
+     exit-address-family
+    !
+    """
+
+    static func config(community: String, localPref: Int = 100, aggregation: Int = 32) -> String {
         """
         peers:
-        - {peer-address: 192.0.2.1, peer-asn: 65001, my-asn: 64512, hold-time: 9s}
+        - {peer-address: 192.0.2.1, peer-asn: 64512, my-asn: 64512, hold-time: 9s}
         address-pools:
         - name: public
           protocol: bgp
           addresses: [203.0.113.0/28]
           bgp-advertisements:
-          - {communities: ["\(community)"], localpref: \(localPref)}
+          - {communities: ["\(community)"], localpref: \(localPref), aggregation-length: \(aggregation)}
         """
     }
 
@@ -42,6 +65,17 @@ import TestSupport
         return (paths?.first?["community"] as? [String: Any])?["string"] as? String
     }
 
+    /// The LOCAL_PREF of every path FRR holds for the prefix.
+    static func localPrefs(_ frr: FRRRouter, _ prefix: String) -> [Int] {
+        frr.paths(prefix, family: "ipv4").compactMap { $0["locPrf"] as? Int }
+    }
+
+    /// Replaces the configuration through a merge patch of the ConfigMap.
+    static func edit(_ lab: InteropLab, _ config: String) throws -> Int {
+        try lab.api("PATCH", "/api/v1/namespaces/ironlb-system/configmaps/config", InteropLab.json(["data": ["config": config]]),
+                    contentType: "application/merge-patch+json").status
+    }
+
     @Test func configEditsLocalPolicyAndACrashedSpeaker() async throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("/usr/lib/frr/bgpd"), .command("/usr/bin/vtysh"), .command("curl")) else { return }
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
@@ -49,7 +83,7 @@ import TestSupport
         defer { lab.tearDown() }
         try lab.addNode("node1", address: "192.0.2.11")
         try lab.addNode("node2", address: "192.0.2.12")
-        lab.frr = try FRRRouter(namespace: lab.rtr, config: SpeakerBGPInteropTests.frrConfig)
+        lab.frr = try FRRRouter(namespace: lab.rtr, config: Self.frrConfig)
         let frr = try #require(lab.frr)
         try await lab.startControlPlane(config: Self.config(community: "64512:100"), nodes: ["node1", "node2"])
         try lab.startSpeaker("node1", address: "192.0.2.11")
@@ -71,12 +105,27 @@ import TestSupport
         #expect(Self.community(frr, "203.0.113.0/32") == "64512:100")
         #expect(frr.nextHops("203.0.113.0/32", family: "ipv4") == ["192.0.2.11", "192.0.2.12"])
 
-        // A new community reaches FRR as an UPDATE; neither session is reset.
-        let edited = InteropLab.json(["data": ["config": Self.config(community: "64512:200")]])
-        #expect(try lab.api("PATCH", "/api/v1/namespaces/ironlb-system/configmaps/config", edited, contentType: "application/merge-patch+json").status == 200)
-        let updated = await poll(timeout: 30, interval: 0.25) { Self.community(frr, "203.0.113.0/32") == "64512:200" }
-        #expect(updated, "community: \(Self.community(frr, "203.0.113.0/32") ?? "-")")
+        // A new community and local-pref reach FRR as UPDATEs; neither session is reset.
+        #expect(Self.localPrefs(frr, "203.0.113.0/32") == [100, 100])
+        #expect(try Self.edit(lab, Self.config(community: "64512:200", localPref: 250)) == 200)
+        let updated = await poll(timeout: 30, interval: 0.25) {
+            Self.community(frr, "203.0.113.0/32") == "64512:200" && Self.localPrefs(frr, "203.0.113.0/32") == [250, 250]
+        }
+        #expect(updated, "community: \(Self.community(frr, "203.0.113.0/32") ?? "-"), local-pref: \(Self.localPrefs(frr, "203.0.113.0/32"))")
         #expect([Self.sessionCounters(frr, "192.0.2.11"), Self.sessionCounters(frr, "192.0.2.12")] == upSince, "a session was reset by a configuration edit")
+
+        // Aggregation: the /32 becomes the /30 that holds it, from both nodes, then back.
+        #expect(try Self.edit(lab, Self.config(community: "64512:200", localPref: 250, aggregation: 30)) == 200)
+        let aggregated = await poll(timeout: 30, interval: 0.25) {
+            frr.nextHops("203.0.113.0/30", family: "ipv4") == ["192.0.2.11", "192.0.2.12"] && frr.paths("203.0.113.0/32", family: "ipv4").isEmpty
+        }
+        #expect(aggregated, "/30: \(frr.nextHops("203.0.113.0/30", family: "ipv4")), /32: \(frr.nextHops("203.0.113.0/32", family: "ipv4"))")
+        #expect(try Self.edit(lab, Self.config(community: "64512:200", localPref: 250)) == 200)
+        let disaggregated = await poll(timeout: 30, interval: 0.25) {
+            frr.nextHops("203.0.113.0/32", family: "ipv4") == ["192.0.2.11", "192.0.2.12"] && frr.paths("203.0.113.0/30", family: "ipv4").isEmpty
+        }
+        #expect(disaggregated, "/32: \(frr.nextHops("203.0.113.0/32", family: "ipv4")), /30: \(frr.nextHops("203.0.113.0/30", family: "ipv4"))")
+        #expect([Self.sessionCounters(frr, "192.0.2.11"), Self.sessionCounters(frr, "192.0.2.12")] == upSince, "a session was reset by an aggregation edit")
 
         // externalTrafficPolicy: Local: only the node with a ready endpoint announces, and the
         // announcement follows the endpoint.
@@ -97,5 +146,8 @@ import TestSupport
         let expired = await poll(timeout: 40, interval: 0.5) { frr.nextHops("203.0.113.0/32", family: "ipv4") == ["192.0.2.11"] }
         #expect(expired, "after SIGKILL: \(frr.nextHops("203.0.113.0/32", family: "ipv4"))")
         #expect(frr.neighborState("192.0.2.12") != "Established")
+        // Once node1 breaks node2's expired Lease, node2 leaves the Service's announced-by.
+        let shown = await poll(timeout: 60, interval: 0.5) { lab.annotation("web", "ironlb.io/announced-by") == "node1 (bgp 1 peer)" }
+        #expect(shown, "announced-by after SIGKILL: \(lab.annotation("web", "ironlb.io/announced-by") ?? "-")")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LBCore
 import TestSupport
 
 /// End to end: KubeSim and the controller in a "control" namespace, two speakers each in its own
@@ -42,10 +43,6 @@ import TestSupport
       - communities: [no-export, "large:64512:1:2"]
     """
 
-    static func json(_ object: [String: Any]) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
-    }
-
     @Test func servicesAreAdvertisedByEveryNodeAndWithdrawn() async throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("/usr/lib/frr/bgpd"), .command("/usr/bin/vtysh"), .command("curl")) else { return }
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
@@ -55,23 +52,9 @@ import TestSupport
         try lab.addNode("node2", address: "192.0.2.12")
         lab.frr = try FRRRouter(namespace: lab.rtr, config: Self.frrConfig)
 
-        let simDirectory = lab.directory + "/kubesim"
-        try lab.start("kubesim", [ironlb, "kubesim", "--host", "192.0.2.100", "--port", "6443", "--insecure", "--directory", simDirectory], in: lab.ctl)
-        #expect(await poll(timeout: 60) { FileManager.default.fileExists(atPath: simDirectory + "/token") })
-        lab.token = try String(contentsOfFile: simDirectory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(await poll(timeout: 60) { ((try? lab.api("GET", "/api/v1/namespaces"))?.status ?? 0) == 200 })
-
-        try lab.api("POST", "/api/v1/namespaces", Self.json(["metadata": ["name": "ironlb-system"]]))
-        #expect(try lab.api("POST", "/api/v1/namespaces/ironlb-system/configmaps",
-                            Self.json(["metadata": ["name": "config"], "data": ["config": Self.ironlbConfig]])).status == 201)
-        for node in ["node1", "node2"] {
-            #expect(try lab.api("POST", "/api/v1/nodes", Self.json(["metadata": ["name": node, "labels": ["kubernetes.io/hostname": node]]])).status == 201)
-        }
-        let kubeconfig = simDirectory + "/kubeconfig"
-        try lab.start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472"], in: lab.ctl)
-        for (node, address) in [("node1", "192.0.2.11"), ("node2", "192.0.2.12")] {
-            try lab.start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"], in: lab.nodes[node]!)
-        }
+        try await lab.startControlPlane(config: Self.ironlbConfig, nodes: ["node1", "node2"])
+        try lab.startSpeaker("node1", address: "192.0.2.11")
+        try lab.startSpeaker("node2", address: "192.0.2.12")
         let frr = try #require(lab.frr)
         let sessionsUp = await poll(timeout: 90, interval: 0.5) {
             frr.neighborState("192.0.2.11") == "Established" && frr.neighborState("192.0.2.12") == "Established"
@@ -80,7 +63,7 @@ import TestSupport
 
         // A Service gets an IP, and FRR learns it from both nodes (ECMP).
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
-                            Self.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+                            InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
         let allocated = await poll(timeout: 60) {
             let service = (try? lab.api("GET", "/api/v1/namespaces/default/services/web"))?.json as? [String: Any]
             let ingress = ((service?["status"] as? [String: Any])?["loadBalancer"] as? [String: Any])?["ingress"] as? [[String: Any]]
@@ -96,11 +79,26 @@ import TestSupport
         #expect((first?["community"] as? [String: Any])?["string"] as? String == "no-export")
         #expect((first?["largeCommunity"] as? [String: Any])?["string"] as? String == "64512:1:2")
 
+        // Where operators look: the Service says which nodes announce it, and each speaker counts
+        // the UPDATEs it sent.
+        var announcedBy: String?
+        let shown = await poll(timeout: 60, interval: 0.5) {
+            announcedBy = lab.annotation("web", AnnouncedByIndex.annotation)
+            return announcedBy == "node1,node2 (bgp 1 peer)"
+        }
+        #expect(shown, "announced-by: \(announcedBy ?? "-")")
+        let metrics = (try? lab.ctl.run(["curl", "-s", "http://192.0.2.11:7473/metrics"], timeout: 10))?.stdout ?? ""
+        let updates = metrics.split(separator: "\n").first { $0.hasPrefix("ironlb_bgp_updates_total{peer=\"192.0.2.1:179\"}") }
+        #expect(updates.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }.map { $0 >= 1 } == true, "\(updates ?? "no ironlb_bgp_updates_total")")
+
         // A planned stop (SIGTERM) withdraws that node's route at once; the other node's stays.
         let node2 = try #require(lab.processes["node2"])
         node2.stop(signal: SIGTERM, timeout: 30)
         let onlyNode1 = await poll(timeout: 30, interval: 0.25) { frr.nextHops("203.0.113.0/32", family: "ipv4") == ["192.0.2.11"] }
         #expect(onlyNode1, "next hops after SIGTERM: \(frr.nextHops("203.0.113.0/32", family: "ipv4"))")
+        // Its released Lease takes it off the Service's announced-by at once.
+        let node1Only = await poll(timeout: 30, interval: 0.25) { lab.annotation("web", AnnouncedByIndex.annotation) == "node1 (bgp 1 peer)" }
+        #expect(node1Only, "announced-by after SIGTERM: \(lab.annotation("web", AnnouncedByIndex.annotation) ?? "-")")
 
         // Deleting the Service withdraws the route everywhere.
         #expect(try lab.api("DELETE", "/api/v1/namespaces/default/services/web").status == 200)

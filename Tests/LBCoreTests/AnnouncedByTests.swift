@@ -1,0 +1,51 @@
+import LBCore
+import Testing
+
+@Suite struct AnnouncedByIndexTests {
+    static let web = ServiceKey(namespace: "default", name: "web")
+    static let api = ServiceKey(namespace: "shop", name: "api")
+
+    @Test func groupsLiveNodesByWayInAStableOrder() {
+        var index = AnnouncedByIndex()
+        #expect(index.reportChanged(node: "node-b", [Self.web: "bgp 2 peers"]) == [Self.web])
+        #expect(index.reportChanged(node: "node-a", [Self.web: "bgp 2 peers", Self.api: "layer2"]) == [Self.web, Self.api])
+        #expect(index.reportChanged(node: "node-c", [Self.web: "bgp 1 peer"]) == [Self.web])
+        // No speaker Lease is held yet: nothing counts.
+        #expect(index.value(for: Self.web) == nil)
+        #expect(index.livenessChanged(node: "node-a", live: true) == [Self.web, Self.api])
+        #expect(index.livenessChanged(node: "node-a", live: true) == [])
+        _ = index.livenessChanged(node: "node-b", live: true)
+        _ = index.livenessChanged(node: "node-c", live: true)
+        #expect(index.value(for: Self.web) == "node-c (bgp 1 peer); node-a,node-b (bgp 2 peers)")
+        #expect(index.value(for: Self.api) == "node-a (layer2)")
+        #expect(index.reportedServices == [Self.web, Self.api])
+
+        // A node's Lease goes: its reports stop counting but are kept for when it returns.
+        #expect(index.livenessChanged(node: "node-a", live: false) == [Self.web, Self.api])
+        #expect(index.value(for: Self.api) == nil)
+        #expect(index.value(for: Self.web) == "node-c (bgp 1 peer); node-b (bgp 2 peers)")
+        _ = index.livenessChanged(node: "node-a", live: true)
+        #expect(index.value(for: Self.api) == "node-a (layer2)")
+
+        // A changed report touches only what changed; a removed report removes the node.
+        #expect(index.reportChanged(node: "node-a", [Self.web: "bgp 2 peers", Self.api: "layer2 eth1"]) == [Self.api])
+        #expect(index.value(for: Self.api) == "node-a (layer2 eth1)")
+        #expect(index.reportChanged(node: "node-a", nil) == [Self.web, Self.api])
+        #expect(index.value(for: Self.api) == nil)
+        #expect(index.reportedServices == [Self.web])
+    }
+
+    @Test func reportTextRoundTrips() {
+        let report = [Self.web: "bgp 2 peers", Self.api: "bgp 2 peers", ServiceKey(namespace: "kube-system", name: "dns"): "layer2 eth1,eth2"]
+        let text = AnnouncementReport.encode(report)
+        #expect(text == "bgp 2 peers: default/web shop/api\nlayer2 eth1,eth2: kube-system/dns")
+        #expect(AnnouncementReport.decode(text) == report)
+        #expect(AnnouncementReport.encode([:]) == "")
+        #expect(AnnouncementReport.decode("") == [:])
+    }
+
+    @Test(arguments: ["no colon here", ": default/web", "bgp: default", "bgp: /web", "bgp: default/", "bgp: a/b/c", " bgp: a/b"])
+    func malformedReportsAreRefusedWhole(_ text: String) {
+        #expect(AnnouncementReport.decode("layer2: default/ok\n" + text) == nil)
+    }
+}
