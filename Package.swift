@@ -108,7 +108,7 @@ let package = Package(
             name: "LinkWire",
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "L2Ownership", dependencies: ["LinkWire", "NetPrimitives"]),
+        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
         // What one node announces, from the cluster state its speaker watches.
         .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
@@ -256,7 +256,7 @@ let package = Package(
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore"]),
-        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel", "TestSupport"]),

@@ -9,11 +9,9 @@
 // - `PeerLeaseTable`: the other speakers' Leases as observed: liveness, when a newcomer
 //   becomes eligible, and breaking (clearing) a Lease that expired.
 // - `AnnouncementScheduler`: the gratuitous ARP / unsolicited NA burst on takeover.
-// - `AnswerPlan`: ownership and interface selection combined into the map the responder
-//   (LinkWire) takes, and the announcement frames per interface.
-// - `L2SpeakerCore`: all of the above for one speaker, as events in and actions out (Lease
-//   requests, breaks, timers, the responder's map, frames to send). The speaker's edge only
-//   performs them.
+//
+// SpeakerCore's `NodeSpeaker` puts these together with the speaker's plan, as events in and
+// actions out; the speaker process only performs them.
 //
 // docs/design/layer2-leases.md explains the timing and why two owners cannot answer at once.
 

@@ -53,3 +53,14 @@ public enum Announcement {
         }
     }
 }
+
+extension Announcement {
+    /// The announcement frames for `address` on each interface it is answered on (`plan`:
+    /// VIP → interface names), with that interface's MAC, in interface-name order.
+    public static func frames(for address: IPAddress, plan: [IPAddress: Set<String>], interfaces: [InterfaceInfo]) -> [(interface: String, frame: LinkFrame)] {
+        guard let names = plan[address] else { return [] }
+        return interfaces.filter { names.contains($0.name) }.sorted { $0.name < $1.name }.flatMap { info in
+            frames(for: address, mac: info.mac).map { (info.name, $0) }
+        }
+    }
+}

@@ -74,7 +74,7 @@ public final class Layer2Responder: Sendable {
     public func announce(_ vips: [IPAddress]) {
         let (plan, interfaces, readers) = state.withLock { ($0.plan, $0.interfaces, $0.readers) }
         for vip in vips {
-            for (name, frame) in AnswerFrames.announcements(for: vip, plan: plan, interfaces: interfaces) {
+            for (name, frame) in Announcement.frames(for: vip, plan: plan, interfaces: interfaces) {
                 do {
                     try readers[name]?.socket.send(frame)
                 } catch {
@@ -224,16 +224,5 @@ private final class Reader: @unchecked Sendable {
     /// the last reference (the thread's) goes.
     func stop() {
         running.store(false, ordering: .releasing)
-    }
-}
-
-/// The announcement frames per interface for a plan (LinkWire's frames with each
-/// interface's MAC).
-enum AnswerFrames {
-    static func announcements(for address: IPAddress, plan: [IPAddress: Set<String>], interfaces: [InterfaceInfo]) -> [(String, LinkFrame)] {
-        guard let names = plan[address] else { return [] }
-        return interfaces.filter { names.contains($0.name) }.sorted { $0.name < $1.name }.flatMap { info in
-            Announcement.frames(for: address, mac: info.mac).map { (info.name, $0) }
-        }
     }
 }

@@ -6,30 +6,6 @@ import LBCore
 import NetPrimitives
 import SpeakerCore
 
-/// A change seen by the speaker's informers.
-public enum SpeakerInput: Hashable, Sendable {
-    case serviceUpserted(SpeakerService)
-    case serviceDeleted(ServiceKey)
-    /// Nodes with a ready (or serving, terminating) endpoint of the Service.
-    case endpoints(ServiceKey, Set<String>)
-    case nodeUpserted(NodeState)
-    case nodeDeleted(String)
-    case config(String?)
-    /// A speaker Lease (`ironlb-speaker-<node>`): whether it names a holder.
-    case lease(node: String, held: Bool, resourceVersion: String)
-    case leaseDeleted(node: String)
-    case synced
-}
-
-/// How a write to this node's Lease ended.
-public enum LeaseWriteOutcome: Hashable, Sendable {
-    case succeeded(resourceVersion: String)
-    case conflict
-    case failed
-    /// For a read: whether this node holds it, and its version.
-    case read(heldBySelf: Bool, resourceVersion: String)
-}
-
 /// The narrow view of the Kubernetes API the speaker needs.
 public protocol SpeakerAPI: Sendable {
     func changes() -> AsyncStream<SpeakerInput>

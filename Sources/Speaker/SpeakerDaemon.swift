@@ -99,7 +99,8 @@ public final class SpeakerDaemon: Service, Sendable {
     }
 }
 
-/// The one owner of the speaker's state. No method suspends mid-decision except `shutdown`.
+/// The one owner of the speaker's state: feeds NodeSpeaker (pure) and performs its actions.
+/// No method suspends mid-decision except `shutdown`.
 actor SpeakerState {
     typealias Instant = ContinuousClock.Instant
 
@@ -115,11 +116,7 @@ actor SpeakerState {
     private let reports: AsyncStream<[ServiceKey: String]>.Continuation
     private var reported: [ServiceKey: String]?
     private let clock = ContinuousClock()
-    private var core: SpeakerCore
-    private var lease: NodeLeaseStateMachine<Instant>
-    private var peers: PeerLeaseTable<Instant>
-    private var announcements = AnnouncementScheduler<Instant>()
-    private var synced = false
+    private var node: NodeSpeaker<Instant>
     private var applied = SpeakerPlan()
     private var announcedLabels: Set<[String]> = []
     private var shuttingDown = false
@@ -144,73 +141,31 @@ actor SpeakerState {
         self.logger = logger
         self.leaseRequests = leaseRequests
         self.breaks = breaks
-        core = SpeakerCore(nodeName: nodeName)
-        lease = NodeLeaseStateMachine(timings: timings)
-        peers = PeerLeaseTable(selfName: nodeName, timings: timings)
+        node = NodeSpeaker(nodeName: nodeName, timings: timings)
     }
 
     func start() {
-        perform(lease.start(now: clock.now))
+        perform(node.start(now: clock.now))
     }
 
     func apply(_ input: SpeakerInput) {
-        let now = clock.now
-        switch input {
-        case .serviceUpserted(let service): core.serviceChanged(service)
-        case .serviceDeleted(let key): core.serviceDeleted(key)
-        case .endpoints(let key, let nodes): core.endpointsChanged(key, nodes: nodes)
-        case .nodeUpserted(let node): core.nodeChanged(node)
-        case .nodeDeleted(let name): core.nodeDeleted(name)
-        case .config(let text):
-            switch core.configChanged(text) {
-            case .applied(let configuration):
-                logger.info("configuration loaded", metadata: ["lb.pools": "\(configuration.pools.count)", "lb.peers": "\(configuration.peers.count)"])
-            case .rejected(let problems):
-                logger.error("configuration is invalid; keeping the last good one", metadata: ["lb.errors": .array(problems.map { .string($0) })])
-            case .missing:
-                logger.warning("no configuration ConfigMap; announcing what the last good configuration says, if any")
-            case .unchanged:
-                break
-            }
-        case .lease(let node, let held, let resourceVersion):
-            if node == nodeName {
-                perform(lease.observedOwnLease(resourceVersion: resourceVersion, now: now))
-            } else {
-                peers.observe(node: node, held: held, resourceVersion: resourceVersion, now: now)
-            }
-        case .leaseDeleted(let node):
-            peers.removed(node: node)
-        case .synced:
-            synced = true
-        }
-        reconcile()
+        perform(node.apply(input, now: clock.now))
+        if case .config = input { logConfig(node.configOutcome) }
     }
 
     func leaseOutcome(_ request: NodeLeaseStateMachine<Instant>.Request, sentAt: Instant, outcome: LeaseWriteOutcome) {
-        let now = clock.now
-        switch outcome {
-        case .succeeded(let version): perform(lease.writeSucceeded(sentAt: sentAt, resourceVersion: version, now: now))
-        case .conflict: perform(lease.writeFailed(sentAt: sentAt, conflict: true, now: now))
-        case .failed: perform(lease.writeFailed(sentAt: sentAt, conflict: false, now: now))
-        case .read(let heldBySelf, let version): perform(lease.leaseRead(sentAt: sentAt, heldBySelf: heldBySelf, resourceVersion: version, now: now))
-        }
-        reconcile()
+        perform(node.leaseOutcome(sentAt: sentAt, outcome, now: clock.now))
     }
 
     func tick() {
-        let now = clock.now
-        perform(lease.timerFired(now: now))
-        let (due, _) = peers.due(now: now)
-        for lease in due { breaks.yield(lease) }
-        for action in announcements.timerFired(now: now) { announce(action) }
+        perform(node.timerFired(now: clock.now))
     }
 
     /// Stops answering, releases the Lease (bounded wait), then closes the BGP sessions.
     func shutdown() async {
         shuttingDown = true
-        perform(lease.shutdown(now: clock.now))
-        reconcile()
-        if !lease.isDone {
+        perform(node.shutdown(now: clock.now))
+        if !node.isDone {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.waitForRelease() }
                 group.addTask { try? await Task.sleep(for: .seconds(5)) }
@@ -224,36 +179,47 @@ actor SpeakerState {
     }
 
     private func waitForRelease() async {
-        if lease.isDone { return }
+        if node.isDone { return }
         await withCheckedContinuation { continuation in released = continuation }
     }
 
-    private func perform(_ actions: [NodeLeaseStateMachine<Instant>.Action]) {
+    private func logConfig(_ outcome: ConfigKeeper.Outcome?) {
+        switch outcome {
+        case .applied(let configuration):
+            logger.info("configuration loaded", metadata: ["lb.pools": "\(configuration.pools.count)", "lb.peers": "\(configuration.peers.count)"])
+        case .rejected(let problems):
+            logger.error("configuration is invalid; keeping the last good one", metadata: ["lb.errors": .array(problems.map { .string($0) })])
+        case .missing:
+            logger.warning("no configuration ConfigMap; announcing what the last good configuration says, if any")
+        case .unchanged, nil:
+            break
+        }
+    }
+
+    private func perform(_ actions: [NodeSpeaker<Instant>.Action]) {
         for action in actions {
             switch action {
-            case .send(let request, let sentAt): leaseRequests.yield((request, sentAt))
+            case .lease(let request, let sentAt): leaseRequests.yield((request, sentAt))
+            case .breakLease(let node, let version): breaks.yield(PeerLeaseTable<Instant>.Break(node: node, resourceVersion: version))
+            case .apply(let plan): applyPlan(plan)
+            case .announce(let vip): dataPlane.announce([vip])
+            case .answering(true): logger.info("layer 2: this node may answer (its Lease is held and fresh)")
+            case .answering(false): logger.warning("layer 2: this node stops answering (Lease released, lost or not fresh)")
             case .scheduleTimer: break          // the tick loop looks every 200 ms
-            case .startAnswering: logger.info("layer 2: this node may answer (its Lease is held and fresh)")
-            case .stopAnswering: logger.warning("layer 2: this node stops answering (Lease released, lost or not fresh)")
             case .exit:
                 released?.resume()
                 released = nil
             }
         }
+        let core = node.core
+        metrics.config(loaded: core.config.current != nil, stale: core.config.stale)
+        readiness.withLock { $0 = !node.isSynced ? "caches not synced" : (core.config.current == nil ? "no valid configuration loaded" : nil) }
     }
 
-    /// Applies the plan: BGP routes per peer; layer 2 duties while this node may answer.
-    private func reconcile() {
-        var eligible = Set(peers.liveNodes)
-        if lease.isAnswering && !shuttingDown { eligible.insert(nodeName) }
-        core.eligibilityChanged(eligible)
-        metrics.config(loaded: core.config.current != nil, stale: core.config.stale)
-        readiness.withLock { $0 = !synced ? "caches not synced" : (core.config.current == nil ? "no valid configuration loaded" : nil) }
-        guard synced else { return }
-        let plan = shuttingDown ? SpeakerPlan() : core.plan
+    /// Applies a plan: BGP routes per peer (left to `shutdown` on the way out), layer 2 duties,
+    /// Events for Services this node starts announcing, metrics and the announcement report.
+    private func applyPlan(_ plan: SpeakerPlan) {
         if !shuttingDown { sessions.apply(plan.bgp) }
-        let owned = Set(plan.layer2.keys)
-        for action in announcements.update(owned: owned, now: clock.now) { announce(action) }
         dataPlane.answer(plan.layer2.mapValues(\.interfaces))
         for (service, ways) in plan.announced where applied.announced[service] == nil {
             let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
@@ -278,13 +244,6 @@ actor SpeakerState {
             reported = report
         }
         applied = plan
-    }
-
-    private func announce(_ action: AnnouncementScheduler<Instant>.Action) {
-        switch action {
-        case .announce(let vip): dataPlane.announce([vip])
-        case .startAnswering, .stopAnswering, .scheduleTimer: break
-        }
     }
 
     /// How the node announces a Service, for its report: `layer2`, `layer2 eth1`, `bgp 2 peers`.

@@ -1,3 +1,4 @@
+import TestSupport
 import L2Ownership
 import NetPrimitives
 import Testing

@@ -1,9 +1,10 @@
-import TestSupport
 import L2Ownership
-import LinkWire
+import LBCore
 import NetPrimitives
+import SpeakerCore
+import TestSupport
 
-/// A cluster of speakers around a simulated API server, driven by a seeded generator:
+/// A cluster of speakers (`NodeSpeaker`, the pure core the speaker process runs) around a simulated API server, driven by a seeded generator:
 /// Lease writes are compare-and-swap on a resourceVersion, commit after a random latency and
 /// answer after another (or the answer is lost); every change reaches every speaker's watch
 /// in order after a random lag; speakers crash (SIGKILL), stop (SIGTERM), restart, and lose
@@ -12,7 +13,7 @@ import NetPrimitives
 /// checks that no VIP is answered by two running speakers.
 struct Simulation {
     typealias Lease = NodeLeaseStateMachine<ManualInstant>
-    typealias Core = L2SpeakerCore<ManualInstant>
+    typealias Core = NodeSpeaker<ManualInstant>
 
     struct Parameters {
         var nodes = 4
@@ -96,8 +97,8 @@ struct Simulation {
     var sequence = 0
     let vips: [IPAddress]
     let services: [IPAddress: [ServiceRequirement]]
-    let layerTwoVIPs: [LayerTwoVIP]
-    let facts: [NodeFacts]
+    /// What every speaker's informers list at start: configuration, Nodes, Services, endpoints.
+    let clusterInputs: [SpeakerInput]
     /// Statistics, to check that the run exercised what it claims.
     var faultsEnabled = true
     var pendingViolation: String?
@@ -130,10 +131,25 @@ struct Simulation {
             }
         }
         self.services = services
-        layerTwoVIPs = vips.map { LayerTwoVIP(address: $0, services: services[$0] ?? []) }
-        facts = names.enumerated().map { NodeFacts(name: $1, excludedByLabel: parameters.excluded.contains($0)) }
+        var inputs: [SpeakerInput] = [.config("""
+            address-pools:
+            - {name: sim, protocol: layer2, addresses: [\(vips.map { "\($0)/32" }.joined(separator: ", "))]}
+            """)]
+        for (index, name) in names.enumerated() {
+            let labels = parameters.excluded.contains(index) ? ["node.kubernetes.io/exclude-from-external-load-balancers": "true"] : [:]
+            inputs.append(.nodeUpserted(NodeState(name: name, labels: labels)))
+        }
+        for vip in vips {
+            for requirement in services[vip] ?? [] {
+                let parts = requirement.service.split(separator: "/").map(String.init)
+                let key = ServiceKey(namespace: parts[0], name: parts[1])
+                inputs.append(.serviceUpserted(SpeakerService(key: key, ips: [vip], localTrafficPolicy: requirement.readyEndpointNodes != nil)))
+                if let endpoints = requirement.readyEndpointNodes { inputs.append(.endpoints(key, endpoints)) }
+            }
+        }
+        clusterInputs = inputs + [.synced]
         for name in names {
-            nodes.append(Node(name: name, core: Core(node: name, timings: parameters.timings)))
+            nodes.append(Node(name: name, core: Core(nodeName: name, timings: parameters.timings)))
         }
         for index in nodes.indices {
             schedule(at: .zero.advanced(by: rng.duration(0...3)), .restart(node: index))
@@ -219,15 +235,12 @@ struct Simulation {
             kill(index)
             let name = nodes[index].name
             nodes[index].running = true
-            nodes[index].core = Core(node: name, timings: parameters.timings)
+            nodes[index].core = Core(nodeName: name, timings: parameters.timings)
             // An informer starts with a list: the whole store, in the watch's order.
             for (lease, entry) in store.sorted(by: { $0.value.version < $1.value.version }) {
                 enqueueWatch(index, lease: lease, holder: entry.holder, version: entry.version)
             }
-            let mac = MACAddress(rawValue: 0x0200_0000_0000 | UInt64(index + 1))
-            let interfaces = [InterfaceInfo(name: "eth0", mac: mac, addresses: [IPPrefix("203.0.113.0/24")!])]
-            apply(nodes[index].core.update(interfaces: interfaces, now: now), to: index)
-            apply(nodes[index].core.update(vips: layerTwoVIPs, nodes: facts, now: now), to: index)
+            for input in clusterInputs { apply(nodes[index].core.apply(input, now: now), to: index) }
             apply(nodes[index].core.start(now: now), to: index)
         case .heal(let index):
             nodes[index].partitioned = false
@@ -241,14 +254,14 @@ struct Simulation {
             commit(index, incarnation: incarnation, request: request, sentAt: sentAt, loseResponse: loseResponse)
         case .response(let index, let incarnation, let sentAt, let outcome):
             guard nodes[index].running, nodes[index].incarnation == incarnation else { return }
-            let actions: [Core.Action]
+            let result: LeaseWriteOutcome
             switch outcome {
-            case .success(let version): actions = nodes[index].core.leaseSucceeded(sentAt: sentAt, resourceVersion: version, now: now)
-            case .conflict: actions = nodes[index].core.leaseFailed(sentAt: sentAt, conflict: true, now: now)
-            case .failed: actions = nodes[index].core.leaseFailed(sentAt: sentAt, conflict: false, now: now)
-            case .read(let held, let version): actions = nodes[index].core.leaseRead(sentAt: sentAt, heldBySelf: held, resourceVersion: version, now: now)
+            case .success(let version): result = .succeeded(resourceVersion: version)
+            case .conflict: result = .conflict
+            case .failed: result = .failed
+            case .read(let held, let version): result = .read(heldBySelf: held, resourceVersion: version)
             }
-            apply(actions, to: index)
+            apply(nodes[index].core.leaseOutcome(sentAt: sentAt, result, now: now), to: index)
         }
     }
 
@@ -325,7 +338,8 @@ struct Simulation {
             while let item = nodes[index].watch.first, item.deliverAt <= now {
                 nodes[index].watch.removeFirst()
                 any = true
-                apply(nodes[index].core.observedLease(node: item.lease, holder: item.holder, resourceVersion: item.resourceVersion, now: now), to: index)
+                let input = SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion)
+                apply(nodes[index].core.apply(input, now: now), to: index)
                 guard nodes[index].running else { break }
             }
         }
@@ -342,8 +356,8 @@ struct Simulation {
                 send(index, .breakLease(node: node, resourceVersion: version), sentAt: now)
             case .scheduleTimer(let at):
                 timer(index, at: at)
-            case .setAnswers(let map):
-                let new = Set(map.keys)
+            case .apply(let plan):
+                let new = Set(plan.layer2.keys)
                 for vip in nodes[index].answered.subtracting(new).sorted() {
                     timeline.append(Change(at: now, node: nodes[index].name, vip: vip, answering: false))
                 }
@@ -355,13 +369,10 @@ struct Simulation {
                 // The check runs between every two actions: a speaker that starts answering
                 // must already be alone.
                 do { try check() } catch { pendingViolation = pendingViolation ?? "\(error)" }
-            case .send(let frame, _):
-                // One announcement per round: the ARP request form or the NA.
-                switch frame.packet {
-                case .arp(let arp) where arp.operation == .request: announcements.append((now, nodes[index].name, .v4(arp.senderProtocolAddress)))
-                case .ndp(let ndp): announcements.append((now, nodes[index].name, .v6(ndp.ipv6.source)))
-                case .arp: break
-                }
+            case .announce(let vip):
+                announcements.append((now, nodes[index].name, vip))
+            case .answering:
+                break
             case .exit:
                 faults["exit", default: 0] += 1
                 kill(index)

@@ -1,4 +1,6 @@
 import L2Ownership
+import SpeakerCore
+import TestSupport
 import NetPrimitives
 import Testing
 
