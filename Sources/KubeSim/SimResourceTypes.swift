@@ -102,7 +102,6 @@ enum SimResources {
         SimResourceType(.secrets) { $0.fieldSelectors = ["type"] },
         SimResourceType(.serviceAccounts),
         SimResourceType(.coreEvents) {
-            $0.updateRequiresResourceVersion = true
             $0.fieldSelectors = ["involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "source", "type", "reportingController"]
         },
         SimResourceType(.endpointSlices) {
