@@ -29,6 +29,10 @@ public final class KubeSimServer: @unchecked Sendable {
         public var dualStack = true
         /// Offer HTTP/2 via ALPN (client-go's default with TLS). Off: HTTP/1.1 only.
         public var http2 = false
+        /// How long a deleted namespace stays Terminating before the simulated namespace
+        /// controller removes its content and then the namespace (real clusters: seconds).
+        /// Clients deleting a namespace and its content in one go (`kubectl delete -f`) rely on it.
+        public var namespaceFinalizationDelay: Duration = .seconds(3)
         public init() {}
     }
 
@@ -62,7 +66,29 @@ public final class KubeSimServer: @unchecked Sendable {
             self.ownsGroup = true
         }
         self.logger = logger
+        self.api.onNamespaceTerminating = { [weak self] name in self?.scheduleNamespaceFinalization(name) }
         seed()
+    }
+
+    /// The namespace controller: removes a Terminating namespace's content, then the namespace,
+    /// after `namespaceFinalizationDelay`; retries while content with finalizers remains.
+    private func scheduleNamespaceFinalization(_ name: String) {
+        let c = configuration.namespaceFinalizationDelay.components
+        let delay = TimeAmount.nanoseconds(c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
+        group.next().scheduleTask(in: delay) { [weak self] in
+            guard let self else { return }
+            if !self.api.finalizeNamespace(name) { self.scheduleNamespaceFinalization(name) }
+        }
+    }
+
+    /// Runs the namespace controller now for every Terminating namespace (tests).
+    public func finalizeTerminatingNamespaces() {
+        let names: [String] = store.lock.withLock {
+            store.list(WatchFilter(resource: .namespaces, namespace: nil, bookmarks: false))
+                .filter { $0.value(atPath: "metadata.deletionTimestamp") != nil }
+                .compactMap { $0.value(atPath: "metadata.name")?.stringValue }
+        }
+        for n in names { api.finalizeNamespace(n) }
     }
 
     public var scheme: String { configuration.tls ? "https" : "http" }

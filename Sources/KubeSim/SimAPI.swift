@@ -23,13 +23,20 @@ final class SimAPI: @unchecked Sendable {
     let store: SimStore
     var serverAddress = "127.0.0.1:6443"
     var defaultWatchTimeout: Duration = .seconds(1800)
+    /// Called (under the store lock) when a namespace becomes Terminating; the server schedules
+    /// `finalizeNamespace`.
+    var onNamespaceTerminating: (@Sendable (String) -> Void)?
 
     init(store: SimStore) { self.store = store }
 
     func handle(_ req: SimRequest) -> SimResponse {
         switch SimRouting.route(req.path) {
-        case .apiVersions: return ok(SimRouting.apiVersions(serverAddress: serverAddress))
-        case .apiGroups: return ok(SimRouting.apiGroups())
+        case .apiVersions:
+            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: true) }
+            return ok(SimRouting.apiVersions(serverAddress: serverAddress))
+        case .apiGroups:
+            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: false) }
+            return ok(SimRouting.apiGroups())
         case .resourceList(let g, let v): return ok(SimRouting.resourceList(group: g, version: v))
         case .version: return ok(SimRouting.version())
         case .health: return .text(200, "ok")
@@ -51,6 +58,10 @@ final class SimAPI: @unchecked Sendable {
 
     func ok(_ v: JSONValue, _ code: Int = 200) -> SimResponse { .json(code, v, []) }
 
+    private func aggregated(core: Bool) -> SimResponse {
+        .json(200, SimRouting.aggregatedDiscovery(core: core), [("Content-Type", SimRouting.aggregatedDiscoveryMediaType), ("Vary", "Accept")])
+    }
+
     func error(_ s: V1Status) -> SimResponse {
         var headers: [(String, String)] = []
         if let ra = s.details?.retryAfterSeconds { headers.append(("Retry-After", String(ra))) }
@@ -62,7 +73,7 @@ final class SimAPI: @unchecked Sendable {
     private func resource(_ req: SimRequest, _ t: ResourceTarget) throws(V1Status) -> SimResponse {
         let r = t.resource
         if let sub = t.subresource {
-            guard sub == "status", r == .services || r == .nodes || r == .namespaces else { throw SimErrors.pathNotFound() }
+            guard sub == "status", SimResources.type(r).hasStatus else { throw SimErrors.pathNotFound() }
         }
         switch req.method {
         case "GET":
@@ -199,8 +210,8 @@ final class SimAPI: @unchecked Sendable {
 
     private func decodeBody(_ req: SimRequest) throws(V1Status) -> JSONValue {
         let ct = req.headers["content-type"] ?? "application/json"
-        if ct.contains("yaml") || ct.contains("protobuf") {
-            throw SimErrors.unsupportedMediaType(ct)
+        if ct.contains("yaml") || ct.contains("protobuf") || ct.contains("cbor") {
+            throw SimErrors.unsupportedMediaType(ct, accepted: SimErrors.bodyMediaTypes)
         }
         do {
             let v = try JSONValue.parse(req.body)
@@ -228,14 +239,12 @@ final class SimAPI: @unchecked Sendable {
                 .withMessage("resourceVersion should not be set on objects to be created")
         }
         return try locked { () throws(V1Status) -> SimResponse in
-            if r.namespaced, store.get(.namespaces, "", ns) == nil {
-                throw SimErrors.notFound(.namespaces, ns)
-            }
             var name = obj.value(atPath: "metadata.name")?.stringValue ?? ""
             if name.isEmpty, let gen = obj.value(atPath: "metadata.generateName")?.stringValue, !gen.isEmpty {
                 name = gen + Self.randomSuffix()
                 obj.set(["metadata", "name"], .string(name))
             }
+            try checkNamespaceAcceptsContent(r, ns, name)
             if let existing = store.get(r, ns, name), !name.isEmpty {
                 _ = existing
                 throw SimErrors.alreadyExists(r, name)
@@ -265,14 +274,14 @@ final class SimAPI: @unchecked Sendable {
         meta["uid"] = .string(UUID().uuidString.lowercased())
         meta["creationTimestamp"] = .string(KubeTime(seconds: Int64(store.now().timeIntervalSince1970)).format())
         meta["deletionTimestamp"] = nil
-        meta["generation"] = nil
+        let type = SimResources.type(r)
+        meta["generation"] = type.generation == .none ? nil : .int(1)
         meta["managedFields"] = nil
         meta["selfLink"] = nil
-        if r == .services || r == .nodes || r == .namespaces {} else { meta["generation"] = nil }
         obj["metadata"] = .object(meta)
         try SimStrategies.validateMeta(obj, r, name: name)
-        if r == .services || r == .nodes || r == .namespaces {
-            obj["status"] = nil  // create wipes status
+        if type.hasStatus {
+            obj["status"] = type.initialStatus  // create wipes status
         }
         return try SimStrategies.prepare(obj, old: nil, r, store: store, name: name)
     }
@@ -290,8 +299,8 @@ final class SimAPI: @unchecked Sendable {
         let rv = obj.value(atPath: "metadata.resourceVersion")?.stringValue ?? ""
         return try locked { () throws(V1Status) -> SimResponse in
             guard let old = store.get(r, ns, name) else {
-                if t.subresource == nil && (r == .services || r == .leases) {
-                    if r.namespaced, store.get(.namespaces, "", ns) == nil { throw SimErrors.notFound(.namespaces, ns) }
+                if t.subresource == nil && SimResources.type(r).createOnUpdate {
+                    try checkNamespaceAcceptsContent(r, ns, name)
                     if !rv.isEmpty { throw SimErrors.notFound(r, name) }
                     var o = obj
                     o.set(["metadata", "name"], .string(name))
@@ -306,7 +315,7 @@ final class SimAPI: @unchecked Sendable {
                 throw SimErrors.notFound(r, name)
             }
             if rv.isEmpty {
-                if r == .leases || r == .endpointSlices || r == .events {
+                if SimResources.type(r).updateRequiresResourceVersion {
                     throw SimErrors.invalid(r, name, [SimErrors.invalidValue("metadata.resourceVersion", "0x0", "must be specified for an update")])
                 }
             } else if rv != old.value(atPath: "metadata.resourceVersion")?.stringValue {
@@ -337,13 +346,13 @@ final class SimAPI: @unchecked Sendable {
             }
         }
         new["metadata"] = .object(meta)
-        let hasStatus = r == .services || r == .nodes || r == .namespaces
-        if hasStatus {
+        let type = SimResources.type(r)
+        if type.hasStatus {
             if subresource == "status" {
                 // /status ignores spec; for Services labels, annotations and finalizers are persisted.
                 var merged = old
                 merged["status"] = new["status"]
-                if r == .services {
+                if type.statusWritesMetadata {
                     var m = old["metadata"]?.objectValue ?? [:]
                     m["labels"] = meta["labels"]
                     m["annotations"] = meta["annotations"]
@@ -357,13 +366,17 @@ final class SimAPI: @unchecked Sendable {
         }
         try SimStrategies.validateMeta(new, r, name: name)
         new = try SimStrategies.prepare(new, old: old, r, store: store, name: name)
+        if Self.bumpsGeneration(type.generation, old: old, new: new) {
+            new.set(["metadata", "generation"], .int((old.value(atPath: "metadata.generation")?.intValue ?? 0) + 1))
+        }
         if new == old {
             return ok(old)  // no-op updates do not bump the resourceVersion
         }
         if dryRun(req) { return ok(new) }
         let rv = store.nextRV()
         new.set(["metadata", "resourceVersion"], .string(String(rv)))
-        let fins = new.value(atPath: "metadata.finalizers")?.arrayValue ?? []
+        var fins = new.value(atPath: "metadata.finalizers")?.arrayValue ?? []
+        if r == .namespaces { fins += new.value(atPath: "spec.finalizers")?.arrayValue ?? [] }  // the namespace controller's
         if new.value(atPath: "metadata.deletionTimestamp") != nil && fins.isEmpty {
             store.remove(r, ns, name, finalObject: new, rv: rv)
             return ok(new)
@@ -394,7 +407,7 @@ final class SimAPI: @unchecked Sendable {
                 case "application/merge-patch+json":
                     patched = JSONMergePatch.apply(patchDoc, to: old)
                 case "application/strategic-merge-patch+json":
-                    patched = try StrategicMergePatch.apply(patchDoc, to: old)
+                    patched = try StrategicMergePatch.apply(patchDoc, to: old, mergeKeys: SimResources.mergeKeys(r))
                 default:
                     throw SimErrors.unsupportedMediaType(ct)
                 }
@@ -441,6 +454,7 @@ final class SimAPI: @unchecked Sendable {
 
     /// Deletes (or marks for deletion when finalizers remain). Caller holds the lock.
     private func deleteLocked(_ r: ResourceDescriptor, _ ns: String, _ name: String, _ old: JSONValue) -> JSONValue {
+        if r == .namespaces { return terminateNamespaceLocked(name, old) }
         let fins = old.value(atPath: "metadata.finalizers")?.arrayValue ?? []
         var obj = old
         let rv = store.nextRV()
@@ -453,23 +467,77 @@ final class SimAPI: @unchecked Sendable {
             }
             return obj
         }
-        if r == .namespaces {
-            // Delete everything in the namespace first.
-            for other in ResourceDescriptor.all where other.namespaced {
-                for o in store.list(WatchFilter(resource: other, namespace: name, bookmarks: false)) {
-                    var fo = o
-                    let orv = store.nextRV()
-                    fo.set(["metadata", "resourceVersion"], .string(String(orv)))
-                    store.remove(other, name, o.value(atPath: "metadata.name")?.stringValue ?? "", finalObject: fo, rv: orv)
-                }
-            }
-            let nrv = store.nextRV()
-            obj.set(["metadata", "resourceVersion"], .string(String(nrv)))
-            store.remove(r, ns, name, finalObject: obj, rv: nrv)
-            return obj
-        }
         store.remove(r, ns, name, finalObject: obj, rv: rv)
         return obj
+    }
+
+    /// The namespace registry's delete: the first DELETE marks the namespace Terminating
+    /// (`deletionTimestamp`, `status.phase`); later ones return it unchanged. The namespace
+    /// controller (`finalizeNamespace`) removes the content and then the namespace, after
+    /// `onNamespaceTerminating` schedules it. Caller holds the lock.
+    private func terminateNamespaceLocked(_ name: String, _ old: JSONValue) -> JSONValue {
+        guard old.value(atPath: "metadata.deletionTimestamp") == nil else { return old }
+        var obj = old
+        let rv = store.nextRV()
+        obj.set(["metadata", "resourceVersion"], .string(String(rv)))
+        obj.set(["metadata", "deletionTimestamp"], .string(KubeTime(seconds: Int64(store.now().timeIntervalSince1970)).format()))
+        obj.set(["metadata", "deletionGracePeriodSeconds"], .int(0))
+        obj.set(["status", "phase"], "Terminating")
+        store.put(.namespaces, "", name, obj, rv: rv)
+        onNamespaceTerminating?(name)
+        return obj
+    }
+
+    /// The namespace controller's pass over a Terminating namespace: deletes everything in it,
+    /// then clears `spec.finalizers` and removes the namespace. Returns false while content with
+    /// finalizers remains (call again later). True when there is nothing (more) to do.
+    @discardableResult
+    func finalizeNamespace(_ name: String) -> Bool {
+        store.lock.withLock {
+            guard let ns = store.get(.namespaces, "", name), ns.value(atPath: "metadata.deletionTimestamp") != nil else { return true }
+            var remaining = 0
+            for t in SimResources.all where t.descriptor.namespaced {
+                for o in store.list(WatchFilter(resource: t.descriptor, namespace: name, bookmarks: false)) {
+                    let oname = o.value(atPath: "metadata.name")?.stringValue ?? ""
+                    if o.value(atPath: "metadata.deletionTimestamp") == nil { _ = deleteLocked(t.descriptor, name, oname, o) }
+                    if store.get(t.descriptor, name, oname) != nil { remaining += 1 }
+                }
+            }
+            if remaining > 0 { return false }
+            var obj = ns
+            obj.set(["spec", "finalizers"], .array([]))
+            let rv = store.nextRV()
+            obj.set(["metadata", "resourceVersion"], .string(String(rv)))
+            if (obj.value(atPath: "metadata.finalizers")?.arrayValue ?? []).isEmpty {
+                store.remove(.namespaces, "", name, finalObject: obj, rv: rv)
+            } else {
+                store.put(.namespaces, "", name, obj, rv: rv)  // removed when its last finalizer goes (commitUpdate)
+            }
+            return true
+        }
+    }
+
+    /// 404 for a missing namespace, 403 (NamespaceLifecycle admission) for a Terminating one.
+    /// Caller holds the lock.
+    func checkNamespaceAcceptsContent(_ r: ResourceDescriptor, _ ns: String, _ name: String) throws(V1Status) {
+        guard r.namespaced else { return }
+        guard let n = store.get(.namespaces, "", ns) else { throw SimErrors.notFound(.namespaces, ns) }
+        if n.value(atPath: "metadata.deletionTimestamp") != nil {
+            let why = "unable to create new content in namespace \(ns) because it is being terminated"
+            throw V1Status(message: "\(r.qualifiedName) \"\(name)\" is forbidden: \(why)", reason: "Forbidden", code: 403,
+                           details: StatusDetails(name: name, group: r.group.isEmpty ? nil : r.group, kind: r.plural,
+                                                  causes: [StatusCause(reason: "NamespaceTerminating", message: why, field: "metadata.namespace")]))
+        }
+    }
+
+    /// Whether an update changes what the kind's generation tracks.
+    static func bumpsGeneration(_ g: SimResourceType.Generation, old: JSONValue, new: JSONValue) -> Bool {
+        switch g {
+        case .none: return false
+        case .spec: return old["spec"] != new["spec"]
+        case .specAndAnnotations:
+            return old["spec"] != new["spec"] || old.value(atPath: "metadata.annotations") != new.value(atPath: "metadata.annotations")
+        }
     }
 
     private func deleteCollection(_ req: SimRequest, _ t: ResourceTarget) throws(V1Status) -> SimResponse {

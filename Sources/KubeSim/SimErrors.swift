@@ -54,8 +54,14 @@ enum SimErrors {
         V1Status(message: "the server does not allow this method on the requested resource", reason: "MethodNotAllowed", code: 405)
     }
 
-    static func unsupportedMediaType(_ type: String) -> V1Status {
-        V1Status(message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
+    /// Media types KubeSim decodes in PATCH bodies.
+    static let patchMediaTypes = ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"]
+    /// Media types KubeSim decodes in create/update bodies (a real server also takes YAML and
+    /// protobuf; see docs/design/kubectl-protobuf.md).
+    static let bodyMediaTypes = ["application/json"]
+
+    static func unsupportedMediaType(_ type: String, accepted: [String] = patchMediaTypes) -> V1Status {
+        V1Status(message: "the body of the request was in an unknown format - accepted media types include: " + accepted.joined(separator: ", "),
                  reason: "UnsupportedMediaType", code: 415)
     }
 

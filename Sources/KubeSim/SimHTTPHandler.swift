@@ -137,7 +137,9 @@ final class SimHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     private func writeJSON(_ code: Int, _ v: JSONValue, _ extra: [(String, String)], keepAlive: Bool) {
         var bytes = v.serializedBytes()
         bytes.append(10)
-        writeRaw(code, bytes, contentType: "application/json", extra, keepAlive: keepAlive)
+        // A Content-Type among the extra headers (aggregated discovery) replaces the default.
+        let contentType = extra.first { $0.0.lowercased() == "content-type" }?.1 ?? "application/json"
+        writeRaw(code, bytes, contentType: contentType, extra.filter { $0.0.lowercased() != "content-type" }, keepAlive: keepAlive)
     }
 
     private func writeRaw(_ code: Int, _ bytes: [UInt8], contentType: String, _ extra: [(String, String)], keepAlive: Bool) {

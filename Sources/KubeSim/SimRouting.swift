@@ -1,3 +1,4 @@
+import Foundation
 import KubeModel
 
 /// A parsed HTTP request as the API layer sees it.
@@ -73,12 +74,10 @@ struct ResourceTarget {
 }
 
 enum SimRouting {
-    static let groups: [(group: String, version: String)] = [
-        ("", "v1"), ("discovery.k8s.io", "v1"), ("coordination.k8s.io", "v1"), ("events.k8s.io", "v1"),
-    ]
+    static var groups: [(group: String, version: String)] { SimResources.groupVersions }
 
     static func resources(group: String, version: String) -> [ResourceDescriptor] {
-        ResourceDescriptor.all.filter { $0.group == group && $0.version == version }
+        SimResources.resources(group: group, version: version).map(\.descriptor)
     }
 
     static func route(_ path: String) -> SimRoute {
@@ -155,21 +154,81 @@ enum SimRouting {
 
     static func resourceList(group: String, version: String) -> JSONValue {
         var list: [JSONValue] = []
-        for r in resources(group: group, version: version) {
+        for t in SimResources.resources(group: group, version: version) {
+            let r = t.descriptor
             var o: [String: JSONValue] = [
                 "name": .string(r.plural), "singularName": .string(r.singular), "namespaced": .bool(r.namespaced),
                 "kind": .string(r.kind), "verbs": .array(verbs(r).map { .string($0) }),
-                "storageVersionHash": .string(String(r.qualifiedName.hashValue & 0xFFFFFF, radix: 16)),
+                "storageVersionHash": .string(storageVersionHash(r)),
             ]
             if !r.shortNames.isEmpty { o["shortNames"] = .array(r.shortNames.map { .string($0) }) }
+            if !t.categories.isEmpty { o["categories"] = .array(t.categories.map { .string($0) }) }
             list.append(.object(o))
-            if r == .services || r == .nodes || r == .namespaces {
+            if t.hasStatus {
                 list.append(["name": .string("\(r.plural)/status"), "singularName": "", "namespaced": .bool(r.namespaced),
                              "kind": .string(r.kind), "verbs": ["get", "patch", "update"]])
             }
         }
         let gv = group.isEmpty ? version : "\(group)/\(version)"
         return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(gv), "resources": .array(list)]
+    }
+
+    /// A stable opaque hash (FNV-1a of the qualified name): Swift's `hashValue` changes per process.
+    static func storageVersionHash(_ r: ResourceDescriptor) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in r.qualifiedName.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h & 0xFF_FFFF_FFFF, radix: 16)
+    }
+
+    /// The media type of aggregated discovery (apidiscovery.k8s.io/v2), which client-go asks for
+    /// first on `/api` and `/apis` and recognises by the response Content-Type.
+    static let aggregatedDiscoveryMediaType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+    /// Whether an Accept header lists aggregated discovery v2 (parameters in any order).
+    static func wantsAggregatedDiscovery(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        for range in accept.split(separator: ",") {
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.first == "application/json" else { continue }
+            let params = Set(parts.dropFirst().map { $0.replacingOccurrences(of: " ", with: "") })
+            if params.isSuperset(of: ["g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"]) { return true }
+        }
+        return false
+    }
+
+    /// `APIGroupDiscoveryList` for `/api` (core only) or `/apis` (every named group): every
+    /// group, version and resource in one document, subresources nested.
+    static func aggregatedDiscovery(core: Bool) -> JSONValue {
+        var items: [JSONValue] = []
+        var order: [String] = []
+        var versionsByGroup: [String: [String]] = [:]
+        for gv in groups where gv.group.isEmpty == core {
+            if versionsByGroup[gv.group] == nil { order.append(gv.group) }
+            versionsByGroup[gv.group, default: []].append(gv.version)
+        }
+        for g in order {
+            var versions: [JSONValue] = []
+            for v in versionsByGroup[g] ?? [] {
+                let resources: [JSONValue] = SimResources.resources(group: g, version: v).map { t in
+                    let r = t.descriptor
+                    let kind: JSONValue = ["group": .string(r.group), "version": .string(r.version), "kind": .string(r.kind)]
+                    var o: [String: JSONValue] = [
+                        "resource": .string(r.plural), "responseKind": kind, "scope": .string(r.namespaced ? "Namespaced" : "Cluster"),
+                        "singularResource": .string(r.singular), "verbs": .array(verbs(r).map { .string($0) }),
+                    ]
+                    if !r.shortNames.isEmpty { o["shortNames"] = .array(r.shortNames.map { .string($0) }) }
+                    if !t.categories.isEmpty { o["categories"] = .array(t.categories.map { .string($0) }) }
+                    if t.hasStatus {
+                        o["subresources"] = [["subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]]]
+                    }
+                    return .object(o)
+                }
+                versions.append(["version": .string(v), "resources": .array(resources), "freshness": "Current"])
+            }
+            let meta: JSONValue = g.isEmpty ? ["creationTimestamp": .null] : ["name": .string(g), "creationTimestamp": .null]
+            items.append(["metadata": meta, "versions": .array(versions)])
+        }
+        return ["kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": .object([:]), "items": .array(items)]
     }
 
     /// A minimal OpenAPI v3 discovery document: one entry per group version.

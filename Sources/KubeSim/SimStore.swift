@@ -74,35 +74,20 @@ final class SimStore: @unchecked Sendable {
 
     static func key(_ ns: String, _ name: String) -> String { ns.isEmpty ? name : "\(ns)/\(name)" }
 
-    /// Field values for field selectors: metadata.name/namespace everywhere, plus a few per kind.
+    /// Field values for field selectors: the value at the dotted path (validation limits the
+    /// labels to `metadata.name`, `metadata.namespace` and the kind's `SimResourceType.fieldSelectors`).
     static func fieldValue(_ obj: JSONValue, _ field: String) -> String? {
-        switch field {
-        case "metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type", "spec.nodeName", "type", "reason",
-             "involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "source", "spec.unschedulable",
-             "status.phase", "regarding.name", "regarding.kind", "regarding.namespace", "reportingController", "addressType", "spec.holderIdentity":
-            guard let v = obj.value(atPath: field) else { return nil }
-            switch v {
-            case .string(let s): return s
-            case .bool(let b): return b ? "true" : "false"
-            case .int(let i): return String(i)
-            default: return nil
-            }
+        guard let v = obj.value(atPath: field) else { return nil }
+        switch v {
+        case .string(let s): return s
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
         default: return nil
         }
     }
 
-    static let supportedFields: [String: Set<String>] = [
-        "services": ["spec.clusterIP", "spec.type"],
-        "events": ["involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "source", "type", "reportingController"],
-        "events.events.k8s.io": ["regarding.name", "regarding.kind", "regarding.namespace", "reason", "type", "reportingController"],
-        "nodes": ["spec.unschedulable"],
-        "namespaces": ["status.phase"],
-        "secrets": ["type"],
-        "endpointslices.discovery.k8s.io": ["addressType"],
-    ]
-
     static func validateFieldSelector(_ fs: FieldSelector, _ r: ResourceDescriptor) -> V1Status? {
-        let extra = supportedFields[r.qualifiedName] ?? []
+        let extra = SimResources.type(r).fieldSelectors
         for req in fs.requirements where req.field != "metadata.name" && req.field != "metadata.namespace" && !extra.contains(req.field) {
             return SimErrors.badRequest("field label not supported: \(req.field)")
         }

@@ -17,13 +17,27 @@ enum SimStrategies {
         if name.isEmpty {
             throw SimErrors.invalid(r, name, [SimErrors.required("metadata.name", "name or generateName is required")])
         }
-        if r == .services || r == .namespaces {
+        switch SimResources.type(r).nameRule {
+        case .dns1035Label:
             let first = name.utf8.first ?? 0
             if !isLabel(Substring(name), maxLen: 63) || !(first >= 97 && first <= 122) {
                 throw SimErrors.invalid(r, name, [SimErrors.invalidValue("metadata.name", "\"\(name)\"", "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")])
             }
-        } else if !isDNS1123Subdomain(name) {
-            throw SimErrors.invalid(r, name, [SimErrors.invalidValue("metadata.name", "\"\(name)\"", "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")])
+        case .dns1123Label:
+            if !isLabel(Substring(name), maxLen: 63) {
+                throw SimErrors.invalid(r, name, [SimErrors.invalidValue("metadata.name", "\"\(name)\"", "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")])
+            }
+        case .dns1123Subdomain:
+            if !isDNS1123Subdomain(name) {
+                throw SimErrors.invalid(r, name, [SimErrors.invalidValue("metadata.name", "\"\(name)\"", "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")])
+            }
+        case .pathSegment:
+            if name == "." || name == ".." {
+                throw SimErrors.invalid(r, name, [SimErrors.invalidValue("metadata.name", "\"\(name)\"", "may not be '\(name)'")])
+            }
+            for bad in ["/", "%"] where name.contains(bad) {
+                throw SimErrors.invalid(r, name, [SimErrors.invalidValue("metadata.name", "\"\(name)\"", "may not contain '\(bad)'")])
+            }
         }
         for field in ["labels", "annotations"] {
             if let v = obj.value(atPath: "metadata.\(field)"), !v.isNull {
@@ -65,9 +79,108 @@ enum SimStrategies {
                 throw SimErrors.invalid(r, name, [SimErrors.notSupported("addressType", "\"\(at)\"", ["FQDN", "IPv4", "IPv6"])])
             }
             return obj
+        case .deployments, .daemonSets:
+            return try workload(obj, old: old, r, name: name)
+        case .roles, .clusterRoles:
+            try policyRules(obj, namespaced: r.namespaced, r, name: name)
+            return obj
+        case .roleBindings, .clusterRoleBindings:
+            try binding(obj, old: old, r, name: name)
+            return obj
         default:
             return obj
         }
+    }
+
+    /// apps/v1 Deployment and DaemonSet validation (k8s `pkg/apis/apps/validation`): a selector
+    /// that matches the template's labels and never changes, at least one container; Deployments
+    /// default `replicas` to 1.
+    static func workload(_ input: JSONValue, old: JSONValue?, _ r: ResourceDescriptor, name: String) throws(V1Status) -> JSONValue {
+        var obj = input
+        var causes: [StatusCause] = []
+        let selector = obj.value(atPath: "spec.selector")
+        let matchLabels = selector?["matchLabels"]?.objectValue ?? [:]
+        let hasExpressions = !(selector?["matchExpressions"]?.arrayValue ?? []).isEmpty
+        if selector == nil || selector!.isNull || (matchLabels.isEmpty && !hasExpressions) {
+            causes.append(SimErrors.required("spec.selector"))
+        } else {
+            let labels = obj.value(atPath: "spec.template.metadata.labels")?.objectValue ?? [:]
+            if matchLabels.contains(where: { labels[$0.key] != $0.value }) {
+                let shown = "map[string]string{" + labels.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value.stringValue ?? "")\"" }.joined(separator: ", ") + "}"
+                causes.append(SimErrors.invalidValue("spec.template.metadata.labels", shown, "`selector` does not match template `labels`"))
+            }
+        }
+        if let old, let oldSelector = old.value(atPath: "spec.selector"), oldSelector != selector {
+            causes.append(SimErrors.invalidValue("spec.selector", "v1.LabelSelector{...}", "field is immutable"))
+        }
+        if (obj.value(atPath: "spec.template.spec.containers")?.arrayValue ?? []).isEmpty {
+            causes.append(SimErrors.required("spec.template.spec.containers"))
+        }
+        if r == .deployments {
+            if let n = obj.value(atPath: "spec.replicas")?.intValue, n < 0 {
+                causes.append(SimErrors.invalidValue("spec.replicas", String(n), "must be greater than or equal to 0"))
+            } else if obj.value(atPath: "spec.replicas") == nil {
+                obj.set(["spec", "replicas"], .int(1))
+            }
+        }
+        if !causes.isEmpty { throw SimErrors.invalid(r, name, causes) }
+        return obj
+    }
+
+    /// rbac/v1 PolicyRule validation (k8s `pkg/apis/rbac/validation`).
+    static func policyRules(_ obj: JSONValue, namespaced: Bool, _ r: ResourceDescriptor, name: String) throws(V1Status) {
+        var causes: [StatusCause] = []
+        for (i, rule) in (obj["rules"]?.arrayValue ?? []).enumerated() {
+            let f = "rules[\(i)]"
+            func count(_ k: String) -> Int { rule[k]?.arrayValue?.count ?? 0 }
+            if count("verbs") == 0 { causes.append(SimErrors.required(f + ".verbs", "verbs must contain at least one value")) }
+            if count("nonResourceURLs") > 0 {
+                if namespaced { causes.append(SimErrors.invalidValue(f + ".nonResourceURLs", "[]", "namespaced rules cannot apply to non-resource URLs")) }
+                if count("apiGroups") > 0 || count("resources") > 0 || count("resourceNames") > 0 {
+                    causes.append(SimErrors.invalidValue(f + ".nonResourceURLs", "[]", "rules cannot apply to both regular resources and non-resource URLs"))
+                }
+                continue
+            }
+            if count("apiGroups") == 0 { causes.append(SimErrors.required(f + ".apiGroups", "resource rules must supply at least one api group")) }
+            if count("resources") == 0 { causes.append(SimErrors.required(f + ".resources", "resource rules must supply at least one resource")) }
+        }
+        if !causes.isEmpty { throw SimErrors.invalid(r, name, causes) }
+    }
+
+    /// rbac/v1 RoleBinding and ClusterRoleBinding validation: a role reference of the right kind
+    /// that never changes, well-formed subjects.
+    static func binding(_ obj: JSONValue, old: JSONValue?, _ r: ResourceDescriptor, name: String) throws(V1Status) {
+        let rbac = "rbac.authorization.k8s.io"
+        var causes: [StatusCause] = []
+        let ref = obj["roleRef"] ?? .object([:])
+        let group = ref["apiGroup"]?.stringValue ?? ""
+        let kind = ref["kind"]?.stringValue ?? ""
+        if group != rbac { causes.append(SimErrors.notSupported("roleRef.apiGroup", "\"\(group)\"", [rbac])) }
+        let kinds = r == .roleBindings ? ["Role", "ClusterRole"] : ["ClusterRole"]
+        if !kinds.contains(kind) { causes.append(SimErrors.notSupported("roleRef.kind", "\"\(kind)\"", kinds)) }
+        if (ref["name"]?.stringValue ?? "").isEmpty { causes.append(SimErrors.required("roleRef.name")) }
+        if let old, let oldRef = old["roleRef"], oldRef != ref {
+            causes.append(SimErrors.invalidValue("roleRef", "rbac.RoleRef{...}", "cannot change roleRef"))
+        }
+        for (i, subject) in (obj["subjects"]?.arrayValue ?? []).enumerated() {
+            let f = "subjects[\(i)]"
+            let sk = subject["kind"]?.stringValue ?? ""
+            if (subject["name"]?.stringValue ?? "").isEmpty { causes.append(SimErrors.required(f + ".name")) }
+            switch sk {
+            case "ServiceAccount":
+                let g = subject["apiGroup"]?.stringValue ?? ""
+                if !g.isEmpty { causes.append(SimErrors.notSupported(f + ".apiGroup", "\"\(g)\"", [""])) }
+                if r == .clusterRoleBindings && (subject["namespace"]?.stringValue ?? "").isEmpty {
+                    causes.append(SimErrors.required(f + ".namespace"))
+                }
+            case "User", "Group":
+                let g = subject["apiGroup"]?.stringValue ?? ""
+                if g != rbac { causes.append(SimErrors.notSupported(f + ".apiGroup", "\"\(g)\"", [rbac])) }
+            default:
+                causes.append(SimErrors.notSupported(f + ".kind", "\"\(sk)\"", ["Group", "ServiceAccount", "User"]))
+            }
+        }
+        if !causes.isEmpty { throw SimErrors.invalid(r, name, causes) }
     }
 
     static func lease(_ obj: JSONValue, name: String) throws(V1Status) -> JSONValue {

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import Testing
+import TestSupport
 @testable import KubeSim
 
 /// API-server semantics checked in-process (no HTTP).
@@ -91,9 +92,31 @@ import Testing
         _ = sim.request("POST", "/api/v1/namespaces/tmp/configmaps", body: ["metadata": ["name": "b"]])
         let dc = sim.request("DELETE", "/api/v1/namespaces/tmp/configmaps?labelSelector=k%3Dv")
         #expect(dc.body["items"]?.arrayValue?.count == 1)
-        _ = sim.request("DELETE", "/api/v1/namespaces/tmp")
+        // The first DELETE only marks the namespace Terminating (its content stays, new content is refused) ...
+        let del = sim.request("DELETE", "/api/v1/namespaces/tmp")
+        #expect(del.status == 200 && del.body.value(atPath: "status.phase") == "Terminating" && del.body.value(atPath: "metadata.deletionTimestamp") != nil)
+        #expect(sim.request("DELETE", "/api/v1/namespaces/tmp").status == 200)
+        #expect(sim.request("GET", "/api/v1/namespaces/tmp/configmaps/b").status == 200)
+        let refused = sim.request("POST", "/api/v1/namespaces/tmp/configmaps", body: ["metadata": ["name": "c"]])
+        #expect(refused.status == 403 && refused.body["reason"] == "Forbidden", "\(refused.body)")
+        #expect(refused.body.value(atPath: "details.causes")?.arrayValue?.first?["reason"] == "NamespaceTerminating")
+        // ... and the namespace controller removes the content, then the namespace.
+        sim.finalizeTerminatingNamespaces()
         #expect(sim.request("GET", "/api/v1/namespaces/tmp/configmaps/b").status == 404)
         #expect(sim.request("GET", "/api/v1/namespaces/tmp").status == 404)
+    }
+
+    @Test func namespaceControllerRunsAfterTheConfiguredDelay() async throws {
+        var config = KubeSimServer.Configuration()
+        config.namespaceFinalizationDelay = .milliseconds(50)
+        let sim = try KubeSimServer(configuration: config)
+        _ = sim.request("POST", "/api/v1/namespaces", body: ["metadata": ["name": "gone"]])
+        _ = sim.request("POST", "/api/v1/namespaces/gone/serviceaccounts", body: ["metadata": ["name": "sa"]])
+        #expect(sim.request("DELETE", "/api/v1/namespaces/gone").status == 200)
+        let removed = await poll(timeout: 10) { sim.request("GET", "/api/v1/namespaces/gone").status == 404 }
+        #expect(removed)
+        #expect(sim.request("GET", "/api/v1/namespaces/gone/serviceaccounts/sa").status == 404)
+        try await sim.stop()
     }
 
     @Test func discoveryDocuments() {
@@ -103,7 +126,7 @@ import Testing
         let svc = core["resources"]?.arrayValue?.first { $0["name"] == "services" }
         #expect(svc?["shortNames"] == ["svc"])
         let groups = sim.request("GET", "/apis").body["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
-        #expect(Set(groups) == ["discovery.k8s.io", "coordination.k8s.io", "events.k8s.io"])
+        #expect(Set(groups) == ["discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps", "rbac.authorization.k8s.io"])
         #expect(sim.request("GET", "/apis/coordination.k8s.io/v1").body["groupVersion"] == "coordination.k8s.io/v1")
         #expect(sim.request("GET", "/version").body["major"] == "1")
         #expect(sim.request("GET", "/api/v1/foos").body["reason"] == "NotFound")
