@@ -72,30 +72,58 @@ public struct BGPAdjRIBOut: Sendable {
     public private(set) var desired: [IPPrefix: BGPRouteAttributes] = [:]
     /// What the peer has been sent on the current session.
     public private(set) var advertised: [IPPrefix: BGPRouteAttributes] = [:]
+    /// Prefixes whose desired route changed since the last `updates`, unless everything must
+    /// be compared (a new session, a whole new desired set).
+    private var dirty: Set<IPPrefix> = []
+    private var compareAll = true
 
     public init() {}
 
     public mutating func setDesired(_ routes: [IPPrefix: BGPRouteAttributes]) {
         desired = routes
+        compareAll = true
+        dirty = []
+    }
+
+    /// Changes part of the desired set (nil: withdraw); the next `updates` looks at these
+    /// prefixes only, so a change costs O(its size) however large the table.
+    public mutating func updateDesired(_ changes: [IPPrefix: BGPRouteAttributes?]) {
+        for (prefix, attributes) in changes {
+            desired[prefix] = attributes
+            if !compareAll { dirty.insert(prefix) }
+        }
     }
 
     /// The session went down: the peer forgot everything.
     public mutating func sessionDown() {
         advertised = [:]
+        compareAll = true
+        dirty = []
     }
 
     /// UPDATEs that bring the peer from `advertised` to `desired`, then record it as sent.
     public mutating func updates(context: BGPUpdateContext) -> [BGPUpdate] {
-        let target = desired.filter { context.canSend($0.key) }
         var withdrawn: [IPPrefix] = []
-        for prefix in advertised.keys where target[prefix] == nil {
-            withdrawn.append(prefix)
-        }
         var changed: [IPPrefix: BGPRouteAttributes] = [:]
-        for (prefix, attributes) in target where advertised[prefix] != attributes {
-            changed[prefix] = attributes
+        if compareAll {
+            let target = desired.filter { context.canSend($0.key) }
+            for prefix in advertised.keys where target[prefix] == nil {
+                withdrawn.append(prefix)
+            }
+            for (prefix, attributes) in target where advertised[prefix] != attributes {
+                changed[prefix] = attributes
+            }
+            advertised = target
+        } else {
+            for prefix in dirty {
+                let target = context.canSend(prefix) ? desired[prefix] : nil
+                guard advertised[prefix] != target else { continue }
+                if let target { changed[prefix] = target } else { withdrawn.append(prefix) }
+                advertised[prefix] = target
+            }
         }
-        advertised = target
+        compareAll = false
+        dirty = []
         return Self.withdrawals(withdrawn, context: context) + Self.announcements(changed, context: context)
     }
 
@@ -108,6 +136,8 @@ public struct BGPAdjRIBOut: Sendable {
     public mutating func withdrawAll(context: BGPUpdateContext) -> [BGPUpdate] {
         let all = Array(advertised.keys)
         advertised = [:]
+        compareAll = true
+        dirty = []
         return Self.withdrawals(all, context: context)
     }
 

@@ -154,6 +154,13 @@ where Instant.Duration == Duration, Instant: Sendable {
         return ribOut.updates(context: updateContext(connection, negotiated)).map { .send(.update($0)) }
     }
 
+    /// Changes part of the desired routes (nil: withdraw): UPDATEs for those prefixes only.
+    public mutating func updateDesiredRoutes(_ changes: [IPPrefix: BGPRouteAttributes?]) -> [Action] {
+        ribOut.updateDesired(changes)
+        guard case .established(let connection, let negotiated) = state else { return [] }
+        return ribOut.updates(context: updateContext(connection, negotiated)).map { .send(.update($0)) }
+    }
+
     // MARK: - Connection events
 
     /// The TCP connection is up; `nextHops` are its local addresses.

@@ -104,6 +104,11 @@ public final class BGPPeer: @unchecked Sendable {
         eventLoop.execute { self.run(self.machine.setDesiredRoutes(routes)) }
     }
 
+    /// Changes part of the desired routes (nil: withdraw); only those prefixes are compared.
+    public func updateDesiredRoutes(_ changes: [IPPrefix: BGPRouteAttributes?]) {
+        eventLoop.execute { self.run(self.machine.updateDesiredRoutes(changes)) }
+    }
+
     /// The current state, read on the event loop.
     public func state() -> EventLoopFuture<BGPSessionState> {
         eventLoop.submit { self.machine.sessionState }

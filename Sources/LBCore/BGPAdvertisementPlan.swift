@@ -55,7 +55,7 @@ public struct RouteAttributes: Hashable, Sendable {
 
     /// Two advertisements of one prefix (aggregates of several Services): all communities,
     /// the highest local preference.
-    func merged(with other: RouteAttributes) -> RouteAttributes {
+    public func merged(with other: RouteAttributes) -> RouteAttributes {
         let preference: UInt32?
         switch (localPref, other.localPref) {
         case (let a?, let b?): preference = Swift.max(a, b)
@@ -81,22 +81,34 @@ public enum BGPAdvertisementPlan {
         let peers = peers(for: node, in: configuration)
         var routes: [IPPrefix: RouteAttributes] = [:]
         if node.mayAnnounce {
-            for service in services where service.hasEndpoint(on: node.name) {
-                for ip in service.ips {
-                    guard let pool = configuration.pools.first(where: { $0.contains(ip) }), pool.protocol == .bgp,
-                          LabelSelector.anyMatches(pool.nodeSelectors, node.labels)
-                    else { continue }
-                    for advertisement in pool.bgpAdvertisements {
-                        let length = ip.family == .ipv4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6
-                        let prefix = IPPrefix(containing: ip, length: length)
-                        let attributes = RouteAttributes(communities: advertisement.communities, localPref: advertisement.localPref)
-                        routes[prefix] = routes[prefix].map { $0.merged(with: attributes) } ?? attributes
-                    }
+            for service in services {
+                for (prefix, attributes) in Self.routes(of: service, for: node, configuration: configuration) {
+                    routes[prefix] = routes[prefix].map { $0.merged(with: attributes) } ?? attributes
                 }
             }
         }
         var result: [Peer: [IPPrefix: RouteAttributes]] = [:]
         for peer in peers { result[peer] = routes }
         return result
+    }
+
+    /// One Service's routes from this node (its IPs in bgp pools that select the node, each
+    /// masked to every advertisement's aggregation length); empty when the Local policy
+    /// leaves the node out. Whether the node may announce at all is the caller's check.
+    public static func routes(of service: AnnouncedService, for node: NodeState, configuration: Configuration) -> [IPPrefix: RouteAttributes] {
+        var routes: [IPPrefix: RouteAttributes] = [:]
+        guard service.hasEndpoint(on: node.name) else { return routes }
+        for ip in service.ips {
+            guard let pool = configuration.pools.first(where: { $0.contains(ip) }), pool.protocol == .bgp,
+                  LabelSelector.anyMatches(pool.nodeSelectors, node.labels)
+            else { continue }
+            for advertisement in pool.bgpAdvertisements {
+                let length = ip.family == .ipv4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6
+                let prefix = IPPrefix(containing: ip, length: length)
+                let attributes = RouteAttributes(communities: advertisement.communities, localPref: advertisement.localPref)
+                routes[prefix] = routes[prefix].map { $0.merged(with: attributes) } ?? attributes
+            }
+        }
+        return routes
     }
 }

@@ -14,6 +14,8 @@ import Synchronization
 final class BGPSessions: Sendable {
     private struct State {
         var peers: [Peer: BGPPeer] = [:]
+        /// The routes every session should carry.
+        var routes: [IPPrefix: RouteAttributes] = [:]
     }
 
     private let eventLoop: any EventLoop
@@ -29,28 +31,40 @@ final class BGPSessions: Sendable {
         self.metrics = metrics
     }
 
-    /// Brings the sessions to `plan`: new peers start, vanished ones withdraw and close.
-    func apply(_ plan: [Peer: [IPPrefix: RouteAttributes]]) {
+    /// Applies a plan change: route changes go to every session as changes (UPDATEs for those
+    /// prefixes only); new peers start with every route; vanished ones withdraw and close.
+    func apply(peers: Set<Peer>?, routes changes: [IPPrefix: RouteAttributes?]) {
         var stopping: [(Peer, BGPPeer)] = []
-        state.withLock { state in
-            for (peer, session) in state.peers where plan[peer] == nil {
-                stopping.append((peer, session))
-                state.peers[peer] = nil
+        var started: [(Peer, BGPPeer)] = []
+        let (existing, routes) = state.withLock { state -> ([(Peer, BGPPeer)], [IPPrefix: RouteAttributes]) in
+            for (prefix, attributes) in changes { state.routes[prefix] = attributes }
+            let existing = state.peers.map { ($0.key, $0.value) }
+            if let peers {
+                for (peer, session) in state.peers where !peers.contains(peer) {
+                    stopping.append((peer, session))
+                    state.peers[peer] = nil
+                }
+                for peer in peers where state.peers[peer] == nil {
+                    let created = makePeer(peer)
+                    state.peers[peer] = created
+                    started.append((peer, created))
+                }
             }
+            return (existing.filter { peers?.contains($0.0) ?? true }, state.routes)
         }
         for (peer, session) in stopping {
             logger.info("closing BGP session: peer no longer configured for this node", metadata: ["lb.peer": "\(peer.address)"])
             _ = session.stop(communication: "IronLB: peer removed from configuration")
             metrics.sessionRemoved(peer)
         }
-        for (peer, routes) in plan {
-            let session: BGPPeer = state.withLock { state in
-                if let existing = state.peers[peer] { return existing }
-                let created = makePeer(peer)
-                state.peers[peer] = created
-                return created
-            }
+        for (peer, session) in started {
             session.setDesiredRoutes(Self.attributes(routes, for: peer))
+            session.start()
+            metrics.announcedPrefixes(peer, count: routes.count)
+        }
+        guard !changes.isEmpty else { return }
+        for (peer, session) in existing {
+            session.updateDesiredRoutes(changes.mapValues { $0.map { Self.attributes($0, for: peer) } })
             metrics.announcedPrefixes(peer, count: routes.count)
         }
     }
@@ -79,7 +93,6 @@ final class BGPSessions: Sendable {
             }
         }
         logger.info("opening BGP session", metadata: ["lb.peer": "\(peer.address)", "lb.asn": "\(peer.peerASN)"])
-        created.start()
         return created
     }
 
@@ -96,16 +109,18 @@ final class BGPSessions: Sendable {
     }
 
     static func attributes(_ routes: [IPPrefix: RouteAttributes], for peer: Peer) -> [IPPrefix: BGPRouteAttributes] {
-        routes.mapValues { attributes in
-            var standard: [BGPWire.BGPCommunity] = []
-            var large: [BGPLargeCommunity] = []
-            for community in attributes.communities {
-                switch community {
-                case .standard(let value): standard.append(BGPWire.BGPCommunity(rawValue: value))
-                case .large(let a, let b, let c): large.append(BGPLargeCommunity(a, b, c))
-                }
+        routes.mapValues { attributes($0, for: peer) }
+    }
+
+    static func attributes(_ attributes: RouteAttributes, for peer: Peer) -> BGPRouteAttributes {
+        var standard: [BGPWire.BGPCommunity] = []
+        var large: [BGPLargeCommunity] = []
+        for community in attributes.communities {
+            switch community {
+            case .standard(let value): standard.append(BGPWire.BGPCommunity(rawValue: value))
+            case .large(let a, let b, let c): large.append(BGPLargeCommunity(a, b, c))
             }
-            return BGPRouteAttributes(communities: standard, largeCommunities: large, localPref: peer.isIBGP ? attributes.localPref : nil)
         }
+        return BGPRouteAttributes(communities: standard, largeCommunities: large, localPref: peer.isIBGP ? attributes.localPref : nil)
     }
 }

@@ -114,11 +114,12 @@ actor SpeakerState {
     private let breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation
     private let events: AsyncStream<ControllerEvent>.Continuation
     private let reports: AsyncStream<[ServiceKey: String]>.Continuation
-    private var reported: [ServiceKey: String]?
+    /// This node's announcement report: how it announces each Service.
+    private var report: [ServiceKey: String] = [:]
     private let clock = ContinuousClock()
     private var node: NodeSpeaker<Instant>
-    private var applied = SpeakerPlan()
-    private var announcedLabels: Set<[String]> = []
+    /// The `ironlb_speaker_announced` label sets, per Service.
+    private var announcedLabels: [ServiceKey: Set<[String]>] = [:]
     private var shuttingDown = false
     private var released: CheckedContinuation<Void, Never>?
     nonisolated let readiness = Mutex<String?>("caches not synced")
@@ -201,7 +202,7 @@ actor SpeakerState {
             switch action {
             case .lease(let request, let sentAt): leaseRequests.yield((request, sentAt))
             case .breakLease(let node, let version): breaks.yield(PeerLeaseTable<Instant>.Break(node: node, resourceVersion: version))
-            case .apply(let plan): applyPlan(plan)
+            case .apply(let change): applyChange(change)
             case .announce(let vip): dataPlane.announce([vip])
             case .answering(true): logger.info("layer 2: this node may answer (its Lease is held and fresh)")
             case .answering(false): logger.warning("layer 2: this node stops answering (Lease released, lost or not fresh)")
@@ -216,34 +217,39 @@ actor SpeakerState {
         readiness.withLock { $0 = !node.isSynced ? "caches not synced" : (core.config.current == nil ? "no valid configuration loaded" : nil) }
     }
 
-    /// Applies a plan: BGP routes per peer (left to `shutdown` on the way out), layer 2 duties,
-    /// Events for Services this node starts announcing, metrics and the announcement report.
-    private func applyPlan(_ plan: SpeakerPlan) {
-        if !shuttingDown { sessions.apply(plan.bgp) }
-        dataPlane.answer(plan.layer2.mapValues(\.interfaces))
-        for (service, ways) in plan.announced where applied.announced[service] == nil {
-            let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
-            logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
-            events.yield(event)
-        }
-        var labels: Set<[String]> = []
-        for (service, ways) in plan.announced {
+    /// Applies a plan change: BGP peers and routes (left to `shutdown` on the way out), layer 2
+    /// duties, and for each Service whose announcements changed: its Event when this node
+    /// starts announcing it, its metrics, its line in the announcement report.
+    private func applyChange(_ change: SpeakerPlanChange) {
+        if !shuttingDown { sessions.apply(peers: change.peers, routes: change.routes) }
+        if let layer2 = change.layer2 { dataPlane.answer(layer2.mapValues(\.interfaces)) }
+        guard !change.announced.isEmpty else { return }
+        for (service, ways) in change.announced.sorted(by: { $0.key < $1.key }) {
+            let before = announcedLabels[service] ?? []
+            guard let ways else {
+                metrics.announced([], previous: before)
+                announcedLabels[service] = nil
+                report[service] = nil
+                continue
+            }
+            if announcedLabels[service] == nil {
+                let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
+                logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
+                events.yield(event)
+            }
+            var labels: Set<[String]> = []
             for way in ways {
                 switch way {
                 case .layer2(let ips, _): for ip in ips { labels.insert([service.description, "layer2", ip.description]) }
                 case .bgp(let ips, _): for ip in ips { labels.insert([service.description, "bgp", ip.description]) }
                 }
             }
+            metrics.announced(labels, previous: before)
+            announcedLabels[service] = labels
+            report[service] = Self.way(ways)
         }
-        metrics.announced(labels, previous: announcedLabels)
-        announcedLabels = labels
         // Not on the way out: the released Lease already tells the controller this node is gone.
-        let report = plan.announced.mapValues(Self.way)
-        if !shuttingDown, report != reported {
-            reports.yield(report)
-            reported = report
-        }
-        applied = plan
+        if !shuttingDown { reports.yield(report) }
     }
 
     /// How the node announces a Service, for its report: `layer2`, `layer2 eth1`, `bgp 2 peers`.

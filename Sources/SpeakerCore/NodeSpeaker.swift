@@ -38,9 +38,9 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         case lease(NodeLeaseStateMachine<Instant>.Request, sentAt: Instant)
         /// Clear another speaker's expired Lease if it is still at `resourceVersion`.
         case breakLease(node: String, resourceVersion: String)
-        /// What the node announces changed: BGP routes per peer and layer 2 duties. Comes before
-        /// the announcements of newly owned VIPs, so that the data plane knows them.
-        case apply(SpeakerPlan)
+        /// What the node announces changed (BGP peers and routes, layer 2 duties, Services).
+        /// Comes before the announcements of newly owned VIPs, so that the data plane knows them.
+        case apply(SpeakerPlanChange)
         /// Send gratuitous ARP / unsolicited NA for this VIP now.
         case announce(IPAddress)
         /// Whether the node's Lease lets it answer changed (for logs).
@@ -57,8 +57,6 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     private var announcements: AnnouncementScheduler<Instant>
     private var synced = false
     private var shuttingDown = false
-    /// The plan last handed out with `.apply`.
-    public private(set) var applied = SpeakerPlan()
 
     public init(nodeName: String, timings: LeaseTimings, announceInterval: Duration = .seconds(1), announceRepeats: Int = 5) {
         core = SpeakerCore(nodeName: nodeName)
@@ -68,6 +66,8 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     }
 
     public var nodeName: String { core.nodeName }
+    /// What the node announces now (empty once shutting down).
+    public var plan: SpeakerPlan { shuttingDown ? SpeakerPlan() : core.plan }
     /// Every informer has listed once.
     public var isSynced: Bool { synced }
     /// The Lease is released (or was never taken) after shutdown.
@@ -132,9 +132,17 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// SIGTERM: stop announcing everything at once, then release the Lease (planned failover
     /// in one watch event); the caller closes BGP sessions after `.exit`.
     public mutating func shutdown(now: Instant) -> [Action] {
+        guard !shuttingDown else { return [] }
         shuttingDown = true
-        let stop = reconcile(now: now)
-        return stop + leaseActions(lease.shutdown(now: now))
+        var actions: [Action] = []
+        if synced {
+            _ = core.takeChange()
+            var stop = SpeakerPlanChange(routes: core.routes.mapValues { _ in nil }, announced: core.announced.mapValues { _ in nil })
+            if !core.layer2.isEmpty { stop.layer2 = [:] }
+            if !stop.isEmpty { actions.append(.apply(stop)) }
+        }
+        _ = announcements.update(owned: [], now: now)
+        return actions + leaseActions(lease.shutdown(now: now))
     }
 
     // MARK: Internals
@@ -158,16 +166,15 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         actions += due.breaks.map { .breakLease(node: $0.node, resourceVersion: $0.resourceVersion) }
         if let next = due.next { actions.append(.scheduleTimer(next)) }
 
+        guard !shuttingDown else { return actions }
         var eligible = Set(peers.liveNodes)
         if mayAnswer { eligible.insert(nodeName) }
         core.eligibilityChanged(eligible)
-        guard synced || shuttingDown else { return actions }
-        let plan = shuttingDown ? SpeakerPlan() : core.plan
-        if plan != applied {
-            applied = plan
-            actions.append(.apply(plan))
-        }
-        actions += scheduled(announcements.update(owned: Set(plan.layer2.keys), now: now))
+        guard synced else { return actions }
+        let change = core.takeChange()
+        guard !change.isEmpty else { return actions }
+        actions.append(.apply(change))
+        if let layer2 = change.layer2 { actions += scheduled(announcements.update(owned: Set(layer2.keys), now: now)) }
         return actions
     }
 

@@ -37,6 +37,11 @@ public struct Layer2Duty: Hashable, Sendable {
     /// The pool's `interfaces`; empty means the default choice (see docs/design/layer2-responder.md).
     public var interfaces: [String]
     public var services: [ServiceKey]
+
+    public init(interfaces: [String], services: [ServiceKey]) {
+        self.interfaces = interfaces
+        self.services = services
+    }
 }
 
 /// Everything this node should announce now.
@@ -49,8 +54,34 @@ public struct SpeakerPlan: Equatable, Sendable {
     public init() {}
 }
 
-/// The speaker's view of the cluster and the plan it implies. Holds the last good
-/// configuration: an invalid one is reported and ignored.
+/// What changed in a node's plan since the last `takeChange()`: enough for the speaker to touch
+/// only what changed (the sessions' routes, the responder's map, the affected Services).
+public struct SpeakerPlanChange: Equatable, Sendable {
+    /// The node's BGP peers and the whole route set, when the peers changed (sessions to open
+    /// with every route, or to close).
+    public var peers: Set<Peer>?
+    /// Routes to set on every session (nil: withdraw).
+    public var routes: [IPPrefix: RouteAttributes?] = [:]
+    /// The whole layer 2 duty map, when it changed.
+    public var layer2: [IPAddress: Layer2Duty]?
+    /// Services whose announcements changed, with the new value (nil: no longer announced).
+    public var announced: [ServiceKey: [Announcement]?] = [:]
+
+    public init(peers: Set<Peer>? = nil, routes: [IPPrefix: RouteAttributes?] = [:], layer2: [IPAddress: Layer2Duty]? = nil,
+                announced: [ServiceKey: [Announcement]?] = [:]) {
+        self.peers = peers
+        self.routes = routes
+        self.layer2 = layer2
+        self.announced = announced
+    }
+
+    public var isEmpty: Bool { peers == nil && routes.isEmpty && layer2 == nil && announced.isEmpty }
+}
+
+/// The speaker's view of the cluster and the plan it implies, kept up to date incrementally:
+/// a Service or endpoint change recomputes that Service's routes and VIPs only (O(its IPs));
+/// a configuration, Node or Lease-eligibility change recomputes what depends on it. Holds the
+/// last good configuration: an invalid one is reported and ignored.
 public struct SpeakerCore: Sendable {
     public let nodeName: String
     public private(set) var config = ConfigKeeper()
@@ -60,78 +91,222 @@ public struct SpeakerCore: Sendable {
     /// Nodes whose speaker Lease makes them candidates (this node included when it may answer).
     private var eligibleNodes: Set<String> = []
 
+    // Derived state, maintained by `refresh…`.
+    /// The peers whose node selectors match this node.
+    public private(set) var peers: Set<Peer> = []
+    /// The routes advertised to every peer (the same set for each).
+    public private(set) var routes: [IPPrefix: RouteAttributes] = [:]
+    /// Per prefix, what each Service contributes (several Services share an aggregate).
+    private var routeSources: [IPPrefix: [ServiceKey: RouteAttributes]] = [:]
+    private var servicePrefixes: [ServiceKey: Set<IPPrefix>] = [:]
+    /// The IPs of this node's BGP announcements, per Service.
+    private var bgpIPs: [ServiceKey: [IPAddress]] = [:]
+    /// Services holding each IP (more than one when shared).
+    private var ipServices: [IPAddress: Set<ServiceKey>] = [:]
+    /// The VIPs this node answers for.
+    public private(set) var layer2: [IPAddress: Layer2Duty] = [:]
+    /// Per Service, how this node announces it.
+    public private(set) var announced: [ServiceKey: [Announcement]] = [:]
+    /// Every node as a layer 2 candidate, sorted by name.
+    private var candidacies: [NodeCandidacy] = []
+    private var change = SpeakerPlanChange()
+
     public init(nodeName: String) {
         self.nodeName = nodeName
+    }
+
+    /// Everything this node should announce now.
+    public var plan: SpeakerPlan {
+        var plan = SpeakerPlan()
+        for peer in peers { plan.bgp[peer] = routes }
+        plan.layer2 = layer2
+        plan.announced = announced
+        return plan
+    }
+
+    /// What changed since the last call.
+    public mutating func takeChange() -> SpeakerPlanChange {
+        defer { change = SpeakerPlanChange() }
+        return change
     }
 
     // MARK: Inputs
 
     /// Returns the problems when the text is refused (the previous configuration stays).
     public mutating func configChanged(_ text: String?) -> ConfigKeeper.Outcome {
-        config.offer(text)
+        let outcome = config.offer(text)
+        if case .applied = outcome { refreshAll() }
+        return outcome
     }
 
-    public mutating func nodeChanged(_ node: NodeState) { nodes[node.name] = node }
-    public mutating func nodeDeleted(_ name: String) { nodes[name] = nil }
-    public mutating func serviceChanged(_ service: SpeakerService) { services[service.key] = service }
+    public mutating func nodeChanged(_ node: NodeState) {
+        guard nodes[node.name] != node else { return }
+        nodes[node.name] = node
+        nodesChanged(affectingSelf: node.name == nodeName)
+    }
+
+    public mutating func nodeDeleted(_ name: String) {
+        guard nodes.removeValue(forKey: name) != nil else { return }
+        nodesChanged(affectingSelf: name == nodeName)
+    }
+
+    public mutating func serviceChanged(_ service: SpeakerService) {
+        let old = services[service.key]
+        guard old != service else { return }
+        services[service.key] = service
+        serviceIPsChanged(service.key, old: old.map(Self.announcedIPs) ?? [], new: Self.announcedIPs(service))
+    }
 
     public mutating func serviceDeleted(_ key: ServiceKey) {
-        services[key] = nil
+        let old = services.removeValue(forKey: key)
         endpointNodes[key] = nil
+        serviceIPsChanged(key, old: old.map(Self.announcedIPs) ?? [], new: [])
     }
 
     /// Nodes with an endpoint of the Service that is ready, or serving while terminating.
-    public mutating func endpointsChanged(_ key: ServiceKey, nodes: Set<String>) { endpointNodes[key] = nodes }
+    public mutating func endpointsChanged(_ key: ServiceKey, nodes: Set<String>) {
+        guard endpointNodes[key] != nodes else { return }
+        endpointNodes[key] = nodes
+        guard let service = services[key], service.localTrafficPolicy else { return }
+        let ips = Self.announcedIPs(service)
+        serviceIPsChanged(key, old: ips, new: ips)
+    }
 
     /// The nodes whose Lease makes them layer 2 candidates.
-    public mutating func eligibilityChanged(_ nodes: Set<String>) { eligibleNodes = nodes }
+    public mutating func eligibilityChanged(_ nodes: Set<String>) {
+        guard eligibleNodes != nodes else { return }
+        eligibleNodes = nodes
+        refreshCandidacies()
+        refreshAllVIPs()
+    }
 
-    // MARK: The plan
+    // MARK: Incremental upkeep
 
-    public var plan: SpeakerPlan {
-        var plan = SpeakerPlan()
-        guard let configuration = config.current, let me = nodes[nodeName] else { return plan }
-        let announced = services.values.filter { $0.isOurs && !$0.ips.isEmpty }.sorted { $0.key < $1.key }
+    private static func announcedIPs(_ service: SpeakerService) -> [IPAddress] {
+        service.isOurs ? service.ips : []
+    }
 
-        // BGP: every eligible node advertises.
-        let bgpServices = announced.map {
-            AnnouncedService(key: $0.key, ips: $0.ips, localTrafficPolicy: $0.localTrafficPolicy, endpointNodes: endpointNodes[$0.key] ?? [])
+    private mutating func serviceIPsChanged(_ key: ServiceKey, old: [IPAddress], new: [IPAddress]) {
+        for ip in old where !new.contains(ip) {
+            ipServices[ip]?.remove(key)
+            if ipServices[ip]?.isEmpty == true { ipServices[ip] = nil }
         }
-        plan.bgp = BGPAdvertisementPlan.routes(for: me, configuration: configuration, services: bgpServices)
-        let peerCount = plan.bgp.count
-        if me.mayAnnounce && peerCount > 0 {
-            for service in bgpServices where service.hasEndpoint(on: nodeName) {
-                let ips = service.ips.filter { ip in
-                    configuration.pools.first { $0.contains(ip) }.map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, me.labels) } ?? false
-                }
-                if !ips.isEmpty { plan.announced[service.key, default: []].append(.bgp(ips: ips, peers: peerCount)) }
-            }
-        }
+        for ip in new { ipServices[ip, default: []].insert(key) }
+        refreshRoutes(of: key)
+        var vips = Set(old)
+        vips.formUnion(new)
+        var affected: Set<ServiceKey> = [key]
+        for vip in vips { affected.formUnion(refreshVIP(vip)) }
+        for service in affected { refreshAnnounced(service) }
+    }
 
-        // Layer 2: the rendezvous owner of each VIP answers; Services sharing a VIP share its owner.
-        var byIP: [IPAddress: [SpeakerService]] = [:]
-        for service in announced {
-            for ip in service.ips { byIP[ip, default: []].append(service) }
+    private mutating func nodesChanged(affectingSelf: Bool) {
+        refreshCandidacies()
+        if affectingSelf {
+            refreshAll()
+        } else {
+            refreshAllVIPs()
         }
-        let candidacies = nodes.values.sorted { $0.name < $1.name }.map { node in
+    }
+
+    private mutating func refreshCandidacies() {
+        candidacies = nodes.values.sorted { $0.name < $1.name }.map { node in
             NodeCandidacy(name: node.name, leaseEligible: eligibleNodes.contains(node.name), excludedByLabel: node.excludedByLabel, networkUnavailable: node.networkUnavailable)
         }
-        for (ip, sharing) in byIP {
-            guard let pool = configuration.pools.first(where: { $0.contains(ip) }), pool.protocol == .layer2 else { continue }
-            let selected = Set(nodes.values.filter { LabelSelector.anyMatches(pool.nodeSelectors, $0.labels) }.map(\.name))
-            let requirements = sharing.map { service in
-                ServiceRequirement(
-                    service: service.key.description, selectedNodes: selected,
-                    readyEndpointNodes: service.localTrafficPolicy ? (endpointNodes[service.key] ?? []) : nil
-                )
-            }
-            guard OwnerElection.owner(of: ip, services: requirements, nodes: candidacies) == nodeName else { continue }
-            plan.layer2[ip] = Layer2Duty(interfaces: pool.interfaces, services: sharing.map(\.key))
-            for service in sharing {
-                plan.announced[service.key, default: []].append(.layer2(ips: [ip], interfaces: pool.interfaces))
+    }
+
+    /// Everything again (configuration or this node changed).
+    private mutating func refreshAll() {
+        let me = config.current == nil ? nil : nodes[nodeName]
+        let newPeers = Set(me.map { BGPAdvertisementPlan.peers(for: $0, in: config.current!) } ?? [])
+        if newPeers != peers {
+            peers = newPeers
+            change.peers = newPeers
+        }
+        refreshCandidacies()
+        for key in Set(servicePrefixes.keys).union(services.keys) { refreshRoutes(of: key) }
+        refreshAllVIPs()
+    }
+
+    private mutating func refreshAllVIPs() {
+        var affected = Set<ServiceKey>()
+        for vip in Set(layer2.keys).union(ipServices.keys) { affected.formUnion(refreshVIP(vip)) }
+        for key in affected.union(announced.keys).union(bgpIPs.keys) { refreshAnnounced(key) }
+    }
+
+    /// Recomputes one Service's contribution to the routes.
+    private mutating func refreshRoutes(of key: ServiceKey) {
+        var contribution: [IPPrefix: RouteAttributes] = [:]
+        var ips: [IPAddress] = []
+        if let configuration = config.current, let me = nodes[nodeName], me.mayAnnounce, !peers.isEmpty,
+           let service = services[key], service.isOurs {
+            let announcedService = AnnouncedService(key: key, ips: service.ips, localTrafficPolicy: service.localTrafficPolicy, endpointNodes: endpointNodes[key] ?? [])
+            if announcedService.hasEndpoint(on: nodeName) {
+                contribution = BGPAdvertisementPlan.routes(of: announcedService, for: me, configuration: configuration)
+                ips = service.ips.filter { ip in
+                    configuration.pools.first { $0.contains(ip) }.map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, me.labels) } ?? false
+                }
             }
         }
-        return plan
+        bgpIPs[key] = ips.isEmpty ? nil : ips
+        let old = servicePrefixes[key] ?? []
+        let new = Set(contribution.keys)
+        servicePrefixes[key] = new.isEmpty ? nil : new
+        for prefix in old.union(new) {
+            let before = routeSources[prefix]?[key]
+            let after = contribution[prefix]
+            guard before != after else { continue }
+            routeSources[prefix, default: [:]][key] = after
+            if routeSources[prefix]?.isEmpty == true { routeSources[prefix] = nil }
+            // Merging is commutative (all communities, the highest local preference).
+            var merged: RouteAttributes?
+            for attributes in routeSources[prefix]?.values ?? [:].values {
+                merged = merged.map { $0.merged(with: attributes) } ?? attributes
+            }
+            if routes[prefix] != merged {
+                routes[prefix] = merged
+                change.routes[prefix] = .some(merged)
+            }
+        }
+    }
+
+    /// Recomputes whether this node answers for `vip`; returns the Services whose
+    /// announcements may have changed.
+    private mutating func refreshVIP(_ vip: IPAddress) -> Set<ServiceKey> {
+        let sharing = ipServices[vip] ?? []
+        var duty: Layer2Duty?
+        if let configuration = config.current, nodes[nodeName] != nil, !sharing.isEmpty,
+           let pool = configuration.pools.first(where: { $0.contains(vip) }), pool.protocol == .layer2 {
+            let selected = Set(nodes.values.filter { LabelSelector.anyMatches(pool.nodeSelectors, $0.labels) }.map(\.name))
+            let keys = sharing.sorted()
+            let requirements = keys.map { key in
+                ServiceRequirement(
+                    service: key.description, selectedNodes: selected,
+                    readyEndpointNodes: services[key]?.localTrafficPolicy == true ? (endpointNodes[key] ?? []) : nil
+                )
+            }
+            if OwnerElection.owner(of: vip, services: requirements, nodes: candidacies) == nodeName {
+                duty = Layer2Duty(interfaces: pool.interfaces, services: keys)
+            }
+        }
+        let old = layer2[vip]
+        guard old != duty else { return [] }
+        layer2[vip] = duty
+        change.layer2 = layer2
+        return Set(old?.services ?? []).union(duty?.services ?? [])
+    }
+
+    /// Recomputes how this node announces one Service.
+    private mutating func refreshAnnounced(_ key: ServiceKey) {
+        var ways: [Announcement] = []
+        if let ips = bgpIPs[key] { ways.append(.bgp(ips: ips, peers: peers.count)) }
+        for ip in services[key].map(Self.announcedIPs) ?? [] {
+            if let duty = layer2[ip], duty.services.contains(key) { ways.append(.layer2(ips: [ip], interfaces: duty.interfaces)) }
+        }
+        let new = ways.isEmpty ? nil : ways
+        guard announced[key] != new else { return }
+        announced[key] = new
+        change.announced[key] = .some(new)
     }
 }
 

@@ -263,4 +263,41 @@ import Testing
             #expect(rib.advertised == desired)
         }
     }
+
+    /// Partial changes (`updateDesired`) send exactly what a whole new desired set would: the
+    /// peer's view, rebuilt from the UPDATEs alone, follows the desired set step by step, and
+    /// a change touching k prefixes announces or withdraws only those.
+    @Test(arguments: 1...4 as ClosedRange<UInt64>)
+    func partialChangesMatchWholeSets(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let pool = AdjRIBOutTests.hosts(200) + AdjRIBOutTests.hosts6(50)
+        let helper = AdjRIBOutTests()
+        let attributes = [BGPRouteAttributes(), BGPRouteAttributes(communities: [BGPCommunity(asn: 64512, value: 1)]), BGPRouteAttributes(localPref: 200)]
+        var rib = BGPAdjRIBOut()
+        var peerView: [IPPrefix: Bool] = [:]
+        var desired: [IPPrefix: BGPRouteAttributes] = [:]
+        for step in 0..<60 {
+            var changes: [IPPrefix: BGPRouteAttributes?] = [:]
+            for _ in 0..<Int.random(in: 1...30, using: &rng) {
+                let prefix = pool.randomElement(using: &rng)!
+                changes[prefix] = rng.chance(0.3) ? nil : attributes.randomElement(using: &rng)!
+            }
+            for (prefix, value) in changes { desired[prefix] = value }
+            if step % 20 == 10 {
+                // A reconnect: the peer forgets everything and gets the whole table.
+                rib.sessionDown()
+                peerView = [:]
+            }
+            rib.updateDesired(changes)
+            let updates = try helper.wire(rib.updates(context: AdjRIBOutTests.ibgp), AdjRIBOutTests.ibgp)
+            for prefix in helper.withdrawn(updates) { peerView[prefix] = nil }
+            for prefix in helper.announced(updates) { peerView[prefix] = true }
+            #expect(Set(peerView.keys) == Set(desired.keys), "step \(step)")
+            #expect(rib.advertised == desired)
+            if step % 20 != 10 {
+                // Only changed prefixes appear on the wire.
+                #expect(Set(helper.announced(updates) + helper.withdrawn(updates)).isSubset(of: Set(changes.keys)))
+            }
+        }
+    }
 }

@@ -19,8 +19,13 @@ struct NodeSpeakerTests {
         .serviceUpserted(SpeakerService(key: ServiceKey(namespace: "ns", name: name), ips: [ip]))
     }
 
-    static func plans(_ actions: [Node.Action]) -> [SpeakerPlan] {
-        actions.compactMap { if case .apply(let plan) = $0 { return plan } else { return nil } }
+    static func plans(_ actions: [Node.Action]) -> [SpeakerPlanChange] {
+        actions.compactMap { if case .apply(let change) = $0 { return change } else { return nil } }
+    }
+
+    /// The layer 2 maps the actions hand out.
+    static func layer2(_ actions: [Node.Action]) -> [Set<IPAddress>] {
+        plans(actions).compactMap { $0.layer2.map { Set($0.keys) } }
     }
 
     static func announced(_ actions: [Node.Action]) -> [IPAddress] {
@@ -30,9 +35,11 @@ struct NodeSpeakerTests {
     /// Brings a node to the end of its hand-off: acquired at 0, every renewal seen back.
     static func heldNode(extraNodes: [String] = []) -> Node {
         var node = Node(nodeName: "n1", timings: .default)
-        for input in [.config(config), .nodeUpserted(NodeState(name: "n1")), service("a", vip), service("b", vip6), .synced] as [SpeakerInput] {
+        for input in [.config(config), .nodeUpserted(NodeState(name: "n1")), service("a", vip), service("b", vip6)] as [SpeakerInput] {
             #expect(plans(node.apply(input, now: .seconds(0))).isEmpty)
         }
+        // Synced: nothing owned yet (the Lease is not even asked for), so nothing to apply.
+        #expect(layer2(node.apply(.synced, now: .seconds(0))).isEmpty)
         for name in extraNodes { _ = node.apply(.nodeUpserted(NodeState(name: name)), now: .seconds(0)) }
         #expect(node.start(now: .seconds(0)).contains(.lease(.acquire, sentAt: .seconds(0))))
         _ = node.leaseOutcome(sentAt: .seconds(0), .succeeded(resourceVersion: "1"), now: .seconds(0.1))
@@ -42,7 +49,7 @@ struct NodeSpeakerTests {
             _ = node.leaseOutcome(sentAt: .seconds(t), .succeeded(resourceVersion: "\(i + 2)"), now: .seconds(t + 0.1))
             _ = node.apply(.lease(node: "n1", held: true, resourceVersion: "\(i + 2)"), now: .seconds(t + 0.2))
         }
-        #expect(node.applied.layer2.isEmpty)
+        #expect(node.plan.layer2.isEmpty)
         #expect(!node.mayAnswer)
         return node
     }
@@ -50,8 +57,9 @@ struct NodeSpeakerTests {
     @Test func answersAndAnnouncesAfterTheHandOff() throws {
         var node = Self.heldNode()
         let actions = node.timerFired(now: .seconds(12))
-        let plan = try #require(Self.plans(actions).first)
-        #expect(Set(plan.layer2.keys) == [Self.vip, Self.vip6])
+        #expect(Self.layer2(actions) == [[Self.vip, Self.vip6]])
+        let change = try #require(Self.plans(actions).first)
+        #expect(Set(change.announced.keys) == [ServiceKey(namespace: "ns", name: "a"), ServiceKey(namespace: "ns", name: "b")])
         #expect(actions.contains(.answering(true)))
         // The plan goes out before the announcements: the data plane must know the VIPs to
         // send their gratuitous ARP / unsolicited NA.
@@ -69,7 +77,7 @@ struct NodeSpeakerTests {
         var node = Self.heldNode()
         _ = node.timerFired(now: .seconds(12))
         let actions = node.shutdown(now: .seconds(13))
-        let stop = actions.firstIndex(of: .apply(SpeakerPlan()))
+        let stop = actions.firstIndex { if case .apply(let change) = $0 { return change.layer2 == [:] } else { return false } }
         let release = actions.firstIndex { if case .lease(.release, _) = $0 { return true } else { return false } }
         #expect(stop != nil && release != nil && stop! < release!)
         #expect(!node.mayAnswer)
@@ -86,10 +94,10 @@ struct NodeSpeakerTests {
         var node = Self.heldNode(extraNodes: [peer])
         _ = node.timerFired(now: .seconds(12))
         let actions = node.apply(.lease(node: peer, held: true, resourceVersion: "7"), now: .seconds(14))
-        #expect(Self.plans(actions).map { Set($0.layer2.keys) } == [[Self.vip6]])
+        #expect(Self.layer2(actions) == [[Self.vip6]])
         // Its Lease released: the VIP comes back, with a new announcement.
         let back = node.apply(.lease(node: peer, held: false, resourceVersion: "8"), now: .seconds(15))
-        #expect(Self.plans(back).map { Set($0.layer2.keys) } == [[Self.vip, Self.vip6]])
+        #expect(Self.layer2(back) == [[Self.vip, Self.vip6]])
         #expect(Self.announced(back) == [Self.vip])
     }
 
@@ -97,10 +105,10 @@ struct NodeSpeakerTests {
     @Test func invalidConfigurationKeepsThePlan() {
         var node = Self.heldNode()
         _ = node.timerFired(now: .seconds(12))
-        let before = node.applied
+        let before = node.plan
         let actions = node.apply(.config("address-pools: [{name: lan, protocol: nope}]"), now: .seconds(13))
         #expect(Self.plans(actions).isEmpty)
-        #expect(node.applied == before)
+        #expect(node.plan == before)
         if case .rejected(let problems) = node.configOutcome { #expect(!problems.isEmpty) } else { Issue.record("not rejected: \(String(describing: node.configOutcome))") }
         #expect(node.core.config.stale)
     }
@@ -121,6 +129,6 @@ struct NodeSpeakerTests {
         }
         // Last renewal seen back was sent at 10 s: the fence closes at 10 s + renewDeadline.
         #expect(stopped != nil && stopped! <= ManualInstant.seconds(10).advanced(by: LeaseTimings.default.renewDeadline).advanced(by: .milliseconds(500)))
-        #expect(node.applied.layer2.isEmpty)
+        #expect(node.plan.layer2.isEmpty)
     }
 }

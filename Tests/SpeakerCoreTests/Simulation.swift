@@ -356,8 +356,9 @@ struct Simulation {
                 send(index, .breakLease(node: node, resourceVersion: version), sentAt: now)
             case .scheduleTimer(let at):
                 timer(index, at: at)
-            case .apply(let plan):
-                let new = Set(plan.layer2.keys)
+            case .apply(let change):
+                guard let layer2 = change.layer2 else { continue }
+                let new = Set(layer2.keys)
                 for vip in nodes[index].answered.subtracting(new).sorted() {
                     timeline.append(Change(at: now, node: nodes[index].name, vip: vip, answering: false))
                 }
