@@ -183,6 +183,12 @@ let package = Package(
         ),
 
         .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
+        // The speaker's pure core: cost per Service change at 1,000 and 10,000 Services.
+        .executableTarget(
+            name: "bench-speaker-core",
+            dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "NetPrimitives", "TestSupport"],
+            path: "bench/speaker-core"
+        ),
 
         // 10,000 Services in a burst against KubeSim: time to status, the controller's peak RSS.
         .executableTarget(
