@@ -78,22 +78,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                 }
             }
             group.addTask {
-                for await event in self.configMaps.events {
-                    switch event {
-                    case .added(let map), .updated(_, let map):
-                        guard map.metadata.name == configName else { continue }
-                        continuation.yield(.config(map.data?["config"]))
-                    case .deleted(let map):
-                        guard map.metadata.name == configName else { continue }
-                        continuation.yield(.config(nil))
-                    case .synced:
-                        // A ConfigMap that does not exist yields no event: say so explicitly.
-                        if self.configMaps.snapshot.values.first(where: { $0.metadata.name == configName }) == nil {
-                            continuation.yield(.config(nil))
-                        }
-                        markSynced("configmaps")
-                    }
-                }
+                await self.configMaps.follow(name: configName, key: "config", value: { continuation.yield(.config($0)) }, synced: { markSynced("configmaps") })
             }
             group.addTask {
                 for await event in self.namespaces.events {

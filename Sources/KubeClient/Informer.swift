@@ -191,3 +191,22 @@ public final class SyncBarrier: Sendable {
         }
     }
 }
+
+extension Informer where T == V1ConfigMap {
+    /// Follows one key of one ConfigMap: `value` gets its text on every change and nil when the
+    /// ConfigMap or the key is absent (including at the first sync, when no event would say
+    /// so); `synced` is called once the first list is through. Returns when the events end.
+    public func follow(name: String, key: String, value: (String?) -> Void, synced: () -> Void) async {
+        for await event in events {
+            switch event {
+            case .added(let map), .updated(_, let map):
+                if map.metadata.name == name { value(map.data?[key]) }
+            case .deleted(let map):
+                if map.metadata.name == name { value(nil) }
+            case .synced:
+                if snapshot.values.first(where: { $0.metadata.name == name }) == nil { value(nil) }
+                synced()
+            }
+        }
+    }
+}

@@ -96,19 +96,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 }
             }
             group.addTask {
-                for await event in self.configMaps.events {
-                    switch event {
-                    case .added(let map), .updated(_, let map):
-                        if map.metadata.name == self.configName { continuation.yield(.config(map.data?["config"])) }
-                    case .deleted(let map):
-                        if map.metadata.name == self.configName { continuation.yield(.config(nil)) }
-                    case .synced:
-                        if self.configMaps.snapshot.values.first(where: { $0.metadata.name == self.configName }) == nil {
-                            continuation.yield(.config(nil))
-                        }
-                        markSynced("configmaps")
-                    }
-                }
+                await self.configMaps.follow(name: self.configName, key: "config", value: { continuation.yield(.config($0)) }, synced: { markSynced("configmaps") })
             }
             group.addTask {
                 for await event in self.leases.events {
