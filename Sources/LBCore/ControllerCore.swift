@@ -320,6 +320,8 @@ public struct ControllerCore: Sendable {
                 // The class changed hands (or --lb-class does not match): leave its status to its owner.
             } else if !state.isDeleting {
                 actions.append(.event(ControllerEvent(.service(key), .normal, "IPReleased", "released \(held.ips.map(\.description).joined(separator: ", ")): the Service is no longer of type LoadBalancer")))
+                // The API server cleared the status; the pool annotation is ours to remove.
+                if state.allocatedFromPool != nil { actions.append(.clearStatus(key)) }
             }
             return actions
         }

@@ -237,6 +237,7 @@ extension ControllerAcceptance {
                 #expect(away.type == "ClusterIP" && away.ips.isEmpty)
                 let released = await cluster.awaitEvent(reason: "IPReleased", about: "flip")
                 #expect(released?.note.contains(first[0]) == true, "\(String(describing: released))")
+                #expect(await poll(timeout: 30) { cluster.service("flip")?.pool == nil }, "the pool annotation stayed after the type change")
 
                 // The address is free again: another Service may ask for exactly it.
                 var taker = ServiceSpecification("taker")
