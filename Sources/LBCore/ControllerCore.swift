@@ -129,6 +129,9 @@ public struct ControllerCore: Sendable {
     /// Services that wait for an address, oldest first.
     private var waiting: [ServiceKey] = []
     private var lastFailure: [ServiceKey: AllocationError] = [:]
+    /// At start-up, the Services whose IPs the configuration would have taken: a change to any
+    /// of them (deleted, no longer ours, another IP) tries the configuration again.
+    private var blockingStart: Set<ServiceKey> = []
 
     public init(settings: Settings = Settings()) {
         self.settings = settings
@@ -159,7 +162,7 @@ public struct ControllerCore: Sendable {
     public mutating func serviceChanged(_ state: ServiceState) -> [ControllerAction] {
         let previous = services[state.key]
         services[state.key] = state
-        guard phase == .running else { return [] }
+        guard phase == .running else { return retryStartIfUnblocked(by: state.key) }
         let held = allocator.assignment(for: state.key) != nil
         var actions = reconcile(state, previous: previous)
         if held && allocator.assignment(for: state.key) == nil { actions += retryRefusedConfig() }
@@ -171,7 +174,8 @@ public struct ControllerCore: Sendable {
         services[key] = nil
         waiting.removeAll { $0 == key }
         lastFailure[key] = nil
-        guard phase == .running, allocator.assignment(for: key) != nil else { return [] }
+        guard phase == .running else { return retryStartIfUnblocked(by: key) }
+        guard allocator.assignment(for: key) != nil else { return [] }
         allocator.release(key)
         return retryRefusedConfig() + retryWaiting()
     }
@@ -195,6 +199,18 @@ public struct ControllerCore: Sendable {
 
     // MARK: Start-up
 
+    /// Waiting for a configuration that a Service's IPs blocked: try it again once one of those
+    /// Services changed (no Event when it is still blocked by the same Services).
+    private mutating func retryStartIfUnblocked(by key: ServiceKey) -> [ControllerAction] {
+        guard phase == .waitingForConfig, blockingStart.contains(key) else { return [] }
+        let before = blockingStart
+        let actions = tryStart()
+        if phase != .running && blockingStart.isSubset(of: before) && !blockingStart.isEmpty {
+            return actions.filter { if case .event = $0 { return false } else { return true } }
+        }
+        return actions
+    }
+
     private mutating func tryStart() -> [ControllerAction] {
         guard case .some(let text) = configText, let text else {
             return [.log(level: .warning, message: "no configuration: ConfigMap \(settings.configNamespace)/\(settings.configName) with key \"\(ConfigParser.dataKey)\" not found; Services of type LoadBalancer wait for an address")]
@@ -212,6 +228,7 @@ public struct ControllerCore: Sendable {
         var candidate = Allocator(configuration: configuration)
         var adopted: [ServiceKey] = []
         var orphans: [String] = []
+        blockingStart = []
         for state in services.values.sorted(by: { $0.key < $1.key }) where isOurs(state) && !state.ingressIPs.isEmpty {
             let ips = state.ingressIPs.compactMap(IPAddress.init)
             guard !ips.isEmpty else { continue }
@@ -222,7 +239,9 @@ public struct ControllerCore: Sendable {
             )
             switch candidate.adopt(request, ips: ips) {
             case .success: adopted.append(state.key)
-            case .failure(.requestedIPNotInAnyPool(let ip)): orphans.append("\(state.key) (\(ip)): in no pool")
+            case .failure(.requestedIPNotInAnyPool(let ip)):
+                orphans.append("\(state.key) (\(ip)): in no pool")
+                blockingStart.insert(state.key)
             case .failure: continue        // held by another Service, or no longer valid: reallocated below
             }
         }

@@ -93,6 +93,29 @@ struct Harness {
         #expect(!h.log.contains { if case .setStatus(let key, _, _) = $0 { return key.name == "old" }; return false })
     }
 
+    /// A configuration refused at start-up because a Service holds an IP outside it is applied
+    /// as soon as that Service lets go (deleted here), without waiting for another edit.
+    @Test func startupRefusalIsRetriedWhenTheBlockingServiceGoes() {
+        var h = Harness()
+        h.put(svc("old", ingress: ["192.0.2.9"]))
+        h.put(svc("other", ingress: ["198.51.100.2"]))
+        h.put(svc("new"))
+        h.feed(h.core.configChanged(poolConfig))
+        h.feed(h.core.cachesSynced())
+        #expect(h.takeEvents() == ["Warning ConfigRejected"])
+        #expect(!h.core.isRunning && h.ip("new").isEmpty)
+        // A change of a Service that does not block it changes nothing, and says nothing.
+        h.put(svc("new", annotations: ["note": "x"]))
+        #expect(h.log.isEmpty)
+        // The blocking Service keeps its IP but changes otherwise: still refused, no new Event.
+        h.put(svc("old", ingress: ["192.0.2.9"], annotations: ["note": "y"]))
+        #expect(!h.core.isRunning && h.takeEvents().isEmpty)
+        h.delete("old")
+        #expect(h.core.isRunning && h.core.configLoaded && !h.core.configStale)
+        #expect(h.ip("other") == ["198.51.100.2"])
+        #expect(h.ip("new") == ["198.51.100.1"])
+    }
+
     @Test func restartIsIdempotent() {
         var h = Harness()
         h.feed(h.core.configChanged(poolConfig))
