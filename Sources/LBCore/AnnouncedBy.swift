@@ -70,12 +70,38 @@ public enum AnnouncementReport {
     /// The Lease annotation that carries the report.
     public static let annotation = "ironlb.io/announcements"
 
+    /// kube-apiserver refuses an object whose annotations total more than 256 KiB; the report
+    /// stays below this many bytes.
+    public static let byteLimit = 240 * 1024
+
     public static func encode(_ report: [ServiceKey: String]) -> String {
+        encode(report, byteLimit: .max).text
+    }
+
+    /// The report's text, with as many Services as fit in `byteLimit` bytes (in name order);
+    /// `omitted` counts those left out.
+    public static func encode(_ report: [ServiceKey: String], byteLimit: Int) -> (text: String, omitted: Int) {
         var byWay: [String: [ServiceKey]] = [:]
         for (service, way) in report { byWay[way, default: []].append(service) }
-        return byWay.sorted { $0.key < $1.key }
-            .map { way, services in "\(way): " + services.sorted().map(\.description).joined(separator: " ") }
-            .joined(separator: "\n")
+        var lines: [String] = []
+        var used = 0
+        var omitted = 0
+        for (way, services) in byWay.sorted(by: { $0.key < $1.key }) {
+            var line = "\(way):"
+            for service in services.sorted() {
+                let entry = " \(service)"
+                if used + line.utf8.count + entry.utf8.count + 1 > byteLimit {
+                    omitted += 1
+                    continue
+                }
+                line += entry
+            }
+            if line.utf8.count > way.utf8.count + 1 {
+                used += line.utf8.count + 1
+                lines.append(line)
+            }
+        }
+        return (lines.joined(separator: "\n"), omitted)
     }
 
     /// The report in `text`; nil when a line is malformed (the whole report is then ignored,

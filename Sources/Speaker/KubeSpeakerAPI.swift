@@ -231,7 +231,11 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     public func publishReport(_ report: [ServiceKey: String], node: String) async -> Bool {
         let name = SpeakerLeaseNames.report + node
-        let text = AnnouncementReport.encode(report)
+        let (text, omitted) = AnnouncementReport.encode(report, byteLimit: AnnouncementReport.byteLimit)
+        if omitted > 0 {
+            logger.warning("the announcement report is too large for one Lease annotation; Services left out show no announced-by",
+                           metadata: ["lb.lease": "\(name)", "lb.omitted": "\(omitted)"])
+        }
         do {
             var patch: JSONValue = [:]
             patch.set(["metadata", "annotations", AnnouncementReport.annotation], .string(text))

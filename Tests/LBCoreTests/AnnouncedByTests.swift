@@ -44,6 +44,19 @@ import Testing
         #expect(AnnouncementReport.decode("") == [:])
     }
 
+    /// A report too large for one annotation keeps whole entries, in name order, under the limit.
+    @Test func oversizedReportsAreCutUnderTheLimit() {
+        let report = Dictionary(uniqueKeysWithValues: (0..<1000).map { (ServiceKey(namespace: "ns", name: "svc-\($0)"), $0 % 2 == 0 ? "bgp 2 peers" : "layer2") })
+        let whole = AnnouncementReport.encode(report)
+        let cut = AnnouncementReport.encode(report, byteLimit: whole.utf8.count / 2)
+        #expect(cut.text.utf8.count <= whole.utf8.count / 2)
+        #expect(cut.omitted > 400 && cut.omitted < 600)
+        let decoded = AnnouncementReport.decode(cut.text)
+        #expect(decoded?.count == 1000 - cut.omitted)
+        #expect(decoded?.allSatisfy { report[$0.key] == $0.value } == true)
+        #expect(AnnouncementReport.encode(report, byteLimit: .max).omitted == 0)
+    }
+
     @Test(arguments: ["no colon here", ": default/web", "bgp: default", "bgp: /web", "bgp: default/", "bgp: a/b/c", " bgp: a/b"])
     func malformedReportsAreRefusedWhole(_ text: String) {
         #expect(AnnouncementReport.decode("layer2: default/ok\n" + text) == nil)
