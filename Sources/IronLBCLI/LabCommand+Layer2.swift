@@ -82,7 +82,7 @@ extension LabCommand {
                            "--node-name", node.name, "--metrics-address", "\(node.address):7473"] + Self.speakerLeaseFlags,
                     logPath: "\(directory)/\(node.name).log")
             }
-            services.append(.init(service: LabSpeakerProcesses(speakers: speakers, children: children, say: say)))
+            services.append(.init(service: LabSpeakerProcesses(speakers: speakers, children: children, stopping: { signals.received }, say: say)))
             let shown = Layer2LabView(sim: sim, network: network, arping: arping, kubeconfig: sim.kubeconfigPath, endpoints: endpoints,
                                       once: once, timeout: timeout, say: say)
             view = shown
@@ -192,6 +192,9 @@ struct LabSpeakerProcesses: Service {
 
     let speakers: [Speaker]
     let children: LabChildren
+    /// True once the lab was asked to stop (Ctrl-C in a terminal also reaches the speakers
+    /// directly, and one may exit before the group's shutdown reaches this service).
+    let stopping: @Sendable () -> Bool
     let say: @Sendable (String) -> Void
 
     func run() async throws {
@@ -225,7 +228,7 @@ struct LabSpeakerProcesses: Service {
                     }
                     // The first exit: the end of the lab when it was asked for, a failure if not.
                     guard let first = await group.next() else { return nil }
-                    if !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    if !Task.isShuttingDownGracefully && !Task.isCancelled && !stopping() {
                         group.cancelAll()
                         return first
                     }

@@ -123,22 +123,39 @@ enum LabShell {
     }
 
     static func run(_ argv: [String]) async throws -> Output {
-        let (process, out, err) = try prepare(argv)
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
+        let (process, files) = try prepare(argv)
+        let status: Int32
+        do {
+            status = try await withCheckedThrowingContinuation { continuation in
+                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+                do { try process.run() } catch { continuation.resume(throwing: error) }
+            }
+        } catch {
+            _ = finish(-1, files)
+            throw error
         }
-        return finish(status, out, err)
+        return finish(status, files)
     }
 
     /// For tear-down paths that cannot await.
     static func runSync(_ argv: [String]) -> Output? {
-        guard let (process, out, err) = try? prepare(argv), (try? process.run()) != nil else { return nil }
+        guard let (process, files) = try? prepare(argv) else { return nil }
+        guard (try? process.run()) != nil else {
+            _ = finish(-1, files)
+            return nil
+        }
         process.waitUntilExit()
-        return finish(process.terminationStatus, out, err)
+        return finish(process.terminationStatus, files)
     }
 
-    private static func prepare(_ argv: [String]) throws -> (Process, String, String) {
+    /// The output files of one command, closed and removed by `finish`.
+    private struct Files {
+        let out: String
+        let err: String
+        let handles: [FileHandle]
+    }
+
+    private static func prepare(_ argv: [String]) throws -> (Process, Files) {
         let base = NSTemporaryDirectory() + "ironlb-lab-cmd-\(getpid())-\(UUID().uuidString.prefix(8))"
         let out = base + ".out", err = base + ".err"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
@@ -146,18 +163,22 @@ enum LabShell {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
+        let handles = [FileHandle(forWritingAtPath: out), FileHandle(forWritingAtPath: err)].compactMap { $0 }
+        guard handles.count == 2 else { throw LabError(code: "output", description: "cannot write \(base).out/.err") }
+        process.standardOutput = handles[0]
+        process.standardError = handles[1]
         process.standardInput = FileHandle.nullDevice
-        return (process, out, err)
+        return (process, Files(out: out, err: err, handles: handles))
     }
 
-    private static func finish(_ status: Int32, _ out: String, _ err: String) -> Output {
+    private static func finish(_ status: Int32, _ files: Files) -> Output {
+        // Closed here, not when the Process object goes away (it may outlive the call).
+        for handle in files.handles { try? handle.close() }
         defer {
-            try? FileManager.default.removeItem(atPath: out)
-            try? FileManager.default.removeItem(atPath: err)
+            try? FileManager.default.removeItem(atPath: files.out)
+            try? FileManager.default.removeItem(atPath: files.err)
         }
-        return Output(status: status, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        return Output(status: status, stdout: (try? String(contentsOfFile: files.out, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: files.err, encoding: .utf8)) ?? "")
     }
 }
