@@ -25,6 +25,11 @@ public struct LabCommand: AsyncParsableCommand {
             Everything runs on loopback and needs no root. The kubeconfig path is printed: use
             `kubectl --kubeconfig PATH apply -f examples/services/shop.yaml` and watch the IP appear and
             the route arrive. Ctrl-C stops everything.
+
+            With --layer2 (as root, with `ip` and `arping`), the nodes run in network namespaces on a
+            bridge (192.0.2.0/24), Services get IPs from a layer 2 pool (192.0.2.240-192.0.2.250) and
+            the view shows which node answers an `arping` from a client namespace. Ctrl-C or SIGTERM
+            removes every namespace and stops every speaker.
             """
     )
 
@@ -43,8 +48,11 @@ public struct LabCommand: AsyncParsableCommand {
     @Option(help: "With --once: give up after this many seconds.")
     public var timeout: Int = 90
 
-    @Flag(help: "Run the nodes in network namespaces and answer ARP instead of BGP (needs root): not available yet.")
+    @Flag(help: "Run the nodes in network namespaces on a bridge, with a layer 2 pool, and show which node answers `arping` for each Service IP (needs root, `ip` and `arping`).")
     public var layer2 = false
+
+    @Option(help: "With --layer2: the start of the network namespaces' names (the lab's PID follows, so runs never collide).")
+    public var namespacePrefix = "ironlb-lab"
 
     public init() {}
 
@@ -52,36 +60,19 @@ public struct LabCommand: AsyncParsableCommand {
     static let pool = "198.51.100.0/28"
 
     public func validate() throws {
-        if layer2 {
-            throw ValidationError("--layer2 is not available yet: the lab runs its nodes on loopback with BGP. The layer 2 path is exercised by the test suite (Tests/SpeakerInteropTests) with root and network namespaces.")
+        guard !namespacePrefix.isEmpty, namespacePrefix.count <= 32,
+              namespacePrefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw ValidationError("--namespace-prefix must be 1 to 32 letters, digits, - or _")
         }
     }
 
     public func run() async throws {
-        let directory = self.directory ?? (NSTemporaryDirectory() + "ironlb-lab-\(getpid())")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let logPath = directory + "/lab.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        LoggingSystem.bootstrap { label in
-            JSONLogHandler(label: label, level: .info) { line in try? logFile.write(contentsOf: Data((line + "\n").utf8)) }
-        }
-        let say: @Sendable (String) -> Void = { line in try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8)) }
+        if layer2 { return try await runLayer2() }
+        let (directory, say) = try prepareLogging()
         let logger = Logger(label: "ironlb.lab")
 
-        say("IronLB lab: starting (logs: \(logPath))")
-        // 1. The API server.
-        var simConfiguration = KubeSimServer.Configuration()
-        simConfiguration.port = port
-        simConfiguration.directory = directory + "/kubesim"
-        let sim = try KubeSimServer(configuration: simConfiguration, logger: Logger(label: "ironlb.kubesim"))
-        do {
-            try await sim.start()
-        } catch {
-            throw ValidationError("the embedded API server cannot listen on 127.0.0.1:\(port): \(error). Is the port in use? Try --port 0.")
-        }
-        say("  API server      \(sim.url)")
-        say("  kubeconfig      \(sim.kubeconfigPath)")
+        say("IronLB lab: starting (logs: \(directory)/lab.log)")
+        let sim = try await startAPIServer(directory: directory, say: say)
 
         // 2. The route collector the nodes peer with.
         let collector = BGPCollector(localASN: 65000, routerID: IPv4Address(127, 0, 0, 1))
@@ -95,7 +86,7 @@ public struct LabCommand: AsyncParsableCommand {
         say("  route collector 127.0.0.1:\(bgpPort) (AS 65000)")
 
         // 3. The cluster: configuration, nodes, two example Services.
-        try Self.seed(sim, bgpPort: bgpPort)
+        try Self.seed(sim, config: Self.bgpConfig(bgpPort: bgpPort))
         // One client per simulated process, as in a real cluster (each holds its own watches).
         let clientConfiguration = try KubeConfigLoader.load(paths: [sim.kubeconfigPath])
         var clients: [KubeClient] = []
@@ -148,15 +139,49 @@ public struct LabCommand: AsyncParsableCommand {
         if once, !view.succeeded { throw ExitCode(1) }
     }
 
-    /// The lab's cluster: the ironlb-system namespace and configuration (a BGP pool from a
-    /// documentation range; one peer entry per node, each from its own loopback address, all to
-    /// the collector), three Nodes and two example Services.
-    static func seed(_ sim: KubeSimServer, bgpPort: Int) throws {
+    /// The lab's directory (created) and JSON logs to `lab.log` there; returns a function that
+    /// prints a line on standard output.
+    func prepareLogging() throws -> (directory: String, say: @Sendable (String) -> Void) {
+        let directory = self.directory ?? (NSTemporaryDirectory() + "ironlb-lab-\(getpid())")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let logPath = directory + "/lab.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        LoggingSystem.bootstrap { label in
+            JSONLogHandler(label: label, level: .info) { line in try? logFile.write(contentsOf: Data((line + "\n").utf8)) }
+        }
+        return (directory, { line in try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8)) })
+    }
+
+    /// The embedded API server on 127.0.0.1 (TLS), its kubeconfig in `directory/kubesim`.
+    func startAPIServer(directory: String, say: @Sendable (String) -> Void) async throws -> KubeSimServer {
+        var simConfiguration = KubeSimServer.Configuration()
+        simConfiguration.port = port
+        simConfiguration.directory = directory + "/kubesim"
+        let sim = try KubeSimServer(configuration: simConfiguration, logger: Logger(label: "ironlb.kubesim"))
+        do {
+            try await sim.start()
+        } catch {
+            throw ValidationError("the embedded API server cannot listen on 127.0.0.1:\(port): \(error). Is the port in use? Try --port 0.")
+        }
+        say("  API server      \(sim.url)")
+        say("  kubeconfig      \(sim.kubeconfigPath)")
+        return sim
+    }
+
+    /// The BGP lab's configuration: a pool from a documentation range; one peer entry per node,
+    /// each from its own loopback address, all to the collector.
+    static func bgpConfig(bgpPort: Int) -> String {
         var peers = ""
         for (index, node) in nodes.enumerated() {
             peers += "- {peer-address: 127.0.0.1, peer-port: \(bgpPort), peer-asn: 65000, my-asn: 64512, source-address: 127.0.0.\(11 + index), node-selectors: [{match-labels: {kubernetes.io/hostname: \(node)}}]}\n"
         }
-        let config = "peers:\n\(peers)address-pools:\n- {name: lab, protocol: bgp, addresses: [\(pool)]}\n"
+        return "peers:\n\(peers)address-pools:\n- {name: lab, protocol: bgp, addresses: [\(pool)]}\n"
+    }
+
+    /// The lab's cluster: the ironlb-system namespace and the configuration `config`, three
+    /// Nodes and two example Services.
+    static func seed(_ sim: KubeSimServer, config: String) throws {
         let requests: [(String, JSONValue)] = [
             ("/api/v1/namespaces", ["metadata": ["name": "ironlb-system"]]),
             ("/api/v1/namespaces/ironlb-system/configmaps", ["metadata": ["name": "config"], "data": ["config": .string(config)]]),

@@ -42,11 +42,4 @@ import TestSupport
         #expect(status == 0, "after SIGINT the lab \(status.map { "exited \($0)" } ?? "was still running after 60 s")")
         #expect(lab.stdout.contains("IronLB lab: stopping"))
     }
-
-    @Test func layer2IsRefusedWithAnExplanation() throws {
-        guard let ironlb = BuiltProducts.require("ironlb") else { return }
-        let output = try Shell.run([ironlb, "lab", "--layer2"], timeout: 30)
-        #expect(output.status != 0)
-        #expect(output.stderr.contains("--layer2 is not available yet"))
-    }
 }
