@@ -94,6 +94,12 @@ final class Lab: @unchecked Sendable {
         return BGPPeer(configuration: configuration, eventLoop: group.next()) { events.record($0) }
     }
 
+    /// The local addresses (ADDRESS:PORT) of the speaker's established TCP connections to port 179.
+    func speakerConnections() -> Set<String> {
+        let text = (try? node.check(["ss", "-t", "-n", "-H", "state", "established", "(", "dport", "=", ":179", ")"])) ?? ""
+        return Set(text.split(separator: "\n").compactMap { line in line.split(separator: " ").dropFirst(2).first.map(String.init) })
+    }
+
     func shutdown() async {
         router?.stop()
         router = nil
@@ -210,13 +216,18 @@ final class Lab: @unchecked Sendable {
         await lab.shutdown()
     }
 
-    /// The router frozen by SIGSTOP keeps the TCP connection open but sends nothing: only
-    /// the speaker's hold timer (9 s) can end the session. Thawed, a new session comes up.
+    /// The router frozen by SIGSTOP keeps the TCP connection open but reads and sends
+    /// nothing: only the speaker's hold timer (9 s) can end the session. Routes added while it
+    /// sleeps fill the (deliberately small) TCP buffers, so the Hold Timer Expired NOTIFICATION
+    /// cannot be written: the speaker must drop that connection all the same, not keep it for
+    /// as long as the router sleeps. Thawed, the router gets a new session with the whole table.
     @Test(arguments: RouterKind.allCases)
     func holdTimerExpiresWhenTheRouterFreezesAndTheSessionRecovers(kind: RouterKind) async throws {
-        guard Self.prerequisites(kind) else { return }
+        guard Self.prerequisites(kind), Prerequisites.require(.command("ss"), .command("sysctl")) else { return }
         let lab = try await Lab()
         do {
+            try lab.routerNamespace.check(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"])
+            try lab.node.check(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"])
             try lab.startRouter(kind)
             let router = try #require(lab.router)
             let peer = lab.peer()
@@ -225,13 +236,22 @@ final class Lab: @unchecked Sendable {
             #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp && router.has(Self.v4) })
 
             let frozen = lab.events.mark
+            let connection = lab.speakerConnections()
+            #expect(connection.count == 1, "\(connection)")
             router.pause()
+            var table = Self.routes
+            for n in 1...20000 { table[IPPrefix("2001:db8:2::\(String(n, radix: 16))/128")!] = Self.attributes }
+            peer.setDesiredRoutes(table)
             #expect(await poll(timeout: 30, interval: 0.5) { (try? await peer.state().get()) != .established },
                     "the speaker never gave up on the frozen \(kind.testDescription)")
             #expect(lab.events.notifications(since: frozen).isEmpty)
+            #expect(await eventually(timeout: 20, interval: 0.5) { lab.speakerConnections().isDisjoint(with: connection) },
+                    "the connection to the frozen router stayed open: \(connection)")
             router.resume()
             #expect(await eventually(timeout: 60, interval: 0.5) { lab.events.established(since: frozen) })
-            #expect(await eventually(timeout: 30, interval: 0.5) { router.sessionUp && router.has(Self.v4) && router.has(Self.v6) })
+            #expect(await eventually(timeout: 30, interval: 0.5) {
+                router.sessionUp && router.has(Self.v4) && router.has(Self.v6) && router.has("2001:db8:2::4e20/128")
+            })
             try await peer.stop().get()
         } catch {
             Issue.record(error)
