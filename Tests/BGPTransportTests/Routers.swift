@@ -183,8 +183,8 @@ final class BIRDTestRouter: DaemonTestRouter, @unchecked Sendable {
         ready: { FileManager.default.fileExists(atPath: $0.directory + "/bird.ctl") })
     }
 
-    private var birdc: [String] { ["/usr/sbin/birdc", "-s", daemon.directory + "/bird.ctl"] }
-    private func birdc(_ args: [String]) -> String { daemon.query(birdc + args) }
+    private var birdcArgv: [String] { ["/usr/sbin/birdc", "-s", daemon.directory + "/bird.ctl"] }
+    private func birdc(_ args: [String]) -> String { daemon.query(birdcArgv + args) }
 
     var sessionUp: Bool { birdc(["show", "protocols", "ironlb"]).contains("Established") }
 
@@ -200,7 +200,7 @@ final class BIRDTestRouter: DaemonTestRouter, @unchecked Sendable {
     }
 
     /// `restart`: the protocol goes down with a Cease/Administrative Reset and comes back.
-    func reset() throws { _ = try daemon.run(birdc + ["restart", "ironlb"]) }
+    func reset() throws { _ = try daemon.run(birdcArgv + ["restart", "ironlb"]) }
 }
 
 final class GoBGPTestRouter: DaemonTestRouter, @unchecked Sendable {
