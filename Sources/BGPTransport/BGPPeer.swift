@@ -73,6 +73,10 @@ public final class BGPPeer: @unchecked Sendable {
     private let onEvent: @Sendable (BGPPeerEvent) -> Void
     private var logger: Logger
 
+    /// How long a closing connection may take to write its last messages (the NOTIFICATION,
+    /// withdrawals before a Cease) before it is closed without them.
+    static let closeTimeout: TimeAmount = .seconds(5)
+
     /// `onEvent` is called on the event loop for state changes, the peer's NOTIFICATIONs and
     /// the UPDATEs written.
     public init(configuration: BGPPeerConfiguration, eventLoop: EventLoop, logger: Logger = Logger(label: "ironlb.bgp"),
@@ -161,6 +165,10 @@ public final class BGPPeer: @unchecked Sendable {
                     let written = lastWrite ?? eventLoop.makeSucceededVoidFuture()
                     lastWrite = nil
                     written.whenComplete { _ in channel.close(promise: nil) }
+                    // A peer that stopped reading (a hung router whose window is full) never
+                    // lets that write finish: close all the same, dropping what is unwritten.
+                    let deadline = eventLoop.scheduleTask(in: Self.closeTimeout) { channel.close(promise: nil) }
+                    channel.closeFuture.whenComplete { _ in deadline.cancel() }
                 }
             case .stateChanged(let state):
                 logger.info("BGP session state changed", metadata: ["lb.bgp.state": "\(state.rawValue)"])

@@ -25,7 +25,19 @@ public final class ManagedProcess: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try Self.withUnblockedSignals { try process.run() }
+    }
+
+    /// The child inherits the spawning thread's signal mask, and the threads async tests run
+    /// on (libdispatch workers, NIO event loops) block nearly every signal: a daemon that
+    /// does not unblock them itself (BIRD, FRR) would never see `stop()`'s SIGTERM and be
+    /// SIGKILLed after the timeout instead. Spawn with an empty mask.
+    private static func withUnblockedSignals<T>(_ body: () throws -> T) rethrows -> T {
+        var none = sigset_t(), saved = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        return try body()
     }
 
     public var pid: Int32 { process.processIdentifier }

@@ -15,22 +15,25 @@ func eventually(timeout: Double, interval: Double, _ condition: @escaping () -> 
     await poll(timeout: timeout, interval: interval) { () async -> Bool in condition() }
 }
 
-enum RouterKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case frr, bird, gobgp
+/// What the speaker's peers reported (state changes, the router's NOTIFICATIONs), in order.
+final class PeerEvents: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [BGPPeerEvent] = []
 
-    var type: any TestRouter.Type {
-        switch self {
-        case .frr: return FRRTestRouter.self
-        case .bird: return BIRDTestRouter.self
-        case .gobgp: return GoBGPTestRouter.self
-        }
+    func record(_ event: BGPPeerEvent) { lock.withLock { events.append(event) } }
+
+    /// A position to read later events from.
+    var mark: Int { lock.withLock { events.count } }
+
+    func since(_ mark: Int) -> ArraySlice<BGPPeerEvent> { lock.withLock { events[min(mark, events.count)...] } }
+
+    /// The NOTIFICATIONs the router sent since `mark`.
+    func notifications(since mark: Int) -> [BGPNotification] {
+        since(mark).compactMap { if case .peerNotification(let notification) = $0 { notification } else { nil } }
     }
 
-    var testDescription: String { type.name }
-
-    /// How the router prints community 64512:100 and large community 64512:1:2.
-    var community: String { self == .bird ? "(64512,100)" : "64512:100" }
-    var largeCommunity: String { self == .bird ? "(64512, 1, 2)" : "64512:1:2" }
+    /// Whether a session reached Established since `mark`.
+    func established(since mark: Int) -> Bool { since(mark).contains(.stateChanged(.established)) }
 }
 
 /// A router namespace and a node namespace joined by a veth pair, and a one-thread event
@@ -39,7 +42,9 @@ final class Lab: @unchecked Sendable {
     let routerNamespace: NetworkNamespace
     let node: NetworkNamespace
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let events = PeerEvents()
     var router: (any TestRouter)?
+    private var started: (kind: RouterKind, setup: RouterSetup)?
 
     init() async throws {
         routerNamespace = try NetworkNamespace(prefix: "bgp")
@@ -53,17 +58,46 @@ final class Lab: @unchecked Sendable {
         try await group.next().submit { try node.enterOnCurrentThread() }.get()
     }
 
-    func startRouter(_ kind: RouterKind, speakerASN: UInt32 = 64512, routerASN: UInt32 = 65001, password: String? = nil) throws {
-        router = try kind.type.init(namespace: routerNamespace, speakerASN: speakerASN, routerASN: routerASN, password: password)
+    func startRouter(_ kind: RouterKind, speakerASN: UInt32 = 64512, routerASN: UInt32 = 65001, password: String? = nil,
+                     transport: SessionTransport = .ipv4) throws {
+        let setup = RouterSetup(speakerASN: speakerASN, routerASN: routerASN, password: password, transport: transport)
+        if transport == .ipv6 {
+            // FRR refuses an IPv6 session until its interface has a usable link-local address.
+            for namespace in [routerNamespace, node] {
+                _ = poll(timeout: 10, interval: 0.1) {
+                    let text = (try? namespace.check(["ip", "-6", "addr", "show", "dev", "eth0", "scope", "link"])) ?? ""
+                    return text.contains("fe80::") && !text.contains("tentative")
+                }
+            }
+        }
+        router = try kind.type.init(namespace: routerNamespace, setup: setup)
+        started = (kind, setup)
     }
 
-    func peer(localASN: UInt32 = 64512, peerASN: UInt32 = 65001, password: String? = nil) -> BGPPeer {
+    /// Stops the router (if still running) and starts a new daemon with the same configuration.
+    func restartRouter() throws {
+        guard let started else { preconditionFailure("restartRouter() before startRouter()") }
+        router?.stop()
+        router = try started.kind.type.init(namespace: routerNamespace, setup: started.setup)
+    }
+
+    /// A speaker session to the router. The NEXT_HOP of the session's own family comes from the
+    /// connection's local address; the other family's is configured (192.0.2.2, 2001:db8::2).
+    func peer(localASN: UInt32 = 64512, peerASN: UInt32 = 65001, password: String? = nil, transport: SessionTransport = .ipv4) -> BGPPeer {
         let session = BGPSessionConfiguration(localASN: localASN, peerASN: peerASN, routerID: IPv4Address(192, 0, 2, 2), holdTime: 9,
                                               backoff: BGPBackoff(initial: .milliseconds(500), maximum: .seconds(4)))
-        let configuration = BGPPeerConfiguration(session: session, peerAddress: IPAddress("192.0.2.1")!,
-                                                 sourceAddress: IPAddress("192.0.2.2")!, password: password,
-                                                 nextHopIPv6: IPv6Address("2001:db8::2")!)
-        return BGPPeer(configuration: configuration, eventLoop: group.next())
+        let configuration = BGPPeerConfiguration(session: session, peerAddress: IPAddress(transport.routerAddress)!,
+                                                 sourceAddress: IPAddress(transport.speakerAddress)!, password: password,
+                                                 nextHopIPv4: transport == .ipv6 ? IPv4Address(192, 0, 2, 2) : nil,
+                                                 nextHopIPv6: transport == .ipv4 ? IPv6Address("2001:db8::2")! : nil)
+        let events = self.events
+        return BGPPeer(configuration: configuration, eventLoop: group.next()) { events.record($0) }
+    }
+
+    /// The local addresses (ADDRESS:PORT) of the speaker's established TCP connections to port 179.
+    func speakerConnections() -> Set<String> {
+        let text = (try? node.check(["ss", "-t", "-n", "-H", "state", "established", "(", "dport", "=", ":179", ")"])) ?? ""
+        return Set(text.split(separator: "\n").compactMap { line in line.split(separator: " ").dropFirst(2).first.map(String.init) })
     }
 
     func shutdown() async {
@@ -90,14 +124,16 @@ final class Lab: @unchecked Sendable {
         Prerequisites.require(.root, .networkNamespaces) && kind.type.commands.allSatisfy { Prerequisites.require(.command($0)) }
     }
 
-    @Test(arguments: RouterKind.allCases)
-    func ebgpAdvertisesAndWithdraws(kind: RouterKind) async throws {
+    /// Over IPv4 and over IPv6 transport, both families: an IPv4 route carries NEXT_HOP
+    /// 192.0.2.2 and an IPv6 one 2001:db8::2 whichever family the session runs over.
+    @Test(arguments: RouterKind.allCases, SessionTransport.allCases)
+    func ebgpAdvertisesAndWithdraws(kind: RouterKind, transport: SessionTransport) async throws {
         guard Self.prerequisites(kind) else { return }
         let lab = try await Lab()
         do {
-            try lab.startRouter(kind)
+            try lab.startRouter(kind, transport: transport)
             let router = try #require(lab.router)
-            let peer = lab.peer()
+            let peer = lab.peer(transport: transport)
             peer.setDesiredRoutes(Self.routes)
             peer.start()
             #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp }, "\(kind.testDescription) never saw the session up")
@@ -105,13 +141,13 @@ final class Lab: @unchecked Sendable {
 
             let v4 = router.route(Self.v4)
             #expect(v4.contains("64512"))
-            #expect(v4.contains("192.0.2.2"))
+            #expect(router.nextHops(Self.v4) == ["192.0.2.2"], "\(v4)")
             #expect(v4.contains(kind.community), "\(v4)")
             #expect(v4.contains(kind.largeCommunity), "\(v4)")
             // LOCAL_PREF is not sent over eBGP.
             #expect(!v4.contains("250"), "\(v4)")
             let v6 = router.route(Self.v6)
-            #expect(v6.contains("2001:db8::2"), "\(v6)")
+            #expect(router.nextHops(Self.v6) == ["2001:db8::2"], "\(v6)")
             #expect(v6.contains(kind.community), "\(v6)")
 
             // Withdraw one: it disappears, the others stay, the session stays up.
@@ -130,21 +166,23 @@ final class Lab: @unchecked Sendable {
         await lab.shutdown()
     }
 
-    @Test(arguments: RouterKind.allCases)
-    func ibgpCarriesLocalPref(kind: RouterKind) async throws {
+    @Test(arguments: RouterKind.allCases, SessionTransport.allCases)
+    func ibgpCarriesLocalPref(kind: RouterKind, transport: SessionTransport) async throws {
         guard Self.prerequisites(kind) else { return }
         let lab = try await Lab()
         do {
-            try lab.startRouter(kind, speakerASN: 64512, routerASN: 64512)
+            try lab.startRouter(kind, speakerASN: 64512, routerASN: 64512, transport: transport)
             let router = try #require(lab.router)
-            let peer = lab.peer(localASN: 64512, peerASN: 64512)
+            let peer = lab.peer(localASN: 64512, peerASN: 64512, transport: transport)
             peer.setDesiredRoutes(Self.routes)
             peer.start()
             #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp })
-            #expect(await eventually(timeout: 20, interval: 0.25) { router.has(Self.v4) })
+            #expect(await eventually(timeout: 20, interval: 0.25) { router.has(Self.v4) && router.has(Self.v6) })
             let v4 = router.route(Self.v4)
             #expect(v4.contains("250"), "LOCAL_PREF missing: \(v4)")
             #expect(v4.contains(kind.community))
+            let v6 = router.route(Self.v6)
+            #expect(v6.contains("250"), "LOCAL_PREF missing: \(v6)")
             try await peer.stop().get()
         } catch {
             Issue.record(error)
@@ -178,21 +216,43 @@ final class Lab: @unchecked Sendable {
         await lab.shutdown()
     }
 
-    @Test func holdTimerExpiresWhenTheRouterFreezesAndTheSessionRecovers() async throws {
-        guard Self.prerequisites(.frr) else { return }
+    /// The router frozen by SIGSTOP keeps the TCP connection open but reads and sends
+    /// nothing: only the speaker's hold timer (9 s) can end the session. Routes added while it
+    /// sleeps fill the (deliberately small) TCP buffers, so the Hold Timer Expired NOTIFICATION
+    /// cannot be written: the speaker must drop that connection all the same, not keep it for
+    /// as long as the router sleeps. Thawed, the router gets a new session with the whole table.
+    @Test(arguments: RouterKind.allCases)
+    func holdTimerExpiresWhenTheRouterFreezesAndTheSessionRecovers(kind: RouterKind) async throws {
+        guard Self.prerequisites(kind), Prerequisites.require(.command("ss")) else { return }
         let lab = try await Lab()
         do {
-            try lab.startRouter(.frr)
+            // Per namespace, for sockets created from now on.
+            try lab.routerNamespace.check(["sh", "-c", "echo 4096 4096 4096 > /proc/sys/net/ipv4/tcp_rmem"])
+            try lab.node.check(["sh", "-c", "echo 4096 4096 4096 > /proc/sys/net/ipv4/tcp_wmem"])
+            try lab.startRouter(kind)
             let router = try #require(lab.router)
             let peer = lab.peer()
             peer.setDesiredRoutes(Self.routes)
             peer.start()
-            #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp })
-            router.pause()
-            // Hold time 9 s: the speaker gives up on the frozen router.
-            #expect(await poll(timeout: 30, interval: 0.5) { (try? await peer.state().get()) != .established })
-            router.resume()
             #expect(await eventually(timeout: 60, interval: 0.5) { router.sessionUp && router.has(Self.v4) })
+
+            let frozen = lab.events.mark
+            let connection = lab.speakerConnections()
+            #expect(connection.count == 1, "\(connection)")
+            router.pause()
+            var table = Self.routes
+            for n in 1...20000 { table[IPPrefix("2001:db8:2::\(String(n, radix: 16))/128")!] = Self.attributes }
+            peer.setDesiredRoutes(table)
+            #expect(await poll(timeout: 30, interval: 0.5) { (try? await peer.state().get()) != .established },
+                    "the speaker never gave up on the frozen \(kind.testDescription)")
+            #expect(lab.events.notifications(since: frozen).isEmpty)
+            #expect(await eventually(timeout: 20, interval: 0.5) { lab.speakerConnections().isDisjoint(with: connection) },
+                    "the connection to the frozen router stayed open: \(connection)")
+            router.resume()
+            #expect(await eventually(timeout: 60, interval: 0.5) { lab.events.established(since: frozen) })
+            #expect(await eventually(timeout: 30, interval: 0.5) {
+                router.sessionUp && router.has(Self.v4) && router.has(Self.v6) && router.has("2001:db8:2::4e20/128")
+            })
             try await peer.stop().get()
         } catch {
             Issue.record(error)
@@ -200,25 +260,48 @@ final class Lab: @unchecked Sendable {
         await lab.shutdown()
     }
 
-    @Test func routerRestartAndRouterResetAreSurvived() async throws {
-        guard Self.prerequisites(.frr) else { return }
+    /// The router ends the session three ways, and each time the session and the routes come
+    /// back: a Cease NOTIFICATION (the router's own reset command); its connection aborted by
+    /// the kernel while the daemon runs on (`ss -K`: a TCP RST, no NOTIFICATION); the daemon
+    /// killed (SIGKILL: the kernel closes its socket, no NOTIFICATION), then a new one started.
+    @Test(arguments: RouterKind.allCases)
+    func routerResetCloseKillAndRestartAreSurvived(kind: RouterKind) async throws {
+        guard Self.prerequisites(kind), Prerequisites.require(.command("ss")) else { return }
         let lab = try await Lab()
         do {
-            try lab.startRouter(.frr)
+            try lab.startRouter(kind)
             let peer = lab.peer()
             peer.setDesiredRoutes(Self.routes)
             peer.start()
-            #expect(await eventually(timeout: 60, interval: 0.5) { lab.router!.sessionUp })
-
-            // The router resets the session (a Cease NOTIFICATION): it comes back.
-            let frr = try #require(lab.router as? FRRTestRouter)
-            _ = try frr.frr.vtysh("clear bgp 192.0.2.2")
-            #expect(await eventually(timeout: 60, interval: 0.5) { frr.sessionUp && frr.has(Self.v4) })
-
-            // The router is killed and started again: session and routes come back.
-            lab.router?.stop()
-            try lab.startRouter(.frr)
             #expect(await eventually(timeout: 60, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) })
+
+            let reset = lab.events.mark
+            try lab.router!.reset()
+            #expect(await eventually(timeout: 20, interval: 0.25) {
+                lab.events.notifications(since: reset).contains {
+                    $0.code == BGPErrorCode.cease.rawValue && $0.subcode == BGPErrorCode.CeaseSubcode.administrativeReset.rawValue
+                }
+            }, "no Cease/Administrative Reset from \(kind.testDescription): \(lab.events.since(reset))")
+            #expect(await eventually(timeout: 60, interval: 0.5) { lab.events.established(since: reset) })
+            #expect(await eventually(timeout: 30, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) && lab.router!.has(Self.v6) })
+
+            let aborted = lab.events.mark
+            let sockets = try lab.routerNamespace.check(["ss", "-K", "-t", "-n", "state", "established", "(", "sport", "=", ":179", ")"])
+            #expect(sockets.contains("192.0.2.1:179"), "ss -K closed no BGP connection: \(sockets)")
+            // Noticed from the reset connection, before the 9 s hold timer could have expired.
+            #expect(await poll(timeout: 6, interval: 0.1) { (try? await peer.state().get()) != .established })
+            #expect(lab.events.notifications(since: aborted).isEmpty)
+            #expect(await eventually(timeout: 60, interval: 0.5) { lab.events.established(since: aborted) })
+            #expect(await eventually(timeout: 30, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) && lab.router!.has(Self.v6) })
+
+            let killed = lab.events.mark
+            lab.router!.signal(SIGKILL)
+            // Noticed from the closed connection, before the 9 s hold timer could have expired.
+            #expect(await poll(timeout: 6, interval: 0.1) { (try? await peer.state().get()) != .established })
+            #expect(lab.events.notifications(since: killed).isEmpty)
+            try lab.restartRouter()
+            #expect(await eventually(timeout: 60, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) && lab.router!.has(Self.v6) })
+            #expect(lab.events.established(since: killed))
             try await peer.stop().get()
         } catch {
             Issue.record(error)
@@ -303,56 +386,6 @@ final class Lab: @unchecked Sendable {
             })
             try await second.stop().get()
             #expect(await eventually(timeout: 20, interval: 0.25) { frr.path(InteropTests.v4, family: "ipv4") == nil })
-        } catch {
-            Issue.record(error)
-        }
-        await lab.shutdown()
-    }
-}
-
-/// A session over IPv6 transport (hop limit, IPv6 source) carrying both families.
-@Suite(.serialized) struct IPv6TransportInteropTests {
-    @Test func sessionOverIPv6CarriesBothFamilies() async throws {
-        guard InteropTests.prerequisites(.frr) else { return }
-        let lab = try await Lab()
-        do {
-            let frr = try FRRRouter(namespace: lab.routerNamespace, config: """
-            frr defaults traditional
-            hostname rtr
-            !
-            router bgp 65001
-             bgp router-id 192.0.2.1
-             no bgp ebgp-requires-policy
-             neighbor 2001:db8::2 remote-as 64512
-             neighbor 2001:db8::2 passive
-             neighbor 2001:db8::2 timers 3 9
-             !
-             address-family ipv4 unicast
-              neighbor 2001:db8::2 activate
-             exit-address-family
-             !
-             address-family ipv6 unicast
-              neighbor 2001:db8::2 activate
-             exit-address-family
-            !
-            """)
-            defer { frr.stop() }
-            let session = BGPSessionConfiguration(localASN: 64512, peerASN: 65001, routerID: IPv4Address(192, 0, 2, 2), holdTime: 9)
-            let configuration = BGPPeerConfiguration(session: session, peerAddress: IPAddress("2001:db8::1")!,
-                                                     sourceAddress: IPAddress("2001:db8::2")!, nextHopIPv4: IPv4Address(192, 0, 2, 2))
-            let peer = BGPPeer(configuration: configuration, eventLoop: lab.group.next())
-            peer.setDesiredRoutes(InteropTests.routes)
-            peer.start()
-            #expect(await eventually(timeout: 60, interval: 0.5) { frr.neighborState("2001:db8::2") == "Established" })
-            #expect(await eventually(timeout: 20, interval: 0.25) {
-                frr.path(InteropTests.v4, family: "ipv4") != nil && frr.path(InteropTests.v6, family: "ipv6") != nil
-            })
-            let v6 = frr.path(InteropTests.v6, family: "ipv6")
-            #expect(((v6?["nexthops"] as? [[String: Any]])?.first?["ip"] as? String) == "2001:db8::2")
-            let v4 = frr.path(InteropTests.v4, family: "ipv4")
-            #expect(((v4?["nexthops"] as? [[String: Any]])?.first?["ip"] as? String) == "192.0.2.2")
-            try await peer.stop().get()
-            #expect(await eventually(timeout: 20, interval: 0.25) { frr.path(InteropTests.v6, family: "ipv6") == nil })
         } catch {
             Issue.record(error)
         }
