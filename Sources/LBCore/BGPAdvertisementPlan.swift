@@ -9,11 +9,33 @@ public struct NodeState: Hashable, Sendable {
     public var labels: [String: String]
     /// The node's NetworkUnavailable condition is True.
     public var networkUnavailable: Bool
+    /// The node's InternalIP addresses (`status.addresses`), for next hops of the family a
+    /// session does not run over.
+    public var addresses: [IPAddress]
 
-    public init(name: String, labels: [String: String] = [:], networkUnavailable: Bool = false) {
+    public init(name: String, labels: [String: String] = [:], networkUnavailable: Bool = false, addresses: [IPAddress] = []) {
         self.name = name
         self.labels = labels
         self.networkUnavailable = networkUnavailable
+        self.addresses = addresses
+    }
+
+    /// Next hops for the family a session to `peer` does not run over (the session's own family
+    /// takes the connection's local address): the node's first InternalIP of that family, a
+    /// global one for IPv6. A family without one is not advertised to that peer.
+    public func crossFamilyNextHops(toward peer: IPAddress) -> (ipv4: IPv4Address?, ipv6: IPv6Address?) {
+        switch peer {
+        case .v4:
+            let v6 = addresses.lazy.compactMap { address -> IPv6Address? in
+                if case .v6(let v6) = address, !v6.isLinkLocal { return v6 } else { return nil }
+            }.first
+            return (nil, v6)
+        case .v6:
+            let v4 = addresses.lazy.compactMap { address -> IPv4Address? in
+                if case .v4(let v4) = address { return v4 } else { return nil }
+            }.first
+            return (v4, nil)
+        }
     }
 
     public var excludedByLabel: Bool { labels[Self.excludeLabel] != nil }

@@ -33,7 +33,8 @@ final class BGPSessions: Sendable {
 
     /// Applies a plan change: route changes go to every session as changes (UPDATEs for those
     /// prefixes only); new peers start with every route; vanished ones withdraw and close.
-    func apply(peers: Set<Peer>?, routes changes: [IPPrefix: RouteAttributes?]) {
+    /// `node` gives new sessions their next hop for the other address family.
+    func apply(peers: Set<Peer>?, routes changes: [IPPrefix: RouteAttributes?], node: NodeState?) {
         var stopping: [(Peer, BGPPeer)] = []
         var started: [(Peer, BGPPeer)] = []
         let (existing, routes) = state.withLock { state -> ([(Peer, BGPPeer)], [IPPrefix: RouteAttributes]) in
@@ -45,7 +46,7 @@ final class BGPSessions: Sendable {
                     state.peers[peer] = nil
                 }
                 for peer in peers where state.peers[peer] == nil {
-                    let created = makePeer(peer)
+                    let created = makePeer(peer, node: node)
                     state.peers[peer] = created
                     started.append((peer, created))
                 }
@@ -69,14 +70,16 @@ final class BGPSessions: Sendable {
         }
     }
 
-    private func makePeer(_ peer: Peer) -> BGPPeer {
+    private func makePeer(_ peer: Peer, node: NodeState?) -> BGPPeer {
         let session = BGPSessionConfiguration(
             localASN: peer.myASN, peerASN: peer.peerASN, routerID: peer.routerID ?? routerID,
             holdTime: UInt16(clamping: peer.holdTime)
         )
         let configuration = BGPPeerConfiguration(
             session: session, peerAddress: peer.address, peerPort: Int(peer.port), sourceAddress: peer.sourceAddress,
-            password: peer.password, ebgpMultihop: peer.ebgpMultihop ? 255 : nil
+            password: peer.password, ebgpMultihop: peer.ebgpMultihop ? 255 : nil,
+            nextHopIPv4: node?.crossFamilyNextHops(toward: peer.address).ipv4,
+            nextHopIPv6: node?.crossFamilyNextHops(toward: peer.address).ipv6
         )
         let logger = self.logger
         let metrics = self.metrics

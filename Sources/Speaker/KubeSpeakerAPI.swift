@@ -153,7 +153,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     static func state(of node: V1Node) -> NodeState? {
         guard let name = node.metadata.name else { return nil }
         let unavailable = node.status?.conditions?.contains { $0.type == "NetworkUnavailable" && $0.status == "True" } ?? false
-        return NodeState(name: name, labels: node.metadata.labels ?? [:], networkUnavailable: unavailable)
+        let addresses = (node.status?.addresses ?? []).filter { $0.type == "InternalIP" }.compactMap { IPAddress($0.address) }
+        return NodeState(name: name, labels: node.metadata.labels ?? [:], networkUnavailable: unavailable, addresses: addresses)
     }
 
     // MARK: Writes

@@ -115,6 +115,9 @@ public struct SpeakerCore: Sendable {
         self.nodeName = nodeName
     }
 
+    /// This node, as its Node object says (nil until seen).
+    public var me: NodeState? { nodes[nodeName] }
+
     /// Everything this node should announce now.
     public var plan: SpeakerPlan {
         var plan = SpeakerPlan()

@@ -87,3 +87,26 @@ import NetPrimitives
         #expect(RouteAttributes(localPref: nil).merged(with: RouteAttributes(localPref: 5)).localPref == 5)
     }
 }
+
+/// The next hop for the family a session does not run over comes from the Node's InternalIPs.
+@Suite struct CrossFamilyNextHopTests {
+    static let node = NodeState(name: "n", addresses: [IPAddress("fe80::1")!, IPAddress("192.0.2.11")!, IPAddress("2001:db8::11")!, IPAddress("192.0.2.99")!])
+
+    @Test func overIPv4TheIPv6NextHopIsTheFirstGlobalAddress() {
+        let hops = Self.node.crossFamilyNextHops(toward: IPAddress("192.0.2.1")!)
+        #expect(hops.ipv4 == nil)
+        #expect(hops.ipv6 == IPv6Address("2001:db8::11"))
+    }
+
+    @Test func overIPv6TheIPv4NextHopIsTheFirstIPv4Address() {
+        let hops = Self.node.crossFamilyNextHops(toward: IPAddress("2001:db8::1")!)
+        #expect(hops.ipv4 == IPv4Address("192.0.2.11"))
+        #expect(hops.ipv6 == nil)
+    }
+
+    @Test func withoutAnAddressOfTheOtherFamilyThereIsNone() {
+        let v4only = NodeState(name: "n", addresses: [IPAddress("192.0.2.11")!, IPAddress("fe80::1")!])
+        #expect(v4only.crossFamilyNextHops(toward: IPAddress("192.0.2.1")!).ipv6 == nil)
+        #expect(NodeState(name: "n").crossFamilyNextHops(toward: IPAddress("2001:db8::1")!).ipv4 == nil)
+    }
+}
