@@ -111,42 +111,42 @@ extension ByteBuffer {
     /// counts as short input); throws on keys and wire types that no valid message holds.
     public mutating func readProtobufField() throws(ProtobufDecodeError) -> ProtobufField? {
         let start = readerIndex
+        do {
+            guard let field = try readProtobufFieldMovingOnError() else {
+                moveReaderIndex(to: start)
+                return nil
+            }
+            return field
+        } catch {
+            moveReaderIndex(to: start)
+            throw error
+        }
+    }
+
+    /// `readProtobufField` without restoring the reader index on nil or error.
+    private mutating func readProtobufFieldMovingOnError() throws(ProtobufDecodeError) -> ProtobufField? {
         guard let key = try readProtobufVarint() else { return nil }
         let number = key >> 3
         guard number >= 1, number <= 0x1FFF_FFFF else {
-            moveReaderIndex(to: start)
             throw ProtobufDecodeError(.badFieldNumber, "\(number)")
         }
         let value: ProtobufField.Value
         switch UInt8(key & 7) {
         case 0:
-            guard let v = try readProtobufVarint() else {
-                moveReaderIndex(to: start)
-                return nil
-            }
+            guard let v = try readProtobufVarint() else { return nil }
             value = .varint(v)
         case 1:
-            guard let v = readInteger(endianness: .little, as: UInt64.self) else {
-                moveReaderIndex(to: start)
-                return nil
-            }
+            guard let v = readInteger(endianness: .little, as: UInt64.self) else { return nil }
             value = .fixed64(v)
         case 2:
             guard let length = try readProtobufVarint(), length <= UInt64(readableBytes),
                   let slice = readSlice(length: Int(length))
-            else {
-                moveReaderIndex(to: start)
-                return nil
-            }
+            else { return nil }
             value = .lengthDelimited(slice)
         case 5:
-            guard let v = readInteger(endianness: .little, as: UInt32.self) else {
-                moveReaderIndex(to: start)
-                return nil
-            }
+            guard let v = readInteger(endianness: .little, as: UInt32.self) else { return nil }
             value = .fixed32(v)
         case let t:
-            moveReaderIndex(to: start)
             throw ProtobufDecodeError(.unsupportedWireType, "wire type \(t) for field \(number)")
         }
         return ProtobufField(number: Int(number), value: value)

@@ -101,6 +101,19 @@ struct PB {
         }
     }
 
+    /// Found by FuzzKubeProtobuf: an error in a field's value (after its key was read) must
+    /// leave the reader index where the field started, as errors in the key do.
+    @Test func aFailedFieldReadLeavesTheBufferUntouched() {
+        let overlong = [UInt8](repeating: 0xb2, count: 10) + [0x0c]
+        for bytes in [[0x22] + overlong, [0x08] + overlong, [0x0a, 0x01, 0x61, 0x22] + overlong, [0x0b]] as [[UInt8]] {
+            var b = ByteBuffer(bytes: bytes)
+            if bytes.first == 0x0a { _ = try? b.readProtobufField() }
+            let before = b.readerIndex
+            #expect(throws: ProtobufDecodeError.self) { try b.readProtobufField() }
+            #expect(b.readerIndex == before)
+        }
+    }
+
     @Test func fieldsOfEveryWireType() throws {
         var r = ProtobufReader(bytes: PB().varint(1, 150).fixed64(2, 0x0102_0304_0506_0708).string(3, "hi").fixed32(4, 9).bytes)
         #expect(try r.next() == ProtobufField(number: 1, value: .varint(150)))
