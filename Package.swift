@@ -13,6 +13,7 @@ let package = Package(
         // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
         .library(name: "BGPWire", targets: ["BGPWire"]),
         .library(name: "LinkWire", targets: ["LinkWire"]),
+        .library(name: "KubeModel", targets: ["KubeModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

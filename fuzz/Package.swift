@@ -19,6 +19,13 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzKubeProtobuf",
+            dependencies: [
+                .product(name: "KubeModel", package: "IronLB"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzLinkWire",
             dependencies: [
                 .product(name: "LinkWire", package: "IronLB"),

@@ -6,7 +6,9 @@
 // implement RFC 3339 without Foundation. `JSONMergePatch`, `JSONPatch` and `StrategicMergePatch`
 // implement RFC 7386, RFC 6902 and the subset of Kubernetes' strategic merge patch IronLB and
 // kubectl touch. `LabelSelector`/`FieldSelector` parse and match selectors. `JSONStreamFramer`
-// splits a watch stream into JSON objects. `LeaderElectionStateMachine` is client-go's Lease
+// splits a watch stream into JSON objects. `KubeProtobuf` decodes Kubernetes protobuf bodies
+// (`k8s\0` + runtime.Unknown, read with `ProtobufReader`) into `JSONValue` for the kinds it has
+// field tables for (v1 Service). `LeaderElectionStateMachine` is client-go's Lease
 // algorithm as a state machine, and `Backoff` its jittered exponential backoff.
 
 /// A JSON value. Objects are unordered dictionaries; serialization sorts keys for determinism.

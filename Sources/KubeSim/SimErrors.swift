@@ -56,9 +56,26 @@ enum SimErrors {
 
     /// Media types KubeSim decodes in PATCH bodies.
     static let patchMediaTypes = ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"]
-    /// Media types KubeSim decodes in create/update bodies (a real server also takes YAML and
-    /// protobuf; see docs/design/kubectl-protobuf.md).
-    static let bodyMediaTypes = ["application/json"]
+    /// Media types KubeSim decodes in create/update bodies: JSON for every kind, protobuf for the
+    /// kinds in `KubeProtobuf.supportedKinds` (a real server also takes YAML and protobuf for all
+    /// built-in kinds; see docs/design/kubectl-protobuf.md).
+    static let bodyMediaTypes = ["application/json", KubeProtobuf.mediaType]
+
+    /// 415 for a protobuf body of a kind KubeSim has no protobuf table for, naming the kind and
+    /// the way around it (kubectl's own generator output, applied as JSON).
+    static func protobufKindNotDecoded(apiVersion: String, kind: String) -> V1Status {
+        let kinds = KubeProtobuf.supportedKinds.map { "\($0.apiVersion) \($0.kind)" }.joined(separator: ", ")
+        let what = kind.isEmpty ? "an object without a kind" : "\(apiVersion) \(kind)"
+        return V1Status(message: "the body of the request was in an unknown format - accepted media types include: application/json"
+                            + " (KubeSim decodes protobuf bodies only for \(kinds); this one holds \(what): send it as JSON,"
+                            + " e.g. kubectl create ... --dry-run=client -o yaml | kubectl apply -f -)",
+                         reason: "UnsupportedMediaType", code: 415)
+    }
+
+    /// 400 for a protobuf body that is not a well-formed object of its kind.
+    static func protobufUndecodable(_ e: ProtobufDecodeError) -> V1Status {
+        badRequest("error decoding protobuf request body: \(e)")
+    }
 
     static func unsupportedMediaType(_ type: String, accepted: [String] = patchMediaTypes) -> V1Status {
         V1Status(message: "the body of the request was in an unknown format - accepted media types include: " + accepted.joined(separator: ", "),

@@ -170,15 +170,4 @@ import Testing
         }
         #expect(coreDoc["items"]?.arrayValue?.count == 1 && coreDoc.value(atPath: "items")?.arrayValue?.first?.value(atPath: "metadata.name") == nil)
     }
-
-    @Test func protobufBodiesGet415NamingJSON() {
-        let req = SimRequest(method: "POST", uri: "/api/v1/namespaces/default/services", headers: ["content-type": "application/vnd.kubernetes.protobuf"],
-                             body: [0x6b, 0x38, 0x73, 0x00], user: "kubesim-admin")
-        guard case .json(415, let status, _) = sim.api.handle(req) else {
-            Issue.record("expected 415")
-            return
-        }
-        #expect(status["reason"] == "UnsupportedMediaType")
-        #expect(status["message"] == "the body of the request was in an unknown format - accepted media types include: application/json")
-    }
 }

@@ -1,0 +1,337 @@
+import NIOCore
+
+// Kubernetes' protobuf media type (`application/vnd.kubernetes.protobuf`) decoded into the JSON
+// form a JSON client would have sent, for the kinds this file has field tables for
+// (`KubeProtobuf.supportedKinds`, tables in KubeProtobufSchemas.swift).
+//
+// Body layout (apimachinery `runtime/serializer/protobuf/protobuf.go`): the 4-byte magic
+// `k8s\0`, then a `runtime.Unknown` {typeMeta{apiVersion 1, kind 2} 1, raw 2,
+// contentEncoding 3, contentType 4} (apimachinery `runtime/generated.proto`) whose `raw` is the
+// object's own message (k8s.io/api `<group>/<version>/generated.proto`).
+//
+// JSON rendering follows the Go types' `json` tags: Go's protobuf encoder writes every
+// non-pointer field, zero values included (`clusterIP: ""`, an empty `creationTimestamp`), so
+// `omitempty` fields drop zero values here as `encoding/json` does; pointer fields are kept
+// whenever present; fields without `omitempty` always appear. Unknown field numbers are skipped.
+// A singular message field that occurs twice is merged (protobuf's rule: the concatenation of
+// two encodings), scalars take the last value, repeated fields append.
+
+/// The `runtime.Unknown` envelope of a protobuf request or response body.
+public struct KubeProtobufEnvelope: Sendable, Hashable {
+    public var apiVersion: String
+    public var kind: String
+    /// The object's own protobuf encoding.
+    public var raw: ByteBuffer
+    public var contentEncoding: String
+    public var contentType: String
+}
+
+public enum KubeProtobuf {
+    /// Media type of Kubernetes protobuf (apimachinery `runtime.ContentTypeProtobuf`).
+    public static let mediaType = "application/vnd.kubernetes.protobuf"
+    /// `k8s\0`, apimachinery `protobuf.go` `protoEncodingPrefix`.
+    public static let magic: [UInt8] = [0x6b, 0x38, 0x73, 0x00]
+
+    /// (apiVersion, kind) pairs `decode` turns into JSON.
+    public static var supportedKinds: [(apiVersion: String, kind: String)] {
+        topLevel.keys.sorted { ($0.apiVersion, $0.kind) < ($1.apiVersion, $1.kind) }.map { ($0.apiVersion, $0.kind) }
+    }
+
+    public static func supports(apiVersion: String, kind: String) -> Bool {
+        topLevel[GroupVersionKind(apiVersion: apiVersion, kind: kind)] != nil
+    }
+
+    /// Splits a body into its envelope. Checks the magic and that `raw` is plain protobuf.
+    public static func envelope<Bytes: Collection<UInt8>>(_ body: Bytes) throws(ProtobufDecodeError) -> KubeProtobufEnvelope {
+        var buffer = ByteBuffer(bytes: body)
+        guard buffer.readBytes(length: magic.count) == magic else {
+            throw ProtobufDecodeError(.badMagic, "the body does not start with k8s\\0")
+        }
+        var reader = ProtobufReader(buffer)
+        var typeMeta = ByteBuffer()
+        var raw = ByteBuffer()
+        var contentEncoding = "", contentType = ""
+        while let f = try reader.next() {
+            switch f.number {
+            case 1: typeMeta.writeImmutableBuffer(try lengthDelimited(f, "typeMeta"))
+            case 2: raw = try lengthDelimited(f, "raw")
+            case 3: contentEncoding = try string(lengthDelimited(f, "contentEncoding"), "contentEncoding")
+            case 4: contentType = try string(lengthDelimited(f, "contentType"), "contentType")
+            default: continue
+            }
+        }
+        var apiVersion = "", kind = ""
+        var meta = ProtobufReader(typeMeta)
+        while let f = try meta.next() {
+            switch f.number {
+            case 1: apiVersion = try string(lengthDelimited(f, "typeMeta.apiVersion"), "typeMeta.apiVersion")
+            case 2: kind = try string(lengthDelimited(f, "typeMeta.kind"), "typeMeta.kind")
+            default: continue
+            }
+        }
+        guard contentEncoding.isEmpty else {
+            throw ProtobufDecodeError(.unsupportedEncoding, field: "contentEncoding", contentEncoding)
+        }
+        guard contentType.isEmpty || contentType == mediaType else {
+            throw ProtobufDecodeError(.unsupportedEncoding, field: "contentType", contentType)
+        }
+        return KubeProtobufEnvelope(apiVersion: apiVersion, kind: kind, raw: raw, contentEncoding: contentEncoding, contentType: contentType)
+    }
+
+    /// The object in `envelope` as JSON, with `apiVersion` and `kind` set.
+    public static func decode(_ envelope: KubeProtobufEnvelope) throws(ProtobufDecodeError) -> JSONValue {
+        guard let schema = topLevel[GroupVersionKind(apiVersion: envelope.apiVersion, kind: envelope.kind)] else {
+            throw ProtobufDecodeError(.unsupportedKind, "\(envelope.apiVersion) \(envelope.kind)")
+        }
+        var object = try decodeMessage(envelope.raw, schema, path: "")
+        object["apiVersion"] = .string(envelope.apiVersion)
+        object["kind"] = .string(envelope.kind)
+        return .object(object)
+    }
+
+    /// `envelope` then `decode`.
+    public static func decode<Bytes: Collection<UInt8>>(body: Bytes) throws(ProtobufDecodeError) -> JSONValue {
+        try decode(envelope(body))
+    }
+
+    /// Decodes one message with a field table into a JSON object.
+    public static func decodeMessage(_ bytes: ByteBuffer, _ schema: ProtobufMessageSchema, path: String) throws(ProtobufDecodeError) -> [String: JSONValue] {
+        var reader = ProtobufReader(bytes)
+        var singular: [Int: JSONValue] = [:]
+        var nested: [Int: ByteBuffer] = [:]
+        var lists: [Int: [JSONValue]] = [:]
+        var maps: [Int: [String: JSONValue]] = [:]
+        while true {
+            let next: ProtobufField?
+            do { next = try reader.next() } catch { throw error.at(path.isEmpty ? schema.name : path) }
+            guard let f = next else { break }
+            guard let field = schema.fields[f.number] else { continue }
+            let fieldPath = path.isEmpty ? field.name : path + "." + field.name
+            switch field.cardinality {
+            case .map:
+                let (k, v) = try mapEntry(f, fieldPath)
+                maps[f.number, default: [:]][k] = .string(v)
+            case .repeated:
+                let itemPath = fieldPath + "[\(lists[f.number]?.count ?? 0)]"
+                lists[f.number, default: []].append(try scalarOrMessage(f, field.type, itemPath))
+            case .omitEmpty, .pointer, .always:
+                if case .message = field.type {
+                    nested[f.number, default: ByteBuffer()].writeImmutableBuffer(try lengthDelimited(f, fieldPath))
+                } else {
+                    singular[f.number] = try scalarOrMessage(f, field.type, fieldPath)
+                }
+            }
+        }
+        var out: [String: JSONValue] = [:]
+        for (number, field) in schema.fields {
+            let fieldPath = path.isEmpty ? field.name : path + "." + field.name
+            var value: JSONValue?
+            switch field.cardinality {
+            case .map:
+                if let m = maps[number], !m.isEmpty { value = .object(m) }
+            case .repeated:
+                if let l = lists[number], !l.isEmpty { value = .array(l) }
+            case .omitEmpty, .pointer, .always:
+                if let b = nested[number], case .message(let s) = field.type {
+                    value = .object(try decodeMessage(b, s, path: fieldPath))
+                } else {
+                    value = singular[number]
+                }
+            }
+            switch field.cardinality {
+            case .map, .repeated, .pointer:
+                break
+            case .omitEmpty:
+                if let v = value, isEmpty(v, field.type) { value = nil }
+            case .always:
+                if value == nil { value = try zeroValue(field.type, fieldPath) }
+            }
+            // A zero metav1.Time marshals as null (`omitempty`/`omitzero`: dropped).
+            if case .time = field.type, value == .null, field.cardinality != .always { value = nil }
+            if let value { out[field.name] = value }
+        }
+        return out
+    }
+
+    // MARK: values
+
+    private static func scalarOrMessage(_ f: ProtobufField, _ type: ProtobufFieldType, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+        switch type {
+        case .string:
+            return .string(try string(lengthDelimited(f, path), path))
+        case .int32:
+            return .int(Int64(Int32(truncatingIfNeeded: try varint(f, path))))
+        case .int64:
+            return .int(Int64(bitPattern: try varint(f, path)))
+        case .bool:
+            return .bool(try varint(f, path) != 0)
+        case .message(let schema):
+            return .object(try decodeMessage(lengthDelimited(f, path), schema, path: path))
+        case .intOrString:
+            return try intOrString(lengthDelimited(f, path), path)
+        case .time:
+            return try time(lengthDelimited(f, path), path)
+        }
+    }
+
+    private static func isEmpty(_ v: JSONValue, _ type: ProtobufFieldType) -> Bool {
+        switch v {
+        case .string(let s): return s.isEmpty
+        case .int(let i): return i == 0
+        case .bool(let b): return !b
+        case .null: return true
+        case .array(let a): return a.isEmpty
+        // encoding/json's omitempty never drops a struct; a zero Time is handled by the caller.
+        case .object: return false
+        case .double(let d): return d == 0
+        }
+    }
+
+    private static func zeroValue(_ type: ProtobufFieldType, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+        switch type {
+        case .string: return .string("")
+        case .int32, .int64: return .int(0)
+        case .bool: return .bool(false)
+        case .message(let s): return .object(try decodeMessage(ByteBuffer(), s, path: path))
+        case .intOrString: return .int(0)
+        case .time: return .null
+        }
+    }
+
+    /// intstr.IntOrString {type 1 (0 = Int, 1 = String), intVal 2, strVal 3}.
+    private static func intOrString(_ bytes: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+        var reader = ProtobufReader(bytes)
+        var type: Int64 = 0, intVal: Int32 = 0, strVal = ""
+        while true {
+            let next: ProtobufField?
+            do { next = try reader.next() } catch { throw error.at(path) }
+            guard let f = next else { break }
+            switch f.number {
+            case 1: type = Int64(bitPattern: try varint(f, path + ".type"))
+            case 2: intVal = Int32(truncatingIfNeeded: try varint(f, path + ".intVal"))
+            case 3: strVal = try string(lengthDelimited(f, path + ".strVal"), path + ".strVal")
+            default: continue
+            }
+        }
+        switch type {
+        case 0: return .int(Int64(intVal))
+        case 1: return .string(strVal)
+        default: throw ProtobufDecodeError(.invalidValue, field: path, "IntOrString type \(type)")
+        }
+    }
+
+    /// metav1.Time {seconds 1, nanos 2}: RFC 3339 in whole seconds, as its JSON form; zero is null.
+    private static func time(_ bytes: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+        var reader = ProtobufReader(bytes)
+        var seconds: Int64 = 0, nanos: Int32 = 0
+        while true {
+            let next: ProtobufField?
+            do { next = try reader.next() } catch { throw error.at(path) }
+            guard let f = next else { break }
+            switch f.number {
+            case 1: seconds = Int64(bitPattern: try varint(f, path + ".seconds"))
+            case 2: nanos = Int32(truncatingIfNeeded: try varint(f, path + ".nanos"))
+            default: continue
+            }
+        }
+        if seconds == 0 && nanos == 0 { return .null }
+        // Years 0001 through 9999, the range RFC 3339 (and Go's MarshalJSON) can write.
+        guard (-62_135_596_800...253_402_300_799).contains(seconds), (0..<1_000_000_000).contains(nanos) else {
+            throw ProtobufDecodeError(.invalidValue, field: path, "time \(seconds)s \(nanos)ns out of range")
+        }
+        return .string(KubeTime(seconds: seconds).format())
+    }
+
+    /// A map<string, string> entry: {key 1, value 2}.
+    private static func mapEntry(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> (String, String) {
+        var reader = ProtobufReader(try lengthDelimited(f, path))
+        var key = "", value = ""
+        while true {
+            let next: ProtobufField?
+            do { next = try reader.next() } catch { throw error.at(path) }
+            guard let e = next else { break }
+            switch e.number {
+            case 1: key = try string(lengthDelimited(e, path), path)
+            case 2: value = try string(lengthDelimited(e, path + "." + key), path + "." + key)
+            default: continue
+            }
+        }
+        return (key, value)
+    }
+
+    private static func varint(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> UInt64 {
+        guard case .varint(let v) = f.value else {
+            throw ProtobufDecodeError(.wrongWireType, field: path, "wire type \(f.value.wireType), expected 0")
+        }
+        return v
+    }
+
+    private static func lengthDelimited(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> ByteBuffer {
+        guard case .lengthDelimited(let b) = f.value else {
+            throw ProtobufDecodeError(.wrongWireType, field: path, "wire type \(f.value.wireType), expected 2")
+        }
+        return b
+    }
+
+    private static func string(_ b: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> String {
+        guard let s = String(validating: b.readableBytesView, as: UTF8.self) else {
+            throw ProtobufDecodeError(.invalidUTF8, field: path)
+        }
+        return s
+    }
+}
+
+struct GroupVersionKind: Hashable, Sendable {
+    var apiVersion: String
+    var kind: String
+}
+
+/// How a field is read and rendered.
+public indirect enum ProtobufFieldType: Sendable {
+    case string
+    case int32
+    case int64
+    case bool
+    case message(ProtobufMessageSchema)
+    /// intstr.IntOrString: a JSON number or string.
+    case intOrString
+    /// metav1.Time: an RFC 3339 string.
+    case time
+}
+
+/// Cardinality plus the Go field's JSON presence rule.
+public enum ProtobufFieldCardinality: Sendable {
+    /// Non-pointer Go field tagged `omitempty`: zero values are dropped.
+    case omitEmpty
+    /// Pointer Go field: present in JSON exactly when present on the wire.
+    case pointer
+    /// Go field without `omitempty` (or a struct, which `omitempty` never drops): always present.
+    case always
+    /// `repeated`: a JSON array, dropped when empty (every such field here is `omitempty`).
+    case repeated
+    /// `map<string, string>`: a JSON object, dropped when empty.
+    case map
+}
+
+public struct ProtobufFieldSchema: Sendable {
+    public var name: String
+    public var type: ProtobufFieldType
+    public var cardinality: ProtobufFieldCardinality
+
+    public init(_ name: String, _ type: ProtobufFieldType, _ cardinality: ProtobufFieldCardinality) {
+        self.name = name
+        self.type = type
+        self.cardinality = cardinality
+    }
+}
+
+/// A message's field table: field number to JSON name, type and presence rule.
+public struct ProtobufMessageSchema: Sendable {
+    public var name: String
+    public var fields: [Int: ProtobufFieldSchema]
+
+    public init(_ name: String, _ fields: [Int: ProtobufFieldSchema]) {
+        self.name = name
+        self.fields = fields
+    }
+}

@@ -1,0 +1,403 @@
+import Foundation
+import NIOCore
+import Testing
+@testable import KubeModel
+
+/// Real kubectl request bodies under Tests/Fixtures/kube-protobuf (see its README).
+enum ProtobufFixtures {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/kube-protobuf")
+
+    static let services = [
+        "service-loadbalancer-web", "service-clusterip-x", "service-nodeport-y", "service-externalname-z",
+        "service-clusterip-headless", "service-nodeport-named-target",
+    ]
+    static let undecodedKinds = ["namespace-foo": "Namespace", "configmap-cm": "ConfigMap"]
+    static var all: [String] { services + undecodedKinds.keys.sorted() }
+
+    static func bytes(_ name: String) throws -> [UInt8] {
+        let text = try String(contentsOf: directory.appendingPathComponent(name + ".hex"), encoding: .utf8)
+        var out: [UInt8] = []
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let digits = Array(line.filter { !$0.isWhitespace })
+            var i = 0
+            while i + 1 < digits.count {
+                out.append(UInt8(String(digits[i...i + 1]), radix: 16)!)
+                i += 2
+            }
+        }
+        return out
+    }
+
+    /// kubectl's own JSON for the object, without the `creationTimestamp: null` the decoder omits.
+    static func expectedJSON(_ name: String) throws -> JSONValue {
+        var v = try JSONValue.parse(try Data(contentsOf: directory.appendingPathComponent(name + ".json")))
+        #expect(v.value(atPath: "metadata.creationTimestamp") == .null)
+        v.set(["metadata", "creationTimestamp"], nil)
+        return v
+    }
+}
+
+/// A protobuf writer for building test bodies field by field (field numbers from generated.proto).
+struct PB {
+    var bytes: [UInt8] = []
+
+    static func varintBytes(_ v: UInt64) -> [UInt8] {
+        var v = v, out: [UInt8] = []
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7f) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+        return out
+    }
+
+    func key(_ n: Int, _ wire: UInt64) -> [UInt8] { PB.varintBytes(UInt64(n) << 3 | wire) }
+    func varint(_ n: Int, _ v: UInt64) -> PB { PB(bytes: bytes + key(n, 0) + PB.varintBytes(v)) }
+    func int(_ n: Int, _ v: Int64) -> PB { varint(n, UInt64(bitPattern: v)) }
+    func bool(_ n: Int, _ v: Bool) -> PB { varint(n, v ? 1 : 0) }
+    func raw(_ n: Int, _ b: [UInt8]) -> PB { PB(bytes: bytes + key(n, 2) + PB.varintBytes(UInt64(b.count)) + b) }
+    func string(_ n: Int, _ s: String) -> PB { raw(n, Array(s.utf8)) }
+    func message(_ n: Int, _ m: PB) -> PB { raw(n, m.bytes) }
+    func fixed32(_ n: Int, _ v: UInt32) -> PB { PB(bytes: bytes + key(n, 5) + withUnsafeBytes(of: v.littleEndian) { Array($0) }) }
+    func fixed64(_ n: Int, _ v: UInt64) -> PB { PB(bytes: bytes + key(n, 1) + withUnsafeBytes(of: v.littleEndian) { Array($0) }) }
+    func mapEntry(_ n: Int, _ k: String, _ v: String) -> PB { message(n, PB().string(1, k).string(2, v)) }
+    /// Unknown fields of every wire type, as a newer encoder would add.
+    func unknowns() -> PB { varint(990, 7).fixed32(991, 1).fixed64(992, 2).string(993, "future") }
+
+    /// `k8s\0` + runtime.Unknown{typeMeta, raw, contentEncoding "", contentType ""} as kubectl sends it.
+    static func envelope(apiVersion: String = "v1", kind: String = "Service", _ raw: PB) -> [UInt8] {
+        KubeProtobuf.magic + PB().message(1, PB().string(1, apiVersion).string(2, kind)).message(2, raw).string(3, "").string(4, "").bytes
+    }
+}
+
+@Suite struct ProtobufWireTests {
+    @Test(arguments: [
+        ([0x00], 0), ([0x01], 1), ([0xac, 0x02], 300), ([0x80, 0x01], 128),
+        ([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], UInt64.max),
+        // Non-minimal encodings are valid varints.
+        ([0x81, 0x80, 0x00], 1),
+    ] as [([UInt8], UInt64)])
+    func varints(_ bytes: [UInt8], _ value: UInt64) throws {
+        var b = ByteBuffer(bytes: bytes + [0x55])
+        #expect(try b.readProtobufVarint() == value)
+        #expect(b.readableBytes == 1)
+    }
+
+    @Test func shortVarintLeavesTheBufferUntouched() throws {
+        for bytes in [[], [0x80], [0xff, 0xff], [0xac], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]] as [[UInt8]] {
+            var b = ByteBuffer(bytes: bytes)
+            #expect(try b.readProtobufVarint() == nil)
+            #expect(b.readerIndex == 0 && b.readableBytes == bytes.count)
+        }
+    }
+
+    @Test func overlongVarintsAreErrors() {
+        // 11 bytes, and a 10th byte with bits past 64.
+        for bytes in [[UInt8](repeating: 0xff, count: 10) + [0x01], [UInt8](repeating: 0xff, count: 9) + [0x02]] {
+            var b = ByteBuffer(bytes: bytes)
+            #expect(throws: ProtobufDecodeError(.varintOverflow)) { try b.readProtobufVarint() }
+        }
+    }
+
+    /// Found by FuzzKubeProtobuf: an error in a field's value (after its key was read) must
+    /// leave the reader index where the field started, as errors in the key do.
+    @Test func aFailedFieldReadLeavesTheBufferUntouched() {
+        let overlong = [UInt8](repeating: 0xb2, count: 10) + [0x0c]
+        for bytes in [[0x22] + overlong, [0x08] + overlong, [0x0a, 0x01, 0x61, 0x22] + overlong, [0x0b]] as [[UInt8]] {
+            var b = ByteBuffer(bytes: bytes)
+            if bytes.first == 0x0a { _ = try? b.readProtobufField() }
+            let before = b.readerIndex
+            #expect(throws: ProtobufDecodeError.self) { try b.readProtobufField() }
+            #expect(b.readerIndex == before)
+        }
+    }
+
+    @Test func fieldsOfEveryWireType() throws {
+        var r = ProtobufReader(bytes: PB().varint(1, 150).fixed64(2, 0x0102_0304_0506_0708).string(3, "hi").fixed32(4, 9).bytes)
+        #expect(try r.next() == ProtobufField(number: 1, value: .varint(150)))
+        #expect(try r.next() == ProtobufField(number: 2, value: .fixed64(0x0102_0304_0506_0708)))
+        #expect(try r.next() == ProtobufField(number: 3, value: .lengthDelimited(ByteBuffer(string: "hi"))))
+        #expect(try r.next() == ProtobufField(number: 4, value: .fixed32(9)))
+        #expect(try r.next() == nil)
+    }
+
+    @Test(arguments: [
+        ([0x0b], ProtobufDecodeError.Code.unsupportedWireType),  // field 1, SGROUP
+        ([0x0c], .unsupportedWireType),  // EGROUP
+        ([0x0e], .unsupportedWireType),  // wire type 6
+        ([0x0f], .unsupportedWireType),  // wire type 7
+        ([0x00, 0x00], .badFieldNumber),  // field 0
+        ([0xf8, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00], .badFieldNumber),  // field 2^32-1
+        ([0x0a, 0x05, 0x61], .truncated),  // length 5, one byte
+        ([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], .truncated),  // length 2^64-1
+        ([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f], .truncated),  // length 2^32-1
+        ([0x09, 0x01, 0x02], .truncated),  // fixed64 with 2 bytes
+        ([0x0d, 0x01], .truncated),  // fixed32 with 1 byte
+        ([0x08], .truncated),  // key, no value
+        ([0x08, 0x80], .truncated),  // unfinished varint value
+    ] as [([UInt8], ProtobufDecodeError.Code)])
+    func malformedFields(_ bytes: [UInt8], _ code: ProtobufDecodeError.Code) {
+        var r = ProtobufReader(bytes: bytes)
+        #expect { try r.next() } throws: { ($0 as? ProtobufDecodeError)?.code == code }
+    }
+
+    /// Byte by byte: a field is nil (and the buffer untouched) until its last byte arrives.
+    @Test(arguments: ProtobufFixtures.all)
+    func dripFedFieldsAppearWhenComplete(_ name: String) throws {
+        let bytes = Array(try ProtobufFixtures.bytes(name).dropFirst(4))
+        var whole = ByteBuffer(bytes: bytes)
+        var fields: [ProtobufField] = []
+        while let f = try whole.readProtobufField() { fields.append(f) }
+        #expect(whole.readableBytes == 0 && fields.map(\.number) == [1, 2, 3, 4])
+        var buffer = ByteBuffer()
+        var got: [ProtobufField] = []
+        for byte in bytes {
+            buffer.writeInteger(byte)
+            let before = buffer.readerIndex
+            if let f = try buffer.readProtobufField() {
+                got.append(f)
+            } else {
+                #expect(buffer.readerIndex == before)
+            }
+        }
+        #expect(got == fields)
+    }
+}
+
+@Suite struct KubeProtobufTests {
+    @Test(arguments: ProtobufFixtures.services)
+    func kubectlBodiesDecodeToKubectlsJSON(_ name: String) throws {
+        let body = try ProtobufFixtures.bytes(name)
+        let envelope = try KubeProtobuf.envelope(body)
+        #expect(envelope.apiVersion == "v1" && envelope.kind == "Service")
+        #expect(envelope.contentEncoding == "" && envelope.contentType == "")
+        let decoded = try KubeProtobuf.decode(body: body)
+        let expected = try ProtobufFixtures.expectedJSON(name)
+        #expect(decoded == expected, "\(decoded.serialized())\n!=\n\(expected.serialized())")
+    }
+
+    @Test func loadBalancerFixtureFields() throws {
+        let v = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("service-loadbalancer-web"))
+        #expect(v.value(atPath: "spec.type") == "LoadBalancer")
+        #expect(v.value(atPath: "spec.ports") == [["name": "80", "protocol": "TCP", "port": 80, "targetPort": 80]])
+        // Zero values Go's encoder wrote (clusterIP "", nodePort 0, generation 0, …) are gone.
+        #expect(v.value(atPath: "spec.clusterIP") == nil && v.value(atPath: "metadata.generation") == nil)
+        #expect(v.value(atPath: "spec.publishNotReadyAddresses") == nil && v.value(atPath: "spec.healthCheckNodePort") == nil)
+        let named = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("service-nodeport-named-target"))
+        #expect(named.value(atPath: "spec.ports")?.arrayValue?.first?["targetPort"] == "http")
+        #expect(named.value(atPath: "metadata.namespace") == "kube-system")
+    }
+
+    @Test(arguments: ProtobufFixtures.undecodedKinds.sorted { $0.key < $1.key })
+    func otherKindsAreNamedNotDecoded(_ name: String, _ kind: String) throws {
+        let body = try ProtobufFixtures.bytes(name)
+        let envelope = try KubeProtobuf.envelope(body)
+        #expect(envelope.apiVersion == "v1" && envelope.kind == kind)
+        #expect(!KubeProtobuf.supports(apiVersion: "v1", kind: kind))
+        #expect(throws: ProtobufDecodeError(.unsupportedKind, "v1 \(kind)")) { try KubeProtobuf.decode(envelope) }
+    }
+
+    @Test func supportedKindsIsServiceOnly() {
+        #expect(KubeProtobuf.supportedKinds.map { "\($0.apiVersion) \($0.kind)" } == ["v1 Service"])
+    }
+
+    /// Every field of the tables kubectl's generators leave out, with unknown fields of every
+    /// wire type at each level, and pointer fields set to their zero values (kept, unlike
+    /// omitempty ones).
+    @Test func everyCommonServiceField() throws {
+        let meta = PB().string(1, "").string(2, "web-").string(3, "team-a").string(6, "")
+            .varint(7, 0).message(8, PB().int(1, 1_700_000_000).int(2, 5))
+            .mapEntry(11, "app", "web").mapEntry(11, "tier", "front")
+            .mapEntry(12, "example.com/owner", "ops").mapEntry(12, "note", "")
+            .message(13, PB().string(1, "Deployment").string(3, "web").string(4, "u-1").string(5, "apps/v1").bool(6, true))
+            .string(14, "example.com/cleanup").unknowns()
+        let port1 = PB().string(1, "http").string(2, "TCP").int(3, 80)
+            .message(4, PB().int(1, 1).int(2, 0).string(3, "web")).int(5, 0).string(6, "kubernetes.io/h2c").unknowns()
+        let port2 = PB().string(1, "dns").string(2, "UDP").int(3, 53).message(4, PB().int(1, 0).int(2, 5353)).int(5, 30053)
+        let spec = PB().message(1, port1).message(1, port2).mapEntry(2, "app", "web")
+            .string(3, "").string(4, "LoadBalancer").string(5, "198.51.100.7").string(5, "198.51.100.8")
+            .string(7, "ClientIP").string(8, "203.0.113.10").string(9, "192.0.2.0/24").string(10, "")
+            .string(11, "Local").int(12, 32000).bool(13, false)
+            .message(14, PB().message(1, PB().int(1, 10800)))
+            .string(18, "10.96.0.10").string(19, "IPv4").string(19, "IPv6").string(17, "PreferDualStack")
+            .bool(20, false).string(21, "ironlb.example.com/lb").string(22, "Cluster").string(23, "PreferClose")
+            .string(16, "kubernetes.io/hostname")  // topologyKeys: removed in 1.22, skipped
+            .unknowns()
+        let status = PB().message(1, PB().message(1, PB().string(1, "203.0.113.10").string(2, "").string(3, "VIP")
+                .message(4, PB().int(1, 80).string(2, "TCP"))))
+            .message(2, PB().string(1, "Ready").string(2, "True").int(3, 2).message(4, PB().int(1, 1_700_000_100)).string(5, "Announced").string(6, ""))
+        let body = PB.envelope(PB().message(1, meta).message(2, spec).message(3, status).unknowns())
+        let expected: JSONValue = [
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": [
+                "generateName": "web-", "namespace": "team-a", "creationTimestamp": "2023-11-14T22:13:20Z",
+                "labels": ["app": "web", "tier": "front"], "annotations": ["example.com/owner": "ops", "note": ""],
+                "ownerReferences": [["apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u-1", "controller": true]],
+                "finalizers": ["example.com/cleanup"],
+            ],
+            "spec": [
+                "ports": [
+                    ["name": "http", "protocol": "TCP", "appProtocol": "kubernetes.io/h2c", "port": 80, "targetPort": "web"],
+                    ["name": "dns", "protocol": "UDP", "port": 53, "targetPort": 5353, "nodePort": 30053],
+                ],
+                "selector": ["app": "web"], "type": "LoadBalancer", "externalIPs": ["198.51.100.7", "198.51.100.8"],
+                "sessionAffinity": "ClientIP", "loadBalancerIP": "203.0.113.10", "loadBalancerSourceRanges": ["192.0.2.0/24"],
+                "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000,
+                "sessionAffinityConfig": ["clientIP": ["timeoutSeconds": 10800]],
+                "clusterIPs": ["10.96.0.10"], "ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "PreferDualStack",
+                "allocateLoadBalancerNodePorts": false, "loadBalancerClass": "ironlb.example.com/lb",
+                "internalTrafficPolicy": "Cluster", "trafficDistribution": "PreferClose",
+            ],
+            "status": [
+                "loadBalancer": ["ingress": [["ip": "203.0.113.10", "ipMode": "VIP", "ports": [["port": 80, "protocol": "TCP"]]]]],
+                "conditions": [["type": "Ready", "status": "True", "observedGeneration": 2, "lastTransitionTime": "2023-11-14T22:15:00Z",
+                                "reason": "Announced", "message": ""]],
+            ],
+        ]
+        let decoded = try KubeProtobuf.decode(body: body)
+        #expect(decoded == expected, "\(decoded.serialized())")
+    }
+
+    @Test func externalNameAndNegativeNumbers() throws {
+        // int32 -1 is a 10-byte varint on the wire (sign-extended to 64 bits).
+        let spec = PB().string(4, "ExternalName").string(10, "example.org").message(1, PB().int(3, -1).message(4, PB().int(2, -2)))
+        let v = try KubeProtobuf.decode(body: PB.envelope(PB().message(1, PB().string(1, "z")).message(2, spec)))
+        #expect(v.value(atPath: "spec.externalName") == "example.org")
+        #expect(v.value(atPath: "spec.ports") == [["port": -1, "targetPort": -2]])
+        // Absent non-pointer structs still appear, as encoding/json writes them.
+        #expect(v["status"] == ["loadBalancer": [:]])
+    }
+
+    /// Protobuf's merge rule: a second occurrence of a message field merges into the first;
+    /// scalars take the last value, repeated fields append; map keys: the last wins.
+    @Test func repeatedMessageFieldsMerge() throws {
+        let raw = PB().message(2, PB().string(4, "NodePort").message(1, PB().int(3, 80)).mapEntry(2, "a", "1"))
+            .message(1, PB().string(1, "m"))
+            .message(2, PB().string(4, "LoadBalancer").message(1, PB().int(3, 443)).mapEntry(2, "a", "2"))
+        let v = try KubeProtobuf.decode(body: PB.envelope(raw))
+        #expect(v.value(atPath: "spec.type") == "LoadBalancer")
+        #expect(v.value(atPath: "spec.ports")?.arrayValue?.compactMap { $0["port"]?.intValue } == [80, 443])
+        #expect(v.value(atPath: "spec.selector") == ["a": "2"])
+        #expect(v.value(atPath: "metadata.name") == "m")
+    }
+
+    @Test func malformedBodies() throws {
+        func code(_ body: [UInt8]) -> ProtobufDecodeError? {
+            do {
+                _ = try KubeProtobuf.decode(body: body)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let web = try ProtobufFixtures.bytes("service-loadbalancer-web")
+        #expect(code(Array(web.dropFirst()))?.code == .badMagic)
+        #expect(code(Array("{\"kind\":\"Service\"}".utf8))?.code == .badMagic)
+        #expect(code(KubeProtobuf.magic)?.code == .unsupportedKind)
+        // Wrong wire type for a known field, with the field's path.
+        let e1 = code(PB.envelope(PB().message(2, PB().varint(1, 3))))
+        #expect(e1 == ProtobufDecodeError(.wrongWireType, field: "spec.ports[0]", "wire type 0, expected 2"))
+        let e2 = code(PB.envelope(PB().message(2, PB().message(1, PB().string(3, "80")))))
+        #expect(e2?.code == .wrongWireType && e2?.field == "spec.ports[0].port")
+        // Invalid UTF-8 in a string.
+        let e3 = code(PB.envelope(PB().message(1, PB().raw(1, [0x77, 0xff, 0x65]))))
+        #expect(e3?.code == .invalidUTF8 && e3?.field == "metadata.name")
+        // IntOrString type other than 0/1; a time past year 9999.
+        let e4 = code(PB.envelope(PB().message(2, PB().message(1, PB().message(4, PB().int(1, 2))))))
+        #expect(e4?.code == .invalidValue && e4?.field == "spec.ports[0].targetPort")
+        let e5 = code(PB.envelope(PB().message(1, PB().message(8, PB().int(1, 253_402_300_800)))))
+        #expect(e5?.code == .invalidValue && e5?.field == "metadata.creationTimestamp")
+        // A nested length past its parent's end.
+        let e6 = code(PB.envelope(PB(bytes: [0x12, 0x04, 0x0a, 0x09, 0x18, 0x50])))
+        #expect(e6?.code == .truncated && e6?.field == "spec")
+        // Compressed or non-protobuf raw.
+        let gz = KubeProtobuf.magic + PB().message(1, PB().string(1, "v1").string(2, "Service")).string(3, "gzip").bytes
+        #expect(code(gz) == ProtobufDecodeError(.unsupportedEncoding, field: "contentEncoding", "gzip"))
+        let json = KubeProtobuf.magic + PB().message(1, PB().string(1, "v1").string(2, "Service")).string(4, "application/json").bytes
+        #expect(code(json)?.code == .unsupportedEncoding)
+    }
+
+    /// Every strict prefix of a real body: an error, except prefixes that end exactly between
+    /// two envelope fields (a valid shorter message), which decode without trapping.
+    @Test(arguments: ProtobufFixtures.all)
+    func everyPrefixIsAnErrorOrAWholerMessage(_ name: String) throws {
+        let body = try ProtobufFixtures.bytes(name)
+        var boundaries: Set<Int> = [4]
+        var b = ByteBuffer(bytes: body.dropFirst(4))
+        while try b.readProtobufField() != nil { boundaries.insert(4 + b.readerIndex) }
+        #expect(boundaries.count == 5)
+        var errors = 0
+        for length in 0..<body.count {
+            let prefix = Array(body.prefix(length))
+            do {
+                _ = try KubeProtobuf.decode(body: prefix)
+                #expect(boundaries.contains(length), "prefix of \(length) bytes decoded")
+            } catch {
+                errors += 1
+                if length < 4 {
+                    #expect(error.code == .badMagic)
+                } else if !boundaries.contains(length) {
+                    #expect(error.code == .truncated, "prefix of \(length): \(error)")
+                }
+            }
+        }
+        #expect(errors >= body.count - 4)
+    }
+
+    /// Length bytes made larger than what follows: `.truncated`, at every depth.
+    @Test(arguments: ProtobufFixtures.services)
+    func lengthsPastTheEndAreTruncated(_ name: String) throws {
+        let body = try ProtobufFixtures.bytes(name)
+        // Offsets of every length byte of the envelope's raw and of the Service's top-level fields.
+        var offsets: [Int] = []
+        var env = ByteBuffer(bytes: body.dropFirst(4))
+        while let f = try env.readProtobufField() {
+            if f.number == 2, case .lengthDelimited(var raw) = f.value {
+                let rawStart = 4 + env.readerIndex - raw.readableBytes
+                offsets.append(rawStart - 1)  // raw's own length (one byte in every fixture)
+                while raw.readableBytes > 0 {
+                    let start = rawStart + raw.readerIndex
+                    _ = try raw.readProtobufField()
+                    offsets.append(start + 1)  // metadata/spec/status length byte
+                }
+            }
+        }
+        #expect(offsets.count == 4)
+        for offset in offsets {
+            for newLength: UInt8 in [0x7f, body[offset] &+ UInt8(body.count - offset)] where newLength < 0x80 {
+                var bad = body
+                bad[offset] = newLength
+                #expect { try KubeProtobuf.decode(body: bad) } throws: { ($0 as? ProtobufDecodeError)?.code == .truncated }
+            }
+            // A continuation bit turns the length into a multi-byte varint: too long, or past the end.
+            var cont = body
+            cont[offset] |= 0x80
+            #expect(throws: ProtobufDecodeError.self) { try KubeProtobuf.decode(body: cont) }
+        }
+    }
+
+    /// Every single-byte change (flip all bits, +1, -1) of every real body: an error or an
+    /// object, never a trap; the object, when there is one, is a JSON object with a kind.
+    @Test(arguments: ProtobufFixtures.all)
+    func everyByteMutationIsAnErrorOrAnObject(_ name: String) throws {
+        let body = try ProtobufFixtures.bytes(name)
+        var decoded = 0, failed = 0
+        for i in body.indices {
+            let mutations: [(UInt8) -> UInt8] = [{ ~$0 }, { $0 &+ 1 }, { $0 &- 1 }]
+            for mutate in mutations {
+                var bad = body
+                bad[i] = mutate(bad[i])
+                do {
+                    let v = try KubeProtobuf.decode(body: bad)
+                    #expect(v["kind"]?.stringValue != nil)
+                    decoded += 1
+                } catch {
+                    failed += 1
+                }
+            }
+        }
+        #expect(decoded + failed == body.count * 3 && failed > 0)
+    }
+}
