@@ -23,8 +23,9 @@ public struct LabCommand: AsyncParsableCommand {
         abstract: "Run IronLB on this machine: an embedded API server, a controller, three simulated nodes and a BGP route collector.",
         discussion: """
             Everything runs on loopback and needs no root. The kubeconfig path is printed: use
-            `kubectl --kubeconfig PATH apply -f examples/services/shop.yaml` and watch the IP appear and
-            the route arrive. Ctrl-C stops everything.
+            `kubectl --kubeconfig PATH create service loadbalancer demo --tcp=80` (or `apply -f
+            examples/services/shop.yaml`) and watch the IP appear and the route arrive. Ctrl-C stops
+            everything.
 
             With --layer2 (as root, with `ip` and `arping`), the nodes run in network namespaces on a
             bridge (192.0.2.0/24), Services get IPs from a layer 2 pool (192.0.2.240-192.0.2.250) and
