@@ -262,7 +262,7 @@ let package = Package(
             dependencies: ["LinkWire", "NetPrimitives", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
-        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore"]),
+        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore", "L2Ownership", "NetPrimitives"]),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),

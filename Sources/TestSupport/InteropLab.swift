@@ -74,8 +74,9 @@ public final class InteropLab: @unchecked Sendable {
 
     public var kubeconfig: String { directory + "/kubesim/kubeconfig" }
 
-    public func startSpeaker(_ node: String, address: String) throws {
-        try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"], in: nodes[node]!)
+    /// Starts `ironlb speaker` for `node`; `arguments` are added (Lease timings, for example).
+    public func startSpeaker(_ node: String, address: String, arguments: [String] = []) throws {
+        try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"] + arguments, in: nodes[node]!)
     }
 
     /// The first ingress IP of a Service, or nil.
