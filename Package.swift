@@ -190,6 +190,8 @@ let package = Package(
             dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "NetPrimitives", "TestSupport"],
             path: "bench/speaker-core"
         ),
+        // Layer 2 failover (SIGTERM, SIGKILL) as the client sees it, with a kernel reference.
+        .executableTarget(name: "bench-l2-failover", dependencies: ["TestSupport"], path: "bench/l2-failover"),
 
         // 10,000 Services in a burst against KubeSim: time to status, the controller's peak RSS.
         .executableTarget(
