@@ -118,11 +118,12 @@ extension SpeakerLayer2InteropTests {
         }
 
         for (name, ip, local, ipv6) in [("web", excludedVIP, false, false), ("local", localVIP, true, false), ("web6", vip6, false, true)] {
-            check(try lab.api("POST", "/api/v1/namespaces/default/services", Self.service(name, ip: ip, local: local, ipv6: ipv6)).status == 201)
+            check(try lab.api("POST", "/api/v1/namespaces/default/services", Self.service(name, ip: ip, local: local, ipv6: ipv6)).status == 201, "creating \(name)")
         }
         check(try lab.api("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
-                            Self.endpointSlice(service: "local", ready: [low: true, high: false])).status == 201)
-        check(await poll(timeout: 60) { lab.ingressIP("web") == excludedVIP && lab.ingressIP("local") == localVIP && lab.ingressIP("web6") == vip6 })
+                            Self.endpointSlice(service: "local", ready: [low: true, high: false])).status == 201, "creating the EndpointSlice")
+        check(await poll(timeout: 60) { lab.ingressIP("web") == excludedVIP && lab.ingressIP("local") == localVIP && lab.ingressIP("web6") == vip6 },
+              "requested IPs not allocated: \([lab.ingressIP("web"), lab.ingressIP("local"), lab.ingressIP("web6")])")
 
         // The excluded node3 would own `excludedVIP`: the best of the others answers, alone.
         var answers: [String] = []
@@ -137,9 +138,9 @@ extension SpeakerLayer2InteropTests {
         let owner6 = Self.owner(vip6, among: ["node1", "node2"])
         check(answers6 == [macs[owner6]!], "\(vip6): \(answers6); expected \(owner6)")
         for _ in 0..<2 {
-            check(Set(Self.arping(client, excludedVIP)) == [macs[first]!])
-            check(Set(Self.arping(client, localVIP)) == [macs[low]!])
-            check(Self.ndisc6(client, vip6) == [macs[owner6]!])
+            check(Set(Self.arping(client, excludedVIP)) == [macs[first]!], "\(excludedVIP) changed owner")
+            check(Set(Self.arping(client, localVIP)) == [macs[low]!], "\(localVIP) changed owner")
+            check(Self.ndisc6(client, vip6) == [macs[owner6]!], "\(vip6) changed owner")
         }
 
         // The endpoint moves to `high` (ready), `low`'s goes: the answer follows.
@@ -156,7 +157,7 @@ extension SpeakerLayer2InteropTests {
 
         // The label goes: node3 is a candidate again and takes `excludedVIP`.
         let unlabel = InteropLab.json(["metadata": ["labels": [Self.excludeLabel: NSNull()]]])
-        check(try lab.api("PATCH", "/api/v1/nodes/node3", unlabel, contentType: "application/merge-patch+json").status == 200)
+        check(try lab.api("PATCH", "/api/v1/nodes/node3", unlabel, contentType: "application/merge-patch+json").status == 200, "removing the label")
         check(await poll(timeout: 30, interval: 0.5) { answers = Self.arping(client, excludedVIP); return Set(answers) == [macs["node3"]!] }, "after the label went: \(answers)")
 
         // The client's kernel resolves the VIP (a datagram to the discard port): node3's MAC.
@@ -179,7 +180,7 @@ extension SpeakerLayer2InteropTests {
                     && sent.filter { $0.contains("Reply \(excludedVIP) is-at \(macs[next]!),") }.count >= 6
             }
             check(burst, "\(next)'s takeover burst: \(Self.frames(tcpdump, from: macs[next]!, after: mark))")
-            check(Set(Self.arping(client, excludedVIP)) == [macs[next]!])
+            check(Set(Self.arping(client, excludedVIP)) == [macs[next]!], "arping after the takeover by \(next)")
         }
 
         // SIGTERM: node3 releases its Lease; `first` answers after one watch event.
@@ -191,10 +192,10 @@ extension SpeakerLayer2InteropTests {
         check(await poll(timeout: 30, interval: 1) { Self.ndisc6(client, vip6) == [macs[second]!] }, "\(vip6) after the kills: \(Self.ndisc6(client, vip6))")
 
         // The Service goes: its VIP is answered by nobody; the other Service's stays.
-        check(try lab.api("DELETE", "/api/v1/namespaces/default/services/web").status == 200)
+        check(try lab.api("DELETE", "/api/v1/namespaces/default/services/web").status == 200, "deleting web")
         check(await poll(timeout: 30, interval: 0.5) { Self.arping(client, excludedVIP).isEmpty }, "\(excludedVIP) still answered after the Service was deleted")
-        for _ in 0..<2 { check(Self.arping(client, excludedVIP).isEmpty) }
-        check(Self.ndisc6(client, vip6) == [macs[second]!])
+        for _ in 0..<2 { check(Self.arping(client, excludedVIP).isEmpty, "\(excludedVIP) answered after the deletion") }
+        check(Self.ndisc6(client, vip6) == [macs[second]!], "\(vip6) went with the other Service")
         check(lab.processes[second]?.isRunning == true, "\(second)'s speaker exited")
     }
 }
