@@ -265,6 +265,17 @@ let package = Package(
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore", "L2Ownership", "NetPrimitives"]),
+        // The speaker daemon's edges with a scripted API and a recording layer 2 data plane.
+        .testTarget(
+            name: "SpeakerTests",
+            dependencies: [
+                "Speaker", "SpeakerCore", "L2Ownership", "LBCore", "NetPrimitives", "TestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),

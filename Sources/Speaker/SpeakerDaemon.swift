@@ -121,7 +121,6 @@ actor SpeakerState {
     /// The `ironlb_speaker_announced` label sets, per Service.
     private var announcedLabels: [ServiceKey: Set<[String]>] = [:]
     private var shuttingDown = false
-    private var released: CheckedContinuation<Void, Never>?
     nonisolated let readiness = Mutex<String?>("caches not synced")
 
     init(
@@ -166,23 +165,20 @@ actor SpeakerState {
     func shutdown() async {
         shuttingDown = true
         perform(node.shutdown(now: clock.now))
-        if !node.isDone {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.waitForRelease() }
-                group.addTask { try? await Task.sleep(for: .seconds(5)) }
-                await group.next()
-                group.cancelAll()
-            }
-            released?.resume()
-            released = nil
+        // The release's outcome arrives through `leaseOutcome` while this waits (the actor is
+        // free during the sleeps). Bounded, and over at once when the task is cancelled: a
+        // continuation resumed only by that outcome kept a task group (and the process) waiting
+        // forever when the write never got an answer, or when cancellation had already ended
+        // the loop that performs Lease writes.
+        let deadline = clock.now.advanced(by: Self.releaseWait)
+        while !node.isDone && clock.now < deadline && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
         }
         await sessions.shutdown()
     }
 
-    private func waitForRelease() async {
-        if node.isDone { return }
-        await withCheckedContinuation { continuation in released = continuation }
-    }
+    /// How long a planned shutdown waits for the Lease release before going on without it.
+    static let releaseWait: Duration = .seconds(5)
 
     private func logConfig(_ outcome: ConfigKeeper.Outcome?) {
         switch outcome {
@@ -208,8 +204,7 @@ actor SpeakerState {
             case .answering(false): logger.warning("layer 2: this node stops answering (Lease released, lost or not fresh)")
             case .scheduleTimer: break          // the tick loop looks every 200 ms
             case .exit:
-                released?.resume()
-                released = nil
+                break                           // `shutdown` waits for `node.isDone`
             }
         }
         let core = node.core
