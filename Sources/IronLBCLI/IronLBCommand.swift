@@ -15,7 +15,7 @@ public struct IronLBCommand: AsyncParsableCommand {
 }
 
 public enum IronLBVersion {
-    public static let current = "0.1.0-dev"
+    public static let current = "0.1.0"
 }
 
 public struct ConfigCommand: AsyncParsableCommand {
