@@ -4,8 +4,9 @@ import TestSupport
 
 /// `ironlb lab` headless: the embedded API server, the controller, three simulated nodes and the
 /// route collector come up; both example Services get IPs and every node's route reaches the
-/// collector. No root needed.
-@Suite struct LabCommandTests {
+/// collector. No root needed; run in the serial phase with the other suites that block threads
+/// on child processes (scripts/test-all).
+@Suite(.serialized) struct LabCommandInteropTests {
     @Test func labAllocatesAndAnnouncesHeadless() throws {
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let directory = NSTemporaryDirectory() + "ironlb-lab-test-\(getpid())-\(UUID().uuidString.prefix(6))"

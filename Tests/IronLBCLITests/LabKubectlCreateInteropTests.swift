@@ -4,8 +4,8 @@ import TestSupport
 
 /// The README's promise: with `ironlb lab` running, `kubectl --kubeconfig <path> create service
 /// loadbalancer … --tcp=80` (a protobuf body since kubectl 1.32) creates a Service that gets an
-/// IP from the lab pool, announced by every node.
-@Suite struct LabKubectlCreateTests {
+/// IP from the lab pool, announced by every node. Serial phase: it blocks a thread on the lab.
+@Suite(.serialized) struct LabKubectlCreateInteropTests {
     @Test func kubectlCreateServiceGetsAnIPInTheLab() throws {
         guard Prerequisites.require(.command("kubectl")) else { return }
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
