@@ -104,6 +104,7 @@ extension ControllerAcceptance {
 
                 // A last run converges; then the checks.
                 let last = try ControllerProcess(cluster: cluster, identity: "restart-last")
+                #expect(await eventually { last.isReady }, "the last run never ready: \(last.logTail)")
                 let keys = try allKeys()
                 #expect(await cluster.awaitAllAllocated(keys), "\(last.logTail)")
                 #expect(last.terminate() == 0)
