@@ -353,27 +353,12 @@ final class Layer2LabView: Service, Sendable {
     }
 
     private func show() async throws {
-        let started = ContinuousClock.now
-        var last = ""
-        while !Task.isCancelled {
-            let (text, complete) = Self.render(await rows(), network: network, kubeconfig: kubeconfig, metrics: endpoints.all)
-            if once {
-                if complete {
-                    say(text)
-                    say("IronLB lab: every Service has an IP and exactly one node answers ARP for it.")
-                    done.store(true, ordering: .relaxed)
-                    return
-                }
-                if ContinuousClock.now - started > .seconds(timeout) {
-                    say(text)
-                    say("IronLB lab: not every Service was answered by exactly one node within \(timeout) s; see the logs.")
-                    return
-                }
-            } else if text != last {
-                say(text)
-                last = text
-            }
-            if (try? await Task.sleep(for: .seconds(once ? 0.5 : 2))) == nil { break }
-        }
+        let completed = await runLabView(
+            once: once, timeout: timeout, interval: .seconds(2),
+            success: "IronLB lab: every Service has an IP and exactly one node answers ARP for it.",
+            failure: "IronLB lab: not every Service was answered by exactly one node within \(timeout) s; see the logs.",
+            say: say, render: { Self.render(await rows(), network: network, kubeconfig: kubeconfig, metrics: endpoints.all) }
+        )
+        if completed { done.store(true, ordering: .relaxed) }
     }
 }

@@ -265,29 +265,13 @@ final class LabView: Service, Sendable {
     }
 
     private func show() async throws {
-        let started = ContinuousClock.now
-        var last = ""
-        while !Task.isCancelled {
-            let (text, complete) = render()
-            if once {
-                if complete {
-                    say(text)
-                    say("IronLB lab: every Service has an IP and every node announces it.")
-                    done.store(true, ordering: .relaxed)
-                    return
-                }
-                if ContinuousClock.now - started > .seconds(timeout) {
-                    say(text)
-                    say("IronLB lab: not everything was allocated and announced within \(timeout) s; see the logs.")
-                    return
-                }
-            } else if text != last {
-                say(text)
-                last = text
-            }
-            try? await Task.sleep(for: .milliseconds(500))
-            if !once, (try? await Task.sleep(for: .milliseconds(1500))) == nil { break }
-        }
+        let completed = await runLabView(
+            once: once, timeout: timeout, interval: .seconds(2),
+            success: "IronLB lab: every Service has an IP and every node announces it.",
+            failure: "IronLB lab: not everything was allocated and announced within \(timeout) s; see the logs.",
+            say: say, render: { render() }
+        )
+        if completed { done.store(true, ordering: .relaxed) }
     }
 }
 
@@ -296,4 +280,35 @@ final class LabPorts: Sendable {
     private let ports = Mutex<[String: Int]>([:])
     func set(_ name: String, _ port: Int?) { ports.withLock { $0[name] = port } }
     var all: [String: Int] { ports.withLock { $0 } }
+}
+
+/// The lab's view loop, for both lab modes: prints the state whenever it changes (looking every
+/// `interval`); with `once`, prints it and `success` as soon as it is complete and returns true,
+/// or prints it and `failure` after `timeout` seconds and returns false.
+func runLabView(
+    once: Bool, timeout: Int, interval: Duration, success: String, failure: String,
+    say: (String) -> Void, render: () async -> (text: String, complete: Bool)
+) async -> Bool {
+    let started = ContinuousClock.now
+    var last = ""
+    while !Task.isCancelled {
+        let (text, complete) = await render()
+        if once {
+            if complete {
+                say(text)
+                say(success)
+                return true
+            }
+            if ContinuousClock.now - started > .seconds(timeout) {
+                say(text)
+                say(failure)
+                return false
+            }
+        } else if text != last {
+            say(text)
+            last = text
+        }
+        if (try? await Task.sleep(for: once ? .milliseconds(500) : interval)) == nil { break }
+    }
+    return false
 }

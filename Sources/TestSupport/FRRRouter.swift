@@ -7,6 +7,26 @@ public final class FRRRouter: @unchecked Sendable {
     public let directory: String
     private var processes: [ManagedProcess] = []
 
+    /// An FRR configuration for a router at 192.0.2.1 in `asn` that peers with the speakers at
+    /// `neighbors` (AS `speakerASN`; the same AS makes iBGP), with 3/9 s timers, a 2 s connect
+    /// retry, up to 8 ECMP paths and the given address families activated.
+    public static func speakerPeering(asn: UInt32 = 65001, speakerASN: UInt32 = 64512, neighbors: [String],
+                                      families: [String] = ["ipv4"]) -> String {
+        var lines = ["frr defaults traditional", "hostname rtr", "!", "router bgp \(asn)", " bgp router-id 192.0.2.1"]
+        if asn != speakerASN { lines.append(" no bgp ebgp-requires-policy") }
+        lines.append(" no bgp network import-check")
+        for neighbor in neighbors {
+            lines += [" neighbor \(neighbor) remote-as \(speakerASN)", " neighbor \(neighbor) timers 3 9", " neighbor \(neighbor) timers connect 2"]
+        }
+        for family in families {
+            lines += [" !", " address-family \(family) unicast", asn == speakerASN ? "  maximum-paths ibgp 8" : "  maximum-paths 8"]
+            lines += neighbors.map { "  neighbor \($0) activate" }
+            lines.append(" exit-address-family")
+        }
+        lines.append("!")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     public init(namespace: NetworkNamespace, config: String) throws {
         self.namespace = namespace
         directory = NSTemporaryDirectory() + "ironlb-frr-\(namespace.name)"

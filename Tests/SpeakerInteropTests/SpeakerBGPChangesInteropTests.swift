@@ -7,27 +7,7 @@ import TestSupport
 /// `externalTrafficPolicy: Local` follows the endpoints, and a killed speaker's routes go when
 /// FRR's hold timer expires. iBGP (AS 64512 on both sides), so that LOCAL_PREF is carried.
 @Suite(.serialized) struct SpeakerBGPChangesInteropTests {
-    static let frrConfig = """
-    frr defaults traditional
-    hostname rtr
-    !
-    router bgp 64512
-     bgp router-id 192.0.2.1
-     no bgp network import-check
-     neighbor 192.0.2.11 remote-as 64512
-     neighbor 192.0.2.11 timers 3 9
-     neighbor 192.0.2.11 timers connect 2
-     neighbor 192.0.2.12 remote-as 64512
-     neighbor 192.0.2.12 timers 3 9
-     neighbor 192.0.2.12 timers connect 2
-     !
-     address-family ipv4 unicast
-      maximum-paths ibgp 8
-      neighbor 192.0.2.11 activate
-      neighbor 192.0.2.12 activate
-     exit-address-family
-    !
-    """
+    static let frrConfig = FRRRouter.speakerPeering(asn: 64512, neighbors: ["192.0.2.11", "192.0.2.12"])
 
     static func config(community: String, localPref: Int = 100, aggregation: Int = 32) -> String {
         """

@@ -8,26 +8,7 @@ import TestSupport
 /// session runs over IPv6, so the connection cannot give one), the IPv6 route's the session's
 /// own address.
 @Suite(.serialized) struct SpeakerBGPIPv6InteropTests {
-    static let frrConfig = """
-    frr defaults traditional
-    hostname rtr
-    !
-    router bgp 65001
-     bgp router-id 192.0.2.1
-     no bgp ebgp-requires-policy
-     neighbor 2001:db8::11 remote-as 64512
-     neighbor 2001:db8::11 timers 3 9
-     neighbor 2001:db8::11 timers connect 2
-     !
-     address-family ipv4 unicast
-      neighbor 2001:db8::11 activate
-     exit-address-family
-     !
-     address-family ipv6 unicast
-      neighbor 2001:db8::11 activate
-     exit-address-family
-    !
-    """
+    static let frrConfig = FRRRouter.speakerPeering(neighbors: ["2001:db8::11"], families: ["ipv4", "ipv6"])
 
     static let ironlbConfig = """
     peers:

@@ -7,28 +7,7 @@ import TestSupport
 /// "node" namespace, and FRR in a "router" namespace, all on one bridge (192.0.2.0/24). The test
 /// drives the cluster through KubeSim's HTTP API and checks FRR's RIB.
 @Suite(.serialized) struct SpeakerBGPInteropTests {
-    static let frrConfig = """
-    frr defaults traditional
-    hostname rtr
-    !
-    router bgp 65001
-     bgp router-id 192.0.2.1
-     no bgp ebgp-requires-policy
-     no bgp network import-check
-     neighbor 192.0.2.11 remote-as 64512
-     neighbor 192.0.2.11 timers 3 9
-     neighbor 192.0.2.11 timers connect 2
-     neighbor 192.0.2.12 remote-as 64512
-     neighbor 192.0.2.12 timers 3 9
-     neighbor 192.0.2.12 timers connect 2
-     !
-     address-family ipv4 unicast
-      maximum-paths 8
-      neighbor 192.0.2.11 activate
-      neighbor 192.0.2.12 activate
-     exit-address-family
-    !
-    """
+    static let frrConfig = FRRRouter.speakerPeering(neighbors: ["192.0.2.11", "192.0.2.12"])
 
     static let ironlbConfig = """
     peers:

@@ -24,24 +24,7 @@ guard geteuid() == 0, let ironlb = BuiltProducts.executable("ironlb") else {
     exit(2)
 }
 let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 50
-let frrConfig = """
-frr defaults traditional
-hostname rtr
-!
-router bgp 65001
- bgp router-id 192.0.2.1
- no bgp ebgp-requires-policy
- neighbor 192.0.2.11 remote-as 64512
- neighbor 192.0.2.11 timers connect 2
- neighbor 192.0.2.12 remote-as 64512
- neighbor 192.0.2.12 timers connect 2
- address-family ipv4 unicast
-  maximum-paths 8
-  neighbor 192.0.2.11 activate
-  neighbor 192.0.2.12 activate
- exit-address-family
-!
-"""
+let frrConfig = FRRRouter.speakerPeering(neighbors: ["192.0.2.11", "192.0.2.12"])
 let config = """
 peers:
 - {peer-address: 192.0.2.1, peer-asn: 65001, my-asn: 64512}
