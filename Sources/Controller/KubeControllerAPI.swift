@@ -108,29 +108,26 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         } else {
             patch.set(["status", "loadBalancer", "ingress"], .array(ips.map { ["ip": .string($0.description)] }))
         }
-        do {
-            _ = try await client.patch(V1Service.self, namespace: service.namespace, name: service.name, patch: patch, type: .merge, subresource: "status")
-            return .done
-        } catch let error as KubeAPIError {
-            if error.isNotFound { return .gone }
-            logger.warning("status patch failed; will retry", metadata: ["lb.service": "\(service)", "lb.error": "\(error)"])
-            return .retry(reason: "\(error.code) \(error.reason)", retryAfter: error.retryAfterSeconds.map(Double.init))
-        } catch {
-            logger.warning("status patch failed; will retry", metadata: ["lb.service": "\(service)", "lb.error": "\(error)"])
-            return .retry(reason: "\(error)", retryAfter: nil)
-        }
+        return await patchStatus(service, patch)
     }
 
     public func writeAnnouncedBy(_ service: ServiceKey, _ value: String?) async -> WriteOutcome {
         var patch: JSONValue = [:]
         patch.set(["metadata", "annotations", AnnouncedByIndex.annotation], value.map { .string($0) } ?? .null)
+        return await patchStatus(service, patch)
+    }
+
+    /// A merge patch of `services/{name}/status`, its failure mapped to the retry policy.
+    private func patchStatus(_ service: ServiceKey, _ patch: JSONValue) async -> WriteOutcome {
         do {
             _ = try await client.patch(V1Service.self, namespace: service.namespace, name: service.name, patch: patch, type: .merge, subresource: "status")
             return .done
         } catch let error as KubeAPIError {
             if error.isNotFound { return .gone }
+            logger.warning("status patch failed; will retry", metadata: ["lb.service": "\(service)", "lb.error": "\(error)"])
             return .retry(reason: "\(error.code) \(error.reason)", retryAfter: error.retryAfterSeconds.map(Double.init))
         } catch {
+            logger.warning("status patch failed; will retry", metadata: ["lb.service": "\(service)", "lb.error": "\(error)"])
             return .retry(reason: "\(error)", retryAfter: nil)
         }
     }

@@ -109,6 +109,9 @@ public struct SpeakerCore: Sendable {
     public private(set) var announced: [ServiceKey: [Announcement]] = [:]
     /// Every node as a layer 2 candidate, sorted by name.
     private var candidacies: [NodeCandidacy] = []
+    /// Per layer 2 pool, the nodes its node selectors pick; filled on first use, dropped when
+    /// the Nodes or the configuration change (otherwise every VIP would filter every Node).
+    private var selectedByPool: [String: Set<String>] = [:]
     private var change = SpeakerPlanChange()
 
     public init(nodeName: String) {
@@ -204,12 +207,10 @@ public struct SpeakerCore: Sendable {
     }
 
     private mutating func nodesChanged(affectingSelf: Bool) {
+        guard !affectingSelf else { return refreshAll() }
+        selectedByPool = [:]
         refreshCandidacies()
-        if affectingSelf {
-            refreshAll()
-        } else {
-            refreshAllVIPs()
-        }
+        refreshAllVIPs()
     }
 
     private mutating func refreshCandidacies() {
@@ -226,6 +227,7 @@ public struct SpeakerCore: Sendable {
             peers = newPeers
             change.peers = newPeers
         }
+        selectedByPool = [:]
         refreshCandidacies()
         for key in Set(servicePrefixes.keys).union(services.keys) { refreshRoutes(of: key) }
         refreshAllVIPs()
@@ -280,7 +282,8 @@ public struct SpeakerCore: Sendable {
         var duty: Layer2Duty?
         if let configuration = config.current, nodes[nodeName] != nil, !sharing.isEmpty,
            let pool = configuration.pools.first(where: { $0.contains(vip) }), pool.protocol == .layer2 {
-            let selected = Set(nodes.values.filter { LabelSelector.anyMatches(pool.nodeSelectors, $0.labels) }.map(\.name))
+            let selected = selectedByPool[pool.name] ?? Set(nodes.values.filter { LabelSelector.anyMatches(pool.nodeSelectors, $0.labels) }.map(\.name))
+            selectedByPool[pool.name] = selected
             let keys = sharing.sorted()
             let requirements = keys.map { key in
                 ServiceRequirement(

@@ -75,17 +75,23 @@ func manifestObjects(_ path: String) throws -> [ManifestObject] {
     return objects
 }
 
+/// KubeSim (HTTP/2 or not) and the environment kubectl needs for it: its kubeconfig, and a
+/// fresh HOME so no cache or config of the machine's user leaks in.
+func startSimForKubectl(http2: Bool) async throws -> (KubeSimServer, [String: String]) {
+    var config = KubeSimServer.Configuration()
+    config.http2 = http2
+    let sim = try KubeSimServer(configuration: config)
+    try await sim.start()
+    let home = sim.directory + "/home"
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    return (sim, ["KUBECONFIG": sim.kubeconfigPath, "HOME": home])
+}
+
 @Suite(.serialized) struct InteropTests {
     @Test(arguments: [false, true])
     func kubectlCreateListWatchEditDelete(http2: Bool) async throws {
         guard Prerequisites.require(.command("kubectl")) else { return }
-        var config = KubeSimServer.Configuration()
-        config.http2 = http2
-        let sim = try KubeSimServer(configuration: config)
-        try await sim.start()
-        let home = sim.directory + "/home"
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let env = ["KUBECONFIG": sim.kubeconfigPath, "HOME": home]
+        let (sim, env) = try await startSimForKubectl(http2: http2)
         func kubectl(_ args: [String], timeout: Duration = .seconds(60)) throws -> RunResult {
             try run(["kubectl"] + args, env: env, timeout: timeout)
         }
@@ -213,13 +219,7 @@ func manifestObjects(_ path: String) throws -> [ManifestObject] {
     @Test(arguments: [false, true])
     func kubectlCreateServiceSendsProtobuf(http2: Bool) async throws {
         guard Prerequisites.require(.command("kubectl")) else { return }
-        var config = KubeSimServer.Configuration()
-        config.http2 = http2
-        let sim = try KubeSimServer(configuration: config)
-        try await sim.start()
-        let home = sim.directory + "/home"
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let env = ["KUBECONFIG": sim.kubeconfigPath, "HOME": home]
+        let (sim, env) = try await startSimForKubectl(http2: http2)
         func kubectl(_ args: [String]) throws -> RunResult { try run(["kubectl"] + args, env: env) }
 
         // -v=8 logs the request headers: the body really is protobuf (kubectl ≥ 1.32).

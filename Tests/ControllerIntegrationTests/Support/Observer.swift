@@ -38,8 +38,7 @@ final class Observer: Sendable {
         var snapshots = 0
         var violations: [String] = []
         /// Per UID, the IPs last seen, once it had some.
-        var lastIPs: [String: [String]] = [:]
-        var changes: [String] = []
+        var ipChanges = IPChangeLog()
         var exempt: Set<String> = []
     }
 
@@ -74,7 +73,7 @@ final class Observer: Sendable {
 
     var snapshots: Int { state.withLock { $0.snapshots } }
     var violations: [String] { state.withLock { $0.violations } }
-    var changes: [String] { state.withLock { $0.changes } }
+    var changes: [String] { state.withLock { $0.ipChanges.changes } }
 
     private func observe(_ services: [ServiceView]) {
         let problems = sharingViolations(services)
@@ -82,16 +81,29 @@ final class Observer: Sendable {
             state.snapshots += 1
             if state.violations.count < 50 { state.violations += problems.prefix(50 - state.violations.count) }
             for service in services where service.type == "LoadBalancer" && !state.exempt.contains(service.key) {
-                let ips = service.ips.sorted()
-                if let last = state.lastIPs[service.uid] {
-                    if ips != last {
-                        if state.changes.count < 50 { state.changes.append("\(service.key): \(last) -> \(ips)") }
-                        state.lastIPs[service.uid] = ips
-                    }
-                } else if !ips.isEmpty {
-                    state.lastIPs[service.uid] = ips
-                }
+                state.ipChanges.observe(uid: service.uid, key: "\(service.key)", ips: service.ips)
             }
         }
     }
+}
+
+/// The IP changes of Services, by UID: an IP list that differs from the last non-empty one seen
+/// for the same UID is a change (at most 50 are kept for messages).
+struct IPChangeLog {
+    private var lastIPs: [String: [String]] = [:]
+    private(set) var changes: [String] = []
+
+    mutating func observe(uid: String, key: String, ips unsorted: [String]) {
+        let ips = unsorted.sorted()
+        if let last = lastIPs[uid] {
+            guard ips != last else { return }
+            if changes.count < 50 { changes.append("\(key): \(last) -> \(ips)") }
+            lastIPs[uid] = ips
+        } else if !ips.isEmpty {
+            lastIPs[uid] = ips
+        }
+    }
+
+    /// The UID is gone: a later Service with it starts afresh.
+    mutating func forget(uid: String) { lastIPs[uid] = nil }
 }

@@ -11,10 +11,9 @@ final class WatchObserver: Sendable {
     struct State {
         var services: [String: ServiceView] = [:]
         var holders: [String: Set<String>] = [:]
-        var lastIPs: [String: [String]] = [:]
+        var ipChanges = IPChangeLog()
         var events = 0
         var violations: [String] = []
-        var changes: [String] = []
     }
 
     private let client: KubeClient
@@ -53,7 +52,7 @@ final class WatchObserver: Sendable {
 
     var events: Int { state.withLock { $0.events } }
     var violations: [String] { state.withLock { $0.violations } }
-    var changes: [String] { state.withLock { $0.changes } }
+    var changes: [String] { state.withLock { $0.ipChanges.changes } }
 
     private func apply(_ service: V1Service, deleted: Bool) {
         guard let bytes = try? JSONEncoder().encode(service), let json = try? JSONValue.parse(Array(bytes)) else { return }
@@ -66,7 +65,7 @@ final class WatchObserver: Sendable {
             }
             if deleted {
                 state.services[view.key] = nil
-                state.lastIPs[view.uid] = nil
+                state.ipChanges.forget(uid: view.uid)
                 return
             }
             state.services[view.key] = view
@@ -74,15 +73,7 @@ final class WatchObserver: Sendable {
             let involved = Set(view.ips).flatMap { state.holders[$0] ?? [] }.compactMap { state.services[$0] }
             let problems = sharingViolations(Array(Set(involved)))
             if state.violations.count < 50 { state.violations += problems.prefix(50 - state.violations.count) }
-            let ips = view.ips.sorted()
-            if let last = state.lastIPs[view.uid] {
-                if ips != last {
-                    if state.changes.count < 50 { state.changes.append("\(view.key): \(last) -> \(ips)") }
-                    state.lastIPs[view.uid] = ips
-                }
-            } else if !ips.isEmpty {
-                state.lastIPs[view.uid] = ips
-            }
+            state.ipChanges.observe(uid: view.uid, key: "\(view.key)", ips: view.ips)
         }
     }
 }
