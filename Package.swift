@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 //
 // IronLB: a bare-metal load balancer for Kubernetes.
-// Targets follow docs (../shared/design/ARCHITECTURE.md): pure targets import only the
+// Targets: see docs/architecture.md (the map of targets and decisions). Pure targets import only the
 // standard library, each other and NIOCore; edge targets do the I/O.
 import PackageDescription
 

@@ -113,7 +113,7 @@ import TestSupport
         _ = sim.request("POST", "/api/v1/namespaces", body: ["metadata": ["name": "gone"]])
         _ = sim.request("POST", "/api/v1/namespaces/gone/serviceaccounts", body: ["metadata": ["name": "sa"]])
         #expect(sim.request("DELETE", "/api/v1/namespaces/gone").status == 200)
-        let removed = await poll(timeout: 10) { sim.request("GET", "/api/v1/namespaces/gone").status == 404 }
+        let removed = await poll(timeout: 60) { sim.request("GET", "/api/v1/namespaces/gone").status == 404 }
         #expect(removed)
         #expect(sim.request("GET", "/api/v1/namespaces/gone/serviceaccounts/sa").status == 404)
         try await sim.stop()
