@@ -28,7 +28,9 @@ enum YAMLAliasBudget {
         var stack: [(node: Node, copied: Bool)] = [(root, false)]
         while let (node, inCopy) = stack.popLast() {
             var copied = inCopy
-            if !copied, let mark = node.mark {
+            // An empty scalar (a key without a value) starts where the next token does, so it
+            // may share its position with a real node: never count it as a copy by itself.
+            if !copied, let mark = node.mark, !isEmptyScalar(node) {
                 copied = !seen.insert(Origin(line: mark.line, column: mark.column, kind: kind(node))).inserted
             }
             if copied {
@@ -38,7 +40,7 @@ enum YAMLAliasBudget {
                     return ConfigError(
                         path: "",
                         message: "YAML aliases expand the configuration by more than \(maximumAddedNodes) nodes or \(maximumAddedBytes / 1024) KiB of text; write the repeated parts out, or share less",
-                        line: mark(of: node)?.line, column: mark(of: node)?.column
+                        line: node.mark?.line, column: node.mark?.column
                     )
                 }
             }
@@ -56,6 +58,11 @@ enum YAMLAliasBudget {
         return nil
     }
 
+    private static func isEmptyScalar(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node { return scalar.string.isEmpty }
+        return false
+    }
+
     private static func kind(_ node: Node) -> UInt8 {
         switch node {
         case .scalar: return 0
@@ -63,6 +70,4 @@ enum YAMLAliasBudget {
         case .mapping: return 2
         }
     }
-
-    private static func mark(of node: Node) -> Mark? { node.mark }
 }
