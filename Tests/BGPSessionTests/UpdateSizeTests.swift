@@ -8,8 +8,8 @@ import Testing
 /// Issue 15 item 5: the packer never emits an UPDATE longer than the negotiated maximum and
 /// never traps, whatever the number of communities.
 @Suite struct UpdateSizeTests {
-    static func context(extended: Bool, internal: Bool = false) -> BGPUpdateContext {
-        BGPUpdateContext(localASN: 64512, isInternal: internal, nextHops: Peer.nextHops,
+    static func context(extended: Bool) -> BGPUpdateContext {
+        BGPUpdateContext(localASN: 64512, isInternal: false, nextHops: Peer.nextHops,
                          codec: BGPCodecOptions(extendedMessages: extended), families: [.ipv4Unicast, .ipv6Unicast])
     }
 
