@@ -25,6 +25,7 @@ public enum ConfigParser {
     /// Parses either a ConfigMap manifest (one or more YAML documents, one of them a
     /// ConfigMap) or the bare `config` value.
     public static func parse(_ text: String) -> Result<ParsedConfiguration, ConfigErrors> {
+        if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
         var documents: [Node] = []
         do {
             // compose_all stops at the first bad document and keeps the error aside.
@@ -53,6 +54,7 @@ public enum ConfigParser {
 
     /// Parses the `config` value of the ConfigMap (what the controller reads from the API).
     public static func parseConfigValue(_ text: String) -> Result<Configuration, ConfigErrors> {
+        if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
