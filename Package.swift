@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "BGPWire", targets: ["BGPWire"]),
         .library(name: "LinkWire", targets: ["LinkWire"]),
         .library(name: "KubeModel", targets: ["KubeModel"]),
+        .library(name: "LBConfig", targets: ["LBConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

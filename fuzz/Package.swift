@@ -26,6 +26,18 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzConfig",
+            dependencies: [
+                .product(name: "LBConfig", package: "IronLB"),
+            ]
+        ),
+        .executableTarget(
+            name: "FuzzKubeJSON",
+            dependencies: [
+                .product(name: "KubeModel", package: "IronLB"),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzLinkWire",
             dependencies: [
                 .product(name: "LinkWire", package: "IronLB"),

@@ -25,6 +25,7 @@ public enum ConfigParser {
     /// Parses either a ConfigMap manifest (one or more YAML documents, one of them a
     /// ConfigMap) or the bare `config` value.
     public static func parse(_ text: String) -> Result<ParsedConfiguration, ConfigErrors> {
+        if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
         var documents: [Node] = []
         do {
             // compose_all stops at the first bad document and keeps the error aside.
@@ -53,6 +54,7 @@ public enum ConfigParser {
 
     /// Parses the `config` value of the ConfigMap (what the controller reads from the API).
     public static func parseConfigValue(_ text: String) -> Result<Configuration, ConfigErrors> {
+        if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -100,20 +102,23 @@ public enum ConfigParser {
             .map { ParsedConfiguration(configuration: $0, source: .configMap(namespace: namespace, name: name), warnings: warnings) }
     }
 
+    /// The parser's message, shortened: its description quotes the offending line, which a
+    /// hostile text makes as long as it likes.
     private static func yamlSyntaxError(_ error: Error) -> ConfigError {
         if let yamlError = error as? YamlError {
             switch yamlError {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-                return ConfigError(path: "", message: "invalid YAML: \(problem)", line: mark.line, column: mark.column)
+                return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(problem)"), line: mark.line, column: mark.column)
             default:
-                return ConfigError(path: "", message: "invalid YAML: \(yamlError)")
+                return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(yamlError)"))
             }
         }
-        return ConfigError(path: "", message: "invalid YAML: \(error)")
+        return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(error)"))
     }
 
     private static func parseValue(_ root: Node?, text: String) -> Result<Configuration, ConfigErrors> {
         guard let root, !YAMLReader.isNull(root) else { return .success(.empty) }
+        if let error = YAMLAliasBudget.check(root) { return .failure(ConfigErrors([error])) }
         var builder = ConfigBuilder()
         let configuration = builder.build(root)
         let errors = builder.reader.errors
@@ -278,6 +283,7 @@ struct ConfigBuilder {
                 advertisements.append(pendingAdvertisement.advertisement)
             }
             if pool.protocol == .bgp && advertisements.isEmpty { advertisements = [BGPAdvertisement()] }
+            checkCommunitySize(advertisements, path: "\(pending.path).bgp-advertisements", node: pending.advertisementsNode)
             pool.bgpAdvertisements = pool.protocol == .bgp ? advertisements : []
             for (block, path) in zip(pool.addresses, pending.blockPaths) { allBlocks.append((block, path)) }
             pools.append(pool)
@@ -294,7 +300,7 @@ struct ConfigBuilder {
         guard let fields = reader.fields(node, path, known: Self.peerKeys, required: ["peer-address", "peer-asn", "my-asn"]) else {
             return nil
         }
-        let before = reader.errors.count
+        let before = reader.errorCount
         let address = fields["peer-address"].flatMap { ipAddress($0, "\(path).peer-address") }
         let peerASN = fields["peer-asn"].flatMap { asn($0, "\(path).peer-asn") }
         let myASN = fields["my-asn"].flatMap { asn($0, "\(path).my-asn") }
@@ -329,7 +335,7 @@ struct ConfigBuilder {
         if let address, let source, address.family != source.family {
             reader.fail("\(path).source-address", "\(source) is \(source.family) but peer-address \(address) is \(address.family)", at: fields["source-address"])
         }
-        guard reader.errors.count == before, let address, let peerASN, let myASN else { return nil }
+        guard reader.errorCount == before, let address, let peerASN, let myASN else { return nil }
         let peer = Peer(
             myASN: myASN, peerASN: peerASN, address: address, port: UInt16(port), sourceAddress: source, routerID: routerID,
             holdTime: holdTime, keepaliveTime: keepalive, password: password.flatMap { $0.isEmpty ? nil : $0 },
@@ -342,7 +348,7 @@ struct ConfigBuilder {
         guard let fields = reader.fields(node, path, known: Self.poolKeys, required: ["name", "protocol", "addresses"]) else {
             return nil
         }
-        let before = reader.errors.count
+        let before = reader.errorCount
         var name: String?
         if let node = fields["name"], let text = reader.nonEmptyString(node, "\(path).name") {
             if text.contains(where: { $0.isWhitespace || $0.isNewline }) {
@@ -366,7 +372,14 @@ struct ConfigBuilder {
                 let itemPath = "\(path).addresses[\(index)]"
                 guard let text = reader.nonEmptyString(item, itemPath) else { continue }
                 do {
-                    blocks.append(try AddressBlock(parsing: text))
+                    let block = try AddressBlock(parsing: text)
+                    let special = AddressBlock.specialRanges.filter { $0.range.overlaps(block.range) }
+                    guard special.isEmpty else {
+                        let names = special.map { "\($0.prefix) (\($0.name))" }.joined(separator: ", ")
+                        reader.fail(itemPath, "\"\(text)\" includes \(names); these addresses cannot serve a Service", at: item)
+                        continue
+                    }
+                    blocks.append(block)
                     blockPaths.append(itemPath)
                 } catch {
                     reader.fail(itemPath, "\"\(text)\" is not a CIDR or an address range: \(error)", at: item)
@@ -395,7 +408,7 @@ struct ConfigBuilder {
         let selectors = fields["node-selectors"].map { selectorList($0, "\(path).node-selectors") } ?? []
         let allocation = fields["service-allocation"].flatMap { serviceAllocation($0, "\(path).service-allocation") }
 
-        guard reader.errors.count == before, let name, let proto else { return nil }
+        guard reader.errorCount == before, let name, let proto else { return nil }
         let pool = AddressPool(
             name: name, protocol: proto, addresses: blocks, autoAssign: autoAssign, avoidBuggyIPs: avoidBuggy,
             bgpAdvertisements: [], interfaces: interfaces, nodeSelectors: selectors, serviceAllocation: allocation
@@ -433,7 +446,7 @@ struct ConfigBuilder {
 
     private mutating func bfdProfile(_ node: Node, _ path: String) -> BFDProfile? {
         guard let fields = reader.fields(node, path, known: Self.bfdKeys, required: ["name"]) else { return nil }
-        let before = reader.errors.count
+        let before = reader.errorCount
         let name = fields["name"].flatMap { reader.nonEmptyString($0, "\(path).name") }
         var profile = BFDProfile(name: name ?? "")
         let intervals = 10...60000
@@ -444,7 +457,7 @@ struct ConfigBuilder {
         if let v = fields["echo-mode"].flatMap({ reader.bool($0, "\(path).echo-mode") }) { profile.echoMode = v }
         if let v = fields["passive-mode"].flatMap({ reader.bool($0, "\(path).passive-mode") }) { profile.passiveMode = v }
         if let v = fields["minimum-ttl"].flatMap({ reader.int($0, "\(path).minimum-ttl", range: 1...254) }) { profile.minimumTTL = v }
-        guard reader.errors.count == before, name != nil else { return nil }
+        guard reader.errorCount == before, name != nil else { return nil }
         return profile
     }
 
@@ -583,6 +596,22 @@ struct ConfigBuilder {
                 }
             }
         }
+    }
+
+    /// The communities of a pool's advertisements (merged when two advertise one prefix) must
+    /// fit one UPDATE of 4,096 bytes, the size every peer accepts (RFC 4271 §4.1; larger only
+    /// with RFC 8654 extended messages); a route that does not fit could never be sent.
+    private mutating func checkCommunitySize(_ advertisements: [BGPAdvertisement], path: String, node: Node?) {
+        let distinct = Set(advertisements.flatMap(\.communities))
+        let large = distinct.filter { if case .large = $0 { return true } else { return false } }.count
+        let standard = distinct.count - large
+        let bytes = 4 * standard + 12 * large
+        guard bytes > BGPAdvertisement.maximumCommunityBytes else { return }
+        reader.fail(
+            path,
+            "\(standard) communities and \(large) large communities take \(bytes) bytes; one BGP UPDATE to a peer without extended messages (4096 bytes) holds at most \(BGPAdvertisement.maximumCommunityBytes) bytes of them (4 per community, 12 per large community)",
+            at: node
+        )
     }
 
     private mutating func checkOverlaps(_ blocks: [(block: AddressBlock, path: String)]) {

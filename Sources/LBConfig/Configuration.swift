@@ -67,6 +67,19 @@ public struct AddressBlock: Equatable, Hashable, Sendable, CustomStringConvertib
     }
 }
 
+extension AddressBlock {
+    /// Addresses no pool may hold: a Service's IP there is never reachable from the network
+    /// (docs/configuration.md, "Addresses a pool may not hold").
+    public static let specialRanges: [(prefix: IPPrefix, name: String, range: IPRange)] = [
+        ("0.0.0.0/8", "unspecified, \"this network\""), ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"),
+        ("224.0.0.0/4", "multicast"), ("255.255.255.255/32", "limited broadcast"),
+        ("::/128", "unspecified"), ("::1/128", "loopback"), ("fe80::/10", "link-local"), ("ff00::/8", "multicast"),
+    ].map { text, name in
+        let prefix = IPPrefix(text)!
+        return (prefix, name, prefix.range)
+    }
+}
+
 public struct AddressPool: Equatable, Sendable {
     public var name: String
     public var `protocol`: PoolProtocol
@@ -123,6 +136,11 @@ public struct AddressPool: Equatable, Sendable {
 }
 
 public struct BGPAdvertisement: Equatable, Hashable, Sendable {
+    /// The community bytes (4 per community, 12 per large one) a pool's advertisements may
+    /// carry: what is left of a 4,096-byte UPDATE after the other attributes of the largest
+    /// route (IPv6 with a link-local next hop, AS4_PATH, MED, LOCAL_PREF: 132 bytes), rounded down.
+    public static let maximumCommunityBytes = 3_840
+
     public var aggregationLength: Int
     public var aggregationLengthV6: Int
     public var localPref: UInt32?

@@ -235,7 +235,8 @@ public struct ControllerCore: Sendable {
             // A Service whose annotations do not parse still holds its IPs.
             let request = request(for: state) ?? AllocationRequest(
                 service: state.key, uid: state.uid, ipFamilies: state.ipFamilies, ipFamilyPolicy: state.ipFamilyPolicy,
-                ports: state.ports, backendKey: state.backendKey
+                ports: state.ports, backendKey: state.backendKey,
+                namespaceLabels: namespaceLabels[state.key.namespace] ?? [:], serviceLabels: state.labels
             )
             switch candidate.adopt(request, ips: ips) {
             case .success: adopted.append(state.key)
