@@ -230,7 +230,7 @@ actor SpeakerState {
             if announcedLabels[service] == nil {
                 let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
                 logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
-                events.yield(event)
+                if case .dropped = events.yield(event) { metrics.eventDropped() }
             }
             var labels: Set<[String]> = []
             for way in ways {

@@ -34,6 +34,15 @@ struct SpeakerMetrics: Sendable {
                              helpText: "1 once a valid configuration has been loaded.")
     }
 
+    private static var eventsDropped: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "events", metricName: "dropped", unitName: "total",
+                             helpText: "Kubernetes Events not recorded because the queue to the API server was full.")
+    }
+
+    func eventDropped() {
+        registry.makeCounter(descriptor: Self.eventsDropped).increment()
+    }
+
     private func peerLabels(_ peer: Peer) -> [(String, String)] { [("peer", "\(peer.address):\(peer.port)")] }
 
     func sessionState(_ peer: Peer, up: Bool) {
