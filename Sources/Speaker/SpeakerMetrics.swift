@@ -57,6 +57,15 @@ struct SpeakerMetrics: Sendable {
         registry.makeCounter(descriptor: Self.updates, labels: peerLabels(peer)).increment(by: Int64(count))
     }
 
+    private static var sessionResets: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "bgp", metricName: "session_resets", unitName: "total",
+                             helpText: "BGP sessions this speaker closed, by reason (outboundBufferFull: the peer did not read).")
+    }
+
+    func sessionReset(_ peer: Peer, reason: String) {
+        registry.makeCounter(descriptor: Self.sessionResets, labels: peerLabels(peer) + [("reason", reason)]).increment()
+    }
+
     func sessionRemoved(_ peer: Peer) {
         registry.unregisterGauge(registry.makeGauge(descriptor: Self.sessionUp, labels: peerLabels(peer)))
         registry.unregisterGauge(registry.makeGauge(descriptor: Self.prefixes, labels: peerLabels(peer)))
