@@ -114,9 +114,8 @@ final class ConnectionCount: Sendable {
 }
 
 /// Closes the connection on `IdleStateHandler`'s event.
-final class CloseOnIdleHandler: ChannelDuplexHandler, Sendable {
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
-    typealias OutboundIn = NIOAny
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {

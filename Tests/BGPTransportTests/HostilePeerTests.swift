@@ -95,7 +95,7 @@ final class ScriptedBGPPeer: @unchecked Sendable {
         return routes
     }
 
-    func speaker(port: Int, refreshInterval: Duration, outboundBufferLimit: Int = 4 << 20, loop: EventLoop, events: PeerEvents) -> BGPPeer {
+    func makeSpeaker(port: Int, refreshInterval: Duration, outboundBufferLimit: Int = 4 << 20, loop: EventLoop, events: PeerEvents) -> BGPPeer {
         let session = BGPSessionConfiguration(localASN: Self.asn, peerASN: Self.asn, routerID: IPv4Address(192, 0, 2, 10),
                                               families: [.ipv4Unicast], backoff: BGPBackoff(initial: .seconds(600), maximum: .seconds(600)),
                                               routeRefreshInterval: refreshInterval)
@@ -109,7 +109,7 @@ final class ScriptedBGPPeer: @unchecked Sendable {
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let peer = try ScriptedBGPPeer()
         let events = PeerEvents()
-        let speaker = speaker(port: peer.port, refreshInterval: .seconds(3600), loop: loops.next(), events: events)
+        let speaker = makeSpeaker(port: peer.port, refreshInterval: .seconds(3600), loop: loops.next(), events: events)
         speaker.setDesiredRoutes(routes(1))
         speaker.start()
         try peer.acceptAndOpen(asn: Self.asn)
@@ -134,7 +134,7 @@ final class ScriptedBGPPeer: @unchecked Sendable {
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let peer = try ScriptedBGPPeer(receiveBuffer: 4096)
         let events = PeerEvents()
-        let speaker = speaker(port: peer.port, refreshInterval: .zero, outboundBufferLimit: 256 << 10, loop: loops.next(), events: events)
+        let speaker = makeSpeaker(port: peer.port, refreshInterval: .zero, outboundBufferLimit: 256 << 10, loop: loops.next(), events: events)
         speaker.setDesiredRoutes(routes(2000))
         speaker.start()
         try peer.acceptAndOpen(asn: Self.asn)

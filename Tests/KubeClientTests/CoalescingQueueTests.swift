@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test func holdsTheLatestValuePerObjectInFirstSeenOrder() async {
-        let queue = CoalescingQueue<String, Change>(key: \.object)
+        let queue = CoalescingQueue<String, Change>(key: { $0.object })
         for version in 0..<10_000 {
             queue.yield(Change(object: "service-\(version % 10)", version: version))
         }
@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func aWaitingConsumerGetsTheNextValue() async {
-        let queue = CoalescingQueue<String, Change>(key: \.object)
+        let queue = CoalescingQueue<String, Change>(key: { $0.object })
         let consumer = Task { await queue.next() }
         // Whether the consumer waits already or not, it gets this value.
         queue.yield(Change(object: "a", version: 1))
