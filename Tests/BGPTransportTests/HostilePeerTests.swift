@@ -21,7 +21,8 @@ final class ScriptedBGPPeer: @unchecked Sendable {
 
     /// `receiveBuffer`: SO_RCVBUF of the accepted socket (small: a peer that reads slowly).
     init(receiveBuffer: Int32? = nil) throws {
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
         if var size = receiveBuffer {
             setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
