@@ -14,9 +14,13 @@ import Testing
     }
 
     /// tls-server-name is the name verified in the server's certificate (it turned
-    /// verification of the name off): the simulator's certificate names `kubernetes`.
+    /// verification of the name off): the simulator's certificate names `kubernetes`, and
+    /// 127.0.0.1 but not 127.0.0.2, where it listens here (an IP address in the certificate
+    /// that matches the connected address would satisfy the verification by itself).
     @Test func tlsServerNameIsVerified() async throws {
-        let sim = try KubeSimServer()
+        var configuration = KubeSimServer.Configuration()
+        configuration.host = "127.0.0.2"
+        let sim = try KubeSimServer(configuration: configuration)
         try await sim.start()
         defer { Task { try? await sim.stop() } }
         var good = try KubeConfigLoader.load(paths: [sim.kubeconfigPath])
