@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ironlb", targets: ["ironlb"]),
         // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
         .library(name: "BGPWire", targets: ["BGPWire"]),
+        .library(name: "BGPSession", targets: ["BGPSession"]),
         .library(name: "LinkWire", targets: ["LinkWire"]),
         .library(name: "KubeModel", targets: ["KubeModel"]),
         .library(name: "LBConfig", targets: ["LBConfig"]),
@@ -74,6 +75,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         .target(

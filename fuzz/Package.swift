@@ -19,6 +19,12 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzBGPSession",
+            dependencies: [
+                .product(name: "BGPSession", package: "IronLB"),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzKubeProtobuf",
             dependencies: [
                 .product(name: "KubeModel", package: "IronLB"),

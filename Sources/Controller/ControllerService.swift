@@ -24,8 +24,9 @@ public final class ControllerService: Service, Sendable {
         let annotations = StatusWriter<String?>(retryDelay: retryDelay) { service, value in
             await api.writeAnnouncedBy(service, value)
         }
-        state = ControllerState(writer: writer, annotations: annotations, events: EventSink(api: api), settings: settings,
-                                metrics: ControllerMetrics(registry: registry), logger: logger)
+        let metrics = ControllerMetrics(registry: registry)
+        state = ControllerState(writer: writer, annotations: annotations, events: EventSink(api: api, dropped: metrics.eventsDropped),
+                                settings: settings, metrics: metrics, logger: logger)
     }
 
     /// Why the controller is not ready (caches not synced, no configuration), or nil.

@@ -117,7 +117,7 @@ public struct LabCommand: AsyncParsableCommand {
             let registry = PrometheusCollectorRegistry()
             let api = KubeSpeakerAPI(client: try makeClient(), namespace: "ironlb-system", configName: "config", loadBalancerClass: nil,
                                      leaseDuration: .seconds(15), node: node, logger: nodeLogger)
-            let daemon = SpeakerDaemon(nodeName: node, api: api, eventLoop: group.next(),
+            let daemon = SpeakerDaemon(nodeName: node, api: api, eventLoops: group,
                                        routerID: IPv4Address(127, 0, 0, UInt8(11 + index)), registry: registry, logger: nodeLogger)
             services += [.init(service: api), .init(service: daemon)]
             services.append(.init(service: ObservabilityServer(

@@ -77,7 +77,8 @@ public struct SpeakerCommand: AsyncParsableCommand {
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             leaseDuration: leaseDuration.duration, node: node, logger: logger
         )
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // BGP sessions spread over these loops (one per core, at most 4).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
         var dataPlane: PacketDataPlane?
         if layer2 {
             do {
@@ -87,7 +88,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
             }
         }
         let daemon = SpeakerDaemon(
-            nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoop: group.next(),
+            nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoops: group,
             routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,
             registry: registry, logger: logger
         )

@@ -128,6 +128,8 @@ public struct ControllerCore: Sendable {
     public private(set) var configStale = false
     /// Services that wait for an address, oldest first.
     private var waiting: [ServiceKey] = []
+    /// Allocations tried for waiting Services (a work counter for tests and benches).
+    public private(set) var waitingAttempts = 0
     private var lastFailure: [ServiceKey: AllocationError] = [:]
     /// At start-up, the Services whose IPs the configuration would have taken: a change to any
     /// of them (deleted, no longer ours, another IP) tries the configuration again.
@@ -163,10 +165,14 @@ public struct ControllerCore: Sendable {
         let previous = services[state.key]
         services[state.key] = state
         guard phase == .running else { return retryStartIfUnblocked(by: state.key) }
-        let held = allocator.assignment(for: state.key) != nil
+        let before = allocator.assignment(for: state.key)
         var actions = reconcile(state, previous: previous)
-        if held && allocator.assignment(for: state.key) == nil { actions += retryRefusedConfig() }
-        actions += retryWaiting()
+        let after = allocator.assignment(for: state.key)
+        if before != nil && after == nil { actions += retryRefusedConfig() }
+        // Only a change of what this Service holds (addresses freed or moved, or how it shares
+        // them) can let a waiting Service in: re-trying all of them on every input made each
+        // input cost O(waiting Services).
+        if Self.mayFreeAddresses(before, after) { actions += retryWaiting() }
         return actions
     }
 
@@ -398,12 +404,21 @@ public struct ControllerCore: Sendable {
             && state.allocatedFromPool == assignment.pool
     }
 
+    /// Whether a Service's assignment changing from `before` to `after` can let another in: its
+    /// addresses changed, or the terms on which it shares them (sharing key, ports, backends).
+    static func mayFreeAddresses(_ before: Assignment?, _ after: Assignment?) -> Bool {
+        guard let before, let after else { return before != nil || after != nil }
+        return before.ips != after.ips || before.request.sharingKey != after.request.sharingKey
+            || before.request.ports != after.request.ports || before.request.backendKey != after.request.backendKey
+    }
+
     /// Gives freed addresses to waiting Services, oldest first.
     private mutating func retryWaiting() -> [ControllerAction] {
         var actions: [ControllerAction] = []
         for key in waiting {
             guard let state = services[key] else { continue }
             guard let request = request(for: state) else { continue }
+            waitingAttempts += 1
             if case .success(let assignment) = allocator.allocate(request) {
                 waiting.removeAll { $0 == key }
                 lastFailure[key] = nil

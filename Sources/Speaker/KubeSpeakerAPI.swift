@@ -22,15 +22,16 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     private let leaseDurationSeconds: Int32
     private let recorder: EventRecorder
     private let logger: Logger
-    private let stream: AsyncStream<SpeakerInput>
-    private let continuation: AsyncStream<SpeakerInput>.Continuation
+    /// The latest input per object: an object that changes faster than the speaker decides
+    /// is decided once with its newest state.
+    let inputs = CoalescingQueue<String, SpeakerInput>(key: KubeSpeakerAPI.object(of:))
     private let services: Informer<V1Service>
     private let slices: Informer<V1EndpointSlice>
     private let nodes: Informer<V1Node>
     private let configMaps: Informer<V1ConfigMap>
     private let leases: Informer<V1Lease>
-    /// EndpointSlice `namespace/name` → (Service, nodes with usable endpoints).
-    private let sliceIndex = Mutex<[String: (service: ServiceKey, nodes: Set<String>)]>([:])
+    /// Nodes with usable endpoints, per Service, from the EndpointSlices.
+    private let sliceIndex = Mutex(EndpointSliceIndex())
 
     public init(client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger) {
         self.client = client
@@ -40,7 +41,6 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         self.leaseDurationSeconds = Int32(max(1, leaseDuration.components.seconds))
         self.logger = logger
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/speaker", reportingInstance: node)
-        (stream, continuation) = AsyncStream.makeStream(of: SpeakerInput.self, bufferingPolicy: .unbounded)
         services = Informer<V1Service>(client: client)
         slices = Informer<V1EndpointSlice>(client: client)
         nodes = Informer<V1Node>(client: client)
@@ -48,13 +48,28 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         leases = Informer<V1Lease>(client: client, namespace: namespace)
     }
 
-    public func changes() -> AsyncStream<SpeakerInput> { stream }
+    public func changes() -> AsyncStream<SpeakerInput> { inputs.stream() }
+
+    /// The object an input is about (the key its newer inputs replace it under).
+    static func object(of input: SpeakerInput) -> String {
+        switch input {
+        case .serviceUpserted(let service): return "service/\(service.key)"
+        case .serviceDeleted(let key): return "service/\(key)"
+        case .endpoints(let key, _): return "endpoints/\(key)"
+        case .nodeUpserted(let node): return "node/\(node.name)"
+        case .nodeDeleted(let name): return "node/\(name)"
+        case .config: return "config"
+        case .lease(let node, _, _): return "lease/\(node)"
+        case .leaseDeleted(let node): return "lease/\(node)"
+        case .synced: return "synced"
+        }
+    }
 
     public func run() async throws {
-        let continuation = self.continuation
+        let inputs = self.inputs
         let barrier = SyncBarrier(["services", "endpointslices", "nodes", "configmaps", "leases"])
         let markSynced: @Sendable (String) -> Void = { name in
-            if barrier.markSynced(name) { continuation.yield(.synced) }
+            if barrier.markSynced(name) { inputs.yield(.synced) }
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.services.run() }
@@ -66,10 +81,10 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 for await event in self.services.events {
                     switch event {
                     case .added(let service), .updated(_, let service):
-                        if let view = self.view(of: service) { continuation.yield(.serviceUpserted(view)) }
+                        if let view = self.view(of: service) { inputs.yield(.serviceUpserted(view)) }
                     case .deleted(let service):
                         if let namespace = service.metadata.namespace, let name = service.metadata.name {
-                            continuation.yield(.serviceDeleted(ServiceKey(namespace: namespace, name: name)))
+                            inputs.yield(.serviceDeleted(ServiceKey(namespace: namespace, name: name)))
                         }
                     case .synced: markSynced("services")
                     }
@@ -88,15 +103,15 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 for await event in self.nodes.events {
                     switch event {
                     case .added(let node), .updated(_, let node):
-                        if let state = Self.state(of: node) { continuation.yield(.nodeUpserted(state)) }
+                        if let state = Self.state(of: node) { inputs.yield(.nodeUpserted(state)) }
                     case .deleted(let node):
-                        if let name = node.metadata.name { continuation.yield(.nodeDeleted(name)) }
+                        if let name = node.metadata.name { inputs.yield(.nodeDeleted(name)) }
                     case .synced: markSynced("nodes")
                     }
                 }
             }
             group.addTask {
-                await self.configMaps.follow(name: self.configName, key: "config", value: { continuation.yield(.config($0)) }, synced: { markSynced("configmaps") })
+                await self.configMaps.follow(name: self.configName, key: "config", value: { inputs.yield(.config($0)) }, synced: { markSynced("configmaps") })
             }
             group.addTask {
                 for await event in self.leases.events {
@@ -105,10 +120,10 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                         guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
                         let node = String(name.dropFirst(Self.leasePrefix.count))
                         let held = !(lease.spec?.holderIdentity ?? "").isEmpty
-                        continuation.yield(.lease(node: node, held: held, resourceVersion: lease.metadata.resourceVersion ?? ""))
+                        inputs.yield(.lease(node: node, held: held, resourceVersion: lease.metadata.resourceVersion ?? ""))
                     case .deleted(let lease):
                         guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
-                        continuation.yield(.leaseDeleted(node: String(name.dropFirst(Self.leasePrefix.count))))
+                        inputs.yield(.leaseDeleted(node: String(name.dropFirst(Self.leasePrefix.count))))
                     case .synced: markSynced("leases")
                     }
                 }
@@ -117,7 +132,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             try? await gracefulShutdown()
             group.cancelAll()
         }
-        continuation.finish()
+        inputs.finish()
     }
 
     // MARK: Translation
@@ -143,11 +158,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             let usable = conditions.isReady || (conditions.isServing && conditions.isTerminating)
             return usable ? endpoint.nodeName : nil
         })
-        let nodes = sliceIndex.withLock { index -> Set<String> in
-            if deleted { index["\(namespace)/\(name)"] = nil } else { index["\(namespace)/\(name)"] = (service, usable) }
-            return index.values.filter { $0.service == service }.reduce(into: Set<String>()) { $0.formUnion($1.nodes) }
-        }
-        continuation.yield(.endpoints(service, nodes))
+        let changed = sliceIndex.withLock { $0.set(slice: "\(namespace)/\(name)", service: service, nodes: deleted ? nil : usable) }
+        for (key, nodes) in changed { inputs.yield(.endpoints(key, nodes)) }
     }
 
     static func state(of node: V1Node) -> NodeState? {

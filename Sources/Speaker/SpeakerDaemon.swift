@@ -20,7 +20,7 @@ public final class SpeakerDaemon: Service, Sendable {
 
     public init(
         nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane = NoLayer2DataPlane(),
-        eventLoop: any EventLoop, routerID: IPv4Address, timings: LeaseTimings = .default,
+        eventLoops: any EventLoopGroup, routerID: IPv4Address, timings: LeaseTimings = .default,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.api = api
@@ -36,7 +36,7 @@ public final class SpeakerDaemon: Service, Sendable {
         let metrics = SpeakerMetrics(registry: registry)
         state = SpeakerState(
             nodeName: nodeName, api: api, dataPlane: dataPlane,
-            sessions: BGPSessions(eventLoop: eventLoop, routerID: routerID, logger: logger, metrics: metrics),
+            sessions: BGPSessions(eventLoops: eventLoops, routerID: routerID, logger: logger, metrics: metrics),
             timings: timings, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink, events: eventSink,
             reports: reportSink
         )
@@ -230,7 +230,7 @@ actor SpeakerState {
             if announcedLabels[service] == nil {
                 let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
                 logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
-                events.yield(event)
+                if case .dropped = events.yield(event) { metrics.eventDropped() }
             }
             var labels: Set<[String]> = []
             for way in ways {

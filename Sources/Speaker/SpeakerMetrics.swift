@@ -34,6 +34,15 @@ struct SpeakerMetrics: Sendable {
                              helpText: "1 once a valid configuration has been loaded.")
     }
 
+    private static var eventsDropped: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "events", metricName: "dropped", unitName: "total",
+                             helpText: "Kubernetes Events not recorded because the queue to the API server was full.")
+    }
+
+    func eventDropped() {
+        registry.makeCounter(descriptor: Self.eventsDropped).increment()
+    }
+
     private func peerLabels(_ peer: Peer) -> [(String, String)] { [("peer", "\(peer.address):\(peer.port)")] }
 
     func sessionState(_ peer: Peer, up: Bool) {
@@ -46,6 +55,15 @@ struct SpeakerMetrics: Sendable {
 
     func updatesSent(_ peer: Peer, count: Int) {
         registry.makeCounter(descriptor: Self.updates, labels: peerLabels(peer)).increment(by: Int64(count))
+    }
+
+    private static var sessionResets: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "bgp", metricName: "session_resets", unitName: "total",
+                             helpText: "BGP sessions this speaker closed, by reason (outboundBufferFull: the peer did not read).")
+    }
+
+    func sessionReset(_ peer: Peer, reason: String) {
+        registry.makeCounter(descriptor: Self.sessionResets, labels: peerLabels(peer) + [("reason", reason)]).increment()
     }
 
     func sessionRemoved(_ peer: Peer) {

@@ -94,7 +94,7 @@ struct SpeakerDaemonLayer2Tests {
         )
         let logger = Logger(label: "test")
         let daemon = SpeakerDaemon(
-            nodeName: "node1", api: api, dataPlane: dataPlane, eventLoop: eventLoops.next(), routerID: IPv4Address("192.0.2.11")!,
+            nodeName: "node1", api: api, dataPlane: dataPlane, eventLoops: eventLoops, routerID: IPv4Address("192.0.2.11")!,
             timings: timings, registry: PrometheusCollectorRegistry(), logger: logger
         )
         api.sink.yield(.config("address-pools:\n- {name: lan, protocol: layer2, addresses: [192.0.2.200-192.0.2.210]}"))
