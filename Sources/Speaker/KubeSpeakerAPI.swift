@@ -29,8 +29,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     private let nodes: Informer<V1Node>
     private let configMaps: Informer<V1ConfigMap>
     private let leases: Informer<V1Lease>
-    /// EndpointSlice `namespace/name` → (Service, nodes with usable endpoints).
-    private let sliceIndex = Mutex<[String: (service: ServiceKey, nodes: Set<String>)]>([:])
+    /// EndpointSlice `namespace/name` → (Service, where its usable endpoints are).
+    private let sliceIndex = Mutex<[String: (service: ServiceKey, endpoints: ServiceEndpoints)]>([:])
 
     public init(client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger) {
         self.client = client
@@ -138,16 +138,15 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
               let serviceName = slice.metadata.labels?["kubernetes.io/service-name"] else { return }
         let service = ServiceKey(namespace: namespace, name: serviceName)
         // Ready, or serving while terminating (a rollout keeps the route until old pods go).
-        let usable = deleted ? [] : Set((slice.endpoints ?? []).compactMap { endpoint -> String? in
+        let usable = deleted ? ServiceEndpoints.none : ServiceEndpoints.reduce((slice.endpoints ?? []).map { endpoint in
             let conditions = endpoint.conditions ?? EndpointConditions()
-            let usable = conditions.isReady || (conditions.isServing && conditions.isTerminating)
-            return usable ? endpoint.nodeName : nil
+            return (ServiceEndpoints.Conditions(ready: conditions.ready, serving: conditions.serving, terminating: conditions.terminating), endpoint.nodeName)
         })
-        let nodes = sliceIndex.withLock { index -> Set<String> in
+        let endpoints = sliceIndex.withLock { index -> ServiceEndpoints in
             if deleted { index["\(namespace)/\(name)"] = nil } else { index["\(namespace)/\(name)"] = (service, usable) }
-            return index.values.filter { $0.service == service }.reduce(into: Set<String>()) { $0.formUnion($1.nodes) }
+            return ServiceEndpoints.union(index.values.filter { $0.service == service }.map(\.endpoints))
         }
-        continuation.yield(.endpoints(service, nodes))
+        continuation.yield(.endpoints(service, endpoints))
     }
 
     static func state(of node: V1Node) -> NodeState? {
