@@ -65,7 +65,7 @@ import TestSupport
         try lab.startSpeaker("node2", address: "192.0.2.12")
         var failed = false
         defer { if failed { lab.dumpLogs() } }
-        func hops(_ prefix: String) -> [String] { frr.nextHops(prefix, family: "ipv4") }
+        func hops(_ prefix: String) -> Set<String> { frr.nextHops(prefix, family: "ipv4") }
 
         // A Service with a running pod: its route proves both speakers advertise.
         #expect(try Self.workload(lab, "probe", ip: "203.0.113.1", replicas: 1))
@@ -121,7 +121,7 @@ import TestSupport
         let macs = ["node1": SpeakerLayer2InteropTests.mac(lab.nodes["node1"]!), "node2": SpeakerLayer2InteropTests.mac(lab.nodes["node2"]!)]
         var failed = false
         defer { if failed { lab.dumpLogs() } }
-        func arping(_ ip: String) -> [String] { Array(Set(SpeakerLayer2InteropTests.arping(client, ip))).sorted() }
+        func arping(_ ip: String) -> [String] { Set(SpeakerLayer2InteropTests.arping(client, ip)).sorted() }
 
         // A Service with a running pod: its answer proves the speakers answer.
         #expect(try Self.workload(lab, "probe", ip: "192.0.2.201", replicas: 1))
