@@ -62,9 +62,9 @@ enum LabWorkloads {
             if nodes[key] == nil { nodes[key] = [] }
             for endpoint in slice["endpoints"]?.arrayValue ?? [] {
                 let conditions = endpoint["conditions"]
-                let usable = ServiceEndpoints.Conditions(
+                let usable = ServiceEndpoints.isUsable(
                     ready: conditions?["ready"]?.boolValue, serving: conditions?["serving"]?.boolValue, terminating: conditions?["terminating"]?.boolValue
-                ).isUsable
+                )
                 guard usable, let node = endpoint["nodeName"]?.stringValue else { continue }
                 nodes[key, default: []].insert(node)
             }

@@ -356,6 +356,11 @@ final class SimWorkloadControllers: @unchecked Sendable {
             }
             let stamp = JSONValue.string(KubeTime(seconds: Int64(now.timeIntervalSince1970)).format())
             let containers = pod.value(atPath: "spec.containers")?.arrayValue ?? []
+            func conditions(ready: Bool) -> JSONValue {
+                .array(["PodScheduled", "Initialized", "ContainersReady", "Ready"].map { type in
+                    ["type": .string(type), "status": .string(ready || type == "PodScheduled" || type == "Initialized" ? "True" : "False"), "lastTransitionTime": stamp]
+                })
+            }
             func statuses(ready: Bool) -> JSONValue {
                 .array(containers.map { container in
                     ["name": container["name"] ?? "app", "image": container["image"] ?? "", "imageID": "", "ready": .bool(ready), "started": true,
@@ -368,13 +373,7 @@ final class SimWorkloadControllers: @unchecked Sendable {
                     .flatMap { ($0.value(atPath: "status.addresses")?.arrayValue ?? []).first { $0["type"]?.stringValue == "InternalIP" }?["address"] }
                 var status: [String: JSONValue] = [
                     "phase": "Running", "podIP": .string(address), "podIPs": [["ip": .string(address)]], "startTime": stamp, "qosClass": "BestEffort",
-                    "conditions": [
-                        ["type": "PodScheduled", "status": "True", "lastTransitionTime": stamp],
-                        ["type": "Initialized", "status": "True", "lastTransitionTime": stamp],
-                        ["type": "ContainersReady", "status": "False", "lastTransitionTime": stamp],
-                        ["type": "Ready", "status": "False", "lastTransitionTime": stamp],
-                    ],
-                    "containerStatuses": statuses(ready: false),
+                    "conditions": conditions(ready: false), "containerStatuses": statuses(ready: false),
                 ]
                 if let hostIP { status["hostIP"] = hostIP; status["hostIPs"] = [["ip": hostIP]] }
                 server.request("PATCH", podPath + "/status", body: ["status": .object(status)], contentType: "application/merge-patch+json")
@@ -384,15 +383,8 @@ final class SimWorkloadControllers: @unchecked Sendable {
             let since = started[uid] ?? now
             started[uid] = since
             if !SimWorkloadRules.isReady(pod: pod), now.timeIntervalSince(since) >= seconds(options.readyDelay) {
-                server.request("PATCH", podPath + "/status", body: ["status": [
-                    "conditions": [
-                        ["type": "PodScheduled", "status": "True", "lastTransitionTime": stamp],
-                        ["type": "Initialized", "status": "True", "lastTransitionTime": stamp],
-                        ["type": "ContainersReady", "status": "True", "lastTransitionTime": stamp],
-                        ["type": "Ready", "status": "True", "lastTransitionTime": stamp],
-                    ],
-                    "containerStatuses": statuses(ready: true),
-                ]], contentType: "application/merge-patch+json")
+                server.request("PATCH", podPath + "/status", body: ["status": ["conditions": conditions(ready: true), "containerStatuses": statuses(ready: true)]],
+                               contentType: "application/merge-patch+json")
             }
         }
         started = started.filter { live.contains($0.key) }

@@ -140,7 +140,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         // Ready, or serving while terminating (a rollout keeps the route until old pods go).
         let usable = deleted ? ServiceEndpoints.none : ServiceEndpoints.reduce((slice.endpoints ?? []).map { endpoint in
             let conditions = endpoint.conditions ?? EndpointConditions()
-            return (ServiceEndpoints.Conditions(ready: conditions.ready, serving: conditions.serving, terminating: conditions.terminating), endpoint.nodeName)
+            return (ServiceEndpoints.isUsable(ready: conditions.ready, serving: conditions.serving, terminating: conditions.terminating), endpoint.nodeName)
         })
         let endpoints = sliceIndex.withLock { index -> ServiceEndpoints in
             if deleted { index["\(namespace)/\(name)"] = nil } else { index["\(namespace)/\(name)"] = (service, usable) }

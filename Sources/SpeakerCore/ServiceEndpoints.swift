@@ -17,31 +17,19 @@ public struct ServiceEndpoints: Hashable, Sendable {
     /// No usable endpoint (no EndpointSlice, or none of its endpoints is usable).
     public static let none = ServiceEndpoints()
 
-    /// One endpoint's conditions, as EndpointSlices carry them (nil: absent).
-    public struct Conditions: Hashable, Sendable {
-        public var ready: Bool?
-        public var serving: Bool?
-        public var terminating: Bool?
-
-        public init(ready: Bool? = nil, serving: Bool? = nil, terminating: Bool? = nil) {
-            self.ready = ready
-            self.serving = serving
-            self.terminating = terminating
-        }
-
-        /// Ready (an absent `ready` means ready, as the EndpointSlice API says), or serving while
-        /// terminating: during a rolling update the old pods keep the Service announced until
-        /// they are gone, which is what `serving` exists for.
-        public var isUsable: Bool {
-            if ready ?? true { return true }
-            return (serving ?? true) && (terminating ?? false)
-        }
+    /// Whether an endpoint with these conditions (nil: absent, as EndpointSlices carry them)
+    /// can take traffic: ready (an absent `ready` means ready, as the EndpointSlice API says), or
+    /// serving while terminating: during a rolling update the old pods keep the Service
+    /// announced until they are gone, which is what `serving` exists for.
+    public static func isUsable(ready: Bool?, serving: Bool?, terminating: Bool?) -> Bool {
+        if ready ?? true { return true }
+        return (serving ?? true) && (terminating ?? false)
     }
 
-    /// The endpoints of a Service's slices: each endpoint's conditions and node.
-    public static func reduce(_ endpoints: some Sequence<(conditions: Conditions, nodeName: String?)>) -> ServiceEndpoints {
+    /// The endpoints of a Service's slices: whether each is usable, and its node.
+    public static func reduce(_ endpoints: some Sequence<(usable: Bool, nodeName: String?)>) -> ServiceEndpoints {
         var result = ServiceEndpoints()
-        for endpoint in endpoints where endpoint.conditions.isUsable {
+        for endpoint in endpoints where endpoint.usable {
             result.anyUsable = true
             if let node = endpoint.nodeName { result.nodes.insert(node) }
         }

@@ -6,9 +6,16 @@ import Testing
 /// Announcements follow endpoints, as MetalLB's `ShouldAnnounce` does: Cluster needs a usable
 /// endpoint anywhere, Local one on the node; usable means ready, or serving while terminating.
 struct EndpointGateTests {
-    typealias Conditions = ServiceEndpoints.Conditions
+    /// (ready, serving, terminating) of one endpoint; nil is an absent field.
+    struct Conditions: CustomStringConvertible, Sendable {
+        var ready: Bool?
+        var serving: Bool?
+        var terminating: Bool?
+        var usable: Bool { ServiceEndpoints.isUsable(ready: ready, serving: serving, terminating: terminating) }
+        var description: String { "ready \(ready.map(String.init) ?? "-") serving \(serving.map(String.init) ?? "-") terminating \(terminating.map(String.init) ?? "-")" }
+    }
 
-    /// (ready, serving, terminating) → usable. nil is an absent field.
+    /// (ready, serving, terminating) → usable.
     static let usabilityCases: [(Conditions, Bool)] = [
         (Conditions(), true),                                                   // all absent: ready
         (Conditions(ready: true), true),
@@ -24,7 +31,7 @@ struct EndpointGateTests {
 
     @Test(arguments: usabilityCases)
     func usability(conditions: Conditions, usable: Bool) {
-        #expect(conditions.isUsable == usable, "\(conditions)")
+        #expect(conditions.usable == usable, "\(conditions)")
     }
 
     static let ready = Conditions(ready: true, serving: true, terminating: false)
@@ -44,7 +51,7 @@ struct EndpointGateTests {
 
     @Test(arguments: reductionCases)
     func reduction(endpoints: [(Conditions, String?)], expected: ServiceEndpoints) {
-        #expect(ServiceEndpoints.reduce(endpoints.map { (conditions: $0.0, nodeName: $0.1) }) == expected)
+        #expect(ServiceEndpoints.reduce(endpoints.map { (usable: $0.0.usable, nodeName: $0.1) }) == expected)
     }
 
     @Test func slicesOfOneServiceAreUnited() {
