@@ -109,10 +109,10 @@ enum SimWorkloadRules {
         let surge = old.isEmpty ? 0 : 1
         let create = max(0, min(replicas - current.count, replicas + surge - live.count))
         var delete: [String] = []
-        // Extra pods of the current template: the not ready ones first, then the newest.
+        // Extra pods of the current template: the not ready ones first, then by name.
         if current.count > replicas {
             let ordered = current.sorted { a, b in
-                (isReady(pod: a) ? 1 : 0, name(b)) < (isReady(pod: b) ? 1 : 0, name(a))
+                (isReady(pod: a) ? 1 : 0, name(a)) < (isReady(pod: b) ? 1 : 0, name(b))
             }
             delete += ordered.prefix(current.count - replicas).map(name)
         }
