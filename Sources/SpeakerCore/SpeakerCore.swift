@@ -172,8 +172,9 @@ public struct SpeakerCore: Sendable {
     }
 
     public mutating func serviceDeleted(_ key: ServiceKey) {
+        // Endpoints stay: they follow the EndpointSlices, which outlive a Service deleted and
+        // created again (the informer would not tell them again).
         let old = services.removeValue(forKey: key)
-        endpoints[key] = nil
         serviceIPsChanged(key, old: old.map(Self.announcedIPs) ?? [], new: [])
     }
 

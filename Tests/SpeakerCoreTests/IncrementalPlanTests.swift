@@ -162,7 +162,6 @@ struct IncrementalPlanTests {
                 let key = ServiceKey(namespace: "ns", name: "s\(Int.random(in: 0..<24, using: &rng))")
                 core.serviceDeleted(key)
                 services[key] = nil
-                endpoints[key] = nil
                 kinds["delete", default: 0] += 1
             default:
                 let key = ServiceKey(namespace: "ns", name: "s\(Int.random(in: 0..<24, using: &rng))")
