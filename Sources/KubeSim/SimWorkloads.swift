@@ -193,6 +193,26 @@ enum SimWorkloadRules {
         }
     }
 
+    /// `kubectl get pods` columns (`-o wide` shows the priority 1 ones).
+    static func podColumns(name: JSONValue, age: JSONValue) -> [JSONValue] {
+        [name, SimTables.column("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic."),
+         SimTables.column("Status", "string", "", "The aggregate status of the containers in this pod."),
+         SimTables.column("Restarts", "string", "", "The number of times the containers in this pod have been restarted."), age,
+         SimTables.column("IP", "string", "", "IP address allocated to the pod.", priority: 1),
+         SimTables.column("Node", "string", "", "Name of the Node this pod is assigned to.", priority: 1),
+         SimTables.column("Nominated Node", "string", "", "Name of the Node nominated by the scheduler.", priority: 1),
+         SimTables.column("Readiness Gates", "string", "", "The readiness gates of this pod.", priority: 1)]
+    }
+
+    static func podCells(_ pod: JSONValue, name: JSONValue, age: JSONValue) -> [JSONValue] {
+        let containers = pod.value(atPath: "spec.containers")?.arrayValue?.count ?? 0
+        let ready = (pod.value(atPath: "status.containerStatuses")?.arrayValue ?? []).filter { $0["ready"]?.boolValue == true }.count
+        let status = isDeleting(pod) ? "Terminating" : (pod.value(atPath: "status.phase")?.stringValue ?? "Pending")
+        return [name, .string("\(ready)/\(containers)"), .string(status), "0", age,
+                .string(pod.value(atPath: "status.podIP")?.stringValue ?? "<none>"), .string(pod.value(atPath: "spec.nodeName")?.stringValue ?? "<none>"),
+                "<none>", "<none>"]
+    }
+
     /// The name of the managed slice of a Service (generated once per Service uid).
     static func sliceName(service: JSONValue) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
