@@ -213,6 +213,17 @@ import TestSupport
         #expect(manual["endpoints"] == slice["endpoints"])
     }
 
+    @Test func podTableCells() {
+        let pod: JSONValue = ["metadata": ["name": "web-1"], "spec": ["nodeName": "n1", "containers": [["name": "a"], ["name": "b"]]],
+                              "status": ["phase": "Running", "podIP": "10.244.0.10", "containerStatuses": [["ready": true], ["ready": false]]]]
+        let columns = SimWorkloadRules.podColumns(name: "Name", age: "Age").map { $0["name"]?.stringValue ?? "" }
+        #expect(columns == ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"])
+        #expect(SimWorkloadRules.podCells(pod, name: "web-1", age: "5s") == ["web-1", "1/2", "Running", "0", "5s", "10.244.0.10", "n1", "<none>", "<none>"])
+        var deleting = pod
+        deleting.set(["metadata", "deletionTimestamp"], "2026-12-06T10:00:00Z")
+        #expect(SimWorkloadRules.podCells(deleting, name: "web-1", age: "5s")[2] == "Terminating")
+    }
+
     /// The rolling update's decisions, without a server.
     @Test func deploymentSteps() {
         func pod(_ name: String, _ hash: String, ready: Bool, deleting: Bool = false) -> JSONValue {
