@@ -356,7 +356,7 @@ final class SimWorkloadControllers: @unchecked Sendable {
                     server.request("PATCH", podPath + "/status", body: ["status": [
                         "phase": "Pending",
                         "conditions": [["type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                        "message": "0/\(nodes.count) nodes are available: no Ready, schedulable Node matches the pod's node selector."]],
+                                        "message": .string("0/\(nodes.count) nodes are available: no Ready, schedulable Node matches the pod's node selector.")]],
                     ]], contentType: "application/merge-patch+json")
                 }
                 continue
