@@ -216,7 +216,7 @@ import TestSupport
     @Test func podTableCells() {
         let pod: JSONValue = ["metadata": ["name": "web-1"], "spec": ["nodeName": "n1", "containers": [["name": "a"], ["name": "b"]]],
                               "status": ["phase": "Running", "podIP": "10.244.0.10", "containerStatuses": [["ready": true], ["ready": false]]]]
-        let columns = SimWorkloadRules.podColumns(name: "Name", age: "Age").map { $0["name"]?.stringValue ?? "" }
+        let columns = SimWorkloadRules.podColumns(name: ["name": "Name"], age: ["name": "Age"]).map { $0["name"]?.stringValue ?? "" }
         #expect(columns == ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"])
         #expect(SimWorkloadRules.podCells(pod, name: "web-1", age: "5s") == ["web-1", "1/2", "Running", "0", "5s", "10.244.0.10", "n1", "<none>", "<none>"])
         var deleting = pod
