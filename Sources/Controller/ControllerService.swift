@@ -115,7 +115,13 @@ actor ControllerState {
         for key in services {
             guard let service = snapshot.services[key] else { continue }
             let wanted = service.isLoadBalancer && !service.isDeleting ? announcedBy.value(for: key) : nil
-            if service.annotations[AnnouncedByIndex.annotation] != wanted { annotations.enqueue(key, wanted) }
+            guard service.annotations[AnnouncedByIndex.annotation] != wanted else { continue }
+            annotations.enqueue(key, wanted)
+            // Why a Service with an IP is not announced, where `kubectl describe svc` shows it.
+            if let reason = wanted.flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }),
+               service.annotations[AnnouncedByIndex.annotation].flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }) != reason {
+                perform([.event(ControllerEvent(.service(key), .normal, "NotAnnounced", "no node announces the Service: \(reason)"))])
+            }
         }
     }
 

@@ -33,6 +33,9 @@ public final class KubeSimServer: @unchecked Sendable {
         /// controller removes its content and then the namespace (real clusters: seconds).
         /// Clients deleting a namespace and its content in one go (`kubectl delete -f`) rely on it.
         public var namespaceFinalizationDelay: Duration = .seconds(3)
+        /// Deployments, Pods and EndpointSlices as kube-controller-manager and the kubelets
+        /// keep them (`SimWorkloads.swift`); nil: nothing writes them but clients.
+        public var workloads: SimWorkloadOptions?
         public init() {}
     }
 
@@ -41,6 +44,7 @@ public final class KubeSimServer: @unchecked Sendable {
     let store: SimStore
     let api: SimAPI
     let faults = FaultState()
+    private var workloadControllers: SimWorkloadControllers?
     private let group: MultiThreadedEventLoopGroup
     private let ownsGroup: Bool
     private var channel: Channel?
@@ -154,10 +158,17 @@ public final class KubeSimServer: @unchecked Sendable {
         port = ch.localAddress?.port ?? configuration.port
         api.serverAddress = "\(configuration.host):\(port)"
         try writeFiles()
+        if let options = configuration.workloads {
+            api.gracefulPods = true
+            let controllers = SimWorkloadControllers(server: self, options: options)
+            controllers.start(on: group.next())
+            workloadControllers = controllers
+        }
         logger.info("kubesim listening", metadata: ["url": "\(url)", "kubeconfig": "\(kubeconfigPath)"])
     }
 
     public func stop() async throws {
+        workloadControllers?.stop()
         store.lock.withLock { store.closeAllWatchers() }
         try? await channel?.close()
         let open = connections.withLockedValue { Array($0.values) }

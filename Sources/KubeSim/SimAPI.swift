@@ -26,6 +26,8 @@ final class SimAPI: @unchecked Sendable {
     /// Called (under the store lock) when a namespace becomes Terminating; the server schedules
     /// `finalizeNamespace`.
     var onNamespaceTerminating: (@Sendable (String) -> Void)?
+    /// Pods on a node are deleted gracefully (a simulated kubelet finishes the deletion).
+    var gracefulPods = false
 
     init(store: SimStore) { self.store = store }
 
@@ -73,6 +75,7 @@ final class SimAPI: @unchecked Sendable {
     private func resource(_ req: SimRequest, _ t: ResourceTarget) throws(V1Status) -> SimResponse {
         let r = t.resource
         if let sub = t.subresource {
+            if sub == "scale", SimResources.type(r).hasScale { return try scale(req, t) }
             guard sub == "status", SimResources.type(r).hasStatus else { throw SimErrors.pathNotFound() }
         }
         switch req.method {
@@ -464,6 +467,7 @@ final class SimAPI: @unchecked Sendable {
                 throw SimErrors.conflict(r, name, "Precondition failed: ResourceVersion in precondition: \(prv), ResourceVersion in object meta: \(old.value(atPath: "metadata.resourceVersion")?.stringValue ?? "")")
             }
             if dryRun(req) { return ok(old) }
+            if r == .pods, let pending = gracefulPodDeletion(req, old, namespace: ns, name: name) { return ok(pending) }
             return ok(deleteLocked(r, ns, name, old))
         }
     }

@@ -47,6 +47,8 @@ struct SimResourceType: Sendable {
     var categories: [String] = []
     /// Strategic-merge-patch merge keys beyond `StrategicMergePatch.defaultMergeKeys`.
     var mergeKeys: [String: String] = [:]
+    /// A `scale` subresource (autoscaling/v1 Scale; `SimAPI.scale`).
+    var hasScale = false
 
     init(_ descriptor: ResourceDescriptor, configure: (inout SimResourceType) -> Void = { _ in }) {
         self.descriptor = descriptor
@@ -122,6 +124,7 @@ enum SimResources {
             $0.generation = .specAndAnnotations
             $0.categories = ["all"]
             $0.mergeKeys = podTemplateMergeKeys("spec.template.spec")
+            $0.hasScale = true
         },
         SimResourceType(.daemonSets) {
             $0.hasStatus = true
@@ -129,6 +132,12 @@ enum SimResources {
             $0.generation = .spec
             $0.categories = ["all"]
             $0.mergeKeys = podTemplateMergeKeys("spec.template.spec")
+        },
+        SimResourceType(.pods) {
+            $0.hasStatus = true
+            $0.fieldSelectors = ["spec.nodeName", "status.phase", "status.podIP"]
+            $0.categories = ["all"]
+            $0.mergeKeys = podTemplateMergeKeys("spec")
         },
         SimResourceType(.roles) { $0.nameRule = .pathSegment },
         SimResourceType(.roleBindings) { $0.nameRule = .pathSegment },

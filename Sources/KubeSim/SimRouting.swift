@@ -168,6 +168,10 @@ enum SimRouting {
                 list.append(["name": .string("\(r.plural)/status"), "singularName": "", "namespaced": .bool(r.namespaced),
                              "kind": .string(r.kind), "verbs": ["get", "patch", "update"]])
             }
+            if t.hasScale {
+                list.append(["name": .string("\(r.plural)/scale"), "singularName": "", "namespaced": .bool(r.namespaced), "group": "autoscaling",
+                             "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]])
+            }
         }
         let gv = group.isEmpty ? version : "\(group)/\(version)"
         return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(gv), "resources": .array(list)]
@@ -218,9 +222,12 @@ enum SimRouting {
                     ]
                     if !r.shortNames.isEmpty { o["shortNames"] = .array(r.shortNames.map { .string($0) }) }
                     if !t.categories.isEmpty { o["categories"] = .array(t.categories.map { .string($0) }) }
-                    if t.hasStatus {
-                        o["subresources"] = [["subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]]]
+                    var subresources: [JSONValue] = []
+                    if t.hasStatus { subresources.append(["subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]]) }
+                    if t.hasScale {
+                        subresources.append(["subresource": "scale", "responseKind": ["group": "autoscaling", "version": "v1", "kind": "Scale"], "verbs": ["get", "patch", "update"]])
                     }
+                    if !subresources.isEmpty { o["subresources"] = .array(subresources) }
                     return .object(o)
                 }
                 versions.append(["version": .string(v), "resources": .array(resources), "freshness": "Current"])

@@ -30,7 +30,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     private let nodes: Informer<V1Node>
     private let configMaps: Informer<V1ConfigMap>
     private let leases: Informer<V1Lease>
-    /// Nodes with usable endpoints, per Service, from the EndpointSlices.
+    /// Where each Service's usable endpoints are, from the EndpointSlices.
     private let sliceIndex = Mutex(EndpointSliceIndex())
 
     public init(client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger) {
@@ -153,13 +153,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
               let serviceName = slice.metadata.labels?["kubernetes.io/service-name"] else { return }
         let service = ServiceKey(namespace: namespace, name: serviceName)
         // Ready, or serving while terminating (a rollout keeps the route until old pods go).
-        let usable = deleted ? [] : Set((slice.endpoints ?? []).compactMap { endpoint -> String? in
+        let usable = ServiceEndpoints.reduce((slice.endpoints ?? []).map { endpoint in
             let conditions = endpoint.conditions ?? EndpointConditions()
-            let usable = conditions.isReady || (conditions.isServing && conditions.isTerminating)
-            return usable ? endpoint.nodeName : nil
+            return (ServiceEndpoints.isUsable(ready: conditions.ready, serving: conditions.serving, terminating: conditions.terminating), endpoint.nodeName)
         })
-        let changed = sliceIndex.withLock { $0.set(slice: "\(namespace)/\(name)", service: service, nodes: deleted ? nil : usable) }
-        for (key, nodes) in changed { inputs.yield(.endpoints(key, nodes)) }
+        let changed = sliceIndex.withLock { $0.set(slice: "\(namespace)/\(name)", service: service, endpoints: deleted ? nil : usable) }
+        for (key, endpoints) in changed { inputs.yield(.endpoints(key, endpoints)) }
     }
 
     static func state(of node: V1Node) -> NodeState? {

@@ -218,7 +218,7 @@ actor SpeakerState {
     private func applyChange(_ change: SpeakerPlanChange) {
         if !shuttingDown { sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me) }
         if let layer2 = change.layer2 { dataPlane.answer(layer2.mapValues(\.interfaces)) }
-        guard !change.announced.isEmpty else { return }
+        guard !change.announced.isEmpty || !change.withheld.isEmpty else { return }
         for (service, ways) in change.announced.sorted(by: { $0.key < $1.key }) {
             let before = announcedLabels[service] ?? []
             guard let ways else {
@@ -242,6 +242,16 @@ actor SpeakerState {
             metrics.announced(labels, previous: before)
             announcedLabels[service] = labels
             report[service] = Self.way(ways)
+        }
+        // Services no node announces (no usable endpoint): the report says why, for the
+        // announced-by annotation, and the metric names them.
+        for (service, reason) in change.withheld {
+            metrics.withheld(service, reason: reason)
+            if let reason {
+                if report[service] == nil { report[service] = AnnouncementReport.withheldWay(reason.rawValue) }
+            } else if report[service].map(AnnouncementReport.isWithheld) == true {
+                report[service] = nil
+            }
         }
         // Not on the way out: the released Lease already tells the controller this node is gone.
         if !shuttingDown { reports.yield(report) }

@@ -2,6 +2,7 @@ import LBConfig
 import LBCore
 import NetPrimitives
 import Prometheus
+import SpeakerCore
 
 /// The speaker's metrics, named as MetalLB names them so dashboards carry over.
 struct SpeakerMetrics: Sendable {
@@ -24,6 +25,10 @@ struct SpeakerMetrics: Sendable {
     private static var announced: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "ironlb", subsystem: "speaker", metricName: "announced", unitName: "",
                              helpText: "1 for each Service IP this node announces, by protocol.")
+    }
+    private static var withheld: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "speaker", metricName: "withheld", unitName: "",
+                             helpText: "1 for each Service with an IP that no node announces, by reason (noEndpoints: no ready endpoints).")
     }
     private static var configStale: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "ironlb", subsystem: "config", metricName: "stale", unitName: "",
@@ -75,6 +80,14 @@ struct SpeakerMetrics: Sendable {
     func config(loaded: Bool, stale: Bool) {
         registry.makeGauge(descriptor: Self.configLoaded).set(loaded ? 1.0 : 0.0)
         registry.makeGauge(descriptor: Self.configStale).set(stale ? 1.0 : 0.0)
+    }
+
+    /// One gauge per Service withheld, labelled with the reason; removed when it no longer is.
+    func withheld(_ service: ServiceKey, reason: WithholdReason?) {
+        for candidate in WithholdReason.allCases where candidate != reason {
+            registry.unregisterGauge(registry.makeGauge(descriptor: Self.withheld, labels: [("service", service.description), ("reason", candidate.code)]))
+        }
+        if let reason { registry.makeGauge(descriptor: Self.withheld, labels: [("service", service.description), ("reason", reason.code)]).set(1.0) }
     }
 
     /// One gauge per (service, protocol, ip) announced; those no longer announced are removed.

@@ -132,7 +132,7 @@ import Testing
     @Test func legacyDiscoveryListsTheNewGroups() {
         let apps = sim.request("GET", "/apis/apps/v1").body
         let names = apps["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
-        #expect(names == ["deployments", "deployments/status", "daemonsets", "daemonsets/status"])
+        #expect(names == ["deployments", "deployments/status", "deployments/scale", "daemonsets", "daemonsets/status"])
         let rbac = sim.request("GET", "/apis/rbac.authorization.k8s.io/v1").body["resources"]?.arrayValue ?? []
         #expect(rbac.compactMap { $0["name"]?.stringValue } == ["roles", "rolebindings", "clusterroles", "clusterrolebindings"])
         #expect(rbac.compactMap { $0["namespaced"]?.boolValue } == [true, true, false, false])

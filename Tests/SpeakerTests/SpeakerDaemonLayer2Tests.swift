@@ -100,6 +100,7 @@ struct SpeakerDaemonLayer2Tests {
         api.sink.yield(.config("address-pools:\n- {name: lan, protocol: layer2, addresses: [192.0.2.200-192.0.2.210]}"))
         api.sink.yield(.nodeUpserted(NodeState(name: "node1")))
         api.sink.yield(.serviceUpserted(SpeakerService(key: ServiceKey(namespace: "default", name: "web"), ips: [vip])))
+        api.sink.yield(.endpoints(ServiceKey(namespace: "default", name: "web"), ServiceEndpoints(nodes: ["node1"])))
         api.sink.yield(.synced)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: daemon)], gracefulShutdownSignals: [], logger: logger))
         let running = Running(group: group, eventLoops: eventLoops)
