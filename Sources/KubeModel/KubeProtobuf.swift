@@ -314,7 +314,8 @@ public enum KubeProtobuf {
             default: continue
             }
         }
-        return (key, try value ?? zeroValue(valueType, path + "." + key))
+        if let value { return (key, value) }
+        return (key, try zeroValue(valueType, path + "." + key))
     }
 
     private static func varint(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> UInt64 {

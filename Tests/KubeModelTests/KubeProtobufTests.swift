@@ -228,6 +228,27 @@ struct PB {
         ])
     }
 
+    /// The fuzz target's seed bodies for kinds the generators do not create (fuzz/corpus/kube-protobuf).
+    @Test func fuzzSeedsOfOtherKindsDecode() throws {
+        let seeds = ProtobufFixtures.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fuzz/corpus/kube-protobuf")
+        func decode(_ name: String) throws -> JSONValue {
+            try KubeProtobuf.decode(body: Array(try Data(contentsOf: seeds.appendingPathComponent(name + ".bin"))))
+        }
+        let event = try decode("events-v1-event")
+        #expect(event["eventTime"] == "2027-01-15T08:00:00.000123Z" && event.value(atPath: "series.count") == 2 && event.value(atPath: "regarding.name") == "web")
+        let lease = try decode("lease")
+        #expect(lease.value(atPath: "spec.renewTime") == "2027-01-15T08:00:10.000005Z" && lease.value(atPath: "spec.leaseDurationSeconds") == 40)
+        let slice = try decode("endpointslice")
+        #expect(slice["addressType"] == "IPv4" && slice["endpoints"] == [["addresses": ["10.244.1.5"], "conditions": ["ready": true], "nodeName": "lab-node-1"]])
+        #expect(slice["ports"] == [["name": "http", "protocol": "TCP", "port": 8080]])
+        let pod = try decode("pod")
+        #expect(pod.value(atPath: "spec.securityContext.supplementalGroups") == [1, 300] && pod.value(atPath: "spec.nodeName") == "lab-node-1")
+        #expect(pod.value(atPath: "metadata.labels") == ["app": "web"] && pod["status"] == [:])
+        let node = try decode("node")
+        #expect(node.value(atPath: "spec.unschedulable") == true && node.value(atPath: "status.addresses") == [["type": "InternalIP", "address": "192.0.2.11"]])
+    }
+
     /// `kubectl create configmap --from-file` of a text and a binary file: `data` and base64 `binaryData`.
     @Test func configMapFromFileKeepsTextAndBinary() throws {
         let v = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("configmap-config-from-file"))
