@@ -190,11 +190,11 @@ final class SimStore: @unchecked Sendable {
         dropExpiredHistory()
     }
 
-    /// Frees expired entries once they are a quarter of the capacity (at least 64): the array
-    /// never holds more than 1.25 × capacity entries, and each removal is amortized over the
-    /// appends that expired them.
+    /// Frees expired entries once they are a quarter of the capacity (at least 16): the array
+    /// never holds more than 1.25 × capacity entries (capacity + 16 below 64), and each removal
+    /// is amortized over the appends that expired them.
     private func dropExpiredHistory() {
-        guard historyStart >= max(64, historyCapacity / 4) else { return }
+        guard historyStart >= max(16, historyCapacity / 4) else { return }
         history.removeFirst(historyStart)
         historyStart = 0
     }

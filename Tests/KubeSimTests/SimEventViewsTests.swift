@@ -74,8 +74,9 @@ import Testing
     @Test func watchesOfEachGroupSeeWritesOfTheOther() throws {
         let sim = try KubeSimServer()
         let received = NIOLockedValueBox<[JSONValue]>([])
+        let from = Int64(sim.currentResourceVersion)
         let start = sim.store.lock.withLock {
-            sim.store.addWatcher(WatchFilter(resource: .coreEvents, namespace: "default", bookmarks: false), fromRV: Int64(sim.currentResourceVersion)) { output in
+            sim.store.addWatcher(WatchFilter(resource: .coreEvents, namespace: "default", bookmarks: false), fromRV: from) { output in
                 if case .events(let events) = output { received.withLockedValue { $0 += events } }
             }
         }
