@@ -11,6 +11,8 @@ struct HistoryEntry: Sendable {
     var kind: Kind
     var object: JSONValue
     var prev: JSONValue?
+    /// When the change was recorded (`SimStore.now`), for the history's freshness bound.
+    var recordedAt = Date.distantPast
 }
 
 /// What a watch stream receives, in order.
@@ -59,6 +61,10 @@ final class SimStore: @unchecked Sendable {
     private var history: [HistoryEntry] = []
     private var historyStart = 0
     var historyCapacity: Int
+    /// Changes older than this are dropped once more than `historyLowerBound` are held
+    /// (kube-apiserver's watch cache keeps 75 s of events above its lower bound of 100).
+    var historyFreshness: TimeInterval = 75
+    var historyLowerBound = 100
     private var watchers: [Int: SimWatcher] = [:]
     private var nextWatcherID = 1
     private var nextClusterIPv4: UInt32 = 10 << 24 | 96 << 16 | 0 << 8 | 10
@@ -174,9 +180,13 @@ final class SimStore: @unchecked Sendable {
         record(HistoryEntry(rv: rv, resource: r.qualifiedName, namespace: ns, kind: .deleted, object: finalObject, prev: prev))
     }
 
-    private func record(_ e: HistoryEntry) {
+    private func record(_ change: HistoryEntry) {
+        var e = change
+        e.recordedAt = now()
         history.append(e)
         if history.count - historyStart > historyCapacity { historyStart += 1 }
+        let stale = e.recordedAt.addingTimeInterval(-historyFreshness)
+        while history.count - historyStart > historyLowerBound, history[historyStart].recordedAt < stale { historyStart += 1 }
         dropExpiredHistory()
         for w in watchers.values {
             if let ev = Self.convert(e, for: w.filter) { w.send(.events([ev])) }
@@ -190,11 +200,12 @@ final class SimStore: @unchecked Sendable {
         dropExpiredHistory()
     }
 
-    /// Frees expired entries once they are a quarter of the capacity (at least 16): the array
-    /// never holds more than 1.25 × capacity entries (capacity + 16 below 64), and each removal
-    /// is amortized over the appends that expired them.
+    /// Frees expired entries once there are as many as retained ones, or a quarter of the
+    /// capacity (at least 16): the array never holds more than 1.25 × capacity entries (twice
+    /// the retained ones when fewer), and each removal is amortized over the appends that
+    /// expired them.
     private func dropExpiredHistory() {
-        guard historyStart >= max(16, historyCapacity / 4) else { return }
+        guard historyStart >= max(16, min(historyCapacity / 4, history.count - historyStart)) else { return }
         history.removeFirst(historyStart)
         historyStart = 0
     }

@@ -144,4 +144,44 @@ import Testing
         }
         #expect(replayed.withLockedValue { $0 } == 100)
     }
+
+    /// Above 100 retained changes, changes older than 75 s go (kube-apiserver's watch cache
+    /// freshness), so an idle server's lease renewals hold a constant amount of memory.
+    @Test func changesOlderThanTheFreshnessGoAboveTheLowerBound() throws {
+        let sim = try KubeSimServer()
+        let clock = NIOLockedValueBox(Date(timeIntervalSince1970: 1_800_000_000))
+        sim.store.lock.withLock { sim.store.now = { clock.withLockedValue { $0 } } }
+        #expect(sim.request("POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", body: ["metadata": ["name": "renewed"], "spec": ["holderIdentity": "a"]]).status == 201)
+        func renew(_ count: Int, every seconds: TimeInterval) {
+            for _ in 0..<count {
+                clock.withLockedValue { $0 = $0.addingTimeInterval(seconds) }
+                let now = clock.withLockedValue { $0 }
+                let update = sim.request("PATCH", "/apis/coordination.k8s.io/v1/namespaces/default/leases/renewed",
+                                         body: ["spec": ["renewTime": .string(MicroTime(KubeTime(epochNanoseconds: Int64(now.timeIntervalSince1970 * 1e9))).description)]],
+                                         contentType: "application/merge-patch+json")
+                #expect(update.status == 200)
+            }
+        }
+        // 300 renewals within 30 s: all fresh, all kept (capacity 1024).
+        renew(300, every: 0.1)
+        #expect(sim.store.lock.withLock { sim.store.historyFootprint } >= 300)
+        // Three hours of renewals every 5 s: the history stays at its lower bound.
+        for _ in 0..<9 {
+            renew(240, every: 5)
+            let held = sim.store.lock.withLock { sim.store.historyFootprint }
+            #expect(held <= 200, "the history holds \(held) entries")
+        }
+        let latest = Int64(sim.currentResourceVersion)!
+        let filter = WatchFilter(resource: .leases, namespace: "default", bookmarks: false)
+        let kept = sim.store.lock.withLock { sim.store.addWatcher(filter, fromRV: latest - 100) { _ in } }
+        guard case .started(let id) = kept else {
+            Issue.record("a watch from 100 changes ago expired")
+            return
+        }
+        sim.store.lock.withLock { sim.store.removeWatcher(id) }
+        guard case .expired = sim.store.lock.withLock({ sim.store.addWatcher(filter, fromRV: latest - 120) { _ in } }) else {
+            Issue.record("a watch from 120 changes (10 minutes) ago did not expire")
+            return
+        }
+    }
 }
