@@ -18,8 +18,11 @@ public final class KubeSimServer: @unchecked Sendable {
         public var tls = true
         /// Bearer tokens accepted (user "kubesim-admin").
         public var tokens: Set<String> = ["kubesim-token"]
-        /// Number of events kept for watches; older resourceVersions get 410 Expired.
-        public var historyCapacity = 100_000
+        /// Most changes kept for watches (kube-apiserver's watch cache capacity); above 100, changes
+        /// older than 75 s are dropped too. A watch from an older resourceVersion gets 410 Expired
+        /// and the client relists. Bounds the memory an idle server's lease renewals would
+        /// otherwise grow without end.
+        public var historyCapacity = 1024
         /// Periodic BOOKMARK interval for watches that allow bookmarks (real server: ~1 min).
         public var bookmarkInterval: Duration? = .seconds(60)
         /// Watch length when the client sends no timeoutSeconds (real server: 30–60 min).
