@@ -58,6 +58,30 @@ public enum ResourceConfigParser {
     public static let group = "metallb.io"
     public static let kinds: Set<String> = ["IPAddressPool", "L2Advertisement", "BGPAdvertisement", "Community", "BFDProfile", "BGPPeer"]
 
+    /// The `spec` fields read, by kind (and `BGPPeer/version`): MetalLB's, every one of them,
+    /// each honoured or refused. manifests/crds.yaml declares exactly these.
+    public static let specFields: [String: [String]] = {
+        let peerV1beta1 = [
+            "myASN", "peerASN", "peerAddress", "sourceAddress", "peerPort", "holdTime", "keepaliveTime", "routerID",
+            "nodeSelectors", "password", "bfdProfile", "ebgpMultiHop",
+        ]
+        return [
+            "IPAddressPool": ["addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"],
+            "L2Advertisement": ["ipAddressPools", "ipAddressPoolSelectors", "nodeSelectors", "interfaces", "serviceSelectors", "preferredNodeSelectors"],
+            "BGPAdvertisement": [
+                "aggregationLength", "aggregationLengthV6", "localPref", "communities", "ipAddressPools", "ipAddressPoolSelectors",
+                "nodeSelectors", "peers", "serviceSelectors",
+            ],
+            "Community": ["communities"],
+            "BFDProfile": ["receiveInterval", "transmitInterval", "detectMultiplier", "echoInterval", "echoMode", "passiveMode", "minimumTtl"],
+            "BGPPeer/v1beta1": peerV1beta1,
+            "BGPPeer/v1beta2": peerV1beta1 + [
+                "localASN", "dynamicASN", "interface", "connectTime", "passwordSecret", "enableGracefulRestart", "vrf",
+                "disableMP", "dualStackAddressFamily",
+            ],
+        ]
+    }()
+
     /// Whether a composed document is a metallb.io object (or a List holding one).
     static func isResource(_ node: Node) -> Bool {
         if node["kind"]?.string == "List", case .sequence(let items)? = node["items"] { return items.contains(where: isResource) }
@@ -267,7 +291,7 @@ struct ResourceBuilder {
         var aliases: [String: BGPCommunity] = [:]
         var origins: [String: String] = [:]
         for object in objects("Community") {
-            guard let fields = fields(object, known: ["communities"]), let list = fields["communities"],
+            guard let fields = fields(object, known: ResourceConfigParser.specFields["Community"] ?? []), let list = fields["communities"],
                   let items = base.reader.sequence(list, "\(object.path).communities") else { continue }
             for (index, item) in items.enumerated() {
                 let path = "\(object.path).communities[\(index)]"
@@ -298,8 +322,7 @@ struct ResourceBuilder {
         let intervals = 10...60000
         for object in objects("BFDProfile") {
             let before = base.reader.errors.count
-            let keys = ["receiveInterval", "transmitInterval", "detectMultiplier", "echoInterval", "echoMode", "passiveMode", "minimumTtl"]
-            guard let fields = fields(object, known: keys) else { continue }
+            guard let fields = fields(object, known: ResourceConfigParser.specFields["BFDProfile"] ?? []) else { continue }
             var profile = BFDProfile(name: object.name.name)
             let path = object.path
             if let value = fields["receiveInterval"].flatMap({ base.reader.int($0, "\(path).receiveInterval", range: intervals) }) { profile.receiveInterval = value }
@@ -316,21 +339,12 @@ struct ResourceBuilder {
 
     // MARK: Peers
 
-    private static let peerKeysV1beta1 = [
-        "myASN", "peerASN", "peerAddress", "sourceAddress", "peerPort", "holdTime", "keepaliveTime", "routerID",
-        "nodeSelectors", "password", "bfdProfile", "ebgpMultiHop",
-    ]
-    private static let peerKeysV1beta2 = peerKeysV1beta1 + [
-        "localASN", "dynamicASN", "interface", "connectTime", "passwordSecret", "enableGracefulRestart", "vrf",
-        "disableMP", "dualStackAddressFamily",
-    ]
-
     private mutating func peers(profiles: Set<String>) -> [Peer] {
         var peers: [Peer] = []
         var keys: [String: String] = [:]
         for object in objects("BGPPeer") {
             let version = object.node["apiVersion"]?.string ?? ""
-            let known = version.hasSuffix("v1beta2") ? Self.peerKeysV1beta2 : Self.peerKeysV1beta1
+            let known = ResourceConfigParser.specFields[version.hasSuffix("v1beta2") ? "BGPPeer/v1beta2" : "BGPPeer/v1beta1"] ?? []
             guard let peer = peer(object, known: known, profiles: profiles) else { continue }
             let key = "\(peer.address)|\(peer.port)|\(peer.sourceAddress?.description ?? "")|\(peer.nodeSelectors.hashValue)"
             if let first = keys[key] {
@@ -449,7 +463,7 @@ struct ResourceBuilder {
         for object in objects("IPAddressPool") {
             let path = object.path
             let before = base.reader.errors.count
-            guard let fields = fields(object, known: ["addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"], required: ["addresses"]) else { continue }
+            guard let fields = fields(object, known: ResourceConfigParser.specFields["IPAddressPool"] ?? [], required: ["addresses"]) else { continue }
             let (blocks, blockPaths) = fields["addresses"].map { base.addressBlocks($0, "\(path).addresses") } ?? ([], [])
             let autoAssign = fields["autoAssign"].flatMap { base.reader.bool($0, "\(path).autoAssign") } ?? true
             let avoidBuggy = fields["avoidBuggyIPs"].flatMap { base.reader.bool($0, "\(path).avoidBuggyIPs") } ?? false
@@ -532,8 +546,7 @@ struct ResourceBuilder {
     private mutating func l2Advertisement(_ object: Object) -> PendingL2? {
         let path = object.path
         let before = base.reader.errors.count
-        let keys = ["ipAddressPools", "ipAddressPoolSelectors", "nodeSelectors", "interfaces", "serviceSelectors", "preferredNodeSelectors"]
-        guard let fields = fields(object, known: keys) else { return nil }
+        guard let fields = fields(object, known: ResourceConfigParser.specFields["L2Advertisement"] ?? []) else { return nil }
         refuse(fields, "serviceSelectors", in: object, Unsupported.serviceSelectors)
         refuse(fields, "preferredNodeSelectors", in: object, Unsupported.preferredNodeSelectors)
         let selection = poolSelection(fields, object)
@@ -552,11 +565,7 @@ struct ResourceBuilder {
     private mutating func bgpAdvertisement(_ object: Object, aliases: [String: BGPCommunity]) -> PendingBGP? {
         let path = object.path
         let before = base.reader.errors.count
-        let keys = [
-            "aggregationLength", "aggregationLengthV6", "localPref", "communities", "ipAddressPools", "ipAddressPoolSelectors",
-            "nodeSelectors", "peers", "serviceSelectors",
-        ]
-        guard let fields = fields(object, known: keys) else { return nil }
+        guard let fields = fields(object, known: ResourceConfigParser.specFields["BGPAdvertisement"] ?? []) else { return nil }
         refuse(fields, "peers", in: object, Unsupported.advertisementPeers)
         refuse(fields, "serviceSelectors", in: object, Unsupported.serviceSelectors)
         let selection = poolSelection(fields, object)

@@ -160,7 +160,7 @@ import Yams
 
     @Test(arguments: [
         // (spec fragment, expected error)
-        ("aggregationLength: 25", "BGPAdvertisement/agg spec.aggregationLength: for IPAddressPool public: 25 is shorter than the pool's prefix 198.51.100.0/24 from 198.51.100.0/24; the aggregate would announce addresses the pool does not hold"),
+        ("aggregationLength: 23", "BGPAdvertisement/agg spec.aggregationLength: for IPAddressPool public: 23 is shorter than the pool's prefix 198.51.100.0/24 from 198.51.100.0/24; the aggregate would announce addresses the pool does not hold"),
         ("aggregationLength: 0", "BGPAdvertisement/agg spec.aggregationLength: 0 is out of range 1-32"),
         ("peers: [router]", "BGPAdvertisement/agg spec.peers: is not supported: \(Unsupported.advertisementPeers)"),
         ("serviceSelectors: [{matchLabels: {a: b}}]", "BGPAdvertisement/agg spec.serviceSelectors: is not supported: \(Unsupported.serviceSelectors)"),
@@ -225,7 +225,7 @@ import Yams
 
     // MARK: Peers
 
-    static func peer(_ version: String = "v1beta2", _ fields: String) -> String {
+    static func peer(_ fields: String, version: String = "v1beta2") -> String {
         """
         apiVersion: metallb.io/\(version)
         kind: BGPPeer
@@ -258,9 +258,9 @@ import Yams
             routerID: IPv4Address("192.0.2.10"), holdTime: 30, keepaliveTime: 10, password: "s3cret", ebgpMultihop: true,
             nodeSelectors: [LabelSelector(matchLabels: ["rack": "a"])]
         ))
-        let v1beta1 = try #require(Self.configuration(Self.peer("v1beta1", "holdTime: 9s"))?.peers.first)
+        let v1beta1 = try #require(Self.configuration(Self.peer("holdTime: 9s", version: "v1beta1"))?.peers.first)
         #expect((v1beta1.holdTime, v1beta1.keepaliveTime) == (9, 3))
-        let defaults = try #require(Self.configuration(Self.peer("", ""))?.peers.first)
+        let defaults = try #require(Self.configuration(Self.peer(""))?.peers.first)
         #expect((defaults.holdTime, defaults.keepaliveTime, defaults.port) == (90, 30, 179))
     }
 
@@ -309,7 +309,7 @@ import Yams
     }
 
     @Test func peerErrorsArePathQualified() {
-        #expect(Self.errors(Self.peer("v1beta1", "connectTime: 5s")) == ["BGPPeer/router spec.connectTime: unknown key \"connectTime\""])
+        #expect(Self.errors(Self.peer("connectTime: 5s", version: "v1beta1")) == ["BGPPeer/router spec.connectTime: unknown key \"connectTime\""])
         #expect(Self.errors(Self.peer("holdTime: 2s")) == ["BGPPeer/router spec.holdTime: must be 0 or at least 3s (RFC 4271 §4.2), got 2s"])
         #expect(Self.errors(Self.peer("sourceAddress: 2001:db8::1")) == ["BGPPeer/router spec.sourceAddress: 2001:db8::1 is ipv6 but peerAddress 192.0.2.1 is ipv4"])
         let profile = "---\n{apiVersion: metallb.io/v1beta1, kind: BFDProfile, metadata: {name: fast}, spec: {receiveInterval: 50}}\n"
