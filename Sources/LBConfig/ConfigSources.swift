@@ -72,3 +72,35 @@ public enum ConfigSources {
         a.address == b.address && a.port == b.port && a.sourceAddress == b.sourceAddress && a.nodeSelectors == b.nodeSelectors
     }
 }
+
+extension ConfigSources {
+    /// The text the controller and speakers hand to `parseSource`: the ConfigMap's `config`
+    /// value alone when there are no objects (as before), or one multi-document YAML holding the
+    /// ConfigMap (when present), then the objects (JSON, in the order given), then Secrets.
+    /// Nil when there is neither a ConfigMap value nor an object.
+    public static func sourceText(configValue: String?, namespace: String, name: String, objects: [String], secrets: [String] = []) -> String? {
+        if objects.isEmpty { return configValue }
+        var documents: [String] = []
+        if let configValue {
+            var value = Node.Scalar(configValue)
+            value.style = .doubleQuoted
+            let manifest = Node.mapping(.init([
+                (Node("apiVersion"), Node("v1")), (Node("kind"), Node("ConfigMap")),
+                (Node("metadata"), Node.mapping(.init([(Node("namespace"), Node(namespace)), (Node("name"), Node(name))]))),
+                (Node("data"), Node.mapping(.init([(Node(ConfigParser.dataKey), .scalar(value))]))),
+            ]))
+            documents.append((try? Yams.serialize(node: manifest)) ?? "")
+        }
+        documents += objects.map { $0 + "\n" }
+        documents += secrets.map { $0 + "\n" }
+        return documents.joined(separator: "---\n")
+    }
+}
+
+extension ConfigParser {
+    /// What the controller and speakers parse: a `config` value, or `ConfigSources.sourceText`'s
+    /// documents (the ConfigMap and MetalLB's objects together).
+    public static func parseSource(_ text: String) -> Result<Configuration, ConfigErrors> {
+        parse(text).map(\.configuration)
+    }
+}
