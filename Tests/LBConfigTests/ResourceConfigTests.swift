@@ -45,7 +45,7 @@ import Yams
     @Test func poolWithoutAdvertisementIsAllocatedButNotAnnounced() throws {
         let configuration = try #require(Self.configuration(Self.pool))
         #expect(configuration.pools.map(\.protocol) == [.unannounced])
-        #expect(configuration.summaryLines == ["pool public: unannounced, 512 addresses (256 ipv4, 256 ipv6)"])
+        #expect(configuration.summaryLines == ["pool public: unannounced, 512 addresses (256 IPv4, 256 IPv6)"])
     }
 
     @Test func l2AdvertisementGivesInterfacesAndNodes() throws {
@@ -311,7 +311,7 @@ import Yams
     @Test func peerErrorsArePathQualified() {
         #expect(Self.errors(Self.peer("connectTime: 5s", version: "v1beta1")) == ["BGPPeer/router spec.connectTime: unknown key \"connectTime\""])
         #expect(Self.errors(Self.peer("holdTime: 2s")) == ["BGPPeer/router spec.holdTime: must be 0 or at least 3s (RFC 4271 §4.2), got 2s"])
-        #expect(Self.errors(Self.peer("sourceAddress: 2001:db8::1")) == ["BGPPeer/router spec.sourceAddress: 2001:db8::1 is ipv6 but peerAddress 192.0.2.1 is ipv4"])
+        #expect(Self.errors(Self.peer("sourceAddress: 2001:db8::1")) == ["BGPPeer/router spec.sourceAddress: 2001:db8::1 is IPv6 but peerAddress 192.0.2.1 is IPv4"])
         let profile = "---\n{apiVersion: metallb.io/v1beta1, kind: BFDProfile, metadata: {name: fast}, spec: {receiveInterval: 50}}\n"
         #expect(Self.errors(Self.peer("bfdProfile: fast") + profile) == ["BGPPeer/router spec.bfdProfile: \(ConfigParser.bfdNotImplemented)"])
         #expect(Self.errors(Self.peer("bfdProfile: slow") + profile) == ["BGPPeer/router spec.bfdProfile: unknown BFD profile \"slow\" (no BFDProfile of that name)"])
