@@ -104,13 +104,14 @@ extension ControllerAcceptance {
                 try cluster.call("DELETE", Self.path("BGPPeer", "router"))
                 #expect(await eventually { Self.stale(controller) == 0 })
 
-                // serviceAllocation.namespaces: tenant-b may not use the tenant pool.
-                var intruder = ServiceSpecification("intruder", namespace: "tenant-b")
-                intruder.annotations = ["ironlb.io/address-pool": "tenant"]
-                try cluster.create(intruder)
-                let failed = await cluster.awaitEvent(reason: "AllocationFailed", about: "intruder", namespace: "tenant-b")
-                #expect(failed != nil)
-                #expect(cluster.ips("intruder", namespace: "tenant-b").isEmpty)
+                // serviceAllocation.namespaces: the tenant pool (tried first: it has a
+                // serviceAllocation) serves tenant-a, never tenant-b.
+                try cluster.create(ServiceSpecification("second", namespace: "tenant-a"))
+                let second = await cluster.awaitIPs("second", namespace: "tenant-a")
+                #expect(second.count == 1 && ipInRange(second[0], "203.0.113.0", "203.0.113.15"), "\(second)")
+                try cluster.create(ServiceSpecification("intruder", namespace: "tenant-b"))
+                let intruder = await cluster.awaitIPs("intruder", namespace: "tenant-b")
+                #expect(intruder.count == 1 && ipInRange(intruder[0], "198.51.100.0", "198.51.100.63"), "\(intruder)")
                 #expect(try cluster.loadBalancers().mapValues(\.ips).filter { before[$0.key] != nil } == before)
                 await controller.stop()
             }
