@@ -52,7 +52,8 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         let namespace = settings.configNamespace
         let sources = ConfigSourceFeed(
             readsObjects: metallb != nil,
-            assemble: { ConfigSources.sourceText(configValue: $0, namespace: namespace, name: configName, objects: $1) },
+            // The controller needs no BGP passwords: a Secret it does not read is only a warning.
+            assemble: { value, objects, _ in ConfigSources.sourceText(configValue: value, namespace: namespace, name: configName, objects: objects) },
             deliver: { continuation.yield(.config($0)) }
         )
         await withTaskGroup(of: Void.self) { group in

@@ -9,15 +9,17 @@ public final class ConfigSourceFeed: Sendable {
     private struct State {
         var value: String??
         var objects: [JSONValue]?
+        /// The Secrets the objects name (JSON), when this reader resolves them.
+        var secrets: [String]?
     }
 
     private let state = NIOLockedValueBox(State())
     private let readsObjects: Bool
-    private let assemble: @Sendable (String?, [String]) -> String?
+    private let assemble: @Sendable (String?, [String], [String]?) -> String?
     private let deliver: @Sendable (String?) -> Void
 
-    /// `assemble(value, objects)`: `ConfigSources.sourceText` for the config namespace and name.
-    public init(readsObjects: Bool, assemble: @escaping @Sendable (String?, [String]) -> String?, deliver: @escaping @Sendable (String?) -> Void) {
+    /// `assemble(value, objects, secrets)`: `ConfigSources.sourceText` for the config namespace and name.
+    public init(readsObjects: Bool, assemble: @escaping @Sendable (String?, [String], [String]?) -> String?, deliver: @escaping @Sendable (String?) -> Void) {
         self.readsObjects = readsObjects
         self.assemble = assemble
         self.deliver = deliver
@@ -27,8 +29,12 @@ public final class ConfigSourceFeed: Sendable {
         update { $0.value = .some(value) }
     }
 
-    public func objects(_ objects: [JSONValue]) {
-        update { $0.objects = objects }
+    /// The objects now, and (for a reader that resolves them) the Secrets they name.
+    public func objects(_ objects: [JSONValue], secrets: [String]? = nil) {
+        update {
+            $0.objects = objects
+            $0.secrets = secrets
+        }
     }
 
     private func update(_ change: (inout State) -> Void) {
@@ -39,7 +45,7 @@ public final class ConfigSourceFeed: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let texts = (state.objects ?? []).compactMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
-            return .some(assemble(value, texts))
+            return .some(assemble(value, texts, state.secrets))
         }
         if case .some(let text) = text { deliver(text) }
     }

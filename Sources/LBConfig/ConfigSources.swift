@@ -5,6 +5,9 @@ import Yams
 /// configuration, with pool and BFD profile names unique across both, no address in two pools
 /// and no peer twice (docs/design/crd-config.md).
 public enum ConfigSources {
+    /// The document saying the Secrets given are all there are (see `sourceText`).
+    static let secretsCompleteMarker = (apiVersion: "ironlb.io/v1", kind: "SecretsComplete")
+
     /// Documents holding metallb.io objects, Secrets, and at most one ConfigMap.
     static func parse(_ manifests: [Node]) -> Result<ParsedConfiguration, ConfigErrors> {
         let configMaps = manifests.filter { $0["kind"]?.string == "ConfigMap" }
@@ -78,7 +81,11 @@ extension ConfigSources {
     /// value alone when there are no objects (as before), or one multi-document YAML holding the
     /// ConfigMap (when present), then the objects (JSON, in the order given), then Secrets.
     /// Nil when there is neither a ConfigMap value nor an object.
-    public static func sourceText(configValue: String?, namespace: String, name: String, objects: [String], secrets: [String] = []) -> String? {
+    ///
+    /// `secrets`: the Secrets the BGPPeers' `passwordSecret`s name, as read from the cluster; when
+    /// given (even empty), the set counts as complete and a Secret missing from it is an error
+    /// (a document `{apiVersion: ironlb.io/v1, kind: SecretsComplete}` says so to the parser).
+    public static func sourceText(configValue: String?, namespace: String, name: String, objects: [String], secrets: [String]? = nil) -> String? {
         if objects.isEmpty { return configValue }
         var documents: [String] = []
         if let configValue {
@@ -92,7 +99,10 @@ extension ConfigSources {
             documents.append((try? Yams.serialize(node: manifest)) ?? "")
         }
         documents += objects.map { $0 + "\n" }
-        documents += secrets.map { $0 + "\n" }
+        if let secrets {
+            documents += secrets.map { $0 + "\n" }
+            documents.append("{\"apiVersion\": \"\(secretsCompleteMarker.apiVersion)\", \"kind\": \"\(secretsCompleteMarker.kind)\"}\n")
+        }
         return documents.joined(separator: "---\n")
     }
 }

@@ -173,7 +173,7 @@ struct ResourceBuilder {
 
     var base = ConfigBuilder(camelCase: true)
     var secrets: [String: PasswordSecret]
-    let secretsAreComplete: Bool
+    var secretsAreComplete: Bool
     var objects: [Object] = []
     var warnings: [String] = []
 
@@ -196,6 +196,10 @@ struct ResourceBuilder {
         }
         if apiVersion == "v1", kind == "Secret" {
             collectSecret(document)
+            return
+        }
+        if apiVersion == ConfigSources.secretsCompleteMarker.apiVersion, kind == ConfigSources.secretsCompleteMarker.kind {
+            secretsAreComplete = true
             return
         }
         guard apiVersion.hasPrefix(ResourceConfigParser.group + "/") else {
@@ -434,7 +438,7 @@ struct ResourceBuilder {
             }
             guard let secret = secrets[name] else {
                 if secretsAreComplete {
-                    base.reader.fail("\(path).passwordSecret.name", "Secret \"\(name)\" not found in the controller's namespace", at: reference["name"])
+                    base.reader.fail("\(path).passwordSecret.name", "Secret \"\(name)\" not found in IronLB's namespace", at: reference["name"])
                 } else {
                     warnings.append("\(object.name): passwordSecret \"\(name)\" is not among the files; the controller reads it from its namespace")
                 }

@@ -287,7 +287,7 @@ import Yams
             Issue.record("a missing Secret must fail when reading from a cluster")
             return
         }
-        #expect(errors.errors.map(\.description) == ["BGPPeer/router spec.passwordSecret.name: Secret \"bgp-auth\" not found in the controller's namespace"])
+        #expect(errors.errors.map(\.description) == ["BGPPeer/router spec.passwordSecret.name: Secret \"bgp-auth\" not found in IronLB's namespace"])
         #expect(Self.errors(Self.peer("passwordSecret: {name: bgp-auth}") + secret.replacingOccurrences(of: "kubernetes.io/basic-auth", with: "Opaque")) == [
             "BGPPeer/router spec.passwordSecret.name: Secret \"bgp-auth\" has type Opaque; it must be kubernetes.io/basic-auth",
         ])
@@ -319,6 +319,26 @@ import Yams
             "BGPPeer/router spec.myASN: must be an integer, got a string (\"64500\")",
         ])
         #expect(ResourceName(errorPath: "BGPPeer/router.a spec.holdTime") == ResourceName(kind: "BGPPeer", name: "router.a"))
+    }
+
+    /// What the speaker parses: the ConfigMap value and the objects as JSON, and the Secrets it
+    /// read by name; the set of Secrets is complete, so a missing one is an error.
+    @Test func sourceTextCombinesTheConfigMapObjectsAndSecrets() throws {
+        let peer = #"{"apiVersion":"metallb.io/v1beta2","kind":"BGPPeer","metadata":{"name":"router"},"spec":{"myASN":64500,"peerASN":64501,"peerAddress":"192.0.2.1","passwordSecret":{"name":"bgp-auth"}}}"#
+        let secret = #"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"bgp-auth"},"type":"kubernetes.io/basic-auth","data":{"password":"\#(Base64.encode(Array("md5-key".utf8)))"}}"#
+        let value = "address-pools: [{name: legacy, protocol: layer2, addresses: [\"203.0.113.0/28\"]}]\n"
+        #expect(ConfigSources.sourceText(configValue: value, namespace: "ironlb-system", name: "config", objects: []) == value)
+        #expect(ConfigSources.sourceText(configValue: nil, namespace: "ironlb-system", name: "config", objects: []) == nil)
+        let text = try #require(ConfigSources.sourceText(configValue: value, namespace: "ironlb-system", name: "config", objects: [peer], secrets: [secret]))
+        let configuration = try ConfigParser.parseSource(text).get()
+        #expect(configuration.pools.map(\.name) == ["legacy"])
+        #expect(configuration.peers.first?.password == "md5-key")
+        let missing = try #require(ConfigSources.sourceText(configValue: nil, namespace: "ironlb-system", name: "config", objects: [peer], secrets: []))
+        guard case .failure(let errors) = ConfigParser.parseSource(missing) else {
+            Issue.record("a Secret the cluster does not have must make the configuration invalid")
+            return
+        }
+        #expect(errors.errors.map(\.description) == ["BGPPeer/router spec.passwordSecret.name: Secret \"bgp-auth\" not found in IronLB's namespace"])
     }
 
     // MARK: Both sources
