@@ -34,8 +34,13 @@ public final class MetalLBInformers: Sendable {
         }.map(\.3)
     }
 
+    /// List items may come without `apiVersion` and `kind` (as the API server lists built-in
+    /// kinds): the informer's resource says what they are.
     private static func entry<K>(_ object: CustomObject<K>) -> (KubeTime?, String, String, JSONValue) {
-        (object.metadata.creationTimestamp, K.resource.kind, object.metadata.name ?? "", object.raw)
+        var raw = object.raw
+        if raw["apiVersion"] == nil { raw["apiVersion"] = .string(K.resource.apiVersion) }
+        if raw["kind"] == nil { raw["kind"] = .string(K.resource.kind) }
+        return (object.metadata.creationTimestamp, K.resource.kind, object.metadata.name ?? "", raw)
     }
 
     /// Runs the informers; `changed` gets `objects` once all have listed, then after each change.

@@ -168,7 +168,9 @@ final class SimAPI: @unchecked Sendable {
             if SimTables.wantsTable(req) {
                 return ok(SimTables.table(items, t.resource, meta: .object(meta), includeObject: req.query["includeObject"] ?? "Metadata", now: store.now()))
             }
-            let stripped = items.map { o -> JSONValue in
+            // Built-in kinds' items carry no kind/apiVersion; custom resources' (unstructured) do.
+            let custom = SimResources.all.allSatisfy { $0.descriptor.qualifiedName != t.resource.qualifiedName }
+            let stripped = custom ? items : items.map { o -> JSONValue in
                 var o = o
                 o["kind"] = nil
                 o["apiVersion"] = nil

@@ -94,7 +94,10 @@ import Testing
         let created = sim.request("POST", Self.widgets, body: ["metadata": ["name": "w"], "spec": ["size": 1], "status": ["ready": true]])
         #expect(created.status == 201)
         #expect(created.body["status"] == nil, "create wipes status")
-        #expect(sim.request("GET", "/apis/example.com/v1/widgets").body["items"]?.arrayValue?.count == 1)
+        let items = sim.request("GET", "/apis/example.com/v1/widgets").body["items"]?.arrayValue ?? []
+        #expect(items.count == 1)
+        // Unlike built-in kinds, custom resources' list items carry kind and apiVersion.
+        #expect(items.first?["kind"] == "Widget" && items.first?["apiVersion"] == "example.com/v1")
         let patched = sim.request("PATCH", Self.widgets + "/w", body: ["spec": ["size": 2], "status": ["ready": true]], contentType: "application/merge-patch+json")
         #expect(patched.body.value(atPath: "spec.size") == 2 && patched.body["status"] == nil && patched.body.value(atPath: "metadata.generation") == 2)
         let status = sim.request("PATCH", Self.widgets + "/w/status", body: ["status": ["ready": true], "spec": ["size": 5]], contentType: "application/merge-patch+json")
