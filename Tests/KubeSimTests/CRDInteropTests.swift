@@ -16,12 +16,7 @@ import TestSupport
 
     @Test func kubectlAppliesTheDefinitionsAndEveryDocumentedExample() async throws {
         guard Prerequisites.require(.command("kubectl")) else { return }
-        let sim = try KubeSimServer()
-        try await sim.start()
-        let home = sim.directory + "/home"
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let env = ["KUBECONFIG": sim.kubeconfigPath, "HOME": home]
-        func kubectl(_ args: [String]) throws -> RunResult { try run(["kubectl"] + args, env: env, timeout: .seconds(120)) }
+        let (sim, kubectl) = try await startedWithKubectl()
 
         let definitions = try kubectl(["apply", "-f", repositoryRoot + "/manifests/crds.yaml"])
         #expect(definitions.status == 0, "\(definitions.output)")
@@ -68,4 +63,15 @@ import TestSupport
         #expect(stored.value(atPath: "spec.unknownField") == nil, "pruned: \(stored)")
         try await sim.stop()
     }
+}
+
+/// A started KubeSim and `kubectl` against it (its own HOME, so no cache is shared), with a
+/// two-minute bound per call.
+func startedWithKubectl() async throws -> (KubeSimServer, (_ args: [String]) throws -> RunResult) {
+    let sim = try KubeSimServer()
+    try await sim.start()
+    let home = sim.directory + "/home"
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    let env = ["KUBECONFIG": sim.kubeconfigPath, "HOME": home]
+    return (sim, { args in try run(["kubectl"] + args, env: env, timeout: .seconds(120)) })
 }
