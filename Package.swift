@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "NetPrimitives"),
         .target(
             name: "LBConfig",
-            dependencies: ["NetPrimitives", .product(name: "Yams", package: "Yams")]
+            dependencies: ["NetPrimitives", "KubeModel", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "LBCore",
@@ -207,7 +207,7 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
-        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
+        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(
             name: "BGPWireTests",

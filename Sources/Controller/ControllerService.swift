@@ -179,6 +179,7 @@ actor ControllerState {
         switch object {
         case .service(let key): return ["lb.service": "\(key)"]
         case .configMap(let namespace, let name): return ["lb.configmap": "\(namespace)/\(name)"]
+        case .resource(let kind, let namespace, let name): return ["lb.object": "\(kind) \(namespace)/\(name)"]
         }
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
 import KubeClient
 import KubeModel
+import LBConfig
 import LBCore
 import Logging
+import NIOConcurrencyHelpers
 import NetPrimitives
 import ServiceLifecycle
 import Synchronization
@@ -23,6 +25,8 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     private let configMaps: Informer<V1ConfigMap>
     private let namespaces: Informer<V1Namespace>
     private let leases: Informer<V1Lease>
+    /// With `settings.readsMetalLBResources`: the metallb.io objects, combined with the ConfigMap.
+    private let metallb: MetalLBInformers?
 
     public init(client: KubeClient, settings: ControllerCore.Settings, instance: String, logger: Logger) {
         self.client = client
@@ -33,17 +37,25 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         configMaps = Informer<V1ConfigMap>(client: client, namespace: settings.configNamespace, fieldSelector: "metadata.name=\(settings.configName)")
         namespaces = Informer<V1Namespace>(client: client)
         leases = Informer<V1Lease>(client: client, namespace: settings.configNamespace)
+        metallb = settings.readsMetalLBResources ? MetalLBInformers(client: client, namespace: settings.configNamespace) : nil
     }
 
     public func changes() -> AsyncStream<ControllerInput> { inputs.stream() }
 
     public func run() async throws {
         let inputs = self.inputs
-        let barrier = SyncBarrier(["services", "configmaps", "namespaces", "leases"])
+        let barrier = SyncBarrier(metallb == nil ? ["services", "configmaps", "namespaces", "leases"] : ["services", "configmaps", "namespaces", "leases", "metallb"])
         let markSynced: @Sendable (String) -> Void = { name in
             if barrier.markSynced(name) { inputs.yield(.synced) }
         }
         let configName = settings.configName
+        let namespace = settings.configNamespace
+        let sources = ConfigSourceFeed(
+            readsObjects: metallb != nil,
+            // The controller needs no BGP passwords: a Secret it does not read is only a warning.
+            assemble: { value, objects, _ in ConfigSources.sourceText(configValue: value, namespace: namespace, name: configName, objects: objects) },
+            deliver: { inputs.yield(.config($0)) }
+        )
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.services.run() }
             group.addTask { await self.configMaps.run() }
@@ -78,7 +90,15 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                 }
             }
             group.addTask {
-                await self.configMaps.follow(name: configName, key: "config", value: { inputs.yield(.config($0)) }, synced: { markSynced("configmaps") })
+                await self.configMaps.follow(name: configName, key: "config", value: { sources.configValue($0) }, synced: { markSynced("configmaps") })
+            }
+            if let metallb = self.metallb {
+                group.addTask {
+                    await metallb.run { objects in
+                        sources.objects(objects)
+                        markSynced("metallb")
+                    }
+                }
             }
             group.addTask {
                 for await event in self.namespaces.events {
@@ -154,6 +174,11 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
             action = "Allocate"
         case .configMap(let namespace, let name):
             regarding = ObjectReference(kind: "ConfigMap", namespace: namespace, name: name, apiVersion: "v1")
+            action = "LoadConfig"
+        case .resource(let kind, let namespace, let name):
+            let uid = metallb?.objects.first { $0.value(atPath: "kind")?.stringValue == kind && $0.value(atPath: "metadata.name")?.stringValue == name }?
+                .value(atPath: "metadata.uid")?.stringValue
+            regarding = ObjectReference(kind: kind, namespace: namespace, name: name, uid: uid, apiVersion: kind == "BGPPeer" ? "metallb.io/v1beta2" : "metallb.io/v1beta1")
             action = "LoadConfig"
         }
         do {

@@ -20,6 +20,9 @@ public struct SpeakerCommand: AsyncParsableCommand {
 
     @OptionGroup public var common: CommonOptions
 
+    @Flag(help: "Also read MetalLB's metallb.io objects in the config namespace, combined with the ConfigMap, and the BGP password Secrets BGPPeers name; their CRDs must be installed (manifests/crds.yaml).")
+    public var metallbResources = false
+
     @Option(help: "This node's name, as in the Node object [env: IRONLB_NODE_NAME].")
     public var nodeName: String?
 
@@ -75,7 +78,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         let api = KubeSpeakerAPI(
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
-            leaseDuration: leaseDuration.duration, node: node, logger: logger
+            leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources
         )
         // BGP sessions spread over these loops (one per core, at most 4).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))

@@ -32,19 +32,20 @@ final class SimAPI: @unchecked Sendable {
     init(store: SimStore) { self.store = store }
 
     func handle(_ req: SimRequest) -> SimResponse {
-        switch SimRouting.route(req.path) {
+        let custom = store.lock.withLock { SimCustomResources.served(store).map(\.type) }
+        switch SimRouting.route(req.path, custom: custom) {
         case .apiVersions:
-            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: true) }
+            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: true, custom: custom) }
             return ok(SimRouting.apiVersions(serverAddress: serverAddress))
         case .apiGroups:
-            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: false) }
-            return ok(SimRouting.apiGroups())
-        case .resourceList(let g, let v): return ok(SimRouting.resourceList(group: g, version: v))
+            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: false, custom: custom) }
+            return ok(SimRouting.apiGroups(custom: custom))
+        case .resourceList(let g, let v): return ok(SimRouting.resourceList(group: g, version: v, custom: custom))
         case .version: return ok(SimRouting.version())
         case .health: return .text(200, "ok")
-        case .openAPIRoot: return ok(SimRouting.openAPIRoot())
+        case .openAPIRoot: return ok(SimRouting.openAPIRoot(custom: custom))
         case .openAPIGroupVersion(let g, let v):
-            guard let doc = SimRouting.openAPIGroupVersion(group: g, version: v) else { return error(SimErrors.pathNotFound()) }
+            guard let doc = SimRouting.openAPIGroupVersion(group: g, version: v, custom: custom) else { return error(SimErrors.pathNotFound()) }
             return ok(doc)
         case .notFound:
             if req.path.hasPrefix("/api") { return error(SimErrors.pathNotFound()) }
@@ -60,8 +61,8 @@ final class SimAPI: @unchecked Sendable {
 
     func ok(_ v: JSONValue, _ code: Int = 200) -> SimResponse { .json(code, v, []) }
 
-    private func aggregated(core: Bool) -> SimResponse {
-        .json(200, SimRouting.aggregatedDiscovery(core: core), [("Content-Type", SimRouting.aggregatedDiscoveryMediaType), ("Vary", "Accept")])
+    private func aggregated(core: Bool, custom: [SimResourceType]) -> SimResponse {
+        .json(200, SimRouting.aggregatedDiscovery(core: core, custom: custom), [("Content-Type", SimRouting.aggregatedDiscoveryMediaType), ("Vary", "Accept")])
     }
 
     func error(_ s: V1Status) -> SimResponse {
@@ -170,7 +171,9 @@ final class SimAPI: @unchecked Sendable {
             if SimTables.wantsTable(req) {
                 return ok(SimTables.table(items, t.resource, meta: .object(meta), includeObject: req.query["includeObject"] ?? "Metadata", now: store.now()))
             }
-            let stripped = items.map { o -> JSONValue in
+            // Built-in kinds' items carry no kind/apiVersion; custom resources' (unstructured) do.
+            let custom = SimResources.all.allSatisfy { $0.descriptor.qualifiedName != t.resource.qualifiedName }
+            let stripped = custom ? items : items.map { o -> JSONValue in
                 var o = o
                 o["kind"] = nil
                 o["apiVersion"] = nil

@@ -143,6 +143,7 @@ enum SimResources {
         SimResourceType(.roleBindings) { $0.nameRule = .pathSegment },
         SimResourceType(.clusterRoles) { $0.nameRule = .pathSegment },
         SimResourceType(.clusterRoleBindings) { $0.nameRule = .pathSegment },
+        SimResourceType(.customResourceDefinitions) { $0.hasStatus = true },
     ]
 
     private static let byQualifiedName: [String: SimResourceType] =
@@ -150,7 +151,7 @@ enum SimResources {
 
     /// The behaviour of a served resource. Every descriptor KubeSim routes to is in `all`.
     static func type(_ r: ResourceDescriptor) -> SimResourceType {
-        guard let t = byQualifiedName[r.qualifiedName] else {
+        guard let t = byQualifiedName[r.qualifiedName] ?? SimCustomResources.registeredType(r) else {
             preconditionFailure("resource \(r.qualifiedName) is not in SimResources.all")
         }
         return t
@@ -166,8 +167,18 @@ enum SimResources {
         return out
     }()
 
-    static func resources(group: String, version: String) -> [SimResourceType] {
-        all.filter { $0.descriptor.group == group && $0.descriptor.version == version }
+    static func resources(group: String, version: String, custom: [SimResourceType] = []) -> [SimResourceType] {
+        (all + custom).filter { $0.descriptor.group == group && $0.descriptor.version == version }
+    }
+
+    /// `groupVersions` followed by those only custom resources serve.
+    static func groupVersions(custom: [SimResourceType]) -> [(group: String, version: String)] {
+        var out = groupVersions
+        var seen = Set(out.map { "\($0.group)/\($0.version)" })
+        for t in custom where seen.insert("\(t.descriptor.group)/\(t.descriptor.version)").inserted {
+            out.append((t.descriptor.group, t.descriptor.version))
+        }
+        return out
     }
 
     static func mergeKeys(_ r: ResourceDescriptor) -> [String: String] {

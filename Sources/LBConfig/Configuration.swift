@@ -32,6 +32,9 @@ public struct Configuration: Equatable, Sendable {
 public enum PoolProtocol: String, Equatable, Hashable, Sendable, CaseIterable {
     case layer2
     case bgp
+    /// A MetalLB IPAddressPool that no L2Advertisement or BGPAdvertisement selects: its
+    /// addresses are allocated but not announced. Not a ConfigMap `protocol` value.
+    case unannounced
 }
 
 /// One entry of a pool's `addresses`: a CIDR or an `a-b` range, with the text it came from.

@@ -56,6 +56,8 @@ public struct ControllerEvent: Hashable, Sendable {
     public enum Object: Hashable, Sendable {
         case service(ServiceKey)
         case configMap(namespace: String, name: String)
+        /// A metallb.io object (`IPAddressPool`, `BGPPeer`, ...) in the config namespace.
+        case resource(kind: String, namespace: String, name: String)
     }
 
     public enum Kind: String, Hashable, Sendable {
@@ -100,11 +102,17 @@ public struct ControllerCore: Sendable {
         public var loadBalancerClass: String?
         public var configNamespace: String
         public var configName: String
+        /// Also read MetalLB's metallb.io objects in the config namespace (docs/design/crd-config.md).
+        public var readsMetalLBResources: Bool
 
-        public init(loadBalancerClass: String? = nil, configNamespace: String = ConfigParser.defaultNamespace, configName: String = ConfigParser.defaultName) {
+        public init(
+            loadBalancerClass: String? = nil, configNamespace: String = ConfigParser.defaultNamespace, configName: String = ConfigParser.defaultName,
+            readsMetalLBResources: Bool = false
+        ) {
             self.loadBalancerClass = loadBalancerClass
             self.configNamespace = configNamespace
             self.configName = configName
+            self.readsMetalLBResources = readsMetalLBResources
         }
     }
 
@@ -191,7 +199,7 @@ public struct ControllerCore: Sendable {
     /// Event until then (the refusal already said why).
     private mutating func retryRefusedConfig() -> [ControllerAction] {
         guard configStale, case .some(let latest) = configText, let text = latest, text != appliedText,
-              case .success(let configuration) = ConfigParser.parseConfigValue(text),
+              case .success(let configuration) = ConfigParser.parseSource(text),
               ConfigChange.orphans(applying: configuration, to: allocator.allAssignments).isEmpty
         else { return [] }
         return applyConfig(text)
@@ -222,10 +230,10 @@ public struct ControllerCore: Sendable {
             return [.log(level: .warning, message: "no configuration: ConfigMap \(settings.configNamespace)/\(settings.configName) with key \"\(ConfigParser.dataKey)\" not found; Services of type LoadBalancer wait for an address")]
         }
         let configuration: Configuration
-        switch ConfigParser.parseConfigValue(text) {
+        switch ConfigParser.parseSource(text) {
         case .failure(let errors):
             configStale = true
-            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; waiting for a valid one")
+            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; waiting for a valid one", about: errors)
         case .success(let parsed):
             configuration = parsed
         }
@@ -271,10 +279,15 @@ public struct ControllerCore: Sendable {
         return actions
     }
 
-    private func rejection(_ problems: [String], reason: String, headline: String) -> [ControllerAction] {
+    /// The Warning Event goes on the ConfigMap, or on the metallb.io object the first error names.
+    private func rejection(_ problems: [String], reason: String, headline: String, about errors: ConfigErrors? = nil) -> [ControllerAction] {
         let message = "\(headline): " + problems.joined(separator: "; ")
+        var object = ControllerEvent.Object.configMap(namespace: settings.configNamespace, name: settings.configName)
+        if let path = errors?.errors.first?.path, let resource = ResourceName(errorPath: path) {
+            object = .resource(kind: resource.kind, namespace: settings.configNamespace, name: resource.name)
+        }
         return [
-            .event(ControllerEvent(.configMap(namespace: settings.configNamespace, name: settings.configName), .warning, reason, message)),
+            .event(ControllerEvent(object, .warning, reason, message)),
             .log(level: .error, message: message),
         ]
     }
@@ -289,10 +302,10 @@ public struct ControllerCore: Sendable {
             return []
         }
         let configuration: Configuration
-        switch ConfigParser.parseConfigValue(text) {
+        switch ConfigParser.parseSource(text) {
         case .failure(let errors):
             configStale = true
-            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; keeping the last good one")
+            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; keeping the last good one", about: errors)
         case .success(let parsed):
             configuration = parsed
         }

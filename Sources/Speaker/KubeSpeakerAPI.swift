@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import L2Ownership
+import LBConfig
 import LBCore
 import Logging
 import NetPrimitives
@@ -30,10 +31,15 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     private let nodes: Informer<V1Node>
     private let configMaps: Informer<V1ConfigMap>
     private let leases: Informer<V1Lease>
+    /// With `readsMetalLBResources`: the metallb.io objects, combined with the ConfigMap.
+    private let metallb: MetalLBInformers?
     /// Where each Service's usable endpoints are, from the EndpointSlices.
     private let sliceIndex = Mutex(EndpointSliceIndex())
 
-    public init(client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger) {
+    public init(
+        client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger,
+        readsMetalLBResources: Bool = false
+    ) {
         self.client = client
         self.namespace = namespace
         self.configName = configName
@@ -46,6 +52,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         nodes = Informer<V1Node>(client: client)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
         leases = Informer<V1Lease>(client: client, namespace: namespace)
+        metallb = readsMetalLBResources ? MetalLBInformers(client: client, namespace: namespace) : nil
     }
 
     public func changes() -> AsyncStream<SpeakerInput> { inputs.stream() }
@@ -67,10 +74,22 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     public func run() async throws {
         let inputs = self.inputs
-        let barrier = SyncBarrier(["services", "endpointslices", "nodes", "configmaps", "leases"])
+        var informers: Set<String> = ["services", "endpointslices", "nodes", "configmaps", "leases"]
+        if metallb != nil { informers.insert("metallb") }
+        let barrier = SyncBarrier(informers)
         let markSynced: @Sendable (String) -> Void = { name in
             if barrier.markSynced(name) { inputs.yield(.synced) }
         }
+        let namespace = self.namespace
+        let configName = self.configName
+        let client = self.client
+        let sources = ConfigSourceFeed(
+            readsObjects: metallb != nil,
+            assemble: { value, objects, secrets in
+                ConfigSources.sourceText(configValue: value, namespace: namespace, name: configName, objects: objects, secrets: secrets)
+            },
+            deliver: { inputs.yield(.config($0)) }
+        )
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.services.run() }
             group.addTask { await self.slices.run() }
@@ -111,7 +130,18 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 }
             }
             group.addTask {
-                await self.configMaps.follow(name: self.configName, key: "config", value: { inputs.yield(.config($0)) }, synced: { markSynced("configmaps") })
+                await self.configMaps.follow(name: self.configName, key: "config", value: { sources.configValue($0) }, synced: { markSynced("configmaps") })
+            }
+            if let metallb = self.metallb {
+                // Each set of objects with the Secrets it names, in order; a newer set replaces one not yet read.
+                let (sets, setContinuation) = AsyncStream.makeStream(of: [JSONValue].self, bufferingPolicy: .bufferingNewest(1))
+                group.addTask { await metallb.run { setContinuation.yield($0) } }
+                group.addTask {
+                    for await objects in sets {
+                        sources.objects(objects, secrets: await Self.passwordSecrets(named: objects, client: client, namespace: namespace))
+                        markSynced("metallb")
+                    }
+                }
             }
             group.addTask {
                 for await event in self.leases.events {
@@ -136,6 +166,21 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     }
 
     // MARK: Translation
+
+    /// The BGP password Secrets the BGPPeers name (`spec.passwordSecret.name`), read one by one by
+    /// name (the speaker may `get` Secrets, not list or watch them), as JSON. A Secret that
+    /// cannot be read is left out: the configuration then names it as missing and is refused.
+    static func passwordSecrets(named objects: [JSONValue], client: KubeClient, namespace: String) async -> [String] {
+        let names = Set(objects.filter { $0["kind"]?.stringValue == "BGPPeer" }.compactMap { $0.value(atPath: "spec.passwordSecret.name")?.stringValue })
+        var secrets: [String] = []
+        let encoder = JSONEncoder()
+        for name in names.sorted() where !name.isEmpty {
+            guard let secret = try? await client.get(V1Secret.self, namespace: namespace, name: name),
+                  let data = try? encoder.encode(secret) else { continue }
+            secrets.append(String(decoding: data, as: UTF8.self))
+        }
+        return secrets
+    }
 
     private func view(of service: V1Service) -> SpeakerService? {
         guard let namespace = service.metadata.namespace, let name = service.metadata.name else { return nil }

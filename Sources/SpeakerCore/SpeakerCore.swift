@@ -375,7 +375,7 @@ public struct ConfigKeeper: Sendable {
             stale = false
             return .unchanged
         }
-        switch ConfigParser.parseConfigValue(text) {
+        switch ConfigParser.parseSource(text) {
         case .failure(let errors):
             stale = true
             return .rejected(errors.errors.map(\.description))

@@ -59,7 +59,11 @@ public final class InteropLab: @unchecked Sendable {
     /// Starts KubeSim and the controller in the control namespace, with `config` as the
     /// configuration and `nodes` as Node objects. With `workloads`, KubeSim runs Deployments,
     /// Pods and EndpointSlices as a cluster's controllers and kubelets do.
-    public func startControlPlane(config: String, nodes: [String], workloads: Bool = false) async throws {
+    /// `definitions`: CustomResourceDefinitions (JSON) created before the controller starts, and
+    /// `controllerArguments` added to its command line (`--metallb-resources`, for example).
+    public func startControlPlane(
+        config: String, nodes: [String], workloads: Bool = false, definitions: [String] = [], controllerArguments: [String] = []
+    ) async throws {
         let simDirectory = directory + "/kubesim"
         try start("kubesim", [ironlb, "kubesim", "--host", "192.0.2.100", "--port", "6443", "--insecure", "--directory", simDirectory]
                   + (workloads ? ["--workloads"] : []), in: ctl)
@@ -71,7 +75,8 @@ public final class InteropLab: @unchecked Sendable {
         for node in nodes {
             try api("POST", "/api/v1/nodes", Self.json(["metadata": ["name": node, "labels": ["kubernetes.io/hostname": node]]]))
         }
-        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472"], in: ctl)
+        for definition in definitions { try api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition) }
+        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472"] + controllerArguments, in: ctl)
     }
 
     public var kubeconfig: String { directory + "/kubesim/kubeconfig" }

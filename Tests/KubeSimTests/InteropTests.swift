@@ -168,12 +168,7 @@ func startSimForKubectl(http2: Bool) async throws -> (KubeSimServer, [String: St
     /// is still there to delete, as on a real cluster).
     @Test func kubectlAppliesAndDeletesTheInstallManifest() async throws {
         guard Prerequisites.require(.command("kubectl")) else { return }
-        let sim = try KubeSimServer()
-        try await sim.start()
-        let home = sim.directory + "/home"
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let env = ["KUBECONFIG": sim.kubeconfigPath, "HOME": home]
-        func kubectl(_ args: [String]) throws -> RunResult { try run(["kubectl"] + args, env: env, timeout: .seconds(120)) }
+        let (sim, kubectl) = try await startedWithKubectl()
         let manifest = repositoryRoot + "/manifests/ironlb.yaml"
         let expected = try manifestObjects(manifest)
         #expect(Set(expected.map(\.kind)) == ["Namespace", "ServiceAccount", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "Deployment", "DaemonSet"],
