@@ -19,6 +19,13 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzBFDPacket",
+            dependencies: [
+                .product(name: "BFD", package: "IronLB"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzKubeProtobuf",
             dependencies: [
                 .product(name: "KubeModel", package: "IronLB"),

@@ -442,6 +442,7 @@ struct ConfigBuilder {
         if let v = fields["detect-multiplier"].flatMap({ reader.int($0, "\(path).detect-multiplier", range: 2...255) }) { profile.detectMultiplier = v }
         if let v = fields["echo-interval"].flatMap({ reader.int($0, "\(path).echo-interval", range: intervals) }) { profile.echoInterval = v }
         if let v = fields["echo-mode"].flatMap({ reader.bool($0, "\(path).echo-mode") }) { profile.echoMode = v }
+        if profile.echoMode { reader.fail("\(path).echo-mode", BFDProfile.echoModeRefusal, at: fields["echo-mode"]) }
         if let v = fields["passive-mode"].flatMap({ reader.bool($0, "\(path).passive-mode") }) { profile.passiveMode = v }
         if let v = fields["minimum-ttl"].flatMap({ reader.int($0, "\(path).minimum-ttl", range: 1...254) }) { profile.minimumTTL = v }
         guard reader.errors.count == before, name != nil else { return nil }
