@@ -53,6 +53,8 @@ final class BFDLab: @unchecked Sendable {
             try namespace.addAddress("192.0.2.\(last)/24", to: "eth0")
             try namespace.addAddress("2001:db8::\(last)/64", to: "eth0")
         }
+        // A second speaker address, for a BGP session without BFD next to one with it.
+        try node.addAddress("192.0.2.3/24", to: "eth0")
         let node = self.node
         try await bgpGroup.next().submit { try node.enterOnCurrentThread() }.get()
         try await bfdGroup.next().submit { try node.enterOnCurrentThread() }.get()
@@ -68,33 +70,42 @@ final class BFDLab: @unchecked Sendable {
 
     /// FRR peering with the speaker over `addresses` (192.0.2.2, 2001:db8::2), `neighbor X bfd`
     /// with profile `fast`. BGP hold time 30 s: anything faster is BFD.
-    static func frrConfig(neighbors: [String], profile: (rx: Int, tx: Int, multiplier: Int) = (300, 300, 3)) -> String {
+    static func frrConfig(neighbors: [String], withoutBFD plain: [String] = [], profile: (rx: Int, tx: Int, multiplier: Int) = (300, 300, 3),
+                          multihop: Bool = false) -> String {
         var lines = ["frr defaults traditional", "hostname rtr", "!", "bfd", " profile fast",
                      "  receive-interval \(profile.rx)", "  transmit-interval \(profile.tx)", "  detect-multiplier \(profile.multiplier)",
                      " !", "!", "router bgp 65001", " bgp router-id 192.0.2.1", " no bgp ebgp-requires-policy", " no bgp network import-check"]
         for neighbor in neighbors {
             lines += [" neighbor \(neighbor) remote-as 64512", " neighbor \(neighbor) timers 10 30", " neighbor \(neighbor) timers connect 2",
                       " neighbor \(neighbor) bfd", " neighbor \(neighbor) bfd profile fast"]
+            if multihop { lines.append(" neighbor \(neighbor) ebgp-multihop 2") }
+        }
+        for neighbor in plain {
+            lines += [" neighbor \(neighbor) remote-as 64512", " neighbor \(neighbor) timers 3 9", " neighbor \(neighbor) timers connect 2"]
         }
         for family in ["ipv4", "ipv6"] {
             lines += [" !", " address-family \(family) unicast"]
-            for neighbor in neighbors { lines.append(neighbor.contains(":") == (family == "ipv6") ? "  neighbor \(neighbor) activate" : "  no neighbor \(neighbor) activate") }
+            for neighbor in neighbors + plain { lines.append(neighbor.contains(":") == (family == "ipv6") ? "  neighbor \(neighbor) activate" : "  no neighbor \(neighbor) activate") }
             lines.append(" exit-address-family")
         }
         return (lines + ["!"]).joined(separator: "\n") + "\n"
     }
 
-    func startRouter(neighbors: [String], profile: (rx: Int, tx: Int, multiplier: Int) = (300, 300, 3)) throws {
-        frr = try FRRRouter(namespace: routerNamespace, config: Self.frrConfig(neighbors: neighbors, profile: profile), daemons: ["bgpd", "bfdd"])
+    func startRouter(neighbors: [String], withoutBFD plain: [String] = [], profile: (rx: Int, tx: Int, multiplier: Int) = (300, 300, 3),
+                     multihop: Bool = false) throws {
+        frr = try FRRRouter(namespace: routerNamespace,
+                            config: Self.frrConfig(neighbors: neighbors, withoutBFD: plain, profile: profile, multihop: multihop),
+                            daemons: ["bgpd", "bfdd"])
     }
 
     /// A BGP session and its BFD session to the router at `routerAddress`, coupled as the
     /// speaker couples them: BFD Down after Up tears BGP down (Cease, BFD Down).
-    func speaker(routerAddress: String, localAddress: String, bfd: BFDPeerConfiguration, routes: [IPPrefix: BGPRouteAttributes],
+    func speaker(routerAddress: String, localAddress: String, bfd: BFDPeerConfiguration?, routes: [IPPrefix: BGPRouteAttributes],
                  log: SessionLog) async throws -> BGPPeer {
         let session = BGPSessionConfiguration(localASN: 64512, peerASN: 65001, routerID: IPv4Address(192, 0, 2, 2), holdTime: 30,
                                               backoff: BGPBackoff(initial: .milliseconds(500), maximum: .seconds(2)))
         let configuration = BGPPeerConfiguration(session: session, peerAddress: IPAddress(routerAddress)!, sourceAddress: IPAddress(localAddress)!,
+                                                 ebgpMultihop: bfd?.multihop == true ? 255 : nil,
                                                  nextHopIPv4: IPv4Address(192, 0, 2, 2), nextHopIPv6: IPv6Address("2001:db8::2")!)
         let peer = BGPPeer(configuration: configuration, eventLoop: bgpGroup.next()) { event in
             switch event {
@@ -106,11 +117,23 @@ final class BFDLab: @unchecked Sendable {
         peers.append(peer)
         peer.setDesiredRoutes(routes)
         peer.start()
+        guard let bfd else { return peer }
         try await endpoint!.addSession(bfd) { change in
             log.record(.bfd(change.to, change.diagnostic))
             if change.from == .up && change.to == .down { peer.bfdDown() }
         }.get()
         return peer
+    }
+
+    /// FRR with `neighbor 192.0.2.2 bfd` (300 ms × 3) and the speaker's sessions to it with the
+    /// same profile, advertising `route`.
+    func startIPv4Session(route: String, withoutBFD plain: [String] = []) async throws -> SessionLog {
+        try startRouter(neighbors: ["192.0.2.2"], withoutBFD: plain)
+        let log = SessionLog()
+        let bfd = BFDPeerConfiguration(peerAddress: IPAddress("192.0.2.1")!, localAddress: IPAddress("192.0.2.2")!)
+        _ = try await speaker(routerAddress: "192.0.2.1", localAddress: "192.0.2.2", bfd: bfd,
+                              routes: [IPPrefix(route)!: BGPRouteAttributes()], log: log)
+        return log
     }
 
     /// FRR's view of its BFD session to `peer` (`show bfd peers json`).
@@ -276,28 +299,101 @@ final class BFDLab: @unchecked Sendable {
         await lab.shutdown()
     }
 
+    /// RFC 5881 §5: a single-hop packet must arrive with TTL 255. First an Init packet naming
+    /// our discriminator arrives with TTL 254, then a Down packet with TTL 255, in that order on
+    /// the same path. Had the first been accepted, the session would have gone Up and then Down;
+    /// dropped (by the kernel filter), the session only hears the Down packet and goes to Init.
+    @Test func singleHopPacketsWithATTLBelow255AreIgnored() async throws {
+        guard Self.prerequisites(), Prerequisites.require(.command("/usr/bin/python3")) else { return }
+        let lab = try await BFDLab()
+        do {
+            let log = SessionLog()
+            let router = IPAddress("192.0.2.1")!
+            try await lab.endpoint!.addSession(BFDPeerConfiguration(peerAddress: router, localAddress: IPAddress("192.0.2.2")!)) {
+                log.record(.bfd($0.to, $0.diagnostic))
+            }.get()
+            let started = try await lab.endpoint!.status(peer: router).get()
+            let local = try #require(started).localDiscriminator
+            let yours = String(format: "%08x", local)
+            // Version 1, multiplier 3, length 24, My Discriminator 0x01020304, 500 ms intervals.
+            let initPacket = "2080031801020304" + yours + "0007a1200007a12000000000"
+            let downPacket = "2040031801020304000000000007a1200007a12000000000"
+            let script = """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("192.0.2.1", 49152))
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 254)
+            s.sendto(bytes.fromhex("\(initPacket)"), ("192.0.2.2", 3784))
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+            s.sendto(bytes.fromhex("\(downPacket)"), ("192.0.2.2", 3784))
+            """
+            _ = try lab.routerNamespace.check(["/usr/bin/python3", "-c", script])
+            #expect(await poll(timeout: 20, interval: 0.05) { !log.since(0).isEmpty })
+            #expect(log.since(0).first == .bfd(.initializing, .none), "\(log.since(0))")
+            let heard = try await lab.endpoint!.status(peer: router).get()
+            #expect(heard?.remoteDiscriminator == 0x0102_0304)
+        } catch {
+            Issue.record(error)
+        }
+        await lab.shutdown()
+    }
+
+    /// RFC 5883 multihop, as for an `ebgp-multihop` peer: FRR runs a multihop session (UDP 4784,
+    /// minimum TTL 254 by default) and so do we.
+    @Test func multihopSessionWithFRR() async throws {
+        guard Self.prerequisites() else { return }
+        let lab = try await BFDLab()
+        do {
+            try lab.startRouter(neighbors: ["192.0.2.2"], multihop: true)
+            let log = SessionLog()
+            let bfd = BFDPeerConfiguration(peerAddress: IPAddress("192.0.2.1")!, localAddress: IPAddress("192.0.2.2")!, multihop: true,
+                                           minimumTTL: 254, desiredMinTxInterval: 250_000, requiredMinRxInterval: 200_000, detectMultiplier: 4)
+            _ = try await lab.speaker(routerAddress: "192.0.2.1", localAddress: "192.0.2.2", bfd: bfd,
+                                      routes: [IPPrefix("198.51.100.40/32")!: Self.attributes], log: log)
+            let up = await poll(timeout: 60, interval: 0.25) {
+                let peer = lab.frrBFDPeer("192.0.2.2")
+                return peer?["status"] as? String == "up" && peer?["multihop"] as? Bool == true
+                    && peer?["remote-receive-interval"] as? Int == 200 && peer?["remote-detect-multiplier"] as? Int == 4
+            }
+            #expect(up, "\(lab.frrBFDPeer("192.0.2.2") ?? [:])")
+            let status = try await lab.endpoint!.status(peer: IPAddress("192.0.2.1")!, multihop: true).get()
+            #expect(status?.state == .up)
+            #expect(log.contains(.bfd(.up, .none)))
+        } catch {
+            Issue.record(error)
+        }
+        await lab.shutdown()
+    }
+
     /// Router's view: the node's link is cut at the switch. FRR's bfdd declares the session
-    /// Down, bgpd drops the neighbor for that reason and the route leaves FRR's RIB long
-    /// before the 30 s hold time could; restoring the link brings everything back.
+    /// Down, bgpd drops the neighbor for that reason and the route leaves FRR's RIB while the
+    /// route of a second session from the same node without BFD (hold time 9 s) is still there;
+    /// that one goes only at hold-time expiry. Restoring the link brings everything back.
     @Test func routerDropsTheRouteWhenTheNodesLinkIsCut() async throws {
         guard Self.prerequisites() else { return }
         let lab = try await BFDLab()
         do {
-            try lab.startRouter(neighbors: ["192.0.2.2"])
-            let log = SessionLog()
-            let bfd = BFDPeerConfiguration(peerAddress: IPAddress("192.0.2.1")!, localAddress: IPAddress("192.0.2.2")!)
-            _ = try await lab.speaker(routerAddress: "192.0.2.1", localAddress: "192.0.2.2", bfd: bfd,
-                                      routes: [IPPrefix("198.51.100.20/32")!: Self.attributes], log: log)
-            #expect(await poll(timeout: 60, interval: 0.5) { lab.hasRoute("198.51.100.20/32") && lab.frrBFDPeer("192.0.2.2")?["status"] as? String == "up" })
+            _ = try await lab.startIPv4Session(route: "198.51.100.20/32", withoutBFD: ["192.0.2.3"])
+            _ = try await lab.speaker(routerAddress: "192.0.2.1", localAddress: "192.0.2.3", bfd: nil,
+                                      routes: [IPPrefix("198.51.100.22/32")!: Self.attributes], log: SessionLog())
+            #expect(await poll(timeout: 60, interval: 0.5) {
+                lab.hasRoute("198.51.100.20/32") && lab.hasRoute("198.51.100.22/32") && lab.frrBFDPeer("192.0.2.2")?["status"] as? String == "up"
+            })
             try lab.cutNode(true)
             let cutAt = Date()
             #expect(await poll(timeout: 30, interval: 0.05) { !lab.hasRoute("198.51.100.20/32") })
             let gone = Date().timeIntervalSince(cutAt)
+            // The order of events: the BFD-covered route is gone, the other one still there.
+            #expect(lab.hasRoute("198.51.100.22/32"))
             let neighbor = lab.frrNeighbor("192.0.2.2")
             // The reason FRR gives, not a timing: BFD, not the hold timer.
             #expect((neighbor?["lastResetDueTo"] as? String ?? "").contains("BFD"), "\(neighbor ?? [:])")
             #expect(lab.frrBFDPeer("192.0.2.2")?["status"] as? String == "down")
-            print("route gone from FRR's RIB \(Int(gone * 1000)) ms after the cut (BFD 300 ms × 3, BGP hold 30 s)")
+            #expect(await poll(timeout: 60, interval: 0.05) { !lab.hasRoute("198.51.100.22/32") })
+            let plainGone = Date().timeIntervalSince(cutAt)
+            let plainReason = lab.frrNeighbor("192.0.2.3")?["lastResetDueTo"] as? String ?? ""
+            #expect(!plainReason.contains("BFD"), "\(plainReason)")
+            print("after the cut, FRR's RIB lost the route: with BFD (300 ms × 3) \(Int(gone * 1000)) ms; without BFD (hold 9 s) \(Int(plainGone * 1000)) ms (\(plainReason))")
             try lab.cutNode(false)
             #expect(await poll(timeout: 60, interval: 0.5) { lab.hasRoute("198.51.100.20/32") && lab.frrBFDPeer("192.0.2.2")?["status"] as? String == "up" })
         } catch {
@@ -313,11 +409,7 @@ final class BFDLab: @unchecked Sendable {
         guard Self.prerequisites() else { return }
         let lab = try await BFDLab()
         do {
-            try lab.startRouter(neighbors: ["192.0.2.2"])
-            let log = SessionLog()
-            let bfd = BFDPeerConfiguration(peerAddress: IPAddress("192.0.2.1")!, localAddress: IPAddress("192.0.2.2")!)
-            _ = try await lab.speaker(routerAddress: "192.0.2.1", localAddress: "192.0.2.2", bfd: bfd,
-                                      routes: [IPPrefix("198.51.100.30/32")!: Self.attributes], log: log)
+            let log = try await lab.startIPv4Session(route: "198.51.100.30/32")
             #expect(await poll(timeout: 60, interval: 0.5) { log.contains(.bgp(.established)) && log.contains(.bfd(.up, .none)) })
             let mark = log.mark
             lab.frr?.signal(SIGSTOP)
