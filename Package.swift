@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "LinkWire", targets: ["LinkWire"]),
         .library(name: "KubeModel", targets: ["KubeModel"]),
         .library(name: "LBConfig", targets: ["LBConfig"]),
+        .library(name: "BFD", targets: ["BFD"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -113,6 +114,18 @@ let package = Package(
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        // BFD (RFC 5880): control packet codec and asynchronous-mode session state machine.
+        .target(name: "BFD", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // BFD over UDP (RFC 5881, RFC 5883) on an event loop of its own.
+        .target(
+            name: "BFDTransport",
+            dependencies: [
+                "BFD", "NetPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // What one node announces, from the cluster state its speaker watches.
         .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
@@ -136,7 +149,7 @@ let package = Package(
         .target(
             name: "Speaker",
             dependencies: [
-                "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire",
+                "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire", "BFD", "BFDTransport",
                 "KubeClient", "KubeModel", "PacketIO", "LinkWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -187,6 +200,16 @@ let package = Package(
         ),
 
         .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
+        // BFD detection time: IronLB next to FRR's bfdd in the same run (issue 17).
+        .executableTarget(
+            name: "bench-bfd",
+            dependencies: [
+                "BFD", "BFDTransport", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/bfd"
+        ),
         // The speaker's pure core: cost per Service change at 1,000 and 10,000 Services.
         .executableTarget(
             name: "bench-speaker-core",
@@ -265,6 +288,16 @@ let package = Package(
         .testTarget(
             name: "LinkWireTests",
             dependencies: ["LinkWire", "NetPrimitives", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "BFDTests", dependencies: ["BFD", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
+        // BFD against FRR's bfdd (and BIRD) in network namespaces, coupled to BGP sessions.
+        .testTarget(
+            name: "BFDInteropTests",
+            dependencies: [
+                "BFD", "BFDTransport", "BGPTransport", "BGPSession", "BGPWire", "NetPrimitives", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore", "L2Ownership", "NetPrimitives"]),

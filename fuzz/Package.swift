@@ -22,6 +22,10 @@ let package = Package(
             name: "FuzzBGPSession",
             dependencies: [
                 .product(name: "BGPSession", package: "IronLB"),
+            name: "FuzzBFDPacket",
+            dependencies: [
+                .product(name: "BFD", package: "IronLB"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .executableTarget(

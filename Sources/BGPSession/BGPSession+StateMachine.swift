@@ -168,6 +168,18 @@ where Instant.Duration == Duration, Instant: Sendable {
         return ribOut.updates(context: updateContext(connection, negotiated)).map { .send(.update($0)) }
     }
 
+    /// BFD declared the forwarding path to the peer down (RFC 5882 §4.3): Cease/BFD Down
+    /// (RFC 9384), close, and come back through the normal reconnect. A connection attempt
+    /// in flight is left to succeed or fail on its own.
+    public mutating func bfdDown(now: Instant) -> [Action] {
+        switch state {
+        case .stopped, .waiting, .connect:
+            return []
+        case .openSent, .openConfirm, .established:
+            return fail(now: now, notification: .cease(.bfdDown))
+        }
+    }
+
     // MARK: - Connection events
 
     /// The TCP connection is up; `nextHops` are its local addresses.

@@ -121,6 +121,11 @@ public final class BGPPeer: @unchecked Sendable {
         eventLoop.execute { self.run(self.machine.updateDesiredRoutes(changes)) }
     }
 
+    /// BFD saw the path to the peer fail: Cease/BFD Down now, then the normal reconnect.
+    public func bfdDown() {
+        eventLoop.execute { self.run(self.machine.bfdDown(now: self.clock.now)) }
+    }
+
     /// The current state, read on the event loop.
     public func state() -> EventLoopFuture<BGPSessionState> {
         eventLoop.submit { self.machine.sessionState }

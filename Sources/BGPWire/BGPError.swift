@@ -108,6 +108,8 @@ public enum BGPErrorCode: UInt8, Hashable, Sendable, CaseIterable {
         case connectionCollisionResolution = 7
         case outOfResources = 8
         case hardReset = 9
+        /// RFC 9384: BFD declared the path to the peer down.
+        case bfdDown = 10
     }
 
     /// RFC 7313 §5.

@@ -24,7 +24,6 @@ public enum ConfigParser {
     public static let defaultName = "config"
     public static let dataKey = "config"
     /// Why a peer may not name a BFD profile (ConfigMap and CRDs alike).
-    public static let bfdNotImplemented = "IronLB does not run BFD yet; the session would run without it, so remove the BFD profile from the peer (profiles themselves may stay)"
 
     /// Parses either a ConfigMap manifest (one or more YAML documents, one of them a
     /// ConfigMap) or the bare `config` value.
@@ -246,8 +245,6 @@ struct ConfigBuilder {
             let peer = pending.peer
             if let profile = peer.bfdProfile, !profileNames.contains(profile) {
                 reader.fail("\(pending.path).bfd-profile", "unknown BFD profile \"\(profile)\" (not in bfd-profiles)", at: pending.bfdNode)
-            } else if peer.bfdProfile != nil {
-                reader.fail("\(pending.path).bfd-profile", ConfigParser.bfdNotImplemented, at: pending.bfdNode)
             }
             if peer.ebgpMultihop && peer.isIBGP {
                 reader.fail("\(pending.path).ebgp-multihop", "is only for eBGP; my-asn and peer-asn are both \(peer.myASN)", at: pending.multihopNode)
@@ -481,6 +478,7 @@ struct ConfigBuilder {
         if let v = fields["detect-multiplier"].flatMap({ reader.int($0, "\(path).detect-multiplier", range: 2...255) }) { profile.detectMultiplier = v }
         if let v = fields["echo-interval"].flatMap({ reader.int($0, "\(path).echo-interval", range: intervals) }) { profile.echoInterval = v }
         if let v = fields["echo-mode"].flatMap({ reader.bool($0, "\(path).echo-mode") }) { profile.echoMode = v }
+        if profile.echoMode { reader.fail("\(path).echo-mode", BFDProfile.echoModeRefusal, at: fields["echo-mode"]) }
         if let v = fields["passive-mode"].flatMap({ reader.bool($0, "\(path).passive-mode") }) { profile.passiveMode = v }
         if let v = fields["minimum-ttl"].flatMap({ reader.int($0, "\(path).minimum-ttl", range: 1...254) }) { profile.minimumTTL = v }
         guard reader.errorCount == before, name != nil else { return nil }

@@ -23,6 +23,14 @@ extension Configuration {
         if !peers.isEmpty {
             lines.append("\(peers.count) BGP \(peers.count == 1 ? "peer" : "peers"): " + peers.map { "\($0.address) AS\($0.peerASN)" }.joined(separator: ", "))
         }
+        for profile in bfdProfiles {
+            let users = peers.filter { $0.bfdProfile == profile.name }.map { "\($0.address)" }
+            var line = "BFD profile \(profile.name): receive \(profile.receiveInterval) ms, transmit \(profile.transmitInterval) ms, "
+                + "multiplier \(profile.detectMultiplier)"
+            if profile.passiveMode { line += ", passive" }
+            line += users.isEmpty ? ", no peer uses it" : ", peers " + users.joined(separator: ", ")
+            lines.append(line)
+        }
         if pools.isEmpty { lines.append("no address pools: Services of type LoadBalancer will wait for an address") }
         return lines
     }

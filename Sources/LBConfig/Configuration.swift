@@ -240,4 +240,12 @@ public struct BFDProfile: Equatable, Hashable, Sendable {
     public var minimumTTL: Int = 254
 
     public init(name: String) { self.name = name }
+
+    /// IronLB's BFD runs no echo function (docs/design/bfd.md): a profile asking for it is
+    /// refused with this message rather than accepted and ignored.
+    public static let echoModeRefusal = "the BFD echo function is not implemented; remove echo-mode or set it to false"
+
+    /// Microseconds, as BFD carries intervals on the wire (RFC 5880 §4.1).
+    public var desiredMinTxMicroseconds: UInt32 { UInt32(clamping: transmitInterval) * 1000 }
+    public var requiredMinRxMicroseconds: UInt32 { UInt32(clamping: receiveInterval) * 1000 }
 }

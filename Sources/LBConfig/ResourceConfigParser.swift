@@ -334,6 +334,7 @@ struct ResourceBuilder {
             if let value = fields["detectMultiplier"].flatMap({ base.reader.int($0, "\(path).detectMultiplier", range: 2...255) }) { profile.detectMultiplier = value }
             if let value = fields["echoInterval"].flatMap({ base.reader.int($0, "\(path).echoInterval", range: intervals) }) { profile.echoInterval = value }
             if let value = fields["echoMode"].flatMap({ base.reader.bool($0, "\(path).echoMode") }) { profile.echoMode = value }
+            if profile.echoMode { base.reader.fail("\(path).echoMode", BFDProfile.echoModeRefusal, at: fields["echoMode"]) }
             if let value = fields["passiveMode"].flatMap({ base.reader.bool($0, "\(path).passiveMode") }) { profile.passiveMode = value }
             if let value = fields["minimumTtl"].flatMap({ base.reader.int($0, "\(path).minimumTtl", range: 1...254) }) { profile.minimumTTL = value }
             if base.reader.errors.count == before { profiles.append(profile) }
@@ -372,9 +373,13 @@ struct ResourceBuilder {
         ] {
             refuse(fields, key, in: object, why)
         }
+        var bfdProfile: String?
         if let node = fields["bfdProfile"], let name = base.reader.string(node, "\(path).bfdProfile"), !name.isEmpty {
-            let message = profiles.contains(name) ? ConfigParser.bfdNotImplemented : "unknown BFD profile \"\(name)\" (no BFDProfile of that name)"
-            base.reader.fail("\(path).bfdProfile", message, at: node)
+            if profiles.contains(name) {
+                bfdProfile = name
+            } else {
+                base.reader.fail("\(path).bfdProfile", "unknown BFD profile \"\(name)\" (no BFDProfile of that name)", at: node)
+            }
         }
         let myASN = fields["myASN"].flatMap { base.asn($0, "\(path).myASN") }
         var peerASN: UInt32?
@@ -421,7 +426,8 @@ struct ResourceBuilder {
         guard base.reader.errors.count == before, let myASN, let peerASN, let address else { return nil }
         return Peer(
             myASN: myASN, peerASN: peerASN, address: address, port: UInt16(port), sourceAddress: source, routerID: routerID,
-            holdTime: holdTime, keepaliveTime: keepaliveTime, password: password, ebgpMultihop: multihop, nodeSelectors: selectors
+            holdTime: holdTime, keepaliveTime: keepaliveTime, password: password, ebgpMultihop: multihop, nodeSelectors: selectors,
+            bfdProfile: bfdProfile
         )
     }
 

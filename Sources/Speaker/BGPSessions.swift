@@ -1,3 +1,5 @@
+import BFD
+import BFDTransport
 import BGPSession
 import BGPTransport
 import BGPWire
@@ -16,6 +18,10 @@ final class BGPSessions: Sendable {
         var peers: [Peer: BGPPeer] = [:]
         /// The routes every session should carry.
         var routes: [IPPrefix: RouteAttributes] = [:]
+        /// The `bfd-profiles` in force, by name.
+        var bfdProfiles: [String: BFDProfile] = [:]
+        /// Started with the first peer that names a BFD profile (a thread of its own).
+        var bfd: BFDEndpoint?
     }
 
     /// Each session takes the next loop: a peer that keeps one loop busy does not delay the
@@ -36,11 +42,21 @@ final class BGPSessions: Sendable {
     /// Applies a plan change: route changes go to every session as changes (UPDATEs for those
     /// prefixes only); new peers start with every route; vanished ones withdraw and close.
     /// `node` gives new sessions their next hop for the other address family.
-    func apply(peers: Set<Peer>?, routes changes: [IPPrefix: RouteAttributes?], node: NodeState?) {
+    func apply(peers: Set<Peer>?, routes changes: [IPPrefix: RouteAttributes?], node: NodeState?, bfdProfiles: [BFDProfile] = []) {
         var stopping: [(Peer, BGPPeer)] = []
         var started: [(Peer, BGPPeer)] = []
+        var bfdChanges: [(Peer, BFDProfile)] = []
         let (existing, routes) = state.withLock { state -> ([(Peer, BGPPeer)], [IPPrefix: RouteAttributes]) in
             for (prefix, attributes) in changes { state.routes[prefix] = attributes }
+            let profiles = Dictionary(bfdProfiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            for peer in state.peers.keys {
+                if let name = peer.bfdProfile, let profile = profiles[name], state.bfdProfiles[name] != profile { bfdChanges.append((peer, profile)) }
+            }
+            state.bfdProfiles = profiles
+            if state.bfd == nil, peers?.contains(where: { $0.bfdProfile != nil }) == true {
+                let metrics = BFDMetrics(registry: self.metrics.registry)
+                state.bfd = BFDEndpoint(logger: logger) { metrics.dropped($0) }
+            }
             let existing = state.peers.map { ($0.key, $0.value) }
             if let peers {
                 for (peer, session) in state.peers where !peers.contains(peer) {
@@ -55,7 +71,15 @@ final class BGPSessions: Sendable {
             }
             return (existing.filter { peers?.contains($0.0) ?? true }, state.routes)
         }
+        let bfd = state.withLock { $0.bfd }
+        for (peer, profile) in bfdChanges {
+            bfd?.updateSession(Self.bfdConfiguration(peer, profile: profile))
+        }
         for (peer, session) in stopping {
+            if peer.bfdProfile != nil, let bfd {
+                _ = bfd.removeSession(peer: peer.address, multihop: peer.ebgpMultihop)
+                BFDMetrics(registry: metrics.registry).sessionRemoved(peer)
+            }
             logger.info("closing BGP session: peer no longer configured for this node", metadata: ["lb.peer": "\(peer.address)"])
             _ = session.stop(communication: "IronLB: peer removed from configuration")
             metrics.sessionRemoved(peer)
@@ -63,6 +87,9 @@ final class BGPSessions: Sendable {
         for (peer, session) in started {
             session.setDesiredRoutes(Self.attributes(routes, for: peer))
             session.start()
+            if let name = peer.bfdProfile, let bfd, let profile = state.withLock({ $0.bfdProfiles[name] }) {
+                startBFD(peer, profile: profile, session: session, endpoint: bfd)
+            }
             metrics.announcedPrefixes(peer, count: routes.count)
         }
         guard !changes.isEmpty else { return }
@@ -105,16 +132,51 @@ final class BGPSessions: Sendable {
         return created
     }
 
-    /// Withdraws everything and sends Cease on every session.
+    /// Withdraws everything and sends Cease on every session, then BFD AdminDown.
     func shutdown() async {
-        let sessions = state.withLock { state -> [BGPPeer] in
+        let (sessions, bfd) = state.withLock { state -> ([BGPPeer], BFDEndpoint?) in
             let all = Array(state.peers.values)
             state.peers = [:]
-            return all
+            defer { state.bfd = nil }
+            return (all, state.bfd)
         }
         for session in sessions {
             try? await session.stop(communication: "IronLB speaker shutting down").get()
         }
+        await bfd?.shutdown()
+    }
+
+    /// The BFD session of a BGP peer: its Down (after Up) ends the BGP session at once with
+    /// Cease/BFD Down (RFC 9384); BGP then reconnects through its normal FSM. BGP does not wait
+    /// for BFD (docs/design/bfd.md).
+    private func startBFD(_ peer: Peer, profile: BFDProfile, session: BGPPeer, endpoint: BFDEndpoint) {
+        let logger = self.logger
+        let metrics = BFDMetrics(registry: self.metrics.registry)
+        metrics.sessionAdded(peer)
+        endpoint.addSession(Self.bfdConfiguration(peer, profile: profile)) { change in
+            metrics.stateChanged(peer, to: change.to)
+            let metadata: Logger.Metadata = [
+                "lb.peer": "\(peer.address)", "lb.bfd.profile": "\(profile.name)", "lb.bfd.from": "\(change.from)",
+                "lb.bfd.diagnostic": "\(change.diagnostic)",
+            ]
+            if change.from == .up && change.to == .down {
+                logger.warning("BFD session Down: closing the BGP session (Cease, BFD Down)", metadata: metadata)
+                session.bfdDown()
+            } else {
+                logger.info("BFD session \(change.to)", metadata: metadata)
+            }
+        }.whenFailure { error in
+            logger.error("cannot start BFD session", metadata: ["lb.peer": "\(peer.address)", "lb.bfd.error": "\(error)"])
+        }
+    }
+
+    static func bfdConfiguration(_ peer: Peer, profile: BFDProfile) -> BFDPeerConfiguration {
+        BFDPeerConfiguration(
+            peerAddress: peer.address, localAddress: peer.sourceAddress, multihop: peer.ebgpMultihop,
+            minimumTTL: UInt8(clamping: profile.minimumTTL), desiredMinTxInterval: profile.desiredMinTxMicroseconds,
+            requiredMinRxInterval: profile.requiredMinRxMicroseconds, detectMultiplier: UInt8(clamping: profile.detectMultiplier),
+            passive: profile.passiveMode
+        )
     }
 
     static func attributes(_ routes: [IPPrefix: RouteAttributes], for peer: Peer) -> [IPPrefix: BGPRouteAttributes] {

@@ -216,7 +216,9 @@ actor SpeakerState {
     /// duties, and for each Service whose announcements changed: its Event when this node
     /// starts announcing it, its metrics, its line in the announcement report.
     private func applyChange(_ change: SpeakerPlanChange) {
-        if !shuttingDown { sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me) }
+        if !shuttingDown {
+            sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+        }
         if let layer2 = change.layer2 { dataPlane.answer(layer2.mapValues(\.interfaces)) }
         guard !change.announced.isEmpty || !change.withheld.isEmpty else { return }
         for (service, ways) in change.announced.sorted(by: { $0.key < $1.key }) {

@@ -6,7 +6,7 @@ import SpeakerCore
 
 /// The speaker's metrics, named as MetalLB names them so dashboards carry over.
 struct SpeakerMetrics: Sendable {
-    private let registry: PrometheusCollectorRegistry
+    let registry: PrometheusCollectorRegistry
 
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 

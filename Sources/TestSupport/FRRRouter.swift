@@ -27,7 +27,8 @@ public final class FRRRouter: @unchecked Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public init(namespace: NetworkNamespace, config: String) throws {
+    /// `daemons` after zebra: `bgpd`, and `bfdd` for `neighbor X bfd` and `bfd` blocks.
+    public init(namespace: NetworkNamespace, config: String, daemons: [String] = ["bgpd"]) throws {
         self.namespace = namespace
         directory = NSTemporaryDirectory() + "ironlb-frr-\(namespace.name)"
         try? FileManager.default.removeItem(atPath: directory)
@@ -36,7 +37,7 @@ public final class FRRRouter: @unchecked Sendable {
         try "".write(toFile: directory + "/vtysh.conf", atomically: true, encoding: .utf8)
         try Shell.check(["chmod", "755", directory])
         try Shell.check(["chown", "-R", "frr:frr", directory])
-        for daemon in ["zebra", "bgpd"] {
+        for daemon in ["zebra"] + daemons {
             processes.append(try ManagedProcess(["/usr/lib/frr/\(daemon)", "-f", directory + "/frr.conf",
                                                  "-i", directory + "/\(daemon).pid", "-z", directory + "/zserv.api",
                                                  "--vty_socket", directory, "-P", "0", "--log", "file:\(directory)/\(daemon).log"],

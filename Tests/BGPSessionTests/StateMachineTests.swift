@@ -332,3 +332,19 @@ struct Failure: Error, CustomStringConvertible {
         #expect(configuration.open.gracefulRestart?.flags == 0)
     }
 }
+
+@Suite struct BFDDownTests {
+    @Test func bfdDownCeasesWithSubcodeTenAndReconnects() {
+        var m = Machine(configuration: Peer.configuration(), random: SeededRandom(seed: 4))
+        _ = establish(&m)
+        let down = m.bfdDown(now: .zero + .seconds(10))
+        #expect(down.notifications == [BGPNotification(code: .cease, subcode: 10)])
+        #expect(down.closes)
+        #expect(down.states == [.active])
+        #expect(down.deadline(.connectRetry) != nil)
+        // Nothing to tear down while waiting or idle.
+        #expect(m.bfdDown(now: .zero + .seconds(11)).isEmpty)
+        var idle = Machine(configuration: Peer.configuration(), random: SeededRandom(seed: 4))
+        #expect(idle.bfdDown(now: .zero).isEmpty)
+    }
+}

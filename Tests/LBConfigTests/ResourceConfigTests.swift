@@ -313,7 +313,12 @@ import Yams
         #expect(Self.errors(Self.peer("holdTime: 2s")) == ["BGPPeer/router spec.holdTime: must be 0 or at least 3s (RFC 4271 §4.2), got 2s"])
         #expect(Self.errors(Self.peer("sourceAddress: 2001:db8::1")) == ["BGPPeer/router spec.sourceAddress: 2001:db8::1 is IPv6 but peerAddress 192.0.2.1 is IPv4"])
         let profile = "---\n{apiVersion: metallb.io/v1beta1, kind: BFDProfile, metadata: {name: fast}, spec: {receiveInterval: 50}}\n"
-        #expect(Self.errors(Self.peer("bfdProfile: fast") + profile) == ["BGPPeer/router spec.bfdProfile: \(ConfigParser.bfdNotImplemented)"])
+        switch Self.parse(Self.peer("bfdProfile: fast") + profile) {
+        case .success(let parsed): #expect(parsed.configuration.peers.first?.bfdProfile == "fast")
+        case .failure(let errors): Issue.record("refused: \(errors)")
+        }
+        let echo = "---\n{apiVersion: metallb.io/v1beta1, kind: BFDProfile, metadata: {name: fast}, spec: {echoMode: true}}\n"
+        #expect(Self.errors(Self.peer("bfdProfile: fast") + echo) == ["BFDProfile/fast spec.echoMode: \(BFDProfile.echoModeRefusal)"])
         #expect(Self.errors(Self.peer("bfdProfile: slow") + profile) == ["BGPPeer/router spec.bfdProfile: unknown BFD profile \"slow\" (no BFDProfile of that name)"])
         #expect(Self.errors(Self.peer("myASN: \"64500\"").replacingOccurrences(of: "  myASN: 64500\n", with: "")) == [
             "BGPPeer/router spec.myASN: must be an integer, got a string (\"64500\")",
