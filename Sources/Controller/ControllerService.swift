@@ -76,6 +76,8 @@ actor ControllerState {
     private var core: ControllerCore?
     /// Every replica follows the speakers' reports; only the leader writes.
     private var announcedBy = AnnouncedByIndex()
+    /// Services whose `NotAnnounced` Event was recorded, with the reason it gave.
+    private var withheldNotified: [ServiceKey: String] = [:]
     private var metricPools: Set<[String]> = []
     nonisolated let readiness = Mutex<String?>("caches not synced")
 
@@ -102,7 +104,8 @@ actor ControllerState {
         case .speakerLease(let node, let held): reconcileAnnouncedBy(announcedBy.livenessChanged(node: node, live: held))
         case .serviceUpserted(let state): reconcileAnnouncedBy([state.key])
         case .synced: reconcileAnnouncedBy(snapshot.services.keys.sorted())
-        case .serviceDeleted, .config, .namespace: break
+        case .serviceDeleted(let key): withheldNotified[key] = nil
+        case .config, .namespace: break
         }
         refresh()
     }
@@ -115,13 +118,16 @@ actor ControllerState {
         for key in services {
             guard let service = snapshot.services[key] else { continue }
             let wanted = service.isLoadBalancer && !service.isDeleting ? announcedBy.value(for: key) : nil
-            guard service.annotations[AnnouncedByIndex.annotation] != wanted else { continue }
-            annotations.enqueue(key, wanted)
-            // Why a Service with an IP is not announced, where `kubectl describe svc` shows it.
-            if let reason = wanted.flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }),
-               service.annotations[AnnouncedByIndex.annotation].flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }) != reason {
+            let current = service.annotations[AnnouncedByIndex.annotation]
+            // Why a Service with an IP is not announced, where `kubectl describe svc` shows it:
+            // once per stretch (not again while the annotation write is under way, nor after a
+            // restart that finds the annotation already saying it).
+            let reason = wanted.flatMap { AnnouncedByIndex.withheldReason(annotation: $0) }
+            if let reason, withheldNotified[key] != reason, current.flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }) != reason {
                 perform([.event(ControllerEvent(.service(key), .normal, "NotAnnounced", "no node announces the Service: \(reason)"))])
             }
+            withheldNotified[key] = reason
+            if current != wanted { annotations.enqueue(key, wanted) }
         }
     }
 
@@ -137,6 +143,7 @@ actor ControllerState {
             core = nil
             writer.abandon()
             annotations.abandon()
+            withheldNotified = [:]
         }
         refresh()
     }

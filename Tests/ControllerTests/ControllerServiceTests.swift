@@ -141,4 +141,32 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
             #expect(await poll(timeout: 120) { () async -> Bool in cluster.annotation("a") == nil })
         }
     }
+
+    /// A Service no node announces for want of endpoints: the annotation and one Event say why.
+    @Test func withheldServicesSayWhyOnce() async throws {
+        let cluster = FakeCluster()
+        cluster.setConfig(config)
+        cluster.put(service("a"))
+        let a = ServiceKey(namespace: "default", name: "a")
+        let withheld = AnnouncementReport.withheldWay("no ready endpoints")
+        func notAnnounced() -> [ControllerEvent] { cluster.state.withLock { $0.events.filter { $0.reason == "NotAnnounced" } } }
+        try await withControllers([makeController(cluster)]) {
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
+            cluster.send(.speakerLease(node: "node1", held: true))
+            cluster.send(.speakerLease(node: "node2", held: true))
+            cluster.send(.announcements(node: "node1", [a: withheld]))
+            cluster.send(.announcements(node: "node2", [a: withheld]))
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.annotation("a") == "none (no ready endpoints)" && notAnnounced().count == 1 })
+            let event = try #require(notAnnounced().first)
+            #expect(event.object == .service(a) && event.kind == .normal && event.message == "no node announces the Service: no ready endpoints")
+            // Scaled up: announced, then withheld again: a second Event.
+            cluster.send(.announcements(node: "node1", [a: "bgp 1 peer"]))
+            cluster.send(.announcements(node: "node2", [a: "bgp 1 peer"]))
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.annotation("a") == "node1,node2 (bgp 1 peer)" })
+            #expect(notAnnounced().count == 1)
+            cluster.send(.announcements(node: "node1", [a: withheld]))
+            cluster.send(.announcements(node: "node2", [a: withheld]))
+            #expect(await poll(timeout: 120) { () async -> Bool in cluster.annotation("a") == "none (no ready endpoints)" && notAnnounced().count == 2 })
+        }
+    }
 }
