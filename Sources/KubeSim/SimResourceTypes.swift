@@ -104,7 +104,7 @@ enum SimResources {
         SimResourceType(.secrets) { $0.fieldSelectors = ["type"] },
         SimResourceType(.serviceAccounts),
         SimResourceType(.coreEvents) {
-            $0.fieldSelectors = ["involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "source", "type", "reportingController"]
+            $0.fieldSelectors = ["involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "source", "type", "reportingComponent"]
         },
         SimResourceType(.endpointSlices) {
             $0.updateRequiresResourceVersion = true

@@ -83,6 +83,8 @@ final class SimStore: @unchecked Sendable {
     /// Field values for field selectors: the value at the dotted path (validation limits the
     /// labels to `metadata.name`, `metadata.namespace` and the kind's `SimResourceType.fieldSelectors`).
     static func fieldValue(_ obj: JSONValue, _ field: String) -> String? {
+        // A core Event's `source` label is its source's component (kube-apiserver's event strategy).
+        if field == "source", obj["involvedObject"] != nil { return obj.value(atPath: "source.component")?.stringValue ?? "" }
         guard let v = obj.value(atPath: field) else { return nil }
         switch v {
         case .string(let s): return s

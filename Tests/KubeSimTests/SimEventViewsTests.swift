@@ -40,6 +40,9 @@ import Testing
         let coreList = sim.request("GET", Self.corePath + "?fieldSelector=involvedObject.name%3Dweb,reason%3DIPAllocated").body
         #expect(coreList["items"]?.arrayValue?.map { $0["message"] } == [Self.eventsV1["note"]])
         #expect(sim.request("GET", Self.corePath + "?fieldSelector=involvedObject.name%3Dother").body["items"] == [])
+        // kube-apiserver's core Event labels: `source` is the source's component; `reportingComponent`.
+        let bySource = sim.request("GET", Self.corePath + "?fieldSelector=source%3Dold-recorder,reportingComponent%3Dironlb.io%2Fcontroller").body
+        #expect(bySource["items"]?.arrayValue?.count == 1, "\(bySource)")
         let eventsList = sim.request("GET", Self.eventsPath + "?fieldSelector=regarding.name%3Dweb").body
         #expect(eventsList["items"]?.arrayValue?.map { $0["note"] } == [Self.eventsV1["note"]])
     }
