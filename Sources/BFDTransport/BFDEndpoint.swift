@@ -55,6 +55,8 @@ public struct BFDStateChange: Sendable, Hashable {
     public var from: BFDState
     public var to: BFDState
     public var diagnostic: BFDDiagnostic
+    /// The peer's last packet said AdminDown (RFC 5882 §3.2: not a path failure).
+    public var peerAdminDown: Bool
 }
 
 /// What a session last negotiated, for logs, tests and `ironlb` status.
@@ -248,7 +250,8 @@ public final class BFDEndpoint: @unchecked Sendable {
                 logger.info("BFD session \(to)", metadata: [
                     "lb.peer": "\(session.configuration.peerAddress)", "lb.bfd.from": "\(from)", "lb.bfd.diagnostic": "\(diagnostic)",
                 ])
-                session.onChange(BFDStateChange(peer: session.configuration.peerAddress, from: from, to: to, diagnostic: diagnostic))
+                session.onChange(BFDStateChange(peer: session.configuration.peerAddress, from: from, to: to, diagnostic: diagnostic,
+                                                peerAdminDown: session.machine.remote.state == .adminDown))
             case .dropped(let reason):
                 onDrop(reason)
             }
