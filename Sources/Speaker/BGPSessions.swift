@@ -147,14 +147,13 @@ final class BGPSessions: Sendable {
         let logger = self.logger
         let metrics = BFDMetrics(registry: self.metrics.registry)
         metrics.sessionAdded(peer)
-        let gate = BFDGateBox()
         endpoint.addSession(Self.bfdConfiguration(peer, profile: profile)) { change in
             metrics.stateChanged(peer, to: change.to)
             let metadata: Logger.Metadata = [
                 "lb.peer": "\(peer.address)", "lb.bfd.profile": "\(profile.name)", "lb.bfd.from": "\(change.from)",
                 "lb.bfd.diagnostic": "\(change.diagnostic)",
             ]
-            switch gate.stateChanged(change) {
+            switch change.clientAction {
             case .tearDown:
                 logger.warning("BFD session Down: closing the BGP session (Cease, BFD Down) until BFD is Up again", metadata: metadata)
                 session.bfdDown(holding: true)
@@ -192,13 +191,5 @@ final class BGPSessions: Sendable {
             }
         }
         return BGPRouteAttributes(communities: standard, largeCommunities: large, localPref: peer.isIBGP ? attributes.localPref : nil)
-    }
-}
-
-/// A `BFDClientGate` shared by a BFD session's callbacks (all on the BFD event loop).
-final class BFDGateBox: Sendable {
-    private let gate = Mutex(BFDClientGate())
-    func stateChanged(_ change: BFDStateChange) -> BFDClientGate.Action? {
-        gate.withLock { $0.stateChanged(from: change.from, to: change.to, peerAdminDown: change.peerAdminDown) }
     }
 }

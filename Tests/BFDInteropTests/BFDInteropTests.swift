@@ -27,15 +27,6 @@ final class SessionLog: @unchecked Sendable {
     func contains(_ entry: Entry, since mark: Int = 0) -> Bool { since(mark).contains(entry) }
 }
 
-/// The speaker's `BFDClientGate`, shared by one BFD session's callbacks.
-final class GateBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var gate = BFDClientGate()
-    func stateChanged(_ change: BFDStateChange) -> BFDClientGate.Action? {
-        lock.withLock { gate.stateChanged(from: change.from, to: change.to, peerAdminDown: change.peerAdminDown) }
-    }
-}
-
 /// A router namespace (FRR: zebra, bgpd, bfdd) and a node namespace on a bridge in a third
 /// ("switch") namespace, so that the node's link can be cut at the switch while the router's
 /// interface stays up (no carrier loss for FRR to react to). The speaker's BGP and BFD event
@@ -127,10 +118,9 @@ final class BFDLab: @unchecked Sendable {
         peer.setDesiredRoutes(routes)
         peer.start()
         guard let bfd else { return peer }
-        let gate = GateBox()
         try await endpoint!.addSession(bfd) { change in
             log.record(.bfd(change.to, change.diagnostic))
-            switch gate.stateChanged(change) {
+            switch change.clientAction {
             case .tearDown: peer.bfdDown(holding: true)
             case .resume: peer.start()
             case nil: break
