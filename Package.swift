@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 //
 // IronLB: a bare-metal load balancer for Kubernetes.
-// Targets follow docs (../shared/design/ARCHITECTURE.md): pure targets import only the
+// Targets: see docs/architecture.md (the map of targets and decisions). Pure targets import only the
 // standard library, each other and NIOCore; edge targets do the I/O.
 import PackageDescription
 
@@ -12,8 +12,10 @@ let package = Package(
         .executable(name: "ironlb", targets: ["ironlb"]),
         // For the fuzz package in fuzz/ (built with -sanitize=fuzzer, see docs/fuzzing.md).
         .library(name: "BGPWire", targets: ["BGPWire"]),
+        .library(name: "BGPSession", targets: ["BGPSession"]),
         .library(name: "LinkWire", targets: ["LinkWire"]),
         .library(name: "KubeModel", targets: ["KubeModel"]),
+        .library(name: "LBConfig", targets: ["LBConfig"]),
         .library(name: "BFD", targets: ["BFD"]),
     ],
     dependencies: [
@@ -36,7 +38,7 @@ let package = Package(
         .target(name: "NetPrimitives"),
         .target(
             name: "LBConfig",
-            dependencies: ["NetPrimitives", .product(name: "Yams", package: "Yams")]
+            dependencies: ["NetPrimitives", "KubeModel", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "LBCore",
@@ -74,6 +76,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         .target(
@@ -159,7 +162,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -227,7 +230,7 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
-        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig"]),
+        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(
             name: "BGPWireTests",

@@ -19,6 +19,9 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzBGPSession",
+            dependencies: [
+                .product(name: "BGPSession", package: "IronLB"),
             name: "FuzzBFDPacket",
             dependencies: [
                 .product(name: "BFD", package: "IronLB"),
@@ -30,6 +33,18 @@ let package = Package(
             dependencies: [
                 .product(name: "KubeModel", package: "IronLB"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "FuzzConfig",
+            dependencies: [
+                .product(name: "LBConfig", package: "IronLB"),
+            ]
+        ),
+        .executableTarget(
+            name: "FuzzKubeJSON",
+            dependencies: [
+                .product(name: "KubeModel", package: "IronLB"),
             ]
         ),
         .executableTarget(

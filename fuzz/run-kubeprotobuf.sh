@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets and runs the Kubernetes protobuf decoder fuzzer (docs/fuzzing.md).
 # Usage: fuzz/run-kubeprotobuf.sh [SECONDS]   (default 600). Corpus and crashes go to
 # fuzz-artifacts/kube-protobuf/ (ignored by git); the corpus is seeded with the real kubectl
-# bodies in Tests/Fixtures/kube-protobuf, whole and as their Service message alone.
+# bodies in Tests/Fixtures/kube-protobuf (every kind kubectl's generators create); the target decodes
+# each input whole, as a Service message and as the message of one of the other generated kinds.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -14,6 +15,7 @@ for f in "$repo"/Tests/Fixtures/kube-protobuf/*.hex; do
     name=$(basename "$f" .hex)
     grep -v '^#' "$f" | xxd -r -p > "$artifacts/corpus/$name.bin"
 done
+cp "$here"/corpus/kube-protobuf/*.bin "$artifacts/corpus/"
 
 cd "$here"
 swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --product FuzzKubeProtobuf

@@ -17,4 +17,4 @@ done
 cd "$here"
 swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --product FuzzBGPMessage
 "$here/.build/release/FuzzBGPMessage" "$artifacts/corpus" \
-    -artifact_prefix="$artifacts/crashes/" -max_len=8192 -max_total_time="$seconds" -print_final_stats=1
+    -artifact_prefix="$artifacts/crashes/" -max_len=65535 -max_total_time="$seconds" -print_final_stats=1

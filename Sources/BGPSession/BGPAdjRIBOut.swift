@@ -76,6 +76,10 @@ public struct BGPAdjRIBOut: Sendable {
     /// be compared (a new session, a whole new desired set).
     private var dirty: Set<IPPrefix> = []
     private var compareAll = true
+    /// Desired routes not sent because one of them with its attributes would not fit one
+    /// UPDATE of the negotiated size (configuration validation refuses such communities; this
+    /// is the packer's own guard: it never emits an over-size message).
+    public private(set) var oversized: Set<IPPrefix> = []
 
     public init() {}
 
@@ -105,8 +109,18 @@ public struct BGPAdjRIBOut: Sendable {
     public mutating func updates(context: BGPUpdateContext) -> [BGPUpdate] {
         var withdrawn: [IPPrefix] = []
         var changed: [IPPrefix: BGPRouteAttributes] = [:]
+        var fitting: [GroupKey: Bool] = [:]
+        func sendable(_ prefix: IPPrefix, _ attributes: BGPRouteAttributes) -> Bool {
+            guard context.canSend(prefix) else { return false }
+            let key = GroupKey(family: prefix.family, attributes: attributes)
+            if let known = fitting[key] { return known }
+            let fits = Self.fits(attributes, family: prefix.family, context: context)
+            fitting[key] = fits
+            return fits
+        }
         if compareAll {
-            let target = desired.filter { context.canSend($0.key) }
+            let target = desired.filter { sendable($0.key, $0.value) }
+            oversized = Set(desired.keys.filter { target[$0] == nil && context.canSend($0) })
             for prefix in advertised.keys where target[prefix] == nil {
                 withdrawn.append(prefix)
             }
@@ -116,7 +130,13 @@ public struct BGPAdjRIBOut: Sendable {
             advertised = target
         } else {
             for prefix in dirty {
-                let target = context.canSend(prefix) ? desired[prefix] : nil
+                var target = context.canSend(prefix) ? desired[prefix] : nil
+                if let attributes = target, !sendable(prefix, attributes) {
+                    oversized.insert(prefix)
+                    target = nil
+                } else {
+                    oversized.remove(prefix)
+                }
                 guard advertised[prefix] != target else { continue }
                 if let target { changed[prefix] = target } else { withdrawn.append(prefix) }
                 advertised[prefix] = target
@@ -145,6 +165,26 @@ public struct BGPAdjRIBOut: Sendable {
 
     static let updateOverhead = BGPLimits.headerLength + 4
 
+    /// Whether one route of `family` with these attributes fits one UPDATE on this session
+    /// (the longest prefix of the family, and for IPv6 MP_REACH_NLRI with its next hops).
+    /// Counts are checked before encoding: a path attribute holds at most 65,535 bytes.
+    static func fits(_ attributes: BGPRouteAttributes, family: IPFamily, context: BGPUpdateContext) -> Bool {
+        let limit = context.codec.maximumMessageLength
+        guard attributes.communities.count * 4 <= limit, attributes.largeCommunities.count * 12 <= limit else { return false }
+        var scratch = ByteBuffer()
+        for attribute in pathAttributes(attributes, family: family, context: context) {
+            scratch.writeBGPPathAttribute(attribute, options: context.codec)
+        }
+        let nlri = family == .ipv4 ? 5 : reachOverhead(context) + 17
+        return updateOverhead + scratch.readableBytes + nlri <= limit
+    }
+
+    /// MP_REACH_NLRI without its prefixes: 4-byte header, AFI, SAFI, next hop length, next
+    /// hop, reserved.
+    static func reachOverhead(_ context: BGPUpdateContext) -> Int {
+        4 + 3 + 1 + (context.nextHops.ipv6LinkLocal == nil ? 16 : 32) + 1
+    }
+
     static func withdrawals(_ prefixes: [IPPrefix], context: BGPUpdateContext) -> [BGPUpdate] {
         let limit = context.codec.maximumMessageLength - updateOverhead
         var updates: [BGPUpdate] = []
@@ -169,7 +209,7 @@ public struct BGPAdjRIBOut: Sendable {
         }
         let keys = groups.keys.sorted { ($0.family, $0.order) < ($1.family, $1.order) }
         var updates: [BGPUpdate] = []
-        for key in keys {
+        for key in keys where fits(key.attributes, family: key.family, context: context) {
             let prefixes = groups[key]!.sorted()
             let base = pathAttributes(key.attributes, family: key.family, context: context)
             var scratch = ByteBuffer()
@@ -183,9 +223,7 @@ public struct BGPAdjRIBOut: Sendable {
             case .ipv6:
                 guard let global = context.nextHops.ipv6 else { continue }
                 let nextHop = BGPMPReach.NextHop.ipv6(global: global, linkLocal: context.nextHops.ipv6LinkLocal)
-                // MP_REACH_NLRI: 4-byte header, AFI, SAFI, next hop length, next hop, reserved.
-                let reachOverhead = 4 + 3 + 1 + (context.nextHops.ipv6LinkLocal == nil ? 16 : 32) + 1
-                for chunk in chunks(prefixes, budget: budget - reachOverhead) {
+                for chunk in chunks(prefixes, budget: budget - reachOverhead(context)) {
                     let reach = BGPMPReach(family: .ipv6Unicast, nextHop: nextHop, nlri: .prefixes(chunk))
                     // MP_REACH_NLRI first, as FRR and BIRD send it.
                     let attribute = BGPPathAttribute(flags: [.optional, .extendedLength], value: .mpReach(reach))
@@ -196,7 +234,8 @@ public struct BGPAdjRIBOut: Sendable {
         return updates
     }
 
-    /// Splits prefixes into runs whose encoded size fits `budget` bytes.
+    /// Splits prefixes into runs whose encoded size fits `budget` bytes (callers make sure
+    /// the longest prefix fits it).
     static func chunks(_ prefixes: [IPPrefix], budget: Int) -> [[IPPrefix]] {
         var result: [[IPPrefix]] = []
         var current: [IPPrefix] = []

@@ -22,6 +22,8 @@ public enum BGPSessionTimer: Hashable, Sendable {
     case connectRetry
     case hold
     case keepalive
+    /// The end of the route refresh interval, when refreshes requested during it are served.
+    case routeRefresh
 }
 
 /// What the owner does for the state machine, in order.
@@ -68,6 +70,11 @@ where Instant.Duration == Duration, Instant: Sendable {
         var lastReceived: Instant
         /// The hold time in force: 240 s in OpenSent (RFC 4271 §8.2.2), then the negotiated one.
         var holdTime: Duration
+        /// When the Adj-RIB-Out was last resent for a ROUTE-REFRESH.
+        var lastRefresh: Instant?
+        /// Families whose refresh waits for the end of the interval (each once, however often
+        /// the peer asked).
+        var pendingRefresh: [BGPAddressFamily] = []
     }
 
     public let configuration: BGPSessionConfiguration
@@ -248,7 +255,7 @@ where Instant.Duration == Duration, Instant: Sendable {
                 return []
             case .routeRefresh(let refresh):
                 guard refresh.subtype == BGPRouteRefresh.request, negotiated.families.contains(refresh.family) else { return [] }
-                return ribOut.resend(family: refresh.family, context: updateContext(connection, negotiated)).map { .send(.update($0)) }
+                return routeRefreshRequested(refresh.family, connection: connection, negotiated: negotiated, now: now)
             case .notification(let notification):
                 return [.peerNotification(notification)] + fail(now: now, notification: nil)
             case .open:
@@ -280,7 +287,20 @@ where Instant.Duration == Duration, Instant: Sendable {
             guard negotiated.holdTime > 0 else { return [] }
             return [.send(.keepalive), .scheduleTimer(.keepalive, deadline: now.advanced(by: negotiated.keepaliveInterval))]
 
-        case (.connectRetry, .stopped), (.connectRetry, .openSent), (.connectRetry, .openConfirm), (.connectRetry, .established),
+        case (.routeRefresh, .established(var connection, let negotiated)):
+            guard let last = connection.lastRefresh, !connection.pendingRefresh.isEmpty else { return [] }
+            let due = last.advanced(by: configuration.routeRefreshInterval)
+            guard now >= due else { return [.scheduleTimer(.routeRefresh, deadline: due)] }
+            let families = connection.pendingRefresh
+            connection.pendingRefresh = []
+            connection.lastRefresh = now
+            state = .established(connection, negotiated)
+            let context = updateContext(connection, negotiated)
+            return families.flatMap { ribOut.resend(family: $0, context: context).map { .send(.update($0)) } }
+
+        case (.routeRefresh, .stopped), (.routeRefresh, .waiting), (.routeRefresh, .connect), (.routeRefresh, .openSent),
+             (.routeRefresh, .openConfirm),
+             (.connectRetry, .stopped), (.connectRetry, .openSent), (.connectRetry, .openConfirm), (.connectRetry, .established),
              (.hold, .stopped), (.hold, .waiting), (.hold, .connect),
              (.keepalive, .stopped), (.keepalive, .waiting), (.keepalive, .connect), (.keepalive, .openSent):
             // A timer of a state already left.
@@ -289,6 +309,24 @@ where Instant.Duration == Duration, Instant: Sendable {
     }
 
     // MARK: - Transitions
+
+    /// RFC 2918: resend the family's routes. At most one resend per `routeRefreshInterval`;
+    /// requests within it are coalesced into one resend per family at its end, so a peer
+    /// that floods ROUTE-REFRESH gets a bounded amount of work and traffic.
+    private mutating func routeRefreshRequested(_ family: BGPAddressFamily, connection: Connection, negotiated: BGPNegotiated,
+                                                now: Instant) -> [Action] {
+        var connection = connection
+        if let last = connection.lastRefresh, now < last.advanced(by: configuration.routeRefreshInterval) {
+            guard !connection.pendingRefresh.contains(family) else { return [] }
+            let first = connection.pendingRefresh.isEmpty
+            connection.pendingRefresh.append(family)
+            state = .established(connection, negotiated)
+            return first ? [.scheduleTimer(.routeRefresh, deadline: last.advanced(by: configuration.routeRefreshInterval))] : []
+        }
+        connection.lastRefresh = now
+        state = .established(connection, negotiated)
+        return ribOut.resend(family: family, context: updateContext(connection, negotiated)).map { .send(.update($0)) }
+    }
 
     private mutating func connect(now: Instant) -> [Action] {
         state = .connect

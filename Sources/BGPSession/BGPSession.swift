@@ -32,11 +32,13 @@ public struct BGPSessionConfiguration: Hashable, Sendable {
     /// Set the Restart State bit in the graceful restart capability (RFC 4724 §3): this
     /// speaker restarted and its peers hold its routes as stale.
     public var restarting: Bool
+    /// The shortest time between two resends of the Adj-RIB-Out for ROUTE-REFRESH requests.
+    public var routeRefreshInterval: Duration
 
     public init(localASN: UInt32, peerASN: UInt32, routerID: IPv4Address, holdTime: UInt16 = 90,
                 families: [BGPAddressFamily] = [.ipv4Unicast, .ipv6Unicast], connectTimeout: Duration = .seconds(30),
                 backoff: BGPBackoff = BGPBackoff(), gracefulRestartTime: UInt16? = nil, extendedMessages: Bool = true,
-                restarting: Bool = false) {
+                restarting: Bool = false, routeRefreshInterval: Duration = .seconds(1)) {
         self.localASN = localASN
         self.peerASN = peerASN
         self.routerID = routerID
@@ -47,6 +49,7 @@ public struct BGPSessionConfiguration: Hashable, Sendable {
         self.gracefulRestartTime = gracefulRestartTime
         self.extendedMessages = extendedMessages
         self.restarting = restarting
+        self.routeRefreshInterval = routeRefreshInterval
     }
 
     /// iBGP when both ends are in the same AS.

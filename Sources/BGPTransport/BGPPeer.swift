@@ -37,12 +37,18 @@ public struct BGPPeerConfiguration: Sendable {
     /// How the service ends the session on graceful shutdown (`.gracefulRestart` keeps the
     /// routes at the peer when graceful restart was negotiated).
     public var shutdownMode: BGPShutdownMode
+    /// Bytes written to the connection and not yet taken by the kernel beyond which the peer
+    /// is taken for one that does not read: the connection is reset (and reported) rather
+    /// than buffered without end.
+    public var outboundBufferLimit: Int
 
     public init(session: BGPSessionConfiguration, peerAddress: IPAddress, peerPort: Int = 179, sourceAddress: IPAddress? = nil,
                 password: String? = nil, ebgpMultihop: Int32? = nil, nextHopIPv4: IPv4Address? = nil,
                 nextHopIPv6: IPv6Address? = nil, nextHopIPv6LinkLocal: IPv6Address? = nil,
-                shutdownCommunication: String = "IronLB speaker shutting down", shutdownMode: BGPShutdownMode = .withdraw) {
+                shutdownCommunication: String = "IronLB speaker shutting down", shutdownMode: BGPShutdownMode = .withdraw,
+                outboundBufferLimit: Int = 4 << 20) {
         self.session = session
+        self.outboundBufferLimit = outboundBufferLimit
         self.peerAddress = peerAddress
         self.peerPort = peerPort
         self.sourceAddress = sourceAddress
@@ -67,6 +73,8 @@ public final class BGPPeer: @unchecked Sendable {
     private var channel: Channel?
     /// The last write, so that a close waits for a NOTIFICATION to be written.
     private var lastWrite: EventLoopFuture<Void>?
+    /// What the current connection has been given and not yet written to its socket.
+    private var unwritten = UnwrittenBytes()
     private var timers: [BGPSessionTimer: Scheduled<Void>] = [:]
     private let codec = CodecOptionsBox()
     private var stopPromise: EventLoopPromise<Void>?
@@ -136,6 +144,7 @@ public final class BGPPeer: @unchecked Sendable {
         defer {
             if needsFlush { channel?.flush() }
             if updates > 0 { onEvent(.updatesSent(updates)) }
+            if let channel, unwritten.count > configuration.outboundBufferLimit { resetSlowReader(channel) }
         }
         for action in actions {
             switch action {
@@ -150,7 +159,12 @@ public final class BGPPeer: @unchecked Sendable {
                 var buffer = channel.allocator.buffer(capacity: 64)
                 buffer.writeBGPMessage(message, options: codec.options)
                 // Flushed once per batch of actions: a table of UPDATEs leaves in few syscalls.
-                lastWrite = channel.write(buffer)
+                let write = channel.write(buffer)
+                let size = buffer.readableBytes
+                let unwritten = self.unwritten
+                unwritten.count += size
+                write.whenComplete { _ in unwritten.count -= size }
+                lastWrite = write
                 needsFlush = true
             case .setCodecOptions(let options):
                 codec.options = options
@@ -187,6 +201,20 @@ public final class BGPPeer: @unchecked Sendable {
                 onEvent(.peerNotification(notification))
             }
         }
+    }
+
+    /// The peer does not read what it is sent: close now (a NOTIFICATION would queue behind
+    /// the unread bytes) and let the state machine back off and reconnect.
+    private func resetSlowReader(_ channel: Channel) {
+        let pending = unwritten.count
+        logger.warning("closing BGP session: the peer does not read", metadata: [
+            "lb.bgp.unwritten_bytes": "\(pending)", "lb.bgp.limit": "\(configuration.outboundBufferLimit)",
+        ])
+        onEvent(.outboundBufferExceeded(pending))
+        self.channel = nil
+        lastWrite = nil
+        channel.close(mode: .all, promise: nil)
+        run(machine.connectionClosed(now: clock.now))
     }
 
     private func connect() {
@@ -226,6 +254,7 @@ public final class BGPPeer: @unchecked Sendable {
                     return
                 }
                 self.channel = channel
+                self.unwritten = UnwrittenBytes()
                 self.run(self.machine.connectionEstablished(now: self.clock.now, nextHops: self.nextHops(for: channel)))
             case .failure(let error):
                 self.logger.debug("connection attempt failed", metadata: ["lb.bgp.error": "\(error)"])
@@ -302,11 +331,19 @@ public enum BGPPeerEvent: Sendable, Equatable {
     case peerNotification(BGPNotification)
     /// This many UPDATE messages (End-of-RIB included) were written to the session.
     case updatesSent(Int)
+    /// The session was reset because this many bytes waited for the peer to read them,
+    /// more than `outboundBufferLimit`.
+    case outboundBufferExceeded(Int)
 }
 
 public enum BGPTransportError: Error, Hashable, Sendable {
     case md5Unsupported
     case md5KeyTooLong
+}
+
+/// Bytes given to one connection and not yet written to its socket; on the event loop.
+final class UnwrittenBytes: @unchecked Sendable {
+    var count = 0
 }
 
 /// Codec options shared by the decoder and the peer, both on the event loop.

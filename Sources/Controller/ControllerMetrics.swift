@@ -8,6 +8,8 @@ struct ControllerMetrics: Sendable {
     private let configStale: Gauge
     private let leader: Gauge
     private let waiting: Gauge
+    /// Events not recorded because the queue to the API server was full.
+    let eventsDropped: Counter
 
     static var addressesTotal: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "ironlb", subsystem: "allocator", metricName: "addresses", unitName: "total",
@@ -30,6 +32,9 @@ struct ControllerMetrics: Sendable {
         waiting = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "ironlb", subsystem: "controller", metricName: "services_waiting", unitName: "",
             helpText: "Services of type LoadBalancer waiting for an address."))
+        eventsDropped = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "ironlb", subsystem: "events", metricName: "dropped", unitName: "total",
+            helpText: "Kubernetes Events not recorded because the queue to the API server was full."))
     }
 
     func update(core: ControllerCore?, isLeader: Bool, previousPools: inout Set<[String]>) {

@@ -24,8 +24,9 @@ public final class ControllerService: Service, Sendable {
         let annotations = StatusWriter<String?>(retryDelay: retryDelay) { service, value in
             await api.writeAnnouncedBy(service, value)
         }
-        state = ControllerState(writer: writer, annotations: annotations, events: EventSink(api: api), settings: settings,
-                                metrics: ControllerMetrics(registry: registry), logger: logger)
+        let metrics = ControllerMetrics(registry: registry)
+        state = ControllerState(writer: writer, annotations: annotations, events: EventSink(api: api, dropped: metrics.eventsDropped),
+                                settings: settings, metrics: metrics, logger: logger)
     }
 
     /// Why the controller is not ready (caches not synced, no configuration), or nil.
@@ -114,7 +115,13 @@ actor ControllerState {
         for key in services {
             guard let service = snapshot.services[key] else { continue }
             let wanted = service.isLoadBalancer && !service.isDeleting ? announcedBy.value(for: key) : nil
-            if service.annotations[AnnouncedByIndex.annotation] != wanted { annotations.enqueue(key, wanted) }
+            guard service.annotations[AnnouncedByIndex.annotation] != wanted else { continue }
+            annotations.enqueue(key, wanted)
+            // Why a Service with an IP is not announced, where `kubectl describe svc` shows it.
+            if let reason = wanted.flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }),
+               service.annotations[AnnouncedByIndex.annotation].flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }) != reason {
+                perform([.event(ControllerEvent(.service(key), .normal, "NotAnnounced", "no node announces the Service: \(reason)"))])
+            }
         }
     }
 
@@ -172,6 +179,7 @@ actor ControllerState {
         switch object {
         case .service(let key): return ["lb.service": "\(key)"]
         case .configMap(let namespace, let name): return ["lb.configmap": "\(namespace)/\(name)"]
+        case .resource(let kind, let namespace, let name): return ["lb.object": "\(kind) \(namespace)/\(name)"]
         }
     }
 }

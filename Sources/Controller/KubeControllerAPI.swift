@@ -1,8 +1,10 @@
 import Foundation
 import KubeClient
 import KubeModel
+import LBConfig
 import LBCore
 import Logging
+import NIOConcurrencyHelpers
 import NetPrimitives
 import ServiceLifecycle
 import Synchronization
@@ -16,34 +18,44 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     private let settings: ControllerCore.Settings
     private let recorder: EventRecorder
     private let logger: Logger
-    private let stream: AsyncStream<ControllerInput>
-    private let continuation: AsyncStream<ControllerInput>.Continuation
+    /// The latest input per object: an object that changes faster than the controller
+    /// decides is decided once with its newest state.
+    let inputs = CoalescingQueue<String, ControllerInput>(key: KubeControllerAPI.object(of:))
     private let services: Informer<V1Service>
     private let configMaps: Informer<V1ConfigMap>
     private let namespaces: Informer<V1Namespace>
     private let leases: Informer<V1Lease>
+    /// With `settings.readsMetalLBResources`: the metallb.io objects, combined with the ConfigMap.
+    private let metallb: MetalLBInformers?
 
     public init(client: KubeClient, settings: ControllerCore.Settings, instance: String, logger: Logger) {
         self.client = client
         self.settings = settings
         self.logger = logger
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/controller", reportingInstance: instance)
-        (stream, continuation) = AsyncStream.makeStream(of: ControllerInput.self, bufferingPolicy: .unbounded)
         services = Informer<V1Service>(client: client)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: settings.configNamespace, fieldSelector: "metadata.name=\(settings.configName)")
         namespaces = Informer<V1Namespace>(client: client)
         leases = Informer<V1Lease>(client: client, namespace: settings.configNamespace)
+        metallb = settings.readsMetalLBResources ? MetalLBInformers(client: client, namespace: settings.configNamespace) : nil
     }
 
-    public func changes() -> AsyncStream<ControllerInput> { stream }
+    public func changes() -> AsyncStream<ControllerInput> { inputs.stream() }
 
     public func run() async throws {
-        let continuation = self.continuation
-        let barrier = SyncBarrier(["services", "configmaps", "namespaces", "leases"])
+        let inputs = self.inputs
+        let barrier = SyncBarrier(metallb == nil ? ["services", "configmaps", "namespaces", "leases"] : ["services", "configmaps", "namespaces", "leases", "metallb"])
         let markSynced: @Sendable (String) -> Void = { name in
-            if barrier.markSynced(name) { continuation.yield(.synced) }
+            if barrier.markSynced(name) { inputs.yield(.synced) }
         }
         let configName = settings.configName
+        let namespace = settings.configNamespace
+        let sources = ConfigSourceFeed(
+            readsObjects: metallb != nil,
+            // The controller needs no BGP passwords: a Secret it does not read is only a warning.
+            assemble: { value, objects, _ in ConfigSources.sourceText(configValue: value, namespace: namespace, name: configName, objects: objects) },
+            deliver: { inputs.yield(.config($0)) }
+        )
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.services.run() }
             group.addTask { await self.configMaps.run() }
@@ -53,9 +65,9 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                 for await event in self.leases.events {
                     switch event {
                     case .added(let lease), .updated(_, let lease):
-                        if let input = Self.input(of: lease, deleted: false) { continuation.yield(input) }
+                        if let input = Self.input(of: lease, deleted: false) { inputs.yield(input) }
                     case .deleted(let lease):
-                        if let input = Self.input(of: lease, deleted: true) { continuation.yield(input) }
+                        if let input = Self.input(of: lease, deleted: true) { inputs.yield(input) }
                     case .synced:
                         markSynced("leases")
                     }
@@ -66,11 +78,11 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                     switch event {
                     case .added(let service), .updated(_, let service):
                         if let state = Self.state(of: service) {
-                            continuation.yield(.serviceUpserted(state))
+                            inputs.yield(.serviceUpserted(state))
                         }
                     case .deleted(let service):
                         if let key = Self.key(of: service.metadata) {
-                            continuation.yield(.serviceDeleted(key))
+                            inputs.yield(.serviceDeleted(key))
                         }
                     case .synced:
                         markSynced("services")
@@ -78,15 +90,23 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                 }
             }
             group.addTask {
-                await self.configMaps.follow(name: configName, key: "config", value: { continuation.yield(.config($0)) }, synced: { markSynced("configmaps") })
+                await self.configMaps.follow(name: configName, key: "config", value: { sources.configValue($0) }, synced: { markSynced("configmaps") })
+            }
+            if let metallb = self.metallb {
+                group.addTask {
+                    await metallb.run { objects in
+                        sources.objects(objects)
+                        markSynced("metallb")
+                    }
+                }
             }
             group.addTask {
                 for await event in self.namespaces.events {
                     switch event {
                     case .added(let namespace), .updated(_, let namespace):
-                        if let name = namespace.metadata.name { continuation.yield(.namespace(name, labels: namespace.metadata.labels ?? [:])) }
+                        if let name = namespace.metadata.name { inputs.yield(.namespace(name, labels: namespace.metadata.labels ?? [:])) }
                     case .deleted(let namespace):
-                        if let name = namespace.metadata.name { continuation.yield(.namespace(name, labels: nil)) }
+                        if let name = namespace.metadata.name { inputs.yield(.namespace(name, labels: nil)) }
                     case .synced:
                         markSynced("namespaces")
                     }
@@ -95,7 +115,20 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
             try? await gracefulShutdown()
             group.cancelAll()
         }
-        continuation.finish()
+        inputs.finish()
+    }
+
+    /// The object an input is about (the key its newer inputs replace it under).
+    static func object(of input: ControllerInput) -> String {
+        switch input {
+        case .serviceUpserted(let state): return "service/\(state.key)"
+        case .serviceDeleted(let key): return "service/\(key)"
+        case .config: return "config"
+        case .namespace(let name, _): return "namespace/\(name)"
+        case .announcements(let node, _): return "announcements/\(node)"
+        case .speakerLease(let node, _): return "lease/\(node)"
+        case .synced: return "synced"
+        }
     }
 
     // MARK: Writes
@@ -141,6 +174,11 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
             action = "Allocate"
         case .configMap(let namespace, let name):
             regarding = ObjectReference(kind: "ConfigMap", namespace: namespace, name: name, apiVersion: "v1")
+            action = "LoadConfig"
+        case .resource(let kind, let namespace, let name):
+            let uid = metallb?.objects.first { $0.value(atPath: "kind")?.stringValue == kind && $0.value(atPath: "metadata.name")?.stringValue == name }?
+                .value(atPath: "metadata.uid")?.stringValue
+            regarding = ObjectReference(kind: kind, namespace: namespace, name: name, uid: uid, apiVersion: kind == "BGPPeer" ? "metallb.io/v1beta2" : "metallb.io/v1beta1")
             action = "LoadConfig"
         }
         do {

@@ -1,5 +1,6 @@
 import LBCore
 import NetPrimitives
+import Prometheus
 import Synchronization
 
 /// The allocation part of a Service's status: its ingress IPs and the pool they came from.
@@ -121,18 +122,23 @@ final class StatusWriter<Wish: Hashable & Sendable>: Sendable {
     }
 }
 
-/// Records Events in the order they were decided, off the decision path.
+/// Records Events in the order they were decided, off the decision path. At most `capacity`
+/// wait; beyond that the oldest is dropped and counted in `dropped`.
 final class EventSink: Sendable {
     private let api: any ControllerAPI
     private let events: AsyncStream<ControllerEvent>
     private let continuation: AsyncStream<ControllerEvent>.Continuation
+    private let dropped: Counter
 
-    init(api: any ControllerAPI) {
+    init(api: any ControllerAPI, capacity: Int = 10_000, dropped: Counter) {
         self.api = api
-        (events, continuation) = AsyncStream<ControllerEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        self.dropped = dropped
+        (events, continuation) = AsyncStream<ControllerEvent>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
     }
 
-    func record(_ event: ControllerEvent) { continuation.yield(event) }
+    func record(_ event: ControllerEvent) {
+        if case .dropped = continuation.yield(event) { dropped.increment() }
+    }
 
     func run() async {
         for await event in events {

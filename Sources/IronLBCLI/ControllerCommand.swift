@@ -21,6 +21,9 @@ public struct ControllerCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Elect one active replica with a Lease (turn off for a single replica).")
     public var leaderElect = true
 
+    @Flag(help: "Also read MetalLB's metallb.io objects (IPAddressPool, L2Advertisement, ...) in the config namespace, combined with the ConfigMap; their CRDs must be installed (manifests/crds.yaml).")
+    public var metallbResources = false
+
     @Option(help: "Name of the leader-election Lease (in the config namespace).")
     public var leaseName = "ironlb-controller"
 
@@ -53,7 +56,9 @@ public struct ControllerCommand: AsyncParsableCommand {
         let identity = identity ?? Environment.value("POD_NAME") ?? "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8))"
         let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), logger: Logger(label: "ironlb.kubeclient"))
         let registry = PrometheusCollectorRegistry()
-        let settings = ControllerCore.Settings(loadBalancerClass: common.lbClass, configNamespace: common.configNamespace, configName: common.configName)
+        let settings = ControllerCore.Settings(
+            loadBalancerClass: common.lbClass, configNamespace: common.configNamespace, configName: common.configName, readsMetalLBResources: metallbResources
+        )
 
         let api = KubeControllerAPI(client: client, settings: settings, instance: identity, logger: logger)
         var services: [any Service] = [api]

@@ -22,7 +22,7 @@ public struct ConfigCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Work with IronLB configuration files.",
-        subcommands: [ValidateCommand.self]
+        subcommands: [ValidateCommand.self, ConvertCommand.self]
     )
 
     public init() {}

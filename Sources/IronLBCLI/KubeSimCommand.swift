@@ -23,10 +23,14 @@ public struct KubeSimCommand: AsyncParsableCommand {
     @Option(help: "Directory for the kubeconfig, CA and token files (default: a new temporary directory).")
     public var directory: String?
 
+    @Flag(help: "Run workloads: Deployments create Pods, Pods get scheduled, an IP and readiness, Services with a selector get EndpointSlices (as kube-controller-manager and the kubelets do).")
+    public var workloads = false
+
     public init() {}
 
     public func run() async throws {
         var configuration = KubeSimServer.Configuration()
+        if workloads { configuration.workloads = SimWorkloadOptions() }
         configuration.host = host
         configuration.port = port
         configuration.tls = !insecure

@@ -59,7 +59,7 @@ extension LabCommand {
             try await network.setUp(interrupted: { signals.received })
             for node in network.nodes { try await relay.open(namespace: node.namespace, port: sim.port) }
             if signals.received { throw LabError.interrupted }
-            try Self.seed(sim, config: Self.layer2Config)
+            try Self.seed(sim, config: Self.layer2Config, demos: LabWorkloads.layer2)
 
             let clientConfiguration = try KubeConfigLoader.load(paths: [sim.kubeconfigPath])
             let client = try KubeClient(configuration: clientConfiguration, logger: Logger(label: "ironlb.kubeclient"))
@@ -257,6 +257,8 @@ final class Layer2LabView: Service, Sendable {
         let announcedBy: String?
         /// Distinct MACs that answered, lower case, sorted.
         let answers: [String]
+        /// Nodes with a ready (or serving, terminating) pod of the Service.
+        var endpointNodes: [String] = []
     }
 
     let sim: KubeSimServer
@@ -307,6 +309,7 @@ final class Layer2LabView: Service, Sendable {
             let ip = item["status"]?["loadBalancer"]?["ingress"]?.arrayValue?.first?["ip"]?.stringValue
             return ("\(namespace)/\(name)", ip, item["metadata"]?["annotations"]?[AnnouncedByIndex.annotation]?.stringValue)
         }.sorted { $0.0 < $1.0 }
+        let endpointNodes = LabWorkloads.endpointNodes(sim)
         let arping = self.arping, ip = network.ip, client = network.client.namespace
         return await withTaskGroup(of: (Int, [String]).self) { group in
             for (index, service) in services.enumerated() {
@@ -319,7 +322,7 @@ final class Layer2LabView: Service, Sendable {
             var answers: [Int: [String]] = [:]
             for await (index, macs) in group { answers[index] = macs }
             return services.enumerated().map { index, service in
-                Row(name: service.0, ip: service.1, announcedBy: service.2, answers: answers[index] ?? [])
+                Row(name: service.0, ip: service.1, announcedBy: service.2, answers: answers[index] ?? [], endpointNodes: endpointNodes[service.0] ?? [])
             }
         }
     }
@@ -334,6 +337,7 @@ final class Layer2LabView: Service, Sendable {
             let owner = row.answers.count == 1 ? network.node(withMAC: row.answers[0]) : nil
             if row.ip == nil || owner == nil || !announcers(row.announcedBy).contains(owner!) { complete = false }
             lines.append("  \(row.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \((row.ip ?? "<pending>").padding(toLength: 16, withPad: " ", startingAt: 0)) "
+                         + "endpoints on: \((row.endpointNodes.isEmpty ? "-" : row.endpointNodes.joined(separator: ",")).padding(toLength: 24, withPad: " ", startingAt: 0)) "
                          + "announced by: \((row.announcedBy ?? "-").padding(toLength: 28, withPad: " ", startingAt: 0)) "
                          + "arping: \(answered.isEmpty ? "no answer" : answered.joined(separator: ", "))")
         }

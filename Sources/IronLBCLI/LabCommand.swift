@@ -87,7 +87,7 @@ public struct LabCommand: AsyncParsableCommand {
         say("  route collector 127.0.0.1:\(bgpPort) (AS 65000)")
 
         // 3. The cluster: configuration, nodes, two example Services.
-        try Self.seed(sim, config: Self.bgpConfig(bgpPort: bgpPort))
+        try Self.seed(sim, config: Self.bgpConfig(bgpPort: bgpPort), demos: LabWorkloads.bgp)
         // One client per simulated process, as in a real cluster (each holds its own watches).
         let clientConfiguration = try KubeConfigLoader.load(paths: [sim.kubeconfigPath])
         var clients: [KubeClient] = []
@@ -117,7 +117,7 @@ public struct LabCommand: AsyncParsableCommand {
             let registry = PrometheusCollectorRegistry()
             let api = KubeSpeakerAPI(client: try makeClient(), namespace: "ironlb-system", configName: "config", loadBalancerClass: nil,
                                      leaseDuration: .seconds(15), node: node, logger: nodeLogger)
-            let daemon = SpeakerDaemon(nodeName: node, api: api, eventLoop: group.next(),
+            let daemon = SpeakerDaemon(nodeName: node, api: api, eventLoops: group,
                                        routerID: IPv4Address(127, 0, 0, UInt8(11 + index)), registry: registry, logger: nodeLogger)
             services += [.init(service: api), .init(service: daemon)]
             services.append(.init(service: ObservabilityServer(
@@ -159,6 +159,7 @@ public struct LabCommand: AsyncParsableCommand {
         var simConfiguration = KubeSimServer.Configuration()
         simConfiguration.port = port
         simConfiguration.directory = directory + "/kubesim"
+        simConfiguration.workloads = LabWorkloads.options
         let sim = try KubeSimServer(configuration: simConfiguration, logger: Logger(label: "ironlb.kubesim"))
         do {
             try await sim.start()
@@ -181,17 +182,14 @@ public struct LabCommand: AsyncParsableCommand {
     }
 
     /// The lab's cluster: the ironlb-system namespace and the configuration `config`, three
-    /// Nodes and two example Services.
-    static func seed(_ sim: KubeSimServer, config: String) throws {
+    /// Nodes and the demo Services with their Deployments.
+    static func seed(_ sim: KubeSimServer, config: String, demos: [LabWorkloads.Demo]) throws {
         let requests: [(String, JSONValue)] = [
             ("/api/v1/namespaces", ["metadata": ["name": "ironlb-system"]]),
             ("/api/v1/namespaces/ironlb-system/configmaps", ["metadata": ["name": "config"], "data": ["config": .string(config)]]),
         ] + nodes.map { node in
             ("/api/v1/nodes", ["metadata": ["name": .string(node), "labels": ["kubernetes.io/hostname": .string(node)]]])
-        } + [
-            ("/api/v1/namespaces/default/services", ["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80, "name": "http"]], "selector": ["app": "web"]]]),
-            ("/api/v1/namespaces/default/services", ["metadata": ["name": "api"], "spec": ["type": "LoadBalancer", "ports": [["port": 443, "name": "https"]], "selector": ["app": "api"]]]),
-        ]
+        } + LabWorkloads.requests(demos)
         for (path, body) in requests {
             let (status, answer) = sim.request("POST", path, body: body)
             guard (200..<300).contains(status) || status == 409 else {
@@ -245,12 +243,16 @@ final class LabView: Service, Sendable {
     func render() -> (text: String, complete: Bool) {
         let routes = collector.routes
         let services = services()
+        let endpointNodes = LabWorkloads.endpointNodes(sim)
         var lines = ["", "Services (kubectl --kubeconfig \(kubeconfig) get svc -A)"]
         var complete = !services.isEmpty
         for (name, ip) in services {
             let announcers = ip.map { ip in routes.filter { $0.prefix.network.description == ip }.map { Self.node(forPeer: $0.peer) }.sorted() } ?? []
-            if ip == nil || announcers.count < LabCommand.nodes.count { complete = false }
-            lines.append("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \((ip ?? "<pending>").padding(toLength: 16, withPad: " ", startingAt: 0)) announced by: \(announcers.isEmpty ? "-" : announcers.joined(separator: ", "))")
+            let withEndpoints = endpointNodes[name] ?? []
+            if ip == nil || withEndpoints.isEmpty || announcers.count < LabCommand.nodes.count { complete = false }
+            lines.append("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \((ip ?? "<pending>").padding(toLength: 16, withPad: " ", startingAt: 0)) "
+                         + "endpoints on: \((withEndpoints.isEmpty ? "-" : withEndpoints.joined(separator: ",")).padding(toLength: 24, withPad: " ", startingAt: 0)) "
+                         + "announced by: \(announcers.isEmpty ? "-" : announcers.joined(separator: ", "))")
         }
         lines.append("Route collector (127.0.0.1, AS 65000): \(collector.sessions.count) BGP sessions, \(routes.count) routes")
         for route in routes { lines.append("  \(route.prefix.description.padding(toLength: 20, withPad: " ", startingAt: 0)) via \(route.nextHop) from \(Self.node(forPeer: route.peer))") }
@@ -267,7 +269,7 @@ final class LabView: Service, Sendable {
     private func show() async throws {
         let completed = await runLabView(
             once: once, timeout: timeout, interval: .seconds(2),
-            success: "IronLB lab: every Service has an IP and every node announces it.",
+            success: "IronLB lab: every Service has an IP and ready pods, and every node announces it.",
             failure: "IronLB lab: not everything was allocated and announced within \(timeout) s; see the logs.",
             say: say, render: { render() }
         )

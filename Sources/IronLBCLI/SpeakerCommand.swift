@@ -20,6 +20,9 @@ public struct SpeakerCommand: AsyncParsableCommand {
 
     @OptionGroup public var common: CommonOptions
 
+    @Flag(help: "Also read MetalLB's metallb.io objects in the config namespace, combined with the ConfigMap, and the BGP password Secrets BGPPeers name; their CRDs must be installed (manifests/crds.yaml).")
+    public var metallbResources = false
+
     @Option(help: "This node's name, as in the Node object [env: IRONLB_NODE_NAME].")
     public var nodeName: String?
 
@@ -75,9 +78,10 @@ public struct SpeakerCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         let api = KubeSpeakerAPI(
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
-            leaseDuration: leaseDuration.duration, node: node, logger: logger
+            leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources
         )
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // BGP sessions spread over these loops (one per core, at most 4).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
         var dataPlane: PacketDataPlane?
         if layer2 {
             do {
@@ -87,7 +91,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
             }
         }
         let daemon = SpeakerDaemon(
-            nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoop: group.next(),
+            nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoops: group,
             routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,
             registry: registry, logger: logger
         )

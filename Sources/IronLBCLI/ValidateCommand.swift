@@ -11,10 +11,13 @@ public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable 
 public struct ValidateCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Validate ConfigMaps (or their `config` values) as the controller would.",
+        abstract: "Validate ConfigMaps, their `config` values, or MetalLB's metallb.io objects as the controller would.",
         discussion: """
             Prints every error with its path and exits 1, or one line per pool and exits 0.
-            A file may be a whole ConfigMap manifest or just the value of its `config` key.
+            A file may be a whole ConfigMap manifest, just the value of its `config` key, or
+            multi-document YAML of metallb.io objects (IPAddressPool, L2Advertisement,
+            BGPAdvertisement, BGPPeer, Community, BFDProfile, and the Secrets they name),
+            with or without a ConfigMap beside them.
             Use - to read standard input.
             """
     )

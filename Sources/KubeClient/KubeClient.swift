@@ -49,16 +49,16 @@ public final class KubeClient: Sendable {
         self.logger = logger
         var base = configuration.server
         while base.hasSuffix("/") { base.removeLast() }
-        self.baseURL = base
+        // tls-server-name: requests name that host (SNI and the name verified in the server's
+        // certificate) while the connection goes to the server's own address.
+        let route = Self.route(server: base, tlsServerName: configuration.insecureSkipTLSVerify ? nil : configuration.tlsServerName)
+        self.baseURL = route.baseURL
         var tls = TLSConfiguration.makeClientConfiguration()
         if let ca = configuration.caPEM {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
         }
         if configuration.insecureSkipTLSVerify {
             tls.certificateVerification = .none
-        } else if configuration.tlsServerName != nil {
-            // AsyncHTTPClient cannot override the verified name; the chain is still verified.
-            tls.certificateVerification = .noHostnameVerification
         }
         if let c = configuration.clientCertificatePEM, let k = configuration.clientKeyPEM {
             tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(c).map { .certificate($0) }
@@ -68,6 +68,7 @@ public final class KubeClient: Sendable {
         cfg.timeout = .init(connect: .seconds(10))
         cfg.connectionPool = .init(idleTimeout: .seconds(90), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
         cfg.decompression = .disabled
+        cfg.dnsOverride = route.dnsOverride
         if let g = eventLoopGroup {
             self.http = HTTPClient(eventLoopGroupProvider: .shared(g), configuration: cfg)
         } else {
@@ -76,6 +77,19 @@ public final class KubeClient: Sendable {
     }
 
     public func shutdown() async throws { try await http.shutdown() }
+
+    /// The URL requests are made to and the address they connect to: with `tlsServerName`,
+    /// the URL names that host (so that it is the name sent and verified) and AsyncHTTPClient's
+    /// DNS override sends the connection to the server's own host.
+    static func route(server: String, tlsServerName: String?) -> (baseURL: String, dnsOverride: [String: String]) {
+        guard let name = tlsServerName, !name.isEmpty, var components = URLComponents(string: server),
+              let host = components.host, !host.isEmpty else { return (server, [:]) }
+        let address = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        guard address != name else { return (server, [:]) }
+        components.host = name
+        guard let url = components.string else { return (server, [:]) }
+        return (url, [name: address])
+    }
 
     // MARK: transport
 

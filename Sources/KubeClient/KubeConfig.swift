@@ -119,7 +119,7 @@ public enum KubeConfigLoader {
             let dir = (path as NSString).deletingLastPathComponent
             let file: KubeConfigFile
             do { file = try YAMLDecoder().decode(KubeConfigFile.self, from: text) } catch {
-                throw KubeConfigError("kubeconfig_parse", "\(path): \(error)")
+                throw KubeConfigError("kubeconfig_parse", "\(path): \(describe(error))")
             }
             for c in file.clusters ?? [] where clusters[c.name] == nil { clusters[c.name] = (c.cluster, dir) }
             for u in file.users ?? [] where users[u.name] == nil { users[u.name] = (u.user, dir) }
@@ -193,6 +193,42 @@ public enum KubeConfigLoader {
     /// Go's net.JoinHostPort: brackets hosts that contain a colon (IPv6 literals).
     public static func joinHostPort(_ host: String, _ port: String) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// A kubeconfig decoding error by position and kind only: Yams' own descriptions quote
+    /// the offending line, which can hold a token, a client key or a password.
+    static func describe(_ error: Error) -> String {
+        func position(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
+        func path(_ codingPath: [CodingKey]) -> String {
+            codingPath.isEmpty ? "the document" : codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case let error as YamlError:
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                return "not valid YAML at \(position(mark)): \(problem)"
+            case .reader(let problem, let offset, _, _):
+                return "not readable YAML" + (offset.map { " at byte \($0)" } ?? "") + ": \(problem)"
+            case .no, .memory, .writer, .emitter, .representer, .dataCouldNotBeDecoded:
+                return "not valid YAML"
+            }
+        case let error as DecodingError:
+            switch error {
+            case .dataCorrupted(let context):
+                if let underlying = context.underlyingError { return describe(underlying) }
+                return "\(path(context.codingPath)): invalid value"
+            case .keyNotFound(let key, let context):
+                return "\(path(context.codingPath + [key])): missing"
+            case .typeMismatch(let type, let context):
+                return "\(path(context.codingPath)): expected \(type)"
+            case .valueNotFound(let type, let context):
+                return "\(path(context.codingPath)): expected \(type)"
+            @unknown default:
+                return "not a valid kubeconfig"
+            }
+        default:
+            return "not a valid kubeconfig"
+        }
     }
 
     static func resolve(_ p: String, _ dir: String) -> String {

@@ -109,9 +109,19 @@ public enum KubeProtobuf {
             let fieldPath = path.isEmpty ? field.name : path + "." + field.name
             switch field.cardinality {
             case .map:
-                let (k, v) = try mapEntry(f, fieldPath)
-                maps[f.number, default: [:]][k] = .string(v)
+                let (k, v) = try mapEntry(f, field.type, fieldPath)
+                maps[f.number, default: [:]][k] = v
             case .repeated:
+                if case .lengthDelimited(let packed) = f.value, field.type.isVarint {
+                    // A packed repeated scalar (Go's decoder accepts both encodings).
+                    var reader = ProtobufReader(packed)
+                    do {
+                        while let v = try reader.nextVarint() {
+                            lists[f.number, default: []].append(scalar(varint: v, field.type))
+                        }
+                    } catch { throw error.at(fieldPath) }
+                    continue
+                }
                 let itemPath = fieldPath + "[\(lists[f.number]?.count ?? 0)]"
                 lists[f.number, default: []].append(try scalarOrMessage(f, field.type, itemPath))
             case .omitEmpty, .pointer, .always:
@@ -147,7 +157,7 @@ public enum KubeProtobuf {
                 if value == nil { value = try zeroValue(field.type, fieldPath) }
             }
             // A zero metav1.Time marshals as null (`omitempty`/`omitzero`: dropped).
-            if case .time = field.type, value == .null, field.cardinality != .always { value = nil }
+            if field.type.isTime, value == .null, field.cardinality != .always { value = nil }
             if let value { out[field.name] = value }
         }
         return out
@@ -159,19 +169,62 @@ public enum KubeProtobuf {
         switch type {
         case .string:
             return .string(try string(lengthDelimited(f, path), path))
-        case .int32:
-            return .int(Int64(Int32(truncatingIfNeeded: try varint(f, path))))
-        case .int64:
-            return .int(Int64(bitPattern: try varint(f, path)))
-        case .bool:
-            return .bool(try varint(f, path) != 0)
+        case .int32, .int64, .bool:
+            return scalar(varint: try varint(f, path), type)
+        case .bytes:
+            return .string(Base64.encode(Array(try lengthDelimited(f, path).readableBytesView)))
         case .message(let schema):
             return .object(try decodeMessage(lengthDelimited(f, path), schema, path: path))
         case .intOrString:
             return try intOrString(lengthDelimited(f, path), path)
         case .time:
-            return try time(lengthDelimited(f, path), path)
+            return try time(lengthDelimited(f, path), path, fractionDigits: 0)
+        case .microTime:
+            return try time(lengthDelimited(f, path), path, fractionDigits: 6)
+        case .quantity:
+            return try quantity(lengthDelimited(f, path), path)
+        case .rawExtension:
+            return try rawExtension(lengthDelimited(f, path), path)
         }
+    }
+
+    /// A varint field's JSON value (int32 fields take the low 32 bits, as Go's decoder does).
+    private static func scalar(varint v: UInt64, _ type: ProtobufFieldType) -> JSONValue {
+        switch type {
+        case .bool: return .bool(v != 0)
+        case .int32: return .int(Int64(Int32(truncatingIfNeeded: v)))
+        default: return .int(Int64(bitPattern: v))
+        }
+    }
+
+    /// resource.Quantity {string 1}: its JSON form is the string.
+    private static func quantity(_ bytes: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+        var reader = ProtobufReader(bytes)
+        var value = "0"
+        while true {
+            let next: ProtobufField?
+            do { next = try reader.next() } catch { throw error.at(path) }
+            guard let f = next else { break }
+            if f.number == 1 { value = try string(lengthDelimited(f, path + ".string"), path + ".string") }
+        }
+        return .string(value.isEmpty ? "0" : value)
+    }
+
+    /// runtime.RawExtension {raw 1}: the raw bytes are the embedded object's JSON.
+    private static func rawExtension(_ bytes: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+        var reader = ProtobufReader(bytes)
+        var raw = ByteBuffer()
+        while true {
+            let next: ProtobufField?
+            do { next = try reader.next() } catch { throw error.at(path) }
+            guard let f = next else { break }
+            if f.number == 1 { raw = try lengthDelimited(f, path + ".raw") }
+        }
+        if raw.readableBytes == 0 { return .null }
+        guard let value = try? JSONValue.parse(Array(raw.readableBytesView)) else {
+            throw ProtobufDecodeError(.invalidValue, field: path, "RawExtension bytes are not JSON")
+        }
+        return value
     }
 
     private static func isEmpty(_ v: JSONValue, _ type: ProtobufFieldType) -> Bool {
@@ -192,9 +245,11 @@ public enum KubeProtobuf {
         case .string: return .string("")
         case .int32, .int64: return .int(0)
         case .bool: return .bool(false)
+        case .bytes: return .string("")
         case .message(let s): return .object(try decodeMessage(ByteBuffer(), s, path: path))
         case .intOrString: return .int(0)
-        case .time: return .null
+        case .time, .microTime, .rawExtension: return .null
+        case .quantity: return .string("0")
         }
     }
 
@@ -220,8 +275,9 @@ public enum KubeProtobuf {
         }
     }
 
-    /// metav1.Time {seconds 1, nanos 2}: RFC 3339 in whole seconds, as its JSON form; zero is null.
-    private static func time(_ bytes: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+    /// metav1.Time and MicroTime {seconds 1, nanos 2}: RFC 3339 in whole seconds (Time) or with
+    /// 6 fraction digits (MicroTime), as their JSON forms; zero is null.
+    private static func time(_ bytes: ByteBuffer, _ path: String, fractionDigits: Int) throws(ProtobufDecodeError) -> JSONValue {
         var reader = ProtobufReader(bytes)
         var seconds: Int64 = 0, nanos: Int32 = 0
         while true {
@@ -239,24 +295,27 @@ public enum KubeProtobuf {
         guard (-62_135_596_800...253_402_300_799).contains(seconds), (0..<1_000_000_000).contains(nanos) else {
             throw ProtobufDecodeError(.invalidValue, field: path, "time \(seconds)s \(nanos)ns out of range")
         }
-        return .string(KubeTime(seconds: seconds).format())
+        if fractionDigits == 0 { return .string(KubeTime(seconds: seconds).format()) }
+        return .string(KubeTime(seconds: seconds, nanoseconds: nanos).format(fractionDigits: fractionDigits))
     }
 
-    /// A map<string, string> entry: {key 1, value 2}.
-    private static func mapEntry(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> (String, String) {
+    /// A map<string, V> entry: {key 1, value 2}; a missing value is V's zero value.
+    private static func mapEntry(_ f: ProtobufField, _ valueType: ProtobufFieldType, _ path: String) throws(ProtobufDecodeError) -> (String, JSONValue) {
         var reader = ProtobufReader(try lengthDelimited(f, path))
-        var key = "", value = ""
+        var key = ""
+        var value: JSONValue?
         while true {
             let next: ProtobufField?
             do { next = try reader.next() } catch { throw error.at(path) }
             guard let e = next else { break }
             switch e.number {
             case 1: key = try string(lengthDelimited(e, path), path)
-            case 2: value = try string(lengthDelimited(e, path + "." + key), path + "." + key)
+            case 2: value = try scalarOrMessage(e, valueType, path + "." + key)
             default: continue
             }
         }
-        return (key, value)
+        if let value { return (key, value) }
+        return (key, try zeroValue(valueType, path + "." + key))
     }
 
     private static func varint(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> UInt64 {
@@ -292,11 +351,33 @@ public indirect enum ProtobufFieldType: Sendable {
     case int32
     case int64
     case bool
+    /// `bytes`: a base64 JSON string.
+    case bytes
     case message(ProtobufMessageSchema)
     /// intstr.IntOrString: a JSON number or string.
     case intOrString
     /// metav1.Time: an RFC 3339 string.
     case time
+    /// metav1.MicroTime: an RFC 3339 string with 6 fraction digits.
+    case microTime
+    /// resource.Quantity: its canonical string.
+    case quantity
+    /// runtime.RawExtension: the embedded JSON object.
+    case rawExtension
+
+    var isTime: Bool {
+        switch self {
+        case .time, .microTime: return true
+        default: return false
+        }
+    }
+
+    var isVarint: Bool {
+        switch self {
+        case .int32, .int64, .bool: return true
+        default: return false
+        }
+    }
 }
 
 /// Cardinality plus the Go field's JSON presence rule.
@@ -309,7 +390,7 @@ public enum ProtobufFieldCardinality: Sendable {
     case always
     /// `repeated`: a JSON array, dropped when empty (every such field here is `omitempty`).
     case repeated
-    /// `map<string, string>`: a JSON object, dropped when empty.
+    /// `map<string, V>` (the field's type is V's): a JSON object, dropped when empty.
     case map
 }
 

@@ -169,4 +169,13 @@ public struct ProtobufReader: Sendable {
         }
         return field
     }
+
+    /// The next varint of a packed repeated field's payload, or nil at its end.
+    public mutating func nextVarint() throws(ProtobufDecodeError) -> UInt64? {
+        guard buffer.readableBytes > 0 else { return nil }
+        guard let value = try buffer.readProtobufVarint() else {
+            throw ProtobufDecodeError(.truncated, "\(buffer.readableBytes) bytes left do not hold a whole varint")
+        }
+        return value
+    }
 }

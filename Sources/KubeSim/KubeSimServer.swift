@@ -18,8 +18,11 @@ public final class KubeSimServer: @unchecked Sendable {
         public var tls = true
         /// Bearer tokens accepted (user "kubesim-admin").
         public var tokens: Set<String> = ["kubesim-token"]
-        /// Number of events kept for watches; older resourceVersions get 410 Expired.
-        public var historyCapacity = 100_000
+        /// Most changes kept for watches (kube-apiserver's watch cache capacity); above 100, changes
+        /// older than 75 s are dropped too. A watch from an older resourceVersion gets 410 Expired
+        /// and the client relists. Bounds the memory an idle server's lease renewals would
+        /// otherwise grow without end.
+        public var historyCapacity = 1024
         /// Periodic BOOKMARK interval for watches that allow bookmarks (real server: ~1 min).
         public var bookmarkInterval: Duration? = .seconds(60)
         /// Watch length when the client sends no timeoutSeconds (real server: 30–60 min).
@@ -33,6 +36,9 @@ public final class KubeSimServer: @unchecked Sendable {
         /// controller removes its content and then the namespace (real clusters: seconds).
         /// Clients deleting a namespace and its content in one go (`kubectl delete -f`) rely on it.
         public var namespaceFinalizationDelay: Duration = .seconds(3)
+        /// Deployments, Pods and EndpointSlices as kube-controller-manager and the kubelets
+        /// keep them (`SimWorkloads.swift`); nil: nothing writes them but clients.
+        public var workloads: SimWorkloadOptions?
         public init() {}
     }
 
@@ -41,6 +47,7 @@ public final class KubeSimServer: @unchecked Sendable {
     let store: SimStore
     let api: SimAPI
     let faults = FaultState()
+    private var workloadControllers: SimWorkloadControllers?
     private let group: MultiThreadedEventLoopGroup
     private let ownsGroup: Bool
     private var channel: Channel?
@@ -154,10 +161,17 @@ public final class KubeSimServer: @unchecked Sendable {
         port = ch.localAddress?.port ?? configuration.port
         api.serverAddress = "\(configuration.host):\(port)"
         try writeFiles()
+        if let options = configuration.workloads {
+            api.gracefulPods = true
+            let controllers = SimWorkloadControllers(server: self, options: options)
+            controllers.start(on: group.next())
+            workloadControllers = controllers
+        }
         logger.info("kubesim listening", metadata: ["url": "\(url)", "kubeconfig": "\(kubeconfigPath)"])
     }
 
     public func stop() async throws {
+        workloadControllers?.stop()
         store.lock.withLock { store.closeAllWatchers() }
         try? await channel?.close()
         let open = connections.withLockedValue { Array($0.values) }

@@ -26,23 +26,26 @@ final class SimAPI: @unchecked Sendable {
     /// Called (under the store lock) when a namespace becomes Terminating; the server schedules
     /// `finalizeNamespace`.
     var onNamespaceTerminating: (@Sendable (String) -> Void)?
+    /// Pods on a node are deleted gracefully (a simulated kubelet finishes the deletion).
+    var gracefulPods = false
 
     init(store: SimStore) { self.store = store }
 
     func handle(_ req: SimRequest) -> SimResponse {
-        switch SimRouting.route(req.path) {
+        let custom = store.lock.withLock { SimCustomResources.served(store).map(\.type) }
+        switch SimRouting.route(req.path, custom: custom) {
         case .apiVersions:
-            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: true) }
+            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: true, custom: custom) }
             return ok(SimRouting.apiVersions(serverAddress: serverAddress))
         case .apiGroups:
-            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: false) }
-            return ok(SimRouting.apiGroups())
-        case .resourceList(let g, let v): return ok(SimRouting.resourceList(group: g, version: v))
+            if SimRouting.wantsAggregatedDiscovery(req.headers["accept"]) { return aggregated(core: false, custom: custom) }
+            return ok(SimRouting.apiGroups(custom: custom))
+        case .resourceList(let g, let v): return ok(SimRouting.resourceList(group: g, version: v, custom: custom))
         case .version: return ok(SimRouting.version())
         case .health: return .text(200, "ok")
-        case .openAPIRoot: return ok(SimRouting.openAPIRoot())
+        case .openAPIRoot: return ok(SimRouting.openAPIRoot(custom: custom))
         case .openAPIGroupVersion(let g, let v):
-            guard let doc = SimRouting.openAPIGroupVersion(group: g, version: v) else { return error(SimErrors.pathNotFound()) }
+            guard let doc = SimRouting.openAPIGroupVersion(group: g, version: v, custom: custom) else { return error(SimErrors.pathNotFound()) }
             return ok(doc)
         case .notFound:
             if req.path.hasPrefix("/api") { return error(SimErrors.pathNotFound()) }
@@ -58,8 +61,8 @@ final class SimAPI: @unchecked Sendable {
 
     func ok(_ v: JSONValue, _ code: Int = 200) -> SimResponse { .json(code, v, []) }
 
-    private func aggregated(core: Bool) -> SimResponse {
-        .json(200, SimRouting.aggregatedDiscovery(core: core), [("Content-Type", SimRouting.aggregatedDiscoveryMediaType), ("Vary", "Accept")])
+    private func aggregated(core: Bool, custom: [SimResourceType]) -> SimResponse {
+        .json(200, SimRouting.aggregatedDiscovery(core: core, custom: custom), [("Content-Type", SimRouting.aggregatedDiscoveryMediaType), ("Vary", "Accept")])
     }
 
     func error(_ s: V1Status) -> SimResponse {
@@ -73,6 +76,7 @@ final class SimAPI: @unchecked Sendable {
     private func resource(_ req: SimRequest, _ t: ResourceTarget) throws(V1Status) -> SimResponse {
         let r = t.resource
         if let sub = t.subresource {
+            if sub == "scale", SimResources.type(r).hasScale { return try scale(req, t) }
             guard sub == "status", SimResources.type(r).hasStatus else { throw SimErrors.pathNotFound() }
         }
         switch req.method {
@@ -167,7 +171,9 @@ final class SimAPI: @unchecked Sendable {
             if SimTables.wantsTable(req) {
                 return ok(SimTables.table(items, t.resource, meta: .object(meta), includeObject: req.query["includeObject"] ?? "Metadata", now: store.now()))
             }
-            let stripped = items.map { o -> JSONValue in
+            // Built-in kinds' items carry no kind/apiVersion; custom resources' (unstructured) do.
+            let custom = SimResources.all.allSatisfy { $0.descriptor.qualifiedName != t.resource.qualifiedName }
+            let stripped = custom ? items : items.map { o -> JSONValue in
                 var o = o
                 o["kind"] = nil
                 o["apiVersion"] = nil
@@ -464,6 +470,7 @@ final class SimAPI: @unchecked Sendable {
                 throw SimErrors.conflict(r, name, "Precondition failed: ResourceVersion in precondition: \(prv), ResourceVersion in object meta: \(old.value(atPath: "metadata.resourceVersion")?.stringValue ?? "")")
             }
             if dryRun(req) { return ok(old) }
+            if r == .pods, let pending = gracefulPodDeletion(req, old, namespace: ns, name: name) { return ok(pending) }
             return ok(deleteLocked(r, ns, name, old))
         }
     }

@@ -47,6 +47,8 @@ struct SimResourceType: Sendable {
     var categories: [String] = []
     /// Strategic-merge-patch merge keys beyond `StrategicMergePatch.defaultMergeKeys`.
     var mergeKeys: [String: String] = [:]
+    /// A `scale` subresource (autoscaling/v1 Scale; `SimAPI.scale`).
+    var hasScale = false
 
     init(_ descriptor: ResourceDescriptor, configure: (inout SimResourceType) -> Void = { _ in }) {
         self.descriptor = descriptor
@@ -122,6 +124,7 @@ enum SimResources {
             $0.generation = .specAndAnnotations
             $0.categories = ["all"]
             $0.mergeKeys = podTemplateMergeKeys("spec.template.spec")
+            $0.hasScale = true
         },
         SimResourceType(.daemonSets) {
             $0.hasStatus = true
@@ -130,10 +133,17 @@ enum SimResources {
             $0.categories = ["all"]
             $0.mergeKeys = podTemplateMergeKeys("spec.template.spec")
         },
+        SimResourceType(.pods) {
+            $0.hasStatus = true
+            $0.fieldSelectors = ["spec.nodeName", "status.phase", "status.podIP"]
+            $0.categories = ["all"]
+            $0.mergeKeys = podTemplateMergeKeys("spec")
+        },
         SimResourceType(.roles) { $0.nameRule = .pathSegment },
         SimResourceType(.roleBindings) { $0.nameRule = .pathSegment },
         SimResourceType(.clusterRoles) { $0.nameRule = .pathSegment },
         SimResourceType(.clusterRoleBindings) { $0.nameRule = .pathSegment },
+        SimResourceType(.customResourceDefinitions) { $0.hasStatus = true },
     ]
 
     private static let byQualifiedName: [String: SimResourceType] =
@@ -141,7 +151,7 @@ enum SimResources {
 
     /// The behaviour of a served resource. Every descriptor KubeSim routes to is in `all`.
     static func type(_ r: ResourceDescriptor) -> SimResourceType {
-        guard let t = byQualifiedName[r.qualifiedName] else {
+        guard let t = byQualifiedName[r.qualifiedName] ?? SimCustomResources.registeredType(r) else {
             preconditionFailure("resource \(r.qualifiedName) is not in SimResources.all")
         }
         return t
@@ -157,8 +167,18 @@ enum SimResources {
         return out
     }()
 
-    static func resources(group: String, version: String) -> [SimResourceType] {
-        all.filter { $0.descriptor.group == group && $0.descriptor.version == version }
+    static func resources(group: String, version: String, custom: [SimResourceType] = []) -> [SimResourceType] {
+        (all + custom).filter { $0.descriptor.group == group && $0.descriptor.version == version }
+    }
+
+    /// `groupVersions` followed by those only custom resources serve.
+    static func groupVersions(custom: [SimResourceType]) -> [(group: String, version: String)] {
+        var out = groupVersions
+        var seen = Set(out.map { "\($0.group)/\($0.version)" })
+        for t in custom where seen.insert("\(t.descriptor.group)/\(t.descriptor.version)").inserted {
+            out.append((t.descriptor.group, t.descriptor.version))
+        }
+        return out
     }
 
     static func mergeKeys(_ r: ResourceDescriptor) -> [String: String] {

@@ -76,11 +76,12 @@ struct ResourceTarget {
 enum SimRouting {
     static var groups: [(group: String, version: String)] { SimResources.groupVersions }
 
-    static func resources(group: String, version: String) -> [ResourceDescriptor] {
-        SimResources.resources(group: group, version: version).map(\.descriptor)
+    static func resources(group: String, version: String, custom: [SimResourceType] = []) -> [ResourceDescriptor] {
+        SimResources.resources(group: group, version: version, custom: custom).map(\.descriptor)
     }
 
-    static func route(_ path: String) -> SimRoute {
+    /// `custom`: the resources stored CRDs serve (SimCustomResources).
+    static func route(_ path: String, custom: [SimResourceType] = []) -> SimRoute {
         var segs = path.split(separator: "/").map(String.init)
         switch path {
         case "/api", "/api/": return .apiVersions
@@ -112,7 +113,7 @@ enum SimRouting {
         } else {
             return .notFound
         }
-        let rs = resources(group: group, version: version)
+        let rs = resources(group: group, version: version, custom: custom)
         guard !rs.isEmpty else { return .notFound }
         if segs.isEmpty { return .resourceList(group: group, version: version) }
         var watchPrefix = false
@@ -143,18 +144,18 @@ enum SimRouting {
          "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": .string(serverAddress)]]]
     }
 
-    static func apiGroups() -> JSONValue {
+    static func apiGroups(custom: [SimResourceType] = []) -> JSONValue {
         var groupsJSON: [JSONValue] = []
-        for g in groups where !g.group.isEmpty {
+        for g in SimResources.groupVersions(custom: custom) where !g.group.isEmpty {
             let gv: JSONValue = ["groupVersion": .string("\(g.group)/\(g.version)"), "version": .string(g.version)]
             groupsJSON.append(["name": .string(g.group), "versions": [gv], "preferredVersion": gv])
         }
         return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groupsJSON)]
     }
 
-    static func resourceList(group: String, version: String) -> JSONValue {
+    static func resourceList(group: String, version: String, custom: [SimResourceType] = []) -> JSONValue {
         var list: [JSONValue] = []
-        for t in SimResources.resources(group: group, version: version) {
+        for t in SimResources.resources(group: group, version: version, custom: custom) {
             let r = t.descriptor
             var o: [String: JSONValue] = [
                 "name": .string(r.plural), "singularName": .string(r.singular), "namespaced": .bool(r.namespaced),
@@ -167,6 +168,10 @@ enum SimRouting {
             if t.hasStatus {
                 list.append(["name": .string("\(r.plural)/status"), "singularName": "", "namespaced": .bool(r.namespaced),
                              "kind": .string(r.kind), "verbs": ["get", "patch", "update"]])
+            }
+            if t.hasScale {
+                list.append(["name": .string("\(r.plural)/scale"), "singularName": "", "namespaced": .bool(r.namespaced), "group": "autoscaling",
+                             "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]])
             }
         }
         let gv = group.isEmpty ? version : "\(group)/\(version)"
@@ -198,18 +203,18 @@ enum SimRouting {
 
     /// `APIGroupDiscoveryList` for `/api` (core only) or `/apis` (every named group): every
     /// group, version and resource in one document, subresources nested.
-    static func aggregatedDiscovery(core: Bool) -> JSONValue {
+    static func aggregatedDiscovery(core: Bool, custom: [SimResourceType] = []) -> JSONValue {
         var items: [JSONValue] = []
         var order: [String] = []
         var versionsByGroup: [String: [String]] = [:]
-        for gv in groups where gv.group.isEmpty == core {
+        for gv in SimResources.groupVersions(custom: custom) where gv.group.isEmpty == core {
             if versionsByGroup[gv.group] == nil { order.append(gv.group) }
             versionsByGroup[gv.group, default: []].append(gv.version)
         }
         for g in order {
             var versions: [JSONValue] = []
             for v in versionsByGroup[g] ?? [] {
-                let resources: [JSONValue] = SimResources.resources(group: g, version: v).map { t in
+                let resources: [JSONValue] = SimResources.resources(group: g, version: v, custom: custom).map { t in
                     let r = t.descriptor
                     let kind: JSONValue = ["group": .string(r.group), "version": .string(r.version), "kind": .string(r.kind)]
                     var o: [String: JSONValue] = [
@@ -218,9 +223,12 @@ enum SimRouting {
                     ]
                     if !r.shortNames.isEmpty { o["shortNames"] = .array(r.shortNames.map { .string($0) }) }
                     if !t.categories.isEmpty { o["categories"] = .array(t.categories.map { .string($0) }) }
-                    if t.hasStatus {
-                        o["subresources"] = [["subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]]]
+                    var subresources: [JSONValue] = []
+                    if t.hasStatus { subresources.append(["subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]]) }
+                    if t.hasScale {
+                        subresources.append(["subresource": "scale", "responseKind": ["group": "autoscaling", "version": "v1", "kind": "Scale"], "verbs": ["get", "patch", "update"]])
                     }
+                    if !subresources.isEmpty { o["subresources"] = .array(subresources) }
                     return .object(o)
                 }
                 versions.append(["version": .string(v), "resources": .array(resources), "freshness": "Current"])
@@ -232,9 +240,9 @@ enum SimRouting {
     }
 
     /// A minimal OpenAPI v3 discovery document: one entry per group version.
-    static func openAPIRoot() -> JSONValue {
+    static func openAPIRoot(custom: [SimResourceType] = []) -> JSONValue {
         var paths: [String: JSONValue] = [:]
-        for g in groups {
+        for g in SimResources.groupVersions(custom: custom) {
             let key = g.group.isEmpty ? "api/\(g.version)" : "apis/\(g.group)/\(g.version)"
             paths[key] = ["serverRelativeURL": .string("/openapi/v3/\(key)?hash=kubesim1")]
         }
@@ -245,8 +253,8 @@ enum SimRouting {
     /// GVK and the `fieldValidation` query parameter. kubectl only needs this to learn that the
     /// server validates fields itself (so `apply`/`create`/`edit` need no `--validate=false`);
     /// without request-body schemas it computes strategic merge patches from its compiled-in types.
-    static func openAPIGroupVersion(group: String, version: String) -> JSONValue? {
-        let rs = resources(group: group, version: version)
+    static func openAPIGroupVersion(group: String, version: String, custom: [SimResourceType] = []) -> JSONValue? {
+        let rs = resources(group: group, version: version, custom: custom)
         guard !rs.isEmpty else { return nil }
         var paths: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = [:]

@@ -11,6 +11,8 @@ struct HistoryEntry: Sendable {
     var kind: Kind
     var object: JSONValue
     var prev: JSONValue?
+    /// When the change was recorded (`SimStore.now`), for the history's freshness bound.
+    var recordedAt = Date.distantPast
 }
 
 /// What a watch stream receives, in order.
@@ -59,6 +61,10 @@ final class SimStore: @unchecked Sendable {
     private var history: [HistoryEntry] = []
     private var historyStart = 0
     var historyCapacity: Int
+    /// Changes older than this are dropped once more than `historyLowerBound` are held
+    /// (kube-apiserver's watch cache keeps 75 s of events above its lower bound of 100).
+    var historyFreshness: TimeInterval = 75
+    var historyLowerBound = 100
     private var watchers: [Int: SimWatcher] = [:]
     private var nextWatcherID = 1
     private var nextClusterIPv4: UInt32 = 10 << 24 | 96 << 16 | 0 << 8 | 10
@@ -97,7 +103,7 @@ final class SimStore: @unchecked Sendable {
     // MARK: reads (callers hold the lock)
 
     func get(_ r: ResourceDescriptor, _ ns: String, _ name: String) -> JSONValue? {
-        objects[r.qualifiedName]?[Self.key(ns, name)]
+        objects[SimEventViews.storage(r).qualifiedName]?[Self.key(ns, name)].map { SimEventViews.view($0, as: r) }
     }
 
     func list(_ filter: WatchFilter) -> [JSONValue] {
@@ -107,7 +113,7 @@ final class SimStore: @unchecked Sendable {
     /// Matching objects in key order, starting after the store key `after`, at most `limit`
     /// (0 = all). `last` is the key of the last returned item when more remain.
     func listPage(_ filter: WatchFilter, after: String?, limit: Int) -> (items: [JSONValue], last: String?) {
-        let rname = filter.resource.qualifiedName
+        let rname = SimEventViews.storage(filter.resource).qualifiedName
         guard let all = objects[rname] else { return ([], nil) }
         let keys: [String]
         if let k = sortedKeys[rname] { keys = k } else {
@@ -128,7 +134,7 @@ final class SimStore: @unchecked Sendable {
         let prefix = filter.namespace.map { $0 + "/" }
         for k in keys[start...] {
             if let p = prefix, !k.hasPrefix(p) { continue }
-            guard let o = all[k], filter.matches(o) else { continue }
+            guard let o = all[k].map({ SimEventViews.view($0, as: filter.resource) }), filter.matches(o) else { continue }
             if limit > 0 && items.count == limit { return (items, lastKey) }
             items.append(o)
             lastKey = k
@@ -136,7 +142,7 @@ final class SimStore: @unchecked Sendable {
         return (items, nil)
     }
 
-    func count(_ r: ResourceDescriptor) -> Int { objects[r.qualifiedName]?.count ?? 0 }
+    func count(_ r: ResourceDescriptor) -> Int { objects[SimEventViews.storage(r).qualifiedName]?.count ?? 0 }
 
     var oldestAvailableRV: Int64 {
         // A watch from X needs every event after X: X must be >= (first retained event's RV) - 1.
@@ -152,7 +158,8 @@ final class SimStore: @unchecked Sendable {
     }
 
     /// Stores `obj` (already carrying its new resourceVersion) and notifies watchers.
-    func put(_ r: ResourceDescriptor, _ ns: String, _ name: String, _ obj: JSONValue, rv: Int64) {
+    func put(_ view: ResourceDescriptor, _ ns: String, _ name: String, _ viewed: JSONValue, rv: Int64) {
+        let r = SimEventViews.storage(view), obj = SimEventViews.stored(viewed, from: view)
         let k = Self.key(ns, name)
         let prev = objects[r.qualifiedName]?[k]
         objects[r.qualifiedName, default: [:]][k] = obj
@@ -160,7 +167,8 @@ final class SimStore: @unchecked Sendable {
         record(HistoryEntry(rv: rv, resource: r.qualifiedName, namespace: ns, kind: prev == nil ? .added : .modified, object: obj, prev: prev))
     }
 
-    func remove(_ r: ResourceDescriptor, _ ns: String, _ name: String, finalObject: JSONValue, rv: Int64) {
+    func remove(_ view: ResourceDescriptor, _ ns: String, _ name: String, finalObject viewed: JSONValue, rv: Int64) {
+        let r = SimEventViews.storage(view), finalObject = SimEventViews.stored(viewed, from: view)
         let k = Self.key(ns, name)
         guard let prev = objects[r.qualifiedName]?.removeValue(forKey: k) else { return }
         sortedKeys[r.qualifiedName] = nil
@@ -172,15 +180,14 @@ final class SimStore: @unchecked Sendable {
         record(HistoryEntry(rv: rv, resource: r.qualifiedName, namespace: ns, kind: .deleted, object: finalObject, prev: prev))
     }
 
-    private func record(_ e: HistoryEntry) {
+    private func record(_ change: HistoryEntry) {
+        var e = change
+        e.recordedAt = now()
         history.append(e)
-        if history.count - historyStart > historyCapacity {
-            historyStart += 1
-            if historyStart > 4096 && historyStart > history.count / 2 {
-                history.removeFirst(historyStart)
-                historyStart = 0
-            }
-        }
+        if history.count - historyStart > historyCapacity { historyStart += 1 }
+        let stale = e.recordedAt.addingTimeInterval(-historyFreshness)
+        while history.count - historyStart > historyLowerBound, history[historyStart].recordedAt < stale { historyStart += 1 }
+        dropExpiredHistory()
         for w in watchers.values {
             if let ev = Self.convert(e, for: w.filter) { w.send(.events([ev])) }
         }
@@ -190,12 +197,29 @@ final class SimStore: @unchecked Sendable {
     func compactHistory(keep: Int) {
         let live = history.count - historyStart
         if live > keep { historyStart += live - keep }
+        dropExpiredHistory()
     }
+
+    /// Frees expired entries once there are as many as retained ones, or a quarter of the
+    /// capacity (at least 16): the array never holds more than 1.25 × capacity entries (twice
+    /// the retained ones when fewer), and each removal is amortized over the appends that
+    /// expired them.
+    private func dropExpiredHistory() {
+        guard historyStart >= max(16, min(historyCapacity / 4, history.count - historyStart)) else { return }
+        history.removeFirst(historyStart)
+        historyStart = 0
+    }
+
+    /// Entries held (retained for watches plus expired ones not yet freed), for tests and benches.
+    var historyFootprint: Int { history.count }
 
     /// The watch event (if any) a history entry produces for a filter, with selector
     /// transitions turned into ADDED/DELETED (the previous state carries the event's RV).
-    static func convert(_ e: HistoryEntry, for f: WatchFilter) -> JSONValue? {
-        guard e.resource == f.resource.qualifiedName else { return nil }
+    static func convert(_ stored: HistoryEntry, for f: WatchFilter) -> JSONValue? {
+        guard stored.resource == SimEventViews.storage(f.resource).qualifiedName else { return nil }
+        var e = stored
+        e.object = SimEventViews.view(e.object, as: f.resource)
+        e.prev = e.prev.map { SimEventViews.view($0, as: f.resource) }
         let cur = f.matches(e.object)
         switch e.kind {
         case .added:

@@ -87,8 +87,10 @@ enum SimStrategies {
         case .roleBindings, .clusterRoleBindings:
             try binding(obj, old: old, r, name: name)
             return obj
+        case .customResourceDefinitions:
+            return try SimCustomResources.prepareDefinition(obj, name: name)
         default:
-            return obj
+            return try SimCustomResources.prepare(obj, r, store: store, name: name)
         }
     }
 

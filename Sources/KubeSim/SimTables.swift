@@ -17,6 +17,8 @@ enum SimTables {
     static func columns(_ r: ResourceDescriptor) -> [JSONValue] {
         let name = column("Name", "string", "name", "Name must be unique within a namespace.")
         let age = column("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.")
+        if r == .pods { return SimWorkloadRules.podColumns(name: name, age: age) }
+        if r == .coreEvents { return SimEventViews.columns }
         if r == .services {
             return [name, column("Type", "string", "", "Type determines how the Service is exposed."),
                     column("Cluster-IP", "string", "", "clusterIP is the IP address of the service."),
@@ -30,6 +32,8 @@ enum SimTables {
     static func cells(_ o: JSONValue, _ r: ResourceDescriptor, now: Date) -> [JSONValue] {
         let name = JSONValue.string(o.value(atPath: "metadata.name")?.stringValue ?? "")
         let age = JSONValue.string(humanAge(o.value(atPath: "metadata.creationTimestamp")?.stringValue, now: now))
+        if r == .pods { return SimWorkloadRules.podCells(o, name: name, age: age) }
+        if r == .coreEvents { return SimEventViews.cells(o, now: now) }
         guard r == .services else { return [name, age] }
         let spec = o["spec"] ?? .object([:])
         let type = spec["type"]?.stringValue ?? "ClusterIP"

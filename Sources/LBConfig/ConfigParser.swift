@@ -7,6 +7,8 @@ public enum ConfigSource: Equatable, Sendable {
     case configMap(namespace: String?, name: String?)
     /// Just the `config` value.
     case configValue
+    /// MetalLB's custom resources (metallb.io), with or without a ConfigMap beside them.
+    case resources(objects: [ResourceName], withConfigMap: Bool)
 }
 
 public struct ParsedConfiguration: Equatable, Sendable {
@@ -21,10 +23,12 @@ public enum ConfigParser {
     public static let defaultNamespace = "ironlb-system"
     public static let defaultName = "config"
     public static let dataKey = "config"
+    /// Why a peer may not name a BFD profile (ConfigMap and CRDs alike).
 
     /// Parses either a ConfigMap manifest (one or more YAML documents, one of them a
     /// ConfigMap) or the bare `config` value.
     public static func parse(_ text: String) -> Result<ParsedConfiguration, ConfigErrors> {
+        if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
         var documents: [Node] = []
         do {
             // compose_all stops at the first bad document and keeps the error aside.
@@ -35,6 +39,7 @@ public enum ConfigParser {
             return .failure(ConfigErrors([yamlSyntaxError(error)]))
         }
         let manifests = documents.filter(looksLikeManifest)
+        if manifests.contains(where: ResourceConfigParser.isResource) { return ConfigSources.parse(manifests) }
         if manifests.isEmpty {
             guard documents.count <= 1 else {
                 return .failure(ConfigErrors([ConfigError(path: "", message: "expected one YAML document, found \(documents.count)")]))
@@ -45,7 +50,7 @@ public enum ConfigParser {
         }
         let configMaps = manifests.filter { $0["kind"]?.string == "ConfigMap" }
         guard configMaps.count == 1, let manifest = configMaps.first else {
-            let message = configMaps.isEmpty ? "no ConfigMap found (kind: ConfigMap with data.config)" : "\(configMaps.count) ConfigMaps found; give one"
+            let message = configMaps.isEmpty ? "no ConfigMap (kind: ConfigMap with data.config) and no metallb.io object found" : "\(configMaps.count) ConfigMaps found; give one"
             return .failure(ConfigErrors([ConfigError(path: "", message: message)]))
         }
         return parseManifest(manifest)
@@ -53,6 +58,7 @@ public enum ConfigParser {
 
     /// Parses the `config` value of the ConfigMap (what the controller reads from the API).
     public static func parseConfigValue(_ text: String) -> Result<Configuration, ConfigErrors> {
+        if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -67,7 +73,7 @@ public enum ConfigParser {
         return node["kind"] != nil || node["apiVersion"] != nil
     }
 
-    private static func parseManifest(_ manifest: Node) -> Result<ParsedConfiguration, ConfigErrors> {
+    static func parseManifest(_ manifest: Node) -> Result<ParsedConfiguration, ConfigErrors> {
         var warnings: [String] = []
         let namespace = manifest["metadata"]?["namespace"]?.string
         let name = manifest["metadata"]?["name"]?.string
@@ -100,20 +106,23 @@ public enum ConfigParser {
             .map { ParsedConfiguration(configuration: $0, source: .configMap(namespace: namespace, name: name), warnings: warnings) }
     }
 
+    /// The parser's message, shortened: its description quotes the offending line, which a
+    /// hostile text makes as long as it likes.
     private static func yamlSyntaxError(_ error: Error) -> ConfigError {
         if let yamlError = error as? YamlError {
             switch yamlError {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-                return ConfigError(path: "", message: "invalid YAML: \(problem)", line: mark.line, column: mark.column)
+                return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(problem)"), line: mark.line, column: mark.column)
             default:
-                return ConfigError(path: "", message: "invalid YAML: \(yamlError)")
+                return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(yamlError)"))
             }
         }
-        return ConfigError(path: "", message: "invalid YAML: \(error)")
+        return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(error)"))
     }
 
     private static func parseValue(_ root: Node?, text: String) -> Result<Configuration, ConfigErrors> {
         guard let root, !YAMLReader.isNull(root) else { return .success(.empty) }
+        if let error = YAMLAliasBudget.check(root) { return .failure(ConfigErrors([error])) }
         var builder = ConfigBuilder()
         let configuration = builder.build(root)
         let errors = builder.reader.errors
@@ -125,6 +134,16 @@ public enum ConfigParser {
 /// The schema walk: structural checks while reading, then the cross-field checks.
 struct ConfigBuilder {
     var reader = YAMLReader()
+    /// MetalLB's CRDs spell the shared keys in camelCase (`matchLabels`), the ConfigMap in kebab-case.
+    var camelCase = false
+
+    func key(_ kebab: String) -> String { camelCase ? Self.camel(kebab) : kebab }
+
+    /// `match-labels` → `matchLabels`.
+    static func camel(_ kebab: String) -> String {
+        let words = kebab.split(separator: "-")
+        return words.enumerated().map { $0.offset == 0 ? String($0.element) : $0.element.prefix(1).uppercased() + $0.element.dropFirst() }.joined()
+    }
 
     private static let topKeys = ["peers", "address-pools", "bgp-communities", "bfd-profiles"]
     private static let peerKeys = [
@@ -149,8 +168,8 @@ struct ConfigBuilder {
         var advertisement: BGPAdvertisement
         var communities: [(text: String, path: String, node: Node)]
         var path: String
-        var aggregationNode: Node?
-        var aggregationV6Node: Node?
+        var aggregationNode: Node? = nil
+        var aggregationV6Node: Node? = nil
     }
 
     private struct PendingPool {
@@ -249,7 +268,8 @@ struct ConfigBuilder {
             } else {
                 poolNames[pool.name] = pending.path
             }
-            if pool.protocol == .layer2 && pending.advertisementsNode != nil {
+            // An empty list is no advertisement at all, as in MetalLB v0.12 (`len(...) > 0`).
+            if pool.protocol == .layer2 && !pending.advertisements.isEmpty {
                 reader.fail("\(pending.path).bgp-advertisements", "is only for bgp pools; this pool's protocol is layer2", at: pending.advertisementsNode)
             }
             if pool.protocol == .bgp && pending.interfacesNode != nil {
@@ -278,6 +298,7 @@ struct ConfigBuilder {
                 advertisements.append(pendingAdvertisement.advertisement)
             }
             if pool.protocol == .bgp && advertisements.isEmpty { advertisements = [BGPAdvertisement()] }
+            checkCommunitySize(advertisements, path: "\(pending.path).bgp-advertisements", node: pending.advertisementsNode)
             pool.bgpAdvertisements = pool.protocol == .bgp ? advertisements : []
             for (block, path) in zip(pool.addresses, pending.blockPaths) { allBlocks.append((block, path)) }
             pools.append(pool)
@@ -294,7 +315,7 @@ struct ConfigBuilder {
         guard let fields = reader.fields(node, path, known: Self.peerKeys, required: ["peer-address", "peer-asn", "my-asn"]) else {
             return nil
         }
-        let before = reader.errors.count
+        let before = reader.errorCount
         let address = fields["peer-address"].flatMap { ipAddress($0, "\(path).peer-address") }
         let peerASN = fields["peer-asn"].flatMap { asn($0, "\(path).peer-asn") }
         let myASN = fields["my-asn"].flatMap { asn($0, "\(path).my-asn") }
@@ -329,7 +350,7 @@ struct ConfigBuilder {
         if let address, let source, address.family != source.family {
             reader.fail("\(path).source-address", "\(source) is \(source.family) but peer-address \(address) is \(address.family)", at: fields["source-address"])
         }
-        guard reader.errors.count == before, let address, let peerASN, let myASN else { return nil }
+        guard reader.errorCount == before, let address, let peerASN, let myASN else { return nil }
         let peer = Peer(
             myASN: myASN, peerASN: peerASN, address: address, port: UInt16(port), sourceAddress: source, routerID: routerID,
             holdTime: holdTime, keepaliveTime: keepalive, password: password.flatMap { $0.isEmpty ? nil : $0 },
@@ -342,7 +363,7 @@ struct ConfigBuilder {
         guard let fields = reader.fields(node, path, known: Self.poolKeys, required: ["name", "protocol", "addresses"]) else {
             return nil
         }
-        let before = reader.errors.count
+        let before = reader.errorCount
         var name: String?
         if let node = fields["name"], let text = reader.nonEmptyString(node, "\(path).name") {
             if text.contains(where: { $0.isWhitespace || $0.isNewline }) {
@@ -354,25 +375,12 @@ struct ConfigBuilder {
         var proto: PoolProtocol?
         if let node = fields["protocol"], let text = reader.string(node, "\(path).protocol") {
             proto = PoolProtocol(rawValue: text)
-            if proto == nil {
+            if proto == nil || proto == .unannounced {
+                proto = nil
                 reader.fail("\(path).protocol", "\"\(text)\" is not a protocol; use layer2 or bgp", at: node)
             }
         }
-        var blocks: [AddressBlock] = []
-        var blockPaths: [String] = []
-        if let node = fields["addresses"], let items = reader.sequence(node, "\(path).addresses") {
-            if items.isEmpty { reader.fail("\(path).addresses", "must list at least one CIDR or range", at: node) }
-            for (index, item) in items.enumerated() {
-                let itemPath = "\(path).addresses[\(index)]"
-                guard let text = reader.nonEmptyString(item, itemPath) else { continue }
-                do {
-                    blocks.append(try AddressBlock(parsing: text))
-                    blockPaths.append(itemPath)
-                } catch {
-                    reader.fail(itemPath, "\"\(text)\" is not a CIDR or an address range: \(error)", at: item)
-                }
-            }
-        }
+        let (blocks, blockPaths) = fields["addresses"].map { addressBlocks($0, "\(path).addresses") } ?? ([], [])
         let autoAssign = fields["auto-assign"].flatMap { reader.bool($0, "\(path).auto-assign") } ?? true
         let avoidBuggy = fields["avoid-buggy-ips"].flatMap { reader.bool($0, "\(path).avoid-buggy-ips") } ?? false
         var advertisements: [PendingAdvertisement] = []
@@ -395,7 +403,7 @@ struct ConfigBuilder {
         let selectors = fields["node-selectors"].map { selectorList($0, "\(path).node-selectors") } ?? []
         let allocation = fields["service-allocation"].flatMap { serviceAllocation($0, "\(path).service-allocation") }
 
-        guard reader.errors.count == before, let name, let proto else { return nil }
+        guard reader.errorCount == before, let name, let proto else { return nil }
         let pool = AddressPool(
             name: name, protocol: proto, addresses: blocks, autoAssign: autoAssign, avoidBuggyIPs: avoidBuggy,
             bgpAdvertisements: [], interfaces: interfaces, nodeSelectors: selectors, serviceAllocation: allocation
@@ -406,7 +414,35 @@ struct ConfigBuilder {
         )
     }
 
+    /// A pool's `addresses`: the blocks and the path of each.
+    mutating func addressBlocks(_ node: Node, _ path: String) -> (blocks: [AddressBlock], paths: [String]) {
+        var blocks: [AddressBlock] = []
+        var paths: [String] = []
+        guard let items = reader.sequence(node, path) else { return ([], []) }
+        if items.isEmpty { reader.fail(path, "must list at least one CIDR or range", at: node) }
+        for (index, item) in items.enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            guard let text = reader.nonEmptyString(item, itemPath) else { continue }
+            do {
+                let block = try AddressBlock(parsing: text)
+                let special = AddressBlock.specialRanges.filter { $0.range.overlaps(block.range) }
+                guard special.isEmpty else {
+                    let names = special.map { "\($0.prefix) (\($0.name))" }.joined(separator: ", ")
+                    reader.fail(itemPath, "\"\(text)\" includes \(names); these addresses cannot serve a Service", at: item)
+                    continue
+                }
+                blocks.append(block)
+                paths.append(itemPath)
+            } catch {
+                reader.fail(itemPath, "\"\(text)\" is not a CIDR or an address range: \(error)", at: item)
+            }
+        }
+        return (blocks, paths)
+    }
+
     private mutating func advertisement(_ node: Node, _ path: String) -> PendingAdvertisement? {
+        // A bare `- ` entry is one advertisement with the defaults, as MetalLB v0.12 decodes it.
+        if YAMLReader.isNull(node) { return PendingAdvertisement(advertisement: BGPAdvertisement(), communities: [], path: path) }
         guard let fields = reader.fields(node, path, known: Self.advertisementKeys) else { return nil }
         var advertisement = BGPAdvertisement()
         if let node = fields["aggregation-length"], let value = reader.int(node, "\(path).aggregation-length", range: 0...32) {
@@ -433,7 +469,7 @@ struct ConfigBuilder {
 
     private mutating func bfdProfile(_ node: Node, _ path: String) -> BFDProfile? {
         guard let fields = reader.fields(node, path, known: Self.bfdKeys, required: ["name"]) else { return nil }
-        let before = reader.errors.count
+        let before = reader.errorCount
         let name = fields["name"].flatMap { reader.nonEmptyString($0, "\(path).name") }
         var profile = BFDProfile(name: name ?? "")
         let intervals = 10...60000
@@ -445,12 +481,12 @@ struct ConfigBuilder {
         if profile.echoMode { reader.fail("\(path).echo-mode", BFDProfile.echoModeRefusal, at: fields["echo-mode"]) }
         if let v = fields["passive-mode"].flatMap({ reader.bool($0, "\(path).passive-mode") }) { profile.passiveMode = v }
         if let v = fields["minimum-ttl"].flatMap({ reader.int($0, "\(path).minimum-ttl", range: 1...254) }) { profile.minimumTTL = v }
-        guard reader.errors.count == before, name != nil else { return nil }
+        guard reader.errorCount == before, name != nil else { return nil }
         return profile
     }
 
-    private mutating func serviceAllocation(_ node: Node, _ path: String) -> ServiceAllocation? {
-        guard let fields = reader.fields(node, path, known: Self.allocationKeys) else { return nil }
+    mutating func serviceAllocation(_ node: Node, _ path: String) -> ServiceAllocation? {
+        guard let fields = reader.fields(node, path, known: Self.allocationKeys.map(key)) else { return nil }
         var allocation = ServiceAllocation()
         allocation.priority = fields["priority"].flatMap { reader.int($0, "\(path).priority", range: 0...Int(Int32.max)) }
         if let node = fields["namespaces"], let names = reader.stringList(node, "\(path).namespaces") {
@@ -459,22 +495,22 @@ struct ConfigBuilder {
             }
             allocation.namespaces = names
         }
-        allocation.namespaceSelectors = fields["namespace-selectors"].map { selectorList($0, "\(path).namespace-selectors") } ?? []
-        allocation.serviceSelectors = fields["service-selectors"].map { selectorList($0, "\(path).service-selectors") } ?? []
+        allocation.namespaceSelectors = fields[key("namespace-selectors")].map { selectorList($0, "\(path).\(key("namespace-selectors"))") } ?? []
+        allocation.serviceSelectors = fields[key("service-selectors")].map { selectorList($0, "\(path).\(key("service-selectors"))") } ?? []
         return allocation
     }
 
-    private mutating func selectorList(_ node: Node, _ path: String) -> [LabelSelector] {
+    mutating func selectorList(_ node: Node, _ path: String) -> [LabelSelector] {
         guard let items = reader.sequence(node, path) else { return [] }
         return items.enumerated().compactMap { selector($0.element, "\(path)[\($0.offset)]") }
     }
 
-    private mutating func selector(_ node: Node, _ path: String) -> LabelSelector? {
-        guard let fields = reader.fields(node, path, known: Self.selectorKeys) else { return nil }
+    mutating func selector(_ node: Node, _ path: String) -> LabelSelector? {
+        guard let fields = reader.fields(node, path, known: Self.selectorKeys.map(key)) else { return nil }
         var selector = LabelSelector()
-        if let node = fields["match-labels"], let entries = reader.entries(node, "\(path).match-labels") {
+        if let node = fields[key("match-labels")], let entries = reader.entries(node, "\(path).\(key("match-labels"))") {
             for entry in entries {
-                let entryPath = "\(path).match-labels[\"\(entry.key)\"]"
+                let entryPath = "\(path).\(key("match-labels"))[\"\(entry.key)\"]"
                 if let problem = LabelSelector.problem(withKey: entry.key) {
                     reader.fail(entryPath, problem, at: entry.keyNode)
                     continue
@@ -487,9 +523,9 @@ struct ConfigBuilder {
                 selector.matchLabels[entry.key] = value
             }
         }
-        if let node = fields["match-expressions"], let items = reader.sequence(node, "\(path).match-expressions") {
+        if let node = fields[key("match-expressions")], let items = reader.sequence(node, "\(path).\(key("match-expressions"))") {
             for (index, item) in items.enumerated() {
-                let itemPath = "\(path).match-expressions[\(index)]"
+                let itemPath = "\(path).\(key("match-expressions"))[\(index)]"
                 guard let fields = reader.fields(item, itemPath, known: Self.requirementKeys, required: ["key", "operator"]) else { continue }
                 let key = fields["key"].flatMap { reader.nonEmptyString($0, "\(itemPath).key") }
                 if let key, let problem = LabelSelector.problem(withKey: key) { reader.fail("\(itemPath).key", problem, at: fields["key"]) }
@@ -517,7 +553,7 @@ struct ConfigBuilder {
 
     // MARK: Values
 
-    private mutating func ipAddress(_ node: Node, _ path: String) -> IPAddress? {
+    mutating func ipAddress(_ node: Node, _ path: String) -> IPAddress? {
         guard let text = reader.nonEmptyString(node, path) else { return nil }
         do {
             return try IPAddress(parsing: text[...])
@@ -527,7 +563,7 @@ struct ConfigBuilder {
         }
     }
 
-    private mutating func asn(_ node: Node, _ path: String) -> UInt32? {
+    mutating func asn(_ node: Node, _ path: String) -> UInt32? {
         guard let value = reader.int(node, path) else { return nil }
         guard (1...Int(UInt32.max)).contains(value) else {
             reader.fail(path, "AS number \(value) is out of range 1-4294967295", at: node)
@@ -537,7 +573,7 @@ struct ConfigBuilder {
     }
 
     /// A Go duration in whole seconds (`90s`, `1m30s`).
-    private mutating func seconds(_ node: Node, _ path: String) -> Int? {
+    mutating func seconds(_ node: Node, _ path: String) -> Int? {
         if case .scalar(let scalar) = node, YAMLReader.tagName(node) == .int {
             if scalar.string == "0" { return 0 }
             reader.fail(path, "\(scalar.string) has no unit; write \"\(scalar.string)s\"", at: node)
@@ -571,22 +607,29 @@ struct ConfigBuilder {
             (IPFamily.ipv4, pending.advertisement.aggregationLength, "aggregation-length", pending.aggregationNode),
             (IPFamily.ipv6, pending.advertisement.aggregationLengthV6, "aggregation-length-v6", pending.aggregationV6Node),
         ] {
-            for block in pool.addresses where block.family == family {
-                // Every CIDR of the block must be at least as wide as the aggregate, or the
-                // aggregate would announce addresses outside the pool.
-                if let narrowest = block.range.prefixes.first(where: { $0.length > length }) {
-                    reader.fail(
-                        "\(pending.path).\(key)",
-                        "\(length) is shorter than the pool's prefix \(narrowest) from \(block); the aggregate would announce addresses the pool does not hold",
-                        at: node
-                    )
-                    break
-                }
+            if let problem = pool.aggregationProblem(length: length, family: family) {
+                reader.fail("\(pending.path).\(key)", problem, at: node)
             }
         }
     }
 
-    private mutating func checkOverlaps(_ blocks: [(block: AddressBlock, path: String)]) {
+    /// The communities of a pool's advertisements (merged when two advertise one prefix) must
+    /// fit one UPDATE of 4,096 bytes, the size every peer accepts (RFC 4271 §4.1; larger only
+    /// with RFC 8654 extended messages); a route that does not fit could never be sent.
+    mutating func checkCommunitySize(_ advertisements: [BGPAdvertisement], path: String, node: Node?) {
+        let distinct = Set(advertisements.flatMap(\.communities))
+        let large = distinct.filter { if case .large = $0 { return true } else { return false } }.count
+        let standard = distinct.count - large
+        let bytes = 4 * standard + 12 * large
+        guard bytes > BGPAdvertisement.maximumCommunityBytes else { return }
+        reader.fail(
+            path,
+            "\(standard) communities and \(large) large communities take \(bytes) bytes; one BGP UPDATE to a peer without extended messages (4096 bytes) holds at most \(BGPAdvertisement.maximumCommunityBytes) bytes of them (4 per community, 12 per large community)",
+            at: node
+        )
+    }
+
+    mutating func checkOverlaps(_ blocks: [(block: AddressBlock, path: String)]) {
         // Sort by start; any overlap shows up against the block reaching furthest so far.
         let ordered = blocks.enumerated().sorted { ($0.element.block.range.first, $0.offset) < ($1.element.block.range.first, $1.offset) }
         var furthest: (index: Int, last: IPAddress, family: IPFamily)?

@@ -32,6 +32,9 @@ public struct Configuration: Equatable, Sendable {
 public enum PoolProtocol: String, Equatable, Hashable, Sendable, CaseIterable {
     case layer2
     case bgp
+    /// A MetalLB IPAddressPool that no L2Advertisement or BGPAdvertisement selects: its
+    /// addresses are allocated but not announced. Not a ConfigMap `protocol` value.
+    case unannounced
 }
 
 /// One entry of a pool's `addresses`: a CIDR or an `a-b` range, with the text it came from.
@@ -64,6 +67,19 @@ public struct AddressBlock: Equatable, Hashable, Sendable, CustomStringConvertib
             let address = try IPAddress(parsing: text[...])
             self.init(prefix: IPPrefix(host: address))
         }
+    }
+}
+
+extension AddressBlock {
+    /// Addresses no pool may hold: a Service's IP there is never reachable from the network
+    /// (docs/configuration.md, "Addresses a pool may not hold").
+    public static let specialRanges: [(prefix: IPPrefix, name: String, range: IPRange)] = [
+        ("0.0.0.0/8", "unspecified, \"this network\""), ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"),
+        ("224.0.0.0/4", "multicast"), ("255.255.255.255/32", "limited broadcast"),
+        ("::/128", "unspecified"), ("::1/128", "loopback"), ("fe80::/10", "link-local"), ("ff00::/8", "multicast"),
+    ].map { text, name in
+        let prefix = IPPrefix(text)!
+        return (prefix, name, prefix.range)
     }
 }
 
@@ -123,6 +139,11 @@ public struct AddressPool: Equatable, Sendable {
 }
 
 public struct BGPAdvertisement: Equatable, Hashable, Sendable {
+    /// The community bytes (4 per community, 12 per large one) a pool's advertisements may
+    /// carry: what is left of a 4,096-byte UPDATE after the other attributes of the largest
+    /// route (IPv6 with a link-local next hop, AS4_PATH, MED, LOCAL_PREF: 132 bytes), rounded down.
+    public static let maximumCommunityBytes = 3_840
+
     public var aggregationLength: Int
     public var aggregationLengthV6: Int
     public var localPref: UInt32?

@@ -4,10 +4,35 @@ import Yams
 /// stopping at the first one. Scalars must have the YAML type the schema asks for: a quoted
 /// `"64500"` is a string, not an ASN, as in MetalLB (Go's yaml.v2 is as strict).
 struct YAMLReader {
-    private(set) var errors: [ConfigError] = []
+    /// At most this many errors are reported (then one line counting the rest), each at most
+    /// `maximumMessageLength` characters: a hostile or broken configuration cannot turn into
+    /// a huge Event or log line.
+    static let maximumErrors = 50
+    static let maximumMessageLength = 400
+
+    private var reported: [ConfigError] = []
+    private var suppressed = 0
+
+    var errors: [ConfigError] {
+        guard suppressed > 0 else { return reported }
+        return reported + [ConfigError(path: "", message: "... and \(suppressed) more errors")]
+    }
+
+    /// Every error found, reported or not (to tell whether a step added one).
+    var errorCount: Int { reported.count + suppressed }
 
     mutating func fail(_ path: String, _ message: String, at node: Node? = nil) {
-        errors.append(ConfigError(path: path, message: message, line: node?.mark?.line, column: node?.mark?.column))
+        guard reported.count < Self.maximumErrors else {
+            suppressed += 1
+            return
+        }
+        reported.append(ConfigError(path: Self.shortened(path), message: Self.shortened(message), line: node?.mark?.line, column: node?.mark?.column))
+    }
+
+    /// `text` cut to `maximumMessageLength` characters, saying how long it was.
+    static func shortened(_ text: String) -> String {
+        guard text.count > maximumMessageLength else { return text }
+        return "\(text.prefix(maximumMessageLength - 40))... (\(text.utf8.count) bytes)"
     }
 
     /// The resolved tag of a node (`tag:yaml.org,2002:int`, ...).

@@ -16,6 +16,8 @@ public enum AllocationError: Error, Hashable, Sendable, CustomStringConvertible 
     case invalidRequestedIPs(String)
     /// The pool has no address of a family the Service requires.
     case familyNotInPool(IPFamily, pool: String)
+    /// The pool's `service-allocation` does not admit the Service (its namespace or labels).
+    case poolNotAllowed(pool: String)
 
     public var reason: String {
         switch self {
@@ -29,6 +31,7 @@ public enum AllocationError: Error, Hashable, Sendable, CustomStringConvertible 
         case .incompatibleSharing: return "IncompatibleSharing"
         case .invalidRequestedIPs: return "InvalidRequestedIPs"
         case .familyNotInPool: return "FamilyNotInPool"
+        case .poolNotAllowed: return "PoolNotAllowed"
         }
     }
 
@@ -45,6 +48,7 @@ public enum AllocationError: Error, Hashable, Sendable, CustomStringConvertible 
         case .incompatibleSharing(let ip, let with, let reason): return "cannot share \(ip) with \(with.map(\.description).joined(separator: ", ")): \(reason)"
         case .invalidRequestedIPs(let detail): return detail
         case .familyNotInPool(let family, let pool): return "pool \"\(pool)\" has no \(family) addresses, which this Service requires"
+        case .poolNotAllowed(let pool): return "pool \"\(pool)\" is restricted by its service-allocation to other namespaces or Services"
         }
     }
 }
@@ -54,6 +58,8 @@ public enum SharingConflict: Hashable, Sendable, CustomStringConvertible {
     case sharingKeyDiffers(mine: String?, theirs: String?)
     case backendsDiffer
     case portClash([ServicePort])
+    /// The other Service is in another namespace, and the pool does not admit both.
+    case otherNamespace(String)
 
     public var description: String {
         switch self {
@@ -63,6 +69,8 @@ public enum SharingConflict: Hashable, Sendable, CustomStringConvertible {
             return "externalTrafficPolicy Local Services share an IP only with Services that have the same policy and selector"
         case .portClash(let ports):
             return "both use \(ports.map(\.description).joined(separator: ", "))"
+        case .otherNamespace(let namespace):
+            return "the IP is shared in namespace \(namespace); sharing keys do not cross namespaces unless the pool's service-allocation names both"
         }
     }
 }

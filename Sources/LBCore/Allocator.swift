@@ -163,6 +163,7 @@ public struct Allocator: Sendable {
         if let requestedPool = request.requestedPool, requestedPool != pool {
             return .requestedIPNotInPool(ips[0], pool: requestedPool)
         }
+        if let problem = admission(to: pool, for: request) { return problem }
         if !request.requestedIPs.isEmpty, Set(request.requestedIPs) != Set(ips) {
             return .invalidRequestedIPs("the Service now requests \(request.requestedIPs.map(\.description).joined(separator: ", "))")
         }
@@ -179,7 +180,7 @@ public struct Allocator: Sendable {
         }
         for ip in ips {
             let others = holders(of: ip).subtracting([request.service])
-            switch sharingVerdict(request, with: others) {
+            switch sharingVerdict(request, with: others, in: configuration.pool(named: pool)) {
             case .allowed: continue
             case .inUse: return .requestedIPInUse(ip, by: others.sorted())
             case .conflict(let reason): return .incompatibleSharing(ip, with: others.sorted(), reason: reason)
@@ -195,13 +196,30 @@ public struct Allocator: Sendable {
         case conflict(SharingConflict)
     }
 
-    /// Whether `request` may share an IP with every Service in `others`.
-    private func sharingVerdict(_ request: AllocationRequest, with others: Set<ServiceKey>) -> SharingVerdict {
+    /// Why `pool`'s `service-allocation` keeps `request` out of it; nil when it admits the
+    /// Service. Checked on every path to an IP (automatic choice, a requested pool or IP,
+    /// adoption at start-up, keeping an IP across a change), as MetalLB's `Assign` does.
+    private func admission(to pool: String, for request: AllocationRequest) -> AllocationError? {
+        guard let allocation = configuration.pool(named: pool)?.serviceAllocation else { return nil }
+        let admitted = allocation.admits(
+            namespace: request.service.namespace, namespaceLabels: request.namespaceLabels, serviceLabels: request.serviceLabels
+        )
+        return admitted ? nil : .poolNotAllowed(pool: pool)
+    }
+
+    /// Whether `request` may share an IP of `pool` with every Service in `others`. Sharing
+    /// keys are per namespace: Services of two namespaces share only when the pool's
+    /// `service-allocation` names (or selects) both namespaces.
+    private func sharingVerdict(_ request: AllocationRequest, with others: Set<ServiceKey>, in pool: AddressPool?) -> SharingVerdict {
         for other in others.sorted() {
             guard let theirs = assignments[other]?.request else { continue }
             guard let key = request.sharingKey, key == theirs.sharingKey else {
                 if request.sharingKey == nil && theirs.sharingKey == nil { return .inUse }
                 return .conflict(.sharingKeyDiffers(mine: request.sharingKey, theirs: theirs.sharingKey))
+            }
+            if other.namespace != request.service.namespace,
+               !(pool?.serviceAllocation?.admitsNamespaces(of: request, theirs) ?? false) {
+                return .conflict(.otherNamespace(other.namespace))
             }
             guard request.backendKey == theirs.backendKey else { return .conflict(.backendsDiffer) }
             let clash = request.ports.intersection(theirs.ports)
@@ -214,6 +232,7 @@ public struct Allocator: Sendable {
         if !request.requestedIPs.isEmpty { return chooseRequested(request) }
         if let name = request.requestedPool {
             guard let pool = configuration.pool(named: name) else { return .failure(.poolNotFound(name)) }
+            if let problem = admission(to: name, for: request) { return .failure(problem) }
             return chooseInPool(pool, for: request)
         }
         let candidates = candidatePools(for: request)
@@ -312,7 +331,7 @@ public struct Allocator: Sendable {
         if let key = request.sharingKey, let ips = sharedIPs[key] {
             for ip in ips where ip.family == family && (shared == nil || ip < shared!) {
                 guard spaces[pool.name]?[family]?.contains(ip) == true else { continue }
-                if case .allowed = sharingVerdict(request, with: holders(of: ip).subtracting([request.service])) { shared = ip }
+                if case .allowed = sharingVerdict(request, with: holders(of: ip).subtracting([request.service]), in: pool) { shared = ip }
             }
         }
         switch (free, shared) {
@@ -320,6 +339,17 @@ public struct Allocator: Sendable {
         case (let f?, nil): return f
         case (nil, let s?): return s
         case (nil, nil): return nil
+        }
+    }
+}
+
+extension ServiceAllocation {
+    /// Whether the pool is limited to named or selected namespaces and admits the namespaces
+    /// of both requests: the operator's consent for them to share an IP.
+    func admitsNamespaces(of one: AllocationRequest, _ other: AllocationRequest) -> Bool {
+        guard !namespaces.isEmpty || !namespaceSelectors.isEmpty else { return false }
+        return [one, other].allSatisfy { request in
+            namespaces.contains(request.service.namespace) || namespaceSelectors.contains { $0.matches(request.namespaceLabels) }
         }
     }
 }

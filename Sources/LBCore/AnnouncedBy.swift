@@ -43,16 +43,30 @@ public struct AnnouncedByIndex: Sendable {
         return Set((reports[node] ?? [:]).keys)
     }
 
+    /// The value's first word when no node announces the Service.
+    public static let noneValue = "none"
+
+    /// Why no node announces the Service, from an annotation value (`none (no ready endpoints)`).
+    public static func withheldReason(annotation value: String) -> String? {
+        let prefix = noneValue + " ("
+        guard value.hasPrefix(prefix), value.hasSuffix(")") else { return nil }
+        return String(value.dropFirst(prefix.count).dropLast())
+    }
+
     /// Every Service some report names.
     public var reportedServices: Set<ServiceKey> { Set(byService.keys) }
 
     /// `node-a,node-b (bgp 2 peers)`, groups for different ways joined by `; `, in a stable
-    /// order; nil when no live node announces the Service.
+    /// order; `none (no ready endpoints)` when no live node announces it and live nodes say
+    /// why; nil when no live node reports the Service.
     public func value(for service: ServiceKey) -> String? {
         guard let nodes = byService[service] else { return nil }
         var byWay: [String: [String]] = [:]
-        for (node, way) in nodes where liveNodes.contains(node) { byWay[way, default: []].append(node) }
-        guard !byWay.isEmpty else { return nil }
+        var reasons: Set<String> = []
+        for (node, way) in nodes where liveNodes.contains(node) {
+            if let reason = AnnouncementReport.withheldReason(way) { reasons.insert(reason) } else { byWay[way, default: []].append(node) }
+        }
+        guard !byWay.isEmpty else { return reasons.isEmpty ? nil : "\(Self.noneValue) (\(reasons.sorted().joined(separator: ", ")))" }
         return byWay.sorted { $0.key < $1.key }
             .map { way, nodes in "\(nodes.sorted().joined(separator: ",")) (\(way))" }
             .joined(separator: "; ")
@@ -73,6 +87,14 @@ public enum AnnouncementReport {
     /// kube-apiserver refuses an object whose annotations total more than 256 KiB; the report
     /// stays below this many bytes.
     public static let byteLimit = 240 * 1024
+
+    /// The way a speaker reports a Service it does not announce for a cluster-wide reason
+    /// (`withheld no ready endpoints`).
+    public static func withheldWay(_ reason: String) -> String { withheldPrefix + reason }
+    public static func isWithheld(_ way: String) -> Bool { way.hasPrefix(withheldPrefix) }
+    /// The reason in a withheld way, nil for a way of announcing.
+    public static func withheldReason(_ way: String) -> String? { isWithheld(way) ? String(way.dropFirst(withheldPrefix.count)) : nil }
+    private static let withheldPrefix = "withheld "
 
     public static func encode(_ report: [ServiceKey: String]) -> String {
         encode(report, byteLimit: .max).text

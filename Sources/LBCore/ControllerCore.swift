@@ -56,6 +56,8 @@ public struct ControllerEvent: Hashable, Sendable {
     public enum Object: Hashable, Sendable {
         case service(ServiceKey)
         case configMap(namespace: String, name: String)
+        /// A metallb.io object (`IPAddressPool`, `BGPPeer`, ...) in the config namespace.
+        case resource(kind: String, namespace: String, name: String)
     }
 
     public enum Kind: String, Hashable, Sendable {
@@ -100,11 +102,17 @@ public struct ControllerCore: Sendable {
         public var loadBalancerClass: String?
         public var configNamespace: String
         public var configName: String
+        /// Also read MetalLB's metallb.io objects in the config namespace (docs/design/crd-config.md).
+        public var readsMetalLBResources: Bool
 
-        public init(loadBalancerClass: String? = nil, configNamespace: String = ConfigParser.defaultNamespace, configName: String = ConfigParser.defaultName) {
+        public init(
+            loadBalancerClass: String? = nil, configNamespace: String = ConfigParser.defaultNamespace, configName: String = ConfigParser.defaultName,
+            readsMetalLBResources: Bool = false
+        ) {
             self.loadBalancerClass = loadBalancerClass
             self.configNamespace = configNamespace
             self.configName = configName
+            self.readsMetalLBResources = readsMetalLBResources
         }
     }
 
@@ -128,6 +136,8 @@ public struct ControllerCore: Sendable {
     public private(set) var configStale = false
     /// Services that wait for an address, oldest first.
     private var waiting: [ServiceKey] = []
+    /// Allocations tried for waiting Services (a work counter for tests and benches).
+    public private(set) var waitingAttempts = 0
     private var lastFailure: [ServiceKey: AllocationError] = [:]
     /// At start-up, the Services whose IPs the configuration would have taken: a change to any
     /// of them (deleted, no longer ours, another IP) tries the configuration again.
@@ -163,10 +173,14 @@ public struct ControllerCore: Sendable {
         let previous = services[state.key]
         services[state.key] = state
         guard phase == .running else { return retryStartIfUnblocked(by: state.key) }
-        let held = allocator.assignment(for: state.key) != nil
+        let before = allocator.assignment(for: state.key)
         var actions = reconcile(state, previous: previous)
-        if held && allocator.assignment(for: state.key) == nil { actions += retryRefusedConfig() }
-        actions += retryWaiting()
+        let after = allocator.assignment(for: state.key)
+        if before != nil && after == nil { actions += retryRefusedConfig() }
+        // Only a change of what this Service holds (addresses freed or moved, or how it shares
+        // them) can let a waiting Service in: re-trying all of them on every input made each
+        // input cost O(waiting Services).
+        if Self.mayFreeAddresses(before, after) { actions += retryWaiting() }
         return actions
     }
 
@@ -185,7 +199,7 @@ public struct ControllerCore: Sendable {
     /// Event until then (the refusal already said why).
     private mutating func retryRefusedConfig() -> [ControllerAction] {
         guard configStale, case .some(let latest) = configText, let text = latest, text != appliedText,
-              case .success(let configuration) = ConfigParser.parseConfigValue(text),
+              case .success(let configuration) = ConfigParser.parseSource(text),
               ConfigChange.orphans(applying: configuration, to: allocator.allAssignments).isEmpty
         else { return [] }
         return applyConfig(text)
@@ -216,10 +230,10 @@ public struct ControllerCore: Sendable {
             return [.log(level: .warning, message: "no configuration: ConfigMap \(settings.configNamespace)/\(settings.configName) with key \"\(ConfigParser.dataKey)\" not found; Services of type LoadBalancer wait for an address")]
         }
         let configuration: Configuration
-        switch ConfigParser.parseConfigValue(text) {
+        switch ConfigParser.parseSource(text) {
         case .failure(let errors):
             configStale = true
-            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; waiting for a valid one")
+            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; waiting for a valid one", about: errors)
         case .success(let parsed):
             configuration = parsed
         }
@@ -235,7 +249,8 @@ public struct ControllerCore: Sendable {
             // A Service whose annotations do not parse still holds its IPs.
             let request = request(for: state) ?? AllocationRequest(
                 service: state.key, uid: state.uid, ipFamilies: state.ipFamilies, ipFamilyPolicy: state.ipFamilyPolicy,
-                ports: state.ports, backendKey: state.backendKey
+                ports: state.ports, backendKey: state.backendKey,
+                namespaceLabels: namespaceLabels[state.key.namespace] ?? [:], serviceLabels: state.labels
             )
             switch candidate.adopt(request, ips: ips) {
             case .success: adopted.append(state.key)
@@ -264,10 +279,15 @@ public struct ControllerCore: Sendable {
         return actions
     }
 
-    private func rejection(_ problems: [String], reason: String, headline: String) -> [ControllerAction] {
+    /// The Warning Event goes on the ConfigMap, or on the metallb.io object the first error names.
+    private func rejection(_ problems: [String], reason: String, headline: String, about errors: ConfigErrors? = nil) -> [ControllerAction] {
         let message = "\(headline): " + problems.joined(separator: "; ")
+        var object = ControllerEvent.Object.configMap(namespace: settings.configNamespace, name: settings.configName)
+        if let path = errors?.errors.first?.path, let resource = ResourceName(errorPath: path) {
+            object = .resource(kind: resource.kind, namespace: settings.configNamespace, name: resource.name)
+        }
         return [
-            .event(ControllerEvent(.configMap(namespace: settings.configNamespace, name: settings.configName), .warning, reason, message)),
+            .event(ControllerEvent(object, .warning, reason, message)),
             .log(level: .error, message: message),
         ]
     }
@@ -282,10 +302,10 @@ public struct ControllerCore: Sendable {
             return []
         }
         let configuration: Configuration
-        switch ConfigParser.parseConfigValue(text) {
+        switch ConfigParser.parseSource(text) {
         case .failure(let errors):
             configStale = true
-            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; keeping the last good one")
+            return rejection(errors.errors.map(\.description), reason: "InvalidConfig", headline: "configuration is invalid; keeping the last good one", about: errors)
         case .success(let parsed):
             configuration = parsed
         }
@@ -397,12 +417,21 @@ public struct ControllerCore: Sendable {
             && state.allocatedFromPool == assignment.pool
     }
 
+    /// Whether a Service's assignment changing from `before` to `after` can let another in: its
+    /// addresses changed, or the terms on which it shares them (sharing key, ports, backends).
+    static func mayFreeAddresses(_ before: Assignment?, _ after: Assignment?) -> Bool {
+        guard let before, let after else { return before != nil || after != nil }
+        return before.ips != after.ips || before.request.sharingKey != after.request.sharingKey
+            || before.request.ports != after.request.ports || before.request.backendKey != after.request.backendKey
+    }
+
     /// Gives freed addresses to waiting Services, oldest first.
     private mutating func retryWaiting() -> [ControllerAction] {
         var actions: [ControllerAction] = []
         for key in waiting {
             guard let state = services[key] else { continue }
             guard let request = request(for: state) else { continue }
+            waitingAttempts += 1
             if case .success(let assignment) = allocator.allocate(request) {
                 waiting.removeAll { $0 == key }
                 lastFailure[key] = nil

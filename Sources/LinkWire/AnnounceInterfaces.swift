@@ -36,10 +36,27 @@ public enum AnnounceInterfaces {
         configured: [String] = [],
         excluding patterns: [String] = defaultExcludedPatterns
     ) -> Set<String> {
+        choose(for: vip, among: interfaces, configured: configured, excluding: patterns).names
+    }
+
+    /// The interfaces `select` picks, and whether it fell back to every candidate because no
+    /// interface's subnet holds the VIP (worth a warning: the VIP is answered where it may not
+    /// belong, and a router on another segment will not send to it).
+    public struct Choice: Hashable, Sendable {
+        public var names: Set<String>
+        public var withoutSubnet: Bool
+    }
+
+    public static func choose(
+        for vip: IPAddress,
+        among interfaces: [InterfaceInfo],
+        configured: [String] = [],
+        excluding patterns: [String] = defaultExcludedPatterns
+    ) -> Choice {
         let up = interfaces.filter { $0.isUp }
         if !configured.isEmpty {
             let wanted = Set(configured)
-            return Set(up.lazy.map(\.name).filter { wanted.contains($0) })
+            return Choice(names: Set(up.lazy.map(\.name).filter { wanted.contains($0) }), withoutSubnet: false)
         }
         let candidates = up.filter { info in
             info.isBroadcastCapable && !info.isLoopback && !patterns.contains { globMatches($0, info.name) }
@@ -47,7 +64,7 @@ public enum AnnounceInterfaces {
         let onLink = candidates.filter { info in
             info.addresses.contains { $0.contains(vip) && $0.length < $0.family.bitWidth }
         }
-        return Set((onLink.isEmpty ? candidates : onLink).map(\.name))
+        return Choice(names: Set((onLink.isEmpty ? candidates : onLink).map(\.name)), withoutSubnet: onLink.isEmpty && !candidates.isEmpty)
     }
 
     /// Shell-style matching of a whole name: `*` any run of characters, `?` one character.

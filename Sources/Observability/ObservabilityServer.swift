@@ -7,11 +7,29 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until graceful shutdown.
+///
+/// Every connection carries one request (answers close it) and is bounded: it is closed when
+/// idle for `limits.idleTimeout`, and when its request has not been answered within
+/// `limits.requestTimeout` of the accept (a client sending headers a byte at a time); beyond
+/// `limits.maximumConnections` open connections new ones are closed at once.
 public final class ObservabilityServer: Service, Sendable {
     /// Why the process is not ready, or nil when it is.
     public typealias Readiness = @Sendable () -> String?
+
+    public struct Limits: Sendable {
+        public var idleTimeout: TimeAmount
+        public var requestTimeout: TimeAmount
+        public var maximumConnections: Int
+
+        public init(idleTimeout: TimeAmount = .seconds(10), requestTimeout: TimeAmount = .seconds(30), maximumConnections: Int = 64) {
+            self.idleTimeout = idleTimeout
+            self.requestTimeout = requestTimeout
+            self.maximumConnections = maximumConnections
+        }
+    }
 
     private let host: String
     private let port: Int
@@ -19,12 +37,17 @@ public final class ObservabilityServer: Service, Sendable {
     private let readiness: Readiness
     private let logger: Logger
     private let bound: @Sendable (SocketAddress) -> Void
+    private let limits: Limits
+    private let connections = ConnectionCount()
+    /// Connections open now.
+    var openConnections: Int { connections.current }
 
     /// `port` 0 picks a free port; `onBound` receives the address once listening.
     public init(
-        host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
+        host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger, limits: Limits = Limits(),
         readiness: @escaping Readiness, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
+        self.limits = limits
         self.host = host
         self.port = port
         self.registry = registry
@@ -36,12 +59,29 @@ public final class ObservabilityServer: Service, Sendable {
     public func run() async throws {
         let registry = self.registry
         let readiness = self.readiness
+        let limits = self.limits
+        let connections = self.connections
+        let rejected = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "ironlb", subsystem: "http", metricName: "connections_rejected", unitName: "total",
+            helpText: "Connections to /metrics, /healthz and /readyz closed at once because too many were open."))
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(ObservabilityHandler(registry: registry, readiness: readiness))
+                guard connections.open(limit: limits.maximumConnections) else {
+                    rejected.increment()
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                channel.closeFuture.whenComplete { _ in connections.closed() }
+                // Whatever state the request is in, the connection ends at the deadline.
+                let deadline = channel.eventLoop.scheduleTask(in: limits.requestTimeout) { channel.close(promise: nil) }
+                channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: limits.idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(ObservabilityHandler(registry: registry, readiness: readiness))
                 }
             }
             .bind(host: host, port: port)
@@ -52,6 +92,37 @@ public final class ObservabilityServer: Service, Sendable {
         }
         try? await gracefulShutdown()
         try? await channel.close()
+    }
+}
+
+/// Open connections, against the limit.
+final class ConnectionCount: Sendable {
+    private let count = Mutex(0)
+
+    /// Counts a new connection; false (and not counted) when `limit` are open already.
+    func open(limit: Int) -> Bool {
+        count.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func closed() { count.withLock { $0 -= 1 } }
+
+    var current: Int { count.withLock { $0 } }
+}
+
+/// Closes the connection on `IdleStateHandler`'s event.
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 }
 

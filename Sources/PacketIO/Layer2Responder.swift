@@ -25,6 +25,7 @@ public final class Layer2Responder: Sendable {
         var duties: [IPAddress: [String]] = [:]
         var interfaces: [InterfaceInfo] = []
         var plan: [IPAddress: Set<String>] = [:]
+        var withoutSubnet: Set<IPAddress> = []
         var readers: [String: Reader] = [:]
         var joined: Set<IPv6Membership> = []
         var statistics = Statistics()
@@ -61,6 +62,10 @@ public final class Layer2Responder: Sendable {
 
     /// What is answered now: VIP → interface names.
     public var plan: [IPAddress: Set<String>] { state.withLock { $0.plan } }
+
+    /// VIPs (of pools without `interfaces`) that no interface's subnet holds: answered on every
+    /// candidate interface, which the speaker reports.
+    public var vipsWithoutSubnet: Set<IPAddress> { state.withLock { $0.withoutSubnet } }
 
     /// The VIPs to answer for now, with their pool's interfaces (empty: the default choice).
     /// Opens and closes sockets and IPv6 memberships to match.
@@ -104,9 +109,11 @@ public final class Layer2Responder: Sendable {
 
     private func apply(duties: [IPAddress: [String]], interfaces: [InterfaceInfo]) {
         var plan: [IPAddress: Set<String>] = [:]
+        var withoutSubnet: Set<IPAddress> = []
         for (vip, configured) in duties {
-            let names = AnnounceInterfaces.select(for: vip, among: interfaces, configured: configured, excluding: excludedPatterns)
-            if !names.isEmpty { plan[vip] = names }
+            let choice = AnnounceInterfaces.choose(for: vip, among: interfaces, configured: configured, excluding: excludedPatterns)
+            if !choice.names.isEmpty { plan[vip] = choice.names }
+            if choice.withoutSubnet { withoutSubnet.insert(vip) }
         }
         let needed = plan.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         let wantedGroups = Set(plan.flatMap { vip, names -> [IPv6Membership] in
@@ -137,6 +144,7 @@ public final class Layer2Responder: Sendable {
             state.readers.merge(opened) { _, new in new }
             state.duties = duties
             state.interfaces = interfaces
+            state.withoutSubnet = withoutSubnet
             // Answer only where a socket is open (an interface may have vanished or refused).
             let readers = state.readers
             state.plan = plan.compactMapValues { names in

@@ -24,14 +24,16 @@ final class BGPSessions: Sendable {
         var bfd: BFDEndpoint?
     }
 
-    private let eventLoop: any EventLoop
+    /// Each session takes the next loop: a peer that keeps one loop busy does not delay the
+    /// keepalives of sessions on the others.
+    private let eventLoops: any EventLoopGroup
     private let routerID: IPv4Address
     private let logger: Logger
     private let metrics: SpeakerMetrics
     private let state = Mutex(State())
 
-    init(eventLoop: any EventLoop, routerID: IPv4Address, logger: Logger, metrics: SpeakerMetrics) {
-        self.eventLoop = eventLoop
+    init(eventLoops: any EventLoopGroup, routerID: IPv4Address, logger: Logger, metrics: SpeakerMetrics) {
+        self.eventLoops = eventLoops
         self.routerID = routerID
         self.logger = logger
         self.metrics = metrics
@@ -110,7 +112,7 @@ final class BGPSessions: Sendable {
         )
         let logger = self.logger
         let metrics = self.metrics
-        let created = BGPPeer(configuration: configuration, eventLoop: eventLoop) { event in
+        let created = BGPPeer(configuration: configuration, eventLoop: eventLoops.next()) { event in
             switch event {
             case .stateChanged(let sessionState):
                 let up = sessionState == .established
@@ -120,6 +122,10 @@ final class BGPSessions: Sendable {
                 logger.warning("BGP peer sent a NOTIFICATION", metadata: ["lb.peer": "\(peer.address)", "lb.notification": "\(notification)"])
             case .updatesSent(let count):
                 metrics.updatesSent(peer, count: count)
+            case .outboundBufferExceeded(let bytes):
+                metrics.sessionReset(peer, reason: "outboundBufferFull")
+                logger.warning("BGP session reset: the peer does not read what it is sent",
+                               metadata: ["lb.peer": "\(peer.address)", "lb.bgp.unwritten_bytes": "\(bytes)"])
             }
         }
         logger.info("opening BGP session", metadata: ["lb.peer": "\(peer.address)", "lb.asn": "\(peer.peerASN)"])

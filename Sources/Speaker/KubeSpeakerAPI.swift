@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import L2Ownership
+import LBConfig
 import LBCore
 import Logging
 import NetPrimitives
@@ -22,17 +23,23 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     private let leaseDurationSeconds: Int32
     private let recorder: EventRecorder
     private let logger: Logger
-    private let stream: AsyncStream<SpeakerInput>
-    private let continuation: AsyncStream<SpeakerInput>.Continuation
+    /// The latest input per object: an object that changes faster than the speaker decides
+    /// is decided once with its newest state.
+    let inputs = CoalescingQueue<String, SpeakerInput>(key: KubeSpeakerAPI.object(of:))
     private let services: Informer<V1Service>
     private let slices: Informer<V1EndpointSlice>
     private let nodes: Informer<V1Node>
     private let configMaps: Informer<V1ConfigMap>
     private let leases: Informer<V1Lease>
-    /// EndpointSlice `namespace/name` → (Service, nodes with usable endpoints).
-    private let sliceIndex = Mutex<[String: (service: ServiceKey, nodes: Set<String>)]>([:])
+    /// With `readsMetalLBResources`: the metallb.io objects, combined with the ConfigMap.
+    private let metallb: MetalLBInformers?
+    /// Where each Service's usable endpoints are, from the EndpointSlices.
+    private let sliceIndex = Mutex(EndpointSliceIndex())
 
-    public init(client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger) {
+    public init(
+        client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger,
+        readsMetalLBResources: Bool = false
+    ) {
         self.client = client
         self.namespace = namespace
         self.configName = configName
@@ -40,22 +47,49 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         self.leaseDurationSeconds = Int32(max(1, leaseDuration.components.seconds))
         self.logger = logger
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/speaker", reportingInstance: node)
-        (stream, continuation) = AsyncStream.makeStream(of: SpeakerInput.self, bufferingPolicy: .unbounded)
         services = Informer<V1Service>(client: client)
         slices = Informer<V1EndpointSlice>(client: client)
         nodes = Informer<V1Node>(client: client)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
         leases = Informer<V1Lease>(client: client, namespace: namespace)
+        metallb = readsMetalLBResources ? MetalLBInformers(client: client, namespace: namespace) : nil
     }
 
-    public func changes() -> AsyncStream<SpeakerInput> { stream }
+    public func changes() -> AsyncStream<SpeakerInput> { inputs.stream() }
+
+    /// The object an input is about (the key its newer inputs replace it under).
+    static func object(of input: SpeakerInput) -> String {
+        switch input {
+        case .serviceUpserted(let service): return "service/\(service.key)"
+        case .serviceDeleted(let key): return "service/\(key)"
+        case .endpoints(let key, _): return "endpoints/\(key)"
+        case .nodeUpserted(let node): return "node/\(node.name)"
+        case .nodeDeleted(let name): return "node/\(name)"
+        case .config: return "config"
+        case .lease(let node, _, _): return "lease/\(node)"
+        case .leaseDeleted(let node): return "lease/\(node)"
+        case .synced: return "synced"
+        }
+    }
 
     public func run() async throws {
-        let continuation = self.continuation
-        let barrier = SyncBarrier(["services", "endpointslices", "nodes", "configmaps", "leases"])
+        let inputs = self.inputs
+        var informers: Set<String> = ["services", "endpointslices", "nodes", "configmaps", "leases"]
+        if metallb != nil { informers.insert("metallb") }
+        let barrier = SyncBarrier(informers)
         let markSynced: @Sendable (String) -> Void = { name in
-            if barrier.markSynced(name) { continuation.yield(.synced) }
+            if barrier.markSynced(name) { inputs.yield(.synced) }
         }
+        let namespace = self.namespace
+        let configName = self.configName
+        let client = self.client
+        let sources = ConfigSourceFeed(
+            readsObjects: metallb != nil,
+            assemble: { value, objects, secrets in
+                ConfigSources.sourceText(configValue: value, namespace: namespace, name: configName, objects: objects, secrets: secrets)
+            },
+            deliver: { inputs.yield(.config($0)) }
+        )
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.services.run() }
             group.addTask { await self.slices.run() }
@@ -66,10 +100,10 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 for await event in self.services.events {
                     switch event {
                     case .added(let service), .updated(_, let service):
-                        if let view = self.view(of: service) { continuation.yield(.serviceUpserted(view)) }
+                        if let view = self.view(of: service) { inputs.yield(.serviceUpserted(view)) }
                     case .deleted(let service):
                         if let namespace = service.metadata.namespace, let name = service.metadata.name {
-                            continuation.yield(.serviceDeleted(ServiceKey(namespace: namespace, name: name)))
+                            inputs.yield(.serviceDeleted(ServiceKey(namespace: namespace, name: name)))
                         }
                     case .synced: markSynced("services")
                     }
@@ -88,15 +122,26 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 for await event in self.nodes.events {
                     switch event {
                     case .added(let node), .updated(_, let node):
-                        if let state = Self.state(of: node) { continuation.yield(.nodeUpserted(state)) }
+                        if let state = Self.state(of: node) { inputs.yield(.nodeUpserted(state)) }
                     case .deleted(let node):
-                        if let name = node.metadata.name { continuation.yield(.nodeDeleted(name)) }
+                        if let name = node.metadata.name { inputs.yield(.nodeDeleted(name)) }
                     case .synced: markSynced("nodes")
                     }
                 }
             }
             group.addTask {
-                await self.configMaps.follow(name: self.configName, key: "config", value: { continuation.yield(.config($0)) }, synced: { markSynced("configmaps") })
+                await self.configMaps.follow(name: self.configName, key: "config", value: { sources.configValue($0) }, synced: { markSynced("configmaps") })
+            }
+            if let metallb = self.metallb {
+                // Each set of objects with the Secrets it names, in order; a newer set replaces one not yet read.
+                let (sets, setContinuation) = AsyncStream.makeStream(of: [JSONValue].self, bufferingPolicy: .bufferingNewest(1))
+                group.addTask { await metallb.run { setContinuation.yield($0) } }
+                group.addTask {
+                    for await objects in sets {
+                        sources.objects(objects, secrets: await Self.passwordSecrets(named: objects, client: client, namespace: namespace))
+                        markSynced("metallb")
+                    }
+                }
             }
             group.addTask {
                 for await event in self.leases.events {
@@ -105,10 +150,10 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                         guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
                         let node = String(name.dropFirst(Self.leasePrefix.count))
                         let held = !(lease.spec?.holderIdentity ?? "").isEmpty
-                        continuation.yield(.lease(node: node, held: held, resourceVersion: lease.metadata.resourceVersion ?? ""))
+                        inputs.yield(.lease(node: node, held: held, resourceVersion: lease.metadata.resourceVersion ?? ""))
                     case .deleted(let lease):
                         guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
-                        continuation.yield(.leaseDeleted(node: String(name.dropFirst(Self.leasePrefix.count))))
+                        inputs.yield(.leaseDeleted(node: String(name.dropFirst(Self.leasePrefix.count))))
                     case .synced: markSynced("leases")
                     }
                 }
@@ -117,10 +162,25 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             try? await gracefulShutdown()
             group.cancelAll()
         }
-        continuation.finish()
+        inputs.finish()
     }
 
     // MARK: Translation
+
+    /// The BGP password Secrets the BGPPeers name (`spec.passwordSecret.name`), read one by one by
+    /// name (the speaker may `get` Secrets, not list or watch them), as JSON. A Secret that
+    /// cannot be read is left out: the configuration then names it as missing and is refused.
+    static func passwordSecrets(named objects: [JSONValue], client: KubeClient, namespace: String) async -> [String] {
+        let names = Set(objects.filter { $0["kind"]?.stringValue == "BGPPeer" }.compactMap { $0.value(atPath: "spec.passwordSecret.name")?.stringValue })
+        var secrets: [String] = []
+        let encoder = JSONEncoder()
+        for name in names.sorted() where !name.isEmpty {
+            guard let secret = try? await client.get(V1Secret.self, namespace: namespace, name: name),
+                  let data = try? encoder.encode(secret) else { continue }
+            secrets.append(String(decoding: data, as: UTF8.self))
+        }
+        return secrets
+    }
 
     private func view(of service: V1Service) -> SpeakerService? {
         guard let namespace = service.metadata.namespace, let name = service.metadata.name else { return nil }
@@ -138,16 +198,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
               let serviceName = slice.metadata.labels?["kubernetes.io/service-name"] else { return }
         let service = ServiceKey(namespace: namespace, name: serviceName)
         // Ready, or serving while terminating (a rollout keeps the route until old pods go).
-        let usable = deleted ? [] : Set((slice.endpoints ?? []).compactMap { endpoint -> String? in
+        let usable = ServiceEndpoints.reduce((slice.endpoints ?? []).map { endpoint in
             let conditions = endpoint.conditions ?? EndpointConditions()
-            let usable = conditions.isReady || (conditions.isServing && conditions.isTerminating)
-            return usable ? endpoint.nodeName : nil
+            return (ServiceEndpoints.isUsable(ready: conditions.ready, serving: conditions.serving, terminating: conditions.terminating), endpoint.nodeName)
         })
-        let nodes = sliceIndex.withLock { index -> Set<String> in
-            if deleted { index["\(namespace)/\(name)"] = nil } else { index["\(namespace)/\(name)"] = (service, usable) }
-            return index.values.filter { $0.service == service }.reduce(into: Set<String>()) { $0.formUnion($1.nodes) }
-        }
-        continuation.yield(.endpoints(service, nodes))
+        let changed = sliceIndex.withLock { $0.set(slice: "\(namespace)/\(name)", service: service, endpoints: deleted ? nil : usable) }
+        for (key, endpoints) in changed { inputs.yield(.endpoints(key, endpoints)) }
     }
 
     static func state(of node: V1Node) -> NodeState? {

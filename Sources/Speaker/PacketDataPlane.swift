@@ -17,6 +17,8 @@ public final class PacketDataPlane: Layer2DataPlane, Service, Sendable {
     private let logger: Logger
     private let metrics: Layer2Metrics
     private let exported = Mutex(Layer2Responder.Statistics())
+    /// VIPs already reported as held by no interface's subnet (reported again once they were not).
+    private let reportedWithoutSubnet = Mutex(Set<IPAddress>())
 
     public init(registry: PrometheusCollectorRegistry, logger: Logger) throws {
         responder = try Layer2Responder()
@@ -26,6 +28,22 @@ public final class PacketDataPlane: Layer2DataPlane, Service, Sendable {
 
     public func answer(_ duties: [IPAddress: [String]]) {
         responder.answer(duties)
+        reportVIPsWithoutSubnet()
+    }
+
+    /// Warns once per VIP that no interface's subnet holds: it is answered on every candidate
+    /// interface, which is rarely what the operator meant (a pool outside the node's subnets,
+    /// or a missing `interfaces` list).
+    private func reportVIPsWithoutSubnet() {
+        let now = responder.vipsWithoutSubnet
+        let fresh = reportedWithoutSubnet.withLock { reported in
+            defer { reported = now }
+            return now.subtracting(reported)
+        }
+        for vip in fresh.sorted() {
+            logger.warning("no interface's subnet holds this layer 2 VIP; answering ARP/NDP for it on every candidate interface (set the pool's interfaces to choose)",
+                           metadata: ["ip": "\(vip)", "interfaces": "\((responder.plan[vip] ?? []).sorted().joined(separator: ","))"])
+        }
     }
 
     public func announce(_ vips: [IPAddress]) {
@@ -41,6 +59,7 @@ public final class PacketDataPlane: Layer2DataPlane, Service, Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(2))
                     self.responder.rescan()
+                    self.reportVIPsWithoutSubnet()
                     self.export()
                 }
             }

@@ -20,7 +20,7 @@ public final class SpeakerDaemon: Service, Sendable {
 
     public init(
         nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane = NoLayer2DataPlane(),
-        eventLoop: any EventLoop, routerID: IPv4Address, timings: LeaseTimings = .default,
+        eventLoops: any EventLoopGroup, routerID: IPv4Address, timings: LeaseTimings = .default,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.api = api
@@ -36,7 +36,7 @@ public final class SpeakerDaemon: Service, Sendable {
         let metrics = SpeakerMetrics(registry: registry)
         state = SpeakerState(
             nodeName: nodeName, api: api, dataPlane: dataPlane,
-            sessions: BGPSessions(eventLoop: eventLoop, routerID: routerID, logger: logger, metrics: metrics),
+            sessions: BGPSessions(eventLoops: eventLoops, routerID: routerID, logger: logger, metrics: metrics),
             timings: timings, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink, events: eventSink,
             reports: reportSink
         )
@@ -220,7 +220,7 @@ actor SpeakerState {
             sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
         }
         if let layer2 = change.layer2 { dataPlane.answer(layer2.mapValues(\.interfaces)) }
-        guard !change.announced.isEmpty else { return }
+        guard !change.announced.isEmpty || !change.withheld.isEmpty else { return }
         for (service, ways) in change.announced.sorted(by: { $0.key < $1.key }) {
             let before = announcedLabels[service] ?? []
             guard let ways else {
@@ -232,7 +232,7 @@ actor SpeakerState {
             if announcedLabels[service] == nil {
                 let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
                 logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
-                events.yield(event)
+                if case .dropped = events.yield(event) { metrics.eventDropped() }
             }
             var labels: Set<[String]> = []
             for way in ways {
@@ -244,6 +244,16 @@ actor SpeakerState {
             metrics.announced(labels, previous: before)
             announcedLabels[service] = labels
             report[service] = Self.way(ways)
+        }
+        // Services no node announces (no usable endpoint): the report says why, for the
+        // announced-by annotation, and the metric names them.
+        for (service, reason) in change.withheld {
+            metrics.withheld(service, reason: reason)
+            if let reason {
+                if report[service] == nil { report[service] = AnnouncementReport.withheldWay(reason.rawValue) }
+            } else if report[service].map(AnnouncementReport.isWithheld) == true {
+                report[service] = nil
+            }
         }
         // Not on the way out: the released Lease already tells the controller this node is gone.
         if !shuttingDown { reports.yield(report) }

@@ -2,6 +2,7 @@ import LBConfig
 import LBCore
 import NetPrimitives
 import Prometheus
+import SpeakerCore
 
 /// The speaker's metrics, named as MetalLB names them so dashboards carry over.
 struct SpeakerMetrics: Sendable {
@@ -25,6 +26,10 @@ struct SpeakerMetrics: Sendable {
         MetricNameDescriptor(namespace: "ironlb", subsystem: "speaker", metricName: "announced", unitName: "",
                              helpText: "1 for each Service IP this node announces, by protocol.")
     }
+    private static var withheld: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "speaker", metricName: "withheld", unitName: "",
+                             helpText: "1 for each Service with an IP that no node announces, by reason (noEndpoints: no ready endpoints).")
+    }
     private static var configStale: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "ironlb", subsystem: "config", metricName: "stale", unitName: "",
                              helpText: "1 while the newest configuration was rejected and an older one is in force.")
@@ -32,6 +37,15 @@ struct SpeakerMetrics: Sendable {
     private static var configLoaded: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "ironlb", subsystem: "config", metricName: "loaded", unitName: "",
                              helpText: "1 once a valid configuration has been loaded.")
+    }
+
+    private static var eventsDropped: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "events", metricName: "dropped", unitName: "total",
+                             helpText: "Kubernetes Events not recorded because the queue to the API server was full.")
+    }
+
+    func eventDropped() {
+        registry.makeCounter(descriptor: Self.eventsDropped).increment()
     }
 
     private func peerLabels(_ peer: Peer) -> [(String, String)] { [("peer", "\(peer.address):\(peer.port)")] }
@@ -48,6 +62,15 @@ struct SpeakerMetrics: Sendable {
         registry.makeCounter(descriptor: Self.updates, labels: peerLabels(peer)).increment(by: Int64(count))
     }
 
+    private static var sessionResets: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "bgp", metricName: "session_resets", unitName: "total",
+                             helpText: "BGP sessions this speaker closed, by reason (outboundBufferFull: the peer did not read).")
+    }
+
+    func sessionReset(_ peer: Peer, reason: String) {
+        registry.makeCounter(descriptor: Self.sessionResets, labels: peerLabels(peer) + [("reason", reason)]).increment()
+    }
+
     func sessionRemoved(_ peer: Peer) {
         registry.unregisterGauge(registry.makeGauge(descriptor: Self.sessionUp, labels: peerLabels(peer)))
         registry.unregisterGauge(registry.makeGauge(descriptor: Self.prefixes, labels: peerLabels(peer)))
@@ -57,6 +80,14 @@ struct SpeakerMetrics: Sendable {
     func config(loaded: Bool, stale: Bool) {
         registry.makeGauge(descriptor: Self.configLoaded).set(loaded ? 1.0 : 0.0)
         registry.makeGauge(descriptor: Self.configStale).set(stale ? 1.0 : 0.0)
+    }
+
+    /// One gauge per Service withheld, labelled with the reason; removed when it no longer is.
+    func withheld(_ service: ServiceKey, reason: WithholdReason?) {
+        for candidate in WithholdReason.allCases where candidate != reason {
+            registry.unregisterGauge(registry.makeGauge(descriptor: Self.withheld, labels: [("service", service.description), ("reason", candidate.code)]))
+        }
+        if let reason { registry.makeGauge(descriptor: Self.withheld, labels: [("service", service.description), ("reason", reason.code)]).set(1.0) }
     }
 
     /// One gauge per (service, protocol, ip) announced; those no longer announced are removed.

@@ -11,8 +11,8 @@ import NetPrimitives
 public enum SpeakerInput: Hashable, Sendable {
     case serviceUpserted(SpeakerService)
     case serviceDeleted(ServiceKey)
-    /// Nodes with a ready (or serving, terminating) endpoint of the Service.
-    case endpoints(ServiceKey, Set<String>)
+    /// Where the Service's usable endpoints are (ready, or serving while terminating).
+    case endpoints(ServiceKey, ServiceEndpoints)
     case nodeUpserted(NodeState)
     case nodeDeleted(String)
     case config(String?)
@@ -88,7 +88,7 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         switch input {
         case .serviceUpserted(let service): core.serviceChanged(service)
         case .serviceDeleted(let key): core.serviceDeleted(key)
-        case .endpoints(let key, let nodes): core.endpointsChanged(key, nodes: nodes)
+        case .endpoints(let key, let endpoints): core.endpointsChanged(key, endpoints)
         case .nodeUpserted(let node): core.nodeChanged(node)
         case .nodeDeleted(let name): core.nodeDeleted(name)
         case .config(let text): configOutcome = core.configChanged(text)

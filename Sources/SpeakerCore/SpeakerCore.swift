@@ -50,6 +50,8 @@ public struct SpeakerPlan: Equatable, Sendable {
     public var layer2: [IPAddress: Layer2Duty] = [:]
     /// Per Service, how this node announces it (Services it does not announce are absent).
     public var announced: [ServiceKey: [Announcement]] = [:]
+    /// Services of ours with IPs that no node announces, and why (their endpoints).
+    public var withheld: [ServiceKey: WithholdReason] = [:]
 
     public init() {}
 }
@@ -66,16 +68,19 @@ public struct SpeakerPlanChange: Equatable, Sendable {
     public var layer2: [IPAddress: Layer2Duty]?
     /// Services whose announcements changed, with the new value (nil: no longer announced).
     public var announced: [ServiceKey: [Announcement]?] = [:]
+    /// Services whose withholding reason changed (nil: no longer withheld).
+    public var withheld: [ServiceKey: WithholdReason?] = [:]
 
     public init(peers: Set<Peer>? = nil, routes: [IPPrefix: RouteAttributes?] = [:], layer2: [IPAddress: Layer2Duty]? = nil,
-                announced: [ServiceKey: [Announcement]?] = [:]) {
+                announced: [ServiceKey: [Announcement]?] = [:], withheld: [ServiceKey: WithholdReason?] = [:]) {
         self.peers = peers
         self.routes = routes
         self.layer2 = layer2
         self.announced = announced
+        self.withheld = withheld
     }
 
-    public var isEmpty: Bool { peers == nil && routes.isEmpty && layer2 == nil && announced.isEmpty }
+    public var isEmpty: Bool { peers == nil && routes.isEmpty && layer2 == nil && announced.isEmpty && withheld.isEmpty }
 }
 
 /// The speaker's view of the cluster and the plan it implies, kept up to date incrementally:
@@ -87,7 +92,7 @@ public struct SpeakerCore: Sendable {
     public private(set) var config = ConfigKeeper()
     private var nodes: [String: NodeState] = [:]
     private var services: [ServiceKey: SpeakerService] = [:]
-    private var endpointNodes: [ServiceKey: Set<String>] = [:]
+    private var endpoints: [ServiceKey: ServiceEndpoints] = [:]
     /// Nodes whose speaker Lease makes them candidates (this node included when it may answer).
     private var eligibleNodes: Set<String> = []
 
@@ -107,6 +112,8 @@ public struct SpeakerCore: Sendable {
     public private(set) var layer2: [IPAddress: Layer2Duty] = [:]
     /// Per Service, how this node announces it.
     public private(set) var announced: [ServiceKey: [Announcement]] = [:]
+    /// Services of ours with IPs that no node may announce, and why.
+    public private(set) var withheld: [ServiceKey: WithholdReason] = [:]
     /// Every node as a layer 2 candidate, sorted by name.
     private var candidacies: [NodeCandidacy] = []
     /// Per layer 2 pool, the nodes its node selectors pick; filled on first use, dropped when
@@ -127,6 +134,7 @@ public struct SpeakerCore: Sendable {
         for peer in peers { plan.bgp[peer] = routes }
         plan.layer2 = layer2
         plan.announced = announced
+        plan.withheld = withheld
         return plan
     }
 
@@ -164,18 +172,24 @@ public struct SpeakerCore: Sendable {
     }
 
     public mutating func serviceDeleted(_ key: ServiceKey) {
+        // Endpoints stay: they follow the EndpointSlices, which outlive a Service deleted and
+        // created again (the informer would not tell them again).
         let old = services.removeValue(forKey: key)
-        endpointNodes[key] = nil
         serviceIPsChanged(key, old: old.map(Self.announcedIPs) ?? [], new: [])
     }
 
-    /// Nodes with an endpoint of the Service that is ready, or serving while terminating.
-    public mutating func endpointsChanged(_ key: ServiceKey, nodes: Set<String>) {
-        guard endpointNodes[key] != nodes else { return }
-        endpointNodes[key] = nodes
-        guard let service = services[key], service.localTrafficPolicy else { return }
+    /// Where the Service's usable endpoints are (`ServiceEndpoints.Conditions.isUsable`).
+    public mutating func endpointsChanged(_ key: ServiceKey, _ new: ServiceEndpoints) {
+        guard endpoints[key, default: .none] != new else { return }
+        endpoints[key] = new == .none ? nil : new
+        guard let service = services[key] else { return }
         let ips = Self.announcedIPs(service)
         serviceIPsChanged(key, old: ips, new: ips)
+    }
+
+    /// Nodes with a usable endpoint of the Service (every usable endpoint names its node).
+    public mutating func endpointsChanged(_ key: ServiceKey, nodes: Set<String>) {
+        endpointsChanged(key, ServiceEndpoints(nodes: nodes))
     }
 
     /// The nodes whose Lease makes them layer 2 candidates.
@@ -204,6 +218,22 @@ public struct SpeakerCore: Sendable {
         var affected: Set<ServiceKey> = [key]
         for vip in vips { affected.formUnion(refreshVIP(vip)) }
         for service in affected { refreshAnnounced(service) }
+        refreshWithheld(key)
+    }
+
+    /// Why the Service's endpoints keep this node from announcing it (nil: they do not).
+    private func endpointReason(_ key: ServiceKey) -> WithholdReason? {
+        guard let service = services[key] else { return .noReadyEndpoints }
+        return EndpointGate.reason(localTrafficPolicy: service.localTrafficPolicy, endpoints: endpoints[key] ?? .none, node: nodeName)
+    }
+
+    /// Records whether no node may announce the Service because of its endpoints.
+    private mutating func refreshWithheld(_ key: ServiceKey) {
+        var reason: WithholdReason?
+        if let service = services[key], !Self.announcedIPs(service).isEmpty, let why = endpointReason(key), why.isClusterWide { reason = why }
+        guard withheld[key] != reason else { return }
+        withheld[key] = reason
+        change.withheld[key] = .some(reason)
     }
 
     private mutating func nodesChanged(affectingSelf: Bool) {
@@ -245,8 +275,8 @@ public struct SpeakerCore: Sendable {
         var ips: [IPAddress] = []
         if let configuration = config.current, let me = nodes[nodeName], me.mayAnnounce, !peers.isEmpty,
            let service = services[key], service.isOurs {
-            let announcedService = AnnouncedService(key: key, ips: service.ips, localTrafficPolicy: service.localTrafficPolicy, endpointNodes: endpointNodes[key] ?? [])
-            if announcedService.hasEndpoint(on: nodeName) {
+            let announcedService = AnnouncedService(key: key, ips: service.ips, localTrafficPolicy: service.localTrafficPolicy, endpointNodes: endpoints[key]?.nodes ?? [])
+            if endpointReason(key) == nil {
                 contribution = BGPAdvertisementPlan.routes(of: announcedService, for: me, configuration: configuration)
                 ips = service.ips.filter { ip in
                     configuration.pools.first { $0.contains(ip) }.map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, me.labels) } ?? false
@@ -284,14 +314,16 @@ public struct SpeakerCore: Sendable {
            let pool = configuration.pools.first(where: { $0.contains(vip) }), pool.protocol == .layer2 {
             let selected = selectedByPool[pool.name] ?? Set(nodes.values.filter { LabelSelector.anyMatches(pool.nodeSelectors, $0.labels) }.map(\.name))
             selectedByPool[pool.name] = selected
-            let keys = sharing.sorted()
+            // A Service without a usable endpoint anywhere is not announced; the others sharing
+            // the VIP are, as if it were not there.
+            let keys = sharing.sorted().filter { endpoints[$0]?.anyUsable == true }
             let requirements = keys.map { key in
                 ServiceRequirement(
                     service: key.description, selectedNodes: selected,
-                    readyEndpointNodes: services[key]?.localTrafficPolicy == true ? (endpointNodes[key] ?? []) : nil
+                    readyEndpointNodes: EndpointGate.eligibleNodes(localTrafficPolicy: services[key]?.localTrafficPolicy == true, endpoints: endpoints[key] ?? .none)
                 )
             }
-            if OwnerElection.owner(of: vip, services: requirements, nodes: candidacies) == nodeName {
+            if !keys.isEmpty, OwnerElection.owner(of: vip, services: requirements, nodes: candidacies) == nodeName {
                 duty = Layer2Duty(interfaces: pool.interfaces, services: keys)
             }
         }
@@ -343,7 +375,7 @@ public struct ConfigKeeper: Sendable {
             stale = false
             return .unchanged
         }
-        switch ConfigParser.parseConfigValue(text) {
+        switch ConfigParser.parseSource(text) {
         case .failure(let errors):
             stale = true
             return .rejected(errors.errors.map(\.description))

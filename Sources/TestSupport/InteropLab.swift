@@ -57,10 +57,16 @@ public final class InteropLab: @unchecked Sendable {
     }
 
     /// Starts KubeSim and the controller in the control namespace, with `config` as the
-    /// configuration and `nodes` as Node objects.
-    public func startControlPlane(config: String, nodes: [String]) async throws {
+    /// configuration and `nodes` as Node objects. With `workloads`, KubeSim runs Deployments,
+    /// Pods and EndpointSlices as a cluster's controllers and kubelets do.
+    /// `definitions`: CustomResourceDefinitions (JSON) created before the controller starts, and
+    /// `controllerArguments` added to its command line (`--metallb-resources`, for example).
+    public func startControlPlane(
+        config: String, nodes: [String], workloads: Bool = false, definitions: [String] = [], controllerArguments: [String] = []
+    ) async throws {
         let simDirectory = directory + "/kubesim"
-        try start("kubesim", [ironlb, "kubesim", "--host", "192.0.2.100", "--port", "6443", "--insecure", "--directory", simDirectory], in: ctl)
+        try start("kubesim", [ironlb, "kubesim", "--host", "192.0.2.100", "--port", "6443", "--insecure", "--directory", simDirectory]
+                  + (workloads ? ["--workloads"] : []), in: ctl)
         guard await poll(timeout: 60, { FileManager.default.fileExists(atPath: simDirectory + "/token") }) else { throw LabError.notStarted("kubesim") }
         token = try String(contentsOfFile: simDirectory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard await poll(timeout: 60, { ((try? self.api("GET", "/api/v1/namespaces"))?.status ?? 0) == 200 }) else { throw LabError.notStarted("kubesim API") }
@@ -69,7 +75,8 @@ public final class InteropLab: @unchecked Sendable {
         for node in nodes {
             try api("POST", "/api/v1/nodes", Self.json(["metadata": ["name": node, "labels": ["kubernetes.io/hostname": node]]]))
         }
-        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472"], in: ctl)
+        for definition in definitions { try api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition) }
+        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472"] + controllerArguments, in: ctl)
     }
 
     public var kubeconfig: String { directory + "/kubesim/kubeconfig" }
@@ -77,6 +84,60 @@ public final class InteropLab: @unchecked Sendable {
     /// Starts `ironlb speaker` for `node`; `arguments` are added (Lease timings, for example).
     public func startSpeaker(_ node: String, address: String, arguments: [String] = []) throws {
         try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"] + arguments, in: nodes[node]!)
+    }
+
+    /// An EndpointSlice `<service>-slice` for a Service in `default`: one ready endpoint per
+    /// node, as the EndpointSlice controller writes for running pods (IronLB announces only
+    /// Services with a usable endpoint).
+    public static func endpointSlice(service: String, nodes: [String], ready: Bool = true) -> String {
+        json([
+            "metadata": ["name": "\(service)-slice", "labels": ["kubernetes.io/service-name": service]],
+            "addressType": "IPv4",
+            "endpoints": nodes.enumerated().map { index, node in
+                ["addresses": ["10.244.0.\(10 + index)"], "nodeName": node, "conditions": ["ready": ready]] as [String: Any]
+            },
+            "ports": [["port": 8080, "protocol": "TCP"]],
+        ])
+    }
+
+    /// Creates `endpointSlice(service:nodes:)`; returns the HTTP status (201).
+    @discardableResult
+    public func addEndpoints(_ service: String, nodes: [String]) throws -> Int {
+        try api("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", Self.endpointSlice(service: service, nodes: nodes)).status
+    }
+
+    /// A Deployment `name` in `default` whose pods carry `app: <name>`, optionally pinned to
+    /// one node by `kubernetes.io/hostname`.
+    public static func deployment(_ name: String, replicas: Int, node: String? = nil) -> String {
+        var podSpec: [String: Any] = ["containers": [["name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53", "ports": [["containerPort": 8080]]]]]
+        if let node { podSpec["nodeSelector"] = ["kubernetes.io/hostname": node] }
+        return json([
+            "metadata": ["name": name],
+            "spec": ["replicas": replicas, "selector": ["matchLabels": ["app": name]],
+                     "template": ["metadata": ["labels": ["app": name]], "spec": podSpec]],
+        ])
+    }
+
+    /// `kubectl scale`: the Deployment's `scale` subresource; returns the HTTP status.
+    @discardableResult
+    public func scale(_ deployment: String, to replicas: Int) throws -> Int {
+        try api("PATCH", "/apis/apps/v1/namespaces/default/deployments/\(deployment)/scale", Self.json(["spec": ["replicas": replicas]]),
+                contentType: "application/merge-patch+json").status
+    }
+
+    /// The nodes of a Service's ready endpoints, as its EndpointSlices say.
+    public func endpointNodes(_ service: String) -> [String] {
+        let list = (try? api("GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io/service-name=\(service)"))?.json as? [String: Any]
+        let endpoints = (list?["items"] as? [[String: Any]] ?? []).flatMap { $0["endpoints"] as? [[String: Any]] ?? [] }
+        return endpoints.filter { (($0["conditions"] as? [String: Any])?["ready"] as? Bool) == true }.compactMap { $0["nodeName"] as? String }.sorted()
+    }
+
+    /// The messages of the Events about a Service in `default` with this reason.
+    public func eventMessages(_ service: String, reason: String) -> [String] {
+        let list = (try? api("GET", "/apis/events.k8s.io/v1/namespaces/default/events"))?.json as? [String: Any]
+        return (list?["items"] as? [[String: Any]] ?? []).filter {
+            ($0["regarding"] as? [String: Any])?["name"] as? String == service && $0["reason"] as? String == reason
+        }.compactMap { $0["note"] as? String }
     }
 
     /// The first ingress IP of a Service, or nil.

@@ -205,11 +205,36 @@ import Testing
         _ = m.setDesiredRoutes([IPPrefix("203.0.113.1/32")!: BGPRouteAttributes(), IPPrefix("2001:db8:1::1/128")!: BGPRouteAttributes()])
         let v6 = m.messageReceived(.routeRefresh(BGPRouteRefresh(family: .ipv6Unicast)), now: .zero)
         #expect(announced(v6.updates) == [IPPrefix("2001:db8:1::1/128")!])
-        let v4 = m.messageReceived(.routeRefresh(BGPRouteRefresh(family: .ipv4Unicast)), now: .zero)
+        // One refresh interval later (requests within it are coalesced, see below).
+        let v4 = m.messageReceived(.routeRefresh(BGPRouteRefresh(family: .ipv4Unicast)), now: .zero + .seconds(1))
         #expect(announced(v4.updates) == [IPPrefix("203.0.113.1/32")!])
         // A family that was not negotiated, or a BoRR/EoRR marker, asks for nothing.
         #expect(m.messageReceived(.routeRefresh(BGPRouteRefresh(family: BGPAddressFamily(afi: .ipv4, safi: .multicast))), now: .zero).isEmpty)
         #expect(m.messageReceived(.routeRefresh(BGPRouteRefresh(family: .ipv4Unicast, subtype: 1)), now: .zero).isEmpty)
+    }
+
+    /// Issue 15: each ROUTE-REFRESH was a full resend, so a peer sending them without pause
+    /// kept the speaker busy and its buffers growing. Within the interval they are coalesced.
+    @Test func aFloodOfRefreshesIsServedOncePerIntervalPerFamily() {
+        var m = Machine(configuration: Peer.configuration(), random: SeededRandom(seed: 3))
+        _ = establish(&m)
+        _ = m.setDesiredRoutes([IPPrefix("203.0.113.1/32")!: BGPRouteAttributes(), IPPrefix("2001:db8:1::1/128")!: BGPRouteAttributes()])
+        let first = m.messageReceived(.routeRefresh(BGPRouteRefresh(family: .ipv4Unicast)), now: .zero)
+        #expect(announced(first.updates) == [IPPrefix("203.0.113.1/32")!])
+        var flood: [Action] = []
+        for index in 1...1000 {
+            let family: BGPAddressFamily = index.isMultiple(of: 2) ? .ipv4Unicast : .ipv6Unicast
+            flood += m.messageReceived(.routeRefresh(BGPRouteRefresh(family: family)), now: .zero + .microseconds(index * 900))
+        }
+        #expect(flood.updates.isEmpty)
+        #expect(flood.compactMap { $0.scheduled(.routeRefresh) } == [.zero + .seconds(1)])
+        // An early timer re-arms; at the end of the interval each family is resent once.
+        #expect(m.timerFired(.routeRefresh, now: .zero + .milliseconds(999)).compactMap { $0.scheduled(.routeRefresh) } == [.zero + .seconds(1)])
+        let served = m.timerFired(.routeRefresh, now: .zero + .seconds(1))
+        #expect(served.updates.count == 2)
+        #expect(Set(announced(served.updates)) == [IPPrefix("203.0.113.1/32")!, IPPrefix("2001:db8:1::1/128")!])
+        #expect(m.timerFired(.routeRefresh, now: .zero + .seconds(5)).isEmpty)
+        #expect(m.sessionState == .established)
     }
 
     @Test func reconnectResendsEverything() {

@@ -13,7 +13,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = try Shell.run([ironlb, "lab", "--once", "--timeout", "90", "--directory", directory], timeout: 150)
         #expect(output.status == 0, "lab exited \(output.status)\n\(output.stdout)\n\(output.stderr)")
-        #expect(output.stdout.contains("IronLB lab: every Service has an IP and every node announces it."))
+        #expect(output.stdout.contains("IronLB lab: every Service has an IP and ready pods, and every node announces it."))
         #expect(output.stdout.contains("kubeconfig      \(directory)/kubesim/kubeconfig"))
         // Both Services have an address from the lab pool, announced by all three nodes.
         for service in ["default/api", "default/web"] {
@@ -21,6 +21,11 @@ import TestSupport
             #expect(line.contains("198.51.100."), "\(service): \(line)")
             #expect(line.contains("announced by: lab-node-1, lab-node-2, lab-node-3"), "\(service): \(line)")
         }
+        // The Services' pods (KubeSim runs their Deployments): web's two spread over two nodes.
+        let web = output.stdout.split(separator: "\n").first { $0.contains("default/web") }.map(String.init) ?? ""
+        #expect(web.range(of: #"endpoints on: lab-node-\d,lab-node-\d "#, options: .regularExpression) != nil, "default/web: \(web)")
+        let api = output.stdout.split(separator: "\n").first { $0.contains("default/api") }.map(String.init) ?? ""
+        #expect(api.range(of: #"endpoints on: lab-node-\d "#, options: .regularExpression) != nil, "default/api: \(api)")
         // The collector holds each /32 once per node.
         let routes = output.stdout.split(separator: "\n").filter { $0.contains("/32") && $0.contains(" via 127.0.0.1") }
         #expect(routes.count == 6, "collector routes: \(routes)")

@@ -48,11 +48,13 @@ import TestSupport
         let macs = Dictionary(uniqueKeysWithValues: nodes.map { ($0[1], $0[0]) })
         #expect(macs.count == 3, "node lines: \(nodes)")
 
-        let rows = Self.matches(#"^  (default/\w+)\s+(\S+)\s+announced by: (.*?)\s+arping: (.*)$"#, text)
-        #expect(Set(rows.map { $0[0] }) == ["default/api", "default/web"], "service lines: \(rows)")
+        let rows = Self.matches(#"^  (default/\w+)\s+(\S+)\s+endpoints on: (\S+)\s+announced by: (.*?)\s+arping: (.*)$"#, text)
+        #expect(Set(rows.map { $0[0] }) == ["default/api", "default/local", "default/web"], "service lines: \(rows)")
         var ips: Set<String> = []
         for row in rows {
-            let (service, ip, announcedBy, arping) = (row[0], row[1], row[2], row[3])
+            let (service, ip, endpointNodes, announcedBy, arping) = (row[0], row[1], row[2].split(separator: ",").map(String.init), row[3], row[4])
+            // Every demo Service has running pods (KubeSim runs their Deployments).
+            #expect(!endpointNodes.isEmpty && endpointNodes.allSatisfy { $0.hasPrefix("lab-node-") }, "\(service): endpoints on \(endpointNodes)")
             // An address from the layer 2 pool 192.0.2.240-192.0.2.250.
             let last = ip.hasPrefix("192.0.2.") ? Int(ip.dropFirst("192.0.2.".count)) : nil
             #expect(last.map { (240...250).contains($0) } == true, "\(service): \(ip)")
@@ -66,9 +68,11 @@ import TestSupport
                 #expect(owner == answer[1], "\(service): \(answer[0]) shown as \(answer[1]), belongs to \(owner ?? "nobody")")
                 // The controller's announced-by annotation names the same node.
                 #expect(owner.map { announcedBy.hasPrefix($0 + " ") } == true, "\(service): announced by \(announcedBy), answered by \(owner ?? "-")")
+                // externalTrafficPolicy: Local: the node with the pod answers.
+                if service == "default/local" { #expect(owner.map(endpointNodes.contains) == true, "\(service): answered by \(owner ?? "-"), pods on \(endpointNodes)") }
             }
         }
-        #expect(ips.count == 2, "two Services, two IPs: \(ips)")
+        #expect(ips.count == 3, "three Services, three IPs: \(ips)")
         #expect(Self.namespaces(prefix).isEmpty, "namespaces left behind: \(Self.namespaces(prefix))")
         for pid in Self.speakerPIDs(text) { #expect(!Self.isAlive(pid), "speaker \(pid) still running") }
         #expect(Self.speakerPIDs(text).count == 3)

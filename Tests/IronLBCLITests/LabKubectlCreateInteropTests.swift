@@ -6,6 +6,26 @@ import TestSupport
 /// loadbalancer … --tcp=80` (a protobuf body since kubectl 1.32) creates a Service that gets an
 /// IP from the lab pool, announced by every node. Serial phase: it blocks a thread on the lab.
 @Suite(.serialized) struct LabKubectlCreateInteropTests {
+    static let demoDeployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: demo
+        spec:
+          replicas: 2
+          selector:
+            matchLabels: {app: demo}
+          template:
+            metadata:
+              labels: {app: demo}
+            spec:
+              containers:
+              - name: demo
+                image: registry.k8s.io/e2e-test-images/agnhost:2.53
+                ports:
+                - containerPort: 80
+        """
+
     @Test func kubectlCreateServiceGetsAnIPInTheLab() throws {
         guard Prerequisites.require(.command("kubectl")) else { return }
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
@@ -24,6 +44,11 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         let create = try Shell.run(["env", "HOME=\(home)", "kubectl", "--kubeconfig", kubeconfig, "create", "service", "loadbalancer", "demo", "--tcp=80"], timeout: 60)
         #expect(create.status == 0 && create.stdout.contains("service/demo created"), "\(create.stdout)\n\(create.stderr)")
+        // Its pods (selector app=demo): IronLB announces only Services with a ready endpoint.
+        let deployment = directory + "/demo-deployment.yaml"
+        try Self.demoDeployment.write(toFile: deployment, atomically: true, encoding: .utf8)
+        let apply = try Shell.run(["env", "HOME=\(home)", "kubectl", "--kubeconfig", kubeconfig, "apply", "-f", deployment], timeout: 60)
+        #expect(apply.status == 0 && apply.stdout.contains("deployment.apps/demo created"), "\(apply.stdout)\n\(apply.stderr)")
 
         // The live view shows the new Service with a pool address, announced by all three nodes.
         func demoLine() -> String {

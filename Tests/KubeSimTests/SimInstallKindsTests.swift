@@ -132,7 +132,7 @@ import Testing
     @Test func legacyDiscoveryListsTheNewGroups() {
         let apps = sim.request("GET", "/apis/apps/v1").body
         let names = apps["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
-        #expect(names == ["deployments", "deployments/status", "daemonsets", "daemonsets/status"])
+        #expect(names == ["deployments", "deployments/status", "deployments/scale", "daemonsets", "daemonsets/status"])
         let rbac = sim.request("GET", "/apis/rbac.authorization.k8s.io/v1").body["resources"]?.arrayValue ?? []
         #expect(rbac.compactMap { $0["name"]?.stringValue } == ["roles", "rolebindings", "clusterroles", "clusterrolebindings"])
         #expect(rbac.compactMap { $0["namespaced"]?.boolValue } == [true, true, false, false])
@@ -154,13 +154,16 @@ import Testing
         #expect(headers.contains { $0.0 == "Content-Type" && $0.1 == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList" })
         #expect(doc["kind"] == "APIGroupDiscoveryList" && doc["apiVersion"] == "apidiscovery.k8s.io/v2")
         let groups = doc["items"]?.arrayValue ?? []
-        #expect(groups.compactMap { $0.value(atPath: "metadata.name")?.stringValue } == ["discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps", "rbac.authorization.k8s.io"])
+        #expect(groups.compactMap { $0.value(atPath: "metadata.name")?.stringValue } == [
+            "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
+        ])
         let apps = groups.first { $0.value(atPath: "metadata.name") == "apps" }
         let deploy = apps?.value(atPath: "versions")?.arrayValue?.first?["resources"]?.arrayValue?.first
         #expect(deploy?["resource"] == "deployments" && deploy?["scope"] == "Namespaced" && deploy?["shortNames"] == ["deploy"])
         #expect(deploy?["responseKind"] == ["group": "apps", "version": "v1", "kind": "Deployment"])
         #expect(deploy?["subresources"]?.arrayValue?.first?["subresource"] == "status")
-        let crb = groups.last?.value(atPath: "versions")?.arrayValue?.first?["resources"]?.arrayValue?.last
+        let rbac = groups.first { $0.value(atPath: "metadata.name") == "rbac.authorization.k8s.io" }
+        let crb = rbac?.value(atPath: "versions")?.arrayValue?.first?["resources"]?.arrayValue?.last
         #expect(crb?["resource"] == "clusterrolebindings" && crb?["scope"] == "Cluster")
         // /api holds the core group only, without a name.
         let core = sim.api.handle(SimRequest(method: "GET", uri: "/api", headers: ["accept": accept], body: [], user: "kubesim-admin"))

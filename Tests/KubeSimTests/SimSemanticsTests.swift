@@ -113,7 +113,7 @@ import TestSupport
         _ = sim.request("POST", "/api/v1/namespaces", body: ["metadata": ["name": "gone"]])
         _ = sim.request("POST", "/api/v1/namespaces/gone/serviceaccounts", body: ["metadata": ["name": "sa"]])
         #expect(sim.request("DELETE", "/api/v1/namespaces/gone").status == 200)
-        let removed = await poll(timeout: 10) { sim.request("GET", "/api/v1/namespaces/gone").status == 404 }
+        let removed = await poll(timeout: 60) { sim.request("GET", "/api/v1/namespaces/gone").status == 404 }
         #expect(removed)
         #expect(sim.request("GET", "/api/v1/namespaces/gone/serviceaccounts/sa").status == 404)
         try await sim.stop()
@@ -126,7 +126,7 @@ import TestSupport
         let svc = core["resources"]?.arrayValue?.first { $0["name"] == "services" }
         #expect(svc?["shortNames"] == ["svc"])
         let groups = sim.request("GET", "/apis").body["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
-        #expect(Set(groups) == ["discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps", "rbac.authorization.k8s.io"])
+        #expect(Set(groups) == ["discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "apps", "rbac.authorization.k8s.io", "apiextensions.k8s.io"])
         #expect(sim.request("GET", "/apis/coordination.k8s.io/v1").body["groupVersion"] == "coordination.k8s.io/v1")
         #expect(sim.request("GET", "/version").body["major"] == "1")
         #expect(sim.request("GET", "/api/v1/foos").body["reason"] == "NotFound")

@@ -98,8 +98,9 @@ let twoPools = config("""
         #expect(allocator.candidatePools(for: request("x", namespace: "other", labels: ["app": "db"])).map(\.name) == ["db-only", "general"])
         #expect(allocator.allocate(request("a", namespace: "web", namespaceLabels: ["team": "web"])).pool == "web-high")
         #expect(allocator.allocate(request("b", namespace: "shop")).pool == "general")
-        // A pool named explicitly is used even when its service-allocation would not pick the Service.
-        #expect(allocator.allocate(request("c", namespace: "shop", pool: "db-only")).ips == ["192.0.2.0"])
+        // Naming a pool does not get around its service-allocation (as in MetalLB).
+        #expect(allocator.allocate(request("c", namespace: "shop", pool: "db-only")).failure == .poolNotAllowed(pool: "db-only"))
+        #expect(allocator.allocate(request("d", namespace: "shop", pool: "db-only", labels: ["app": "db"])).ips == ["192.0.2.0"])
     }
 
     @Test func noEligiblePoolAndUnknownPool() {

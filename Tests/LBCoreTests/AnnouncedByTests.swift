@@ -35,6 +35,28 @@ import Testing
         #expect(index.reportedServices == [Self.web])
     }
 
+    /// A Service no node announces for want of endpoints: the value says why, until a node
+    /// announces it again.
+    @Test func withheldServicesSayWhy() {
+        var index = AnnouncedByIndex()
+        let withheld = AnnouncementReport.withheldWay("no ready endpoints")
+        #expect(withheld == "withheld no ready endpoints")
+        #expect(AnnouncementReport.decode(AnnouncementReport.encode([Self.web: withheld])) == [Self.web: withheld])
+        _ = index.reportChanged(node: "node-a", [Self.web: withheld])
+        _ = index.reportChanged(node: "node-b", [Self.web: withheld])
+        #expect(index.value(for: Self.web) == nil)                 // no live node yet
+        _ = index.livenessChanged(node: "node-a", live: true)
+        _ = index.livenessChanged(node: "node-b", live: true)
+        let value = index.value(for: Self.web)
+        #expect(value == "none (no ready endpoints)")
+        #expect(value.flatMap { AnnouncedByIndex.withheldReason(annotation: $0) } == "no ready endpoints")
+        #expect(AnnouncedByIndex.withheldReason(annotation: "node-a (layer2)") == nil)
+        // Scaled up: one node announces (layer 2), the other reports nothing for it.
+        _ = index.reportChanged(node: "node-a", [Self.web: "layer2"])
+        _ = index.reportChanged(node: "node-b", [:])
+        #expect(index.value(for: Self.web) == "node-a (layer2)")
+    }
+
     @Test func reportTextRoundTrips() {
         let report = [Self.web: "bgp 2 peers", Self.api: "bgp 2 peers", ServiceKey(namespace: "kube-system", name: "dns"): "layer2 eth1,eth2"]
         let text = AnnouncementReport.encode(report)

@@ -318,3 +318,32 @@ struct Harness {
         #expect(h.ip("b") == ["198.51.100.2"])
     }
 }
+
+/// Issue 15, item 9: with the pool exhausted, every input re-tried every waiting Service.
+@Suite struct ControllerCoreWaitingTests {
+    @Test func waitingServicesAreRetriedOnlyWhenAddressesMove() {
+        var h = Harness()
+        _ = h.core.cachesSynced()
+        h.feed(h.core.configChanged(poolConfig))
+        h.put(svc("a"))
+        h.put(svc("b"))
+        for index in 0..<100 { h.put(svc("w\(index)")) }
+        #expect(h.core.waitingServices.count == 100)
+        let before = h.core.waitingAttempts
+        // Changes that move no address: a waiting Service's labels, a holder's port name.
+        for index in 0..<100 {
+            var state = h.services["w\(index)"]!
+            state.labels = ["revision": "2"]
+            h.put(state)
+        }
+        var holder = h.services["a"]!
+        holder.labels = ["revision": "2"]
+        h.put(holder)
+        #expect(h.core.waitingAttempts == before)
+        // A freed address is offered to the oldest waiting Service.
+        h.delete("a")
+        #expect(h.ip("w0") == ["198.51.100.1"])
+        #expect(h.core.waitingServices.count == 99)
+        #expect(h.core.waitingAttempts - before <= 100)
+    }
+}

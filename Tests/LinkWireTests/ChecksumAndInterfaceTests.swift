@@ -58,6 +58,8 @@ struct AnnounceInterfacesTests {
         var vip: String
         var configured: [String] = []
         var expected: Set<String>
+        /// No subnet holds the VIP: the speaker warns (issue 15 item 6).
+        var withoutSubnet = false
         var testDescription: String { "\(vip) \(configured)" }
     }
 
@@ -66,15 +68,17 @@ struct AnnounceInterfacesTests {
         Case(vip: "192.0.2.200", expected: ["eth1"]),
         Case(vip: "2001:db8::20", expected: ["eth0"]),
         // On no candidate's subnet: every up, broadcast-capable, non-loopback, non-excluded one.
-        Case(vip: "198.51.100.200", expected: ["eth0", "eth1", "bond0"]),
-        Case(vip: "203.0.113.9", expected: ["eth0", "eth1", "bond0"]),
+        Case(vip: "198.51.100.200", expected: ["eth0", "eth1", "bond0"], withoutSubnet: true),
+        Case(vip: "203.0.113.9", expected: ["eth0", "eth1", "bond0"], withoutSubnet: true),
         // kube-proxy (IPVS) holds the VIP as a /32 on kube-ipvs0: neither a subnet nor a candidate.
-        Case(vip: "203.0.113.7", expected: ["eth0", "eth1", "bond0"]),
+        Case(vip: "203.0.113.7", expected: ["eth0", "eth1", "bond0"], withoutSubnet: true),
         Case(vip: "192.0.2.1", expected: ["eth0"]),
         Case(vip: "203.0.113.7", configured: ["eth1", "eth2", "nosuch"], expected: ["eth1"]),
     ])
     func selection(_ c: Case) {
         #expect(AnnounceInterfaces.select(for: IPAddress(c.vip)!, among: Self.interfaces, configured: c.configured) == c.expected)
+        let choice = AnnounceInterfaces.choose(for: IPAddress(c.vip)!, among: Self.interfaces, configured: c.configured)
+        #expect(choice.names == c.expected && choice.withoutSubnet == c.withoutSubnet)
     }
 
     @Test(arguments: [

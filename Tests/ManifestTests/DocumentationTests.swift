@@ -76,4 +76,20 @@ import Testing
         }
         #expect(checked > 0)
     }
+
+    /// `docs/architecture.md` names every target of `Package.swift` (test targets aside), and no
+    /// target that is gone.
+    @Test func architectureMapMatchesThePackage() throws {
+        let package = try Artifacts.text("Package.swift")
+        let declared = Set(try Self.matches(#"\.(?:target|executableTarget)\(\s*name: "([A-Za-z0-9_-]+)""#, in: package).map { $0[0] })
+        #expect(declared.count >= 20, "parsed \(declared.sorted())")
+        let map = try Artifacts.text("docs/architecture.md")
+        let targetsSection = try #require(map.range(of: "## Targets").map { String(map[$0.upperBound...]) })
+        let table = targetsSection.components(separatedBy: "\n## ").first ?? targetsSection
+        let named = Set(try Self.matches(#"`([A-Za-z0-9_-]+)`"#, in: table.components(separatedBy: "\n").filter { $0.hasPrefix("| `") }.map {
+            $0.components(separatedBy: "|")[1]
+        }.joined(separator: " ")).map { $0[0] })
+        for target in declared.subtracting(named).sorted() { Issue.record("docs/architecture.md does not name the target \(target)") }
+        for target in named.subtracting(declared).sorted() { Issue.record("docs/architecture.md names \(target), which Package.swift does not declare") }
+    }
 }

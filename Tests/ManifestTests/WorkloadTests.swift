@@ -18,7 +18,9 @@ import Testing
         flags: ["--node-name", "--config-namespace", "--config-name", "--lb-class", "--metrics-address", "--log-level",
                 "--lease-duration", "--renew-deadline", "--retry-period"])
     static let workloads = [controller, speaker]
-    static let knownEnvironment: Set<String> = ["IRONLB_NODE_NAME", "IRONLB_CONFIG_NAMESPACE", "IRONLB_CONFIG_NAME", "IRONLB_LB_CLASS", "IRONLB_LOG_LEVEL"]
+    /// Read by the binary, or (IRONLB_HOST_IP) expanded in its arguments by the kubelet.
+    static let knownEnvironment: Set<String> = ["IRONLB_NODE_NAME", "IRONLB_CONFIG_NAMESPACE", "IRONLB_CONFIG_NAME", "IRONLB_LB_CLASS", "IRONLB_LOG_LEVEL",
+                                                "IRONLB_HOST_IP"]
 
     static func object(_ workload: Workload, in objects: [KubeObject]? = nil) throws -> KubeObject {
         try (objects ?? Artifacts.manifests()).one(workload.kind, workload.name)
@@ -117,7 +119,14 @@ import Testing
             #expect(get["scheme"] == nil || get["scheme"]?.string == "HTTP")
         }
         let args = container["args"]?.strings ?? []
-        #expect(args.contains("--metrics-address=0.0.0.0:\(workload.metricsPort)"), "\(workload) serves metrics on the probed port")
+        // The controller on every address of its pod; the speaker (host network) on the node's
+        // own IP, which is the pod IP the kubelet probes, not on every interface of the node.
+        let host = workload.kind == "DaemonSet" ? "$(IRONLB_HOST_IP)" : "0.0.0.0"
+        #expect(args.contains("--metrics-address=\(host):\(workload.metricsPort)"), "\(workload) serves metrics on the probed port")
+        if workload.kind == "DaemonSet" {
+            let hostIP = (container["env"]?.list ?? []).first { $0["name"]?.string == "IRONLB_HOST_IP" }
+            #expect(hostIP?.at("valueFrom.fieldRef.fieldPath")?.string == "status.hostIP")
+        }
         #expect(object.value.at("spec.template.metadata.annotations")?["prometheus.io/port"]?.string == "\(workload.metricsPort)")
     }
 

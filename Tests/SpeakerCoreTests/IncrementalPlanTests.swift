@@ -40,11 +40,15 @@ struct IncrementalPlanTests {
 
     /// The plan computed from scratch: the specification the incremental core must meet.
     static func reference(node name: String, config: Configuration?, nodes: [String: NodeState], services: [ServiceKey: SpeakerService],
-                          endpoints: [ServiceKey: Set<String>], eligible: Set<String>) -> SpeakerPlan {
+                          endpoints: [ServiceKey: ServiceEndpoints], eligible: Set<String>) -> SpeakerPlan {
         var plan = SpeakerPlan()
-        guard let config, let me = nodes[name] else { return plan }
         let ours = services.values.filter { $0.isOurs && !$0.ips.isEmpty }.sorted { $0.key < $1.key }
-        let announced = ours.map { AnnouncedService(key: $0.key, ips: $0.ips, localTrafficPolicy: $0.localTrafficPolicy, endpointNodes: endpoints[$0.key] ?? []) }
+        // Cluster needs a usable endpoint anywhere, Local one on the node; none anywhere: withheld.
+        for service in ours where endpoints[service.key]?.anyUsable != true { plan.withheld[service.key] = .noReadyEndpoints }
+        guard let config, let me = nodes[name] else { return plan }
+        let servable = ours.filter { endpoints[$0.key]?.anyUsable == true }
+        let announced = servable.filter { !$0.localTrafficPolicy || endpoints[$0.key]?.nodes.contains(name) == true }
+            .map { AnnouncedService(key: $0.key, ips: $0.ips, localTrafficPolicy: $0.localTrafficPolicy, endpointNodes: endpoints[$0.key]?.nodes ?? []) }
         plan.bgp = BGPAdvertisementPlan.routes(for: me, configuration: config, services: announced)
         let peerCount = plan.bgp.count
         var ways: [ServiceKey: [Announcement]] = [:]
@@ -57,7 +61,7 @@ struct IncrementalPlanTests {
             }
         }
         var byIP: [IPAddress: [SpeakerService]] = [:]
-        for service in ours { for ip in service.ips { byIP[ip, default: []].append(service) } }
+        for service in servable { for ip in service.ips { byIP[ip, default: []].append(service) } }
         let candidacies = nodes.values.sorted { $0.name < $1.name }.map {
             NodeCandidacy(name: $0.name, leaseEligible: eligible.contains($0.name), excludedByLabel: $0.excludedByLabel, networkUnavailable: $0.networkUnavailable)
         }
@@ -65,7 +69,7 @@ struct IncrementalPlanTests {
             guard let pool = config.pools.first(where: { $0.contains(ip) }), pool.protocol == .layer2 else { continue }
             let selected = Set(nodes.values.filter { LabelSelector.anyMatches(pool.nodeSelectors, $0.labels) }.map(\.name))
             let requirements = sharing.map {
-                ServiceRequirement(service: $0.key.description, selectedNodes: selected, readyEndpointNodes: $0.localTrafficPolicy ? (endpoints[$0.key] ?? []) : nil)
+                ServiceRequirement(service: $0.key.description, selectedNodes: selected, readyEndpointNodes: $0.localTrafficPolicy ? (endpoints[$0.key]?.nodes ?? []) : nil)
             }
             guard OwnerElection.owner(of: ip, services: requirements, nodes: candidacies) == name else { continue }
             plan.layer2[ip] = Layer2Duty(interfaces: pool.interfaces, services: sharing.map(\.key))
@@ -85,12 +89,14 @@ struct IncrementalPlanTests {
         var routes: [IPPrefix: RouteAttributes] = [:]
         var layer2: [IPAddress: Layer2Duty] = [:]
         var announced: [ServiceKey: [Announcement]] = [:]
+        var withheld: [ServiceKey: WithholdReason] = [:]
 
         mutating func apply(_ change: SpeakerPlanChange) {
             if let peers = change.peers { self.peers = peers }
             for (prefix, attributes) in change.routes { routes[prefix] = attributes }
             if let layer2 = change.layer2 { self.layer2 = layer2 }
             for (service, ways) in change.announced { announced[service] = ways }
+            for (service, reason) in change.withheld { withheld[service] = reason }
         }
 
         var plan: SpeakerPlan {
@@ -98,6 +104,7 @@ struct IncrementalPlanTests {
             for peer in peers { plan.bgp[peer] = routes }
             plan.layer2 = layer2
             plan.announced = announced
+            plan.withheld = withheld
             return plan
         }
     }
@@ -111,11 +118,11 @@ struct IncrementalPlanTests {
         var config: Configuration?
         var nodes: [String: NodeState] = [:]
         var services: [ServiceKey: SpeakerService] = [:]
-        var endpoints: [ServiceKey: Set<String>] = [:]
+        var endpoints: [ServiceKey: ServiceEndpoints] = [:]
         var eligible: Set<String> = []
         let ips = (0..<16).map { IPAddress("198.51.100.\($0)")! } + (0..<16).map { IPAddress("203.0.113.\($0)")! }
         var kinds: [String: Int] = [:]
-        var seen = (routes: 0, layer2: 0, shared: 0)
+        var seen = (routes: 0, layer2: 0, shared: 0, withheld: 0)
 
         for step in 0..<1500 {
             let roll = Int.random(in: 0..<100, using: &rng)
@@ -142,18 +149,19 @@ struct IncrementalPlanTests {
                 eligible = Set(Self.names.filter { _ in rng.chance(0.7) })
                 core.eligibilityChanged(eligible)
                 kinds["eligibility", default: 0] += 1
-            case 20..<35:
+            case 20..<40:
                 let key = ServiceKey(namespace: "ns", name: "s\(Int.random(in: 0..<24, using: &rng))")
                 var endpointNodes = Set(Self.names.filter { _ in rng.chance(0.4) })
-                if rng.chance(0.2) { endpointNodes = [] }
-                core.endpointsChanged(key, nodes: endpointNodes)
-                endpoints[key] = endpointNodes
+                if rng.chance(0.15) { endpointNodes = [] }
+                // Some usable endpoints name no node: they count for Cluster only.
+                let new = ServiceEndpoints(nodes: endpointNodes, anyUsable: !endpointNodes.isEmpty || rng.chance(0.5))
+                core.endpointsChanged(key, new)
+                endpoints[key] = new == .none ? nil : new
                 kinds["endpoints", default: 0] += 1
-            case 35..<45:
+            case 40..<48:
                 let key = ServiceKey(namespace: "ns", name: "s\(Int.random(in: 0..<24, using: &rng))")
                 core.serviceDeleted(key)
                 services[key] = nil
-                endpoints[key] = nil
                 kinds["delete", default: 0] += 1
             default:
                 let key = ServiceKey(namespace: "ns", name: "s\(Int.random(in: 0..<24, using: &rng))")
@@ -174,9 +182,10 @@ struct IncrementalPlanTests {
             if plan.bgp.values.contains(where: { !$0.isEmpty }) { seen.routes += 1 }
             if !plan.layer2.isEmpty { seen.layer2 += 1 }
             if plan.layer2.values.contains(where: { $0.services.count > 1 }) { seen.shared += 1 }
+            if !plan.withheld.isEmpty { seen.withheld += 1 }
         }
         // The run exercised what it claims: every kind of input, routes, VIPs, shared VIPs.
         #expect(kinds.count == 6, "\(kinds)")
-        #expect(seen.routes > 50 && seen.layer2 > 50 && seen.shared > 0, "\(seen)")
+        #expect(seen.routes > 50 && seen.layer2 > 50 && seen.shared > 0 && seen.withheld > 50, "\(seen)")
     }
 }

@@ -19,6 +19,11 @@ struct NodeSpeakerTests {
         .serviceUpserted(SpeakerService(key: ServiceKey(namespace: "ns", name: name), ips: [ip]))
     }
 
+    /// A usable endpoint of the Service somewhere (it may be announced, Cluster policy).
+    static func endpoints(_ name: String) -> SpeakerInput {
+        .endpoints(ServiceKey(namespace: "ns", name: name), ServiceEndpoints(anyUsable: true))
+    }
+
     static func plans(_ actions: [Node.Action]) -> [SpeakerPlanChange] {
         actions.compactMap { if case .apply(let change) = $0 { return change } else { return nil } }
     }
@@ -35,7 +40,7 @@ struct NodeSpeakerTests {
     /// Brings a node to the end of its hand-off: acquired at 0, every renewal seen back.
     static func heldNode(extraNodes: [String] = []) -> Node {
         var node = Node(nodeName: "n1", timings: .default)
-        for input in [.config(config), .nodeUpserted(NodeState(name: "n1")), service("a", vip), service("b", vip6)] as [SpeakerInput] {
+        for input in [.config(config), .nodeUpserted(NodeState(name: "n1")), service("a", vip), service("b", vip6), endpoints("a"), endpoints("b")] as [SpeakerInput] {
             #expect(plans(node.apply(input, now: .seconds(0))).isEmpty)
         }
         // Synced: nothing owned yet (the Lease is not even asked for), so nothing to apply.

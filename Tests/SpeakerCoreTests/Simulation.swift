@@ -144,7 +144,8 @@ struct Simulation {
                 let parts = requirement.service.split(separator: "/").map(String.init)
                 let key = ServiceKey(namespace: parts[0], name: parts[1])
                 inputs.append(.serviceUpserted(SpeakerService(key: key, ips: [vip], localTrafficPolicy: requirement.readyEndpointNodes != nil)))
-                if let endpoints = requirement.readyEndpointNodes { inputs.append(.endpoints(key, endpoints)) }
+                // Cluster: a usable endpoint somewhere (without a node); Local: on its nodes.
+                inputs.append(.endpoints(key, requirement.readyEndpointNodes.map { ServiceEndpoints(nodes: $0) } ?? ServiceEndpoints(anyUsable: true)))
             }
         }
         clusterInputs = inputs + [.synced]

@@ -23,6 +23,8 @@ func cluster(nodes: [NodeState], eligible: Set<String>, services: [SpeakerServic
         _ = core.configChanged(config)
         for n in nodes { core.nodeChanged(n) }
         for s in services { core.serviceChanged(s) }
+        // Services without listed endpoints have a usable one on no particular node (Cluster).
+        for s in services where endpoints[s.key] == nil { core.endpointsChanged(s.key, ServiceEndpoints(anyUsable: true)) }
         for (k, v) in endpoints { core.endpointsChanged(k, nodes: v) }
         core.eligibilityChanged(eligible)
         cores[node.name] = core
@@ -97,7 +99,9 @@ func cluster(nodes: [NodeState], eligible: Set<String>, services: [SpeakerServic
         core.nodeChanged(NodeState(name: "a"))
         #expect(core.configChanged(speakerConfig) != .unchanged)
         core.serviceChanged(SpeakerService(key: key("web"), ips: [ip("203.0.113.5")]))
+        core.endpointsChanged(key("web"), nodes: ["b"])
         let before = core.plan
+        #expect(before.announced[key("web")] != nil)
         #expect(core.configChanged("address-pools: [{name: x, protocol: nope}]") == .rejected([
             "address-pools[0].addresses: is required", "address-pools[0].protocol: \"nope\" is not a protocol; use layer2 or bgp",
         ]))
@@ -112,6 +116,7 @@ func cluster(nodes: [NodeState], eligible: Set<String>, services: [SpeakerServic
     @Test func noConfigurationOrUnknownNodeMeansNothing() {
         var core = SpeakerCore(nodeName: "a")
         core.serviceChanged(SpeakerService(key: key("web"), ips: [ip("203.0.113.5")]))
+        core.endpointsChanged(key("web"), nodes: ["b"])
         #expect(core.plan == SpeakerPlan())
         _ = core.configChanged(speakerConfig)
         #expect(core.plan == SpeakerPlan())          // the Node object is not known yet

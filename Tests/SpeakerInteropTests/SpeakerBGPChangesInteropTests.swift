@@ -72,6 +72,7 @@ import TestSupport
 
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
                             InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+        #expect(try lab.addEndpoints("web", nodes: ["node2"]) == 201)      // a pod runs: the Service may be announced
         let both = await poll(timeout: 90, interval: 0.5) { frr.nextHops("203.0.113.0/32", family: "ipv4") == ["192.0.2.11", "192.0.2.12"] }
         #expect(both, "next hops: \(frr.nextHops("203.0.113.0/32", family: "ipv4"))")
         #expect(Self.community(frr, "203.0.113.0/32") == "64512:100")

@@ -42,6 +42,9 @@ import TestSupport
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services", InteropLab.json([
             "metadata": ["name": "web6"], "spec": ["type": "LoadBalancer", "ipFamilies": ["IPv6"], "ports": [["port": 80]]],
         ])).status == 201)
+        // Pods run (IronLB announces only Services with a usable endpoint).
+        #expect(try lab.addEndpoints("web4", nodes: ["node1"]) == 201)
+        #expect(try lab.addEndpoints("web6", nodes: ["node1"]) == 201)
         #expect(await poll(timeout: 60) { lab.ingressIP("web4") == "203.0.113.0" && lab.ingressIP("web6") == "2001:db8:1::" })
 
         let up = await poll(timeout: 90, interval: 0.5) { frr.neighborState("2001:db8::11") == "Established" }

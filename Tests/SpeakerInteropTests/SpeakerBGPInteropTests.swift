@@ -43,6 +43,8 @@ import TestSupport
         // A Service gets an IP, and FRR learns it from both nodes (ECMP).
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
                             InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+        // A pod runs (IronLB announces only Services with a usable endpoint).
+        #expect(try lab.addEndpoints("web", nodes: ["node1"]) == 201)
         let allocated = await poll(timeout: 60) {
             let service = (try? lab.api("GET", "/api/v1/namespaces/default/services/web"))?.json as? [String: Any]
             let ingress = ((service?["status"] as? [String: Any])?["loadBalancer"] as? [String: Any])?["ingress"] as? [[String: Any]]

@@ -122,6 +122,8 @@ extension SpeakerLayer2InteropTests {
         }
         check(try lab.api("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
                             Self.endpointSlice(service: "local", ready: [low: true, high: false])).status == 201, "creating the EndpointSlice")
+        // The Cluster Services' pods run on node3 (excluded: endpoints anywhere will do for Cluster).
+        for name in ["web", "web6"] { check(try lab.addEndpoints(name, nodes: ["node3"]) == 201, "creating \(name)'s EndpointSlice") }
         check(await poll(timeout: 60) { lab.ingressIP("web") == excludedVIP && lab.ingressIP("local") == localVIP && lab.ingressIP("web6") == vip6 },
               "requested IPs not allocated: \([lab.ingressIP("web"), lab.ingressIP("local"), lab.ingressIP("web6")])")
 

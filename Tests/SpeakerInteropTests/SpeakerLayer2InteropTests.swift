@@ -42,6 +42,7 @@ import TestSupport
 
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
                             InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+        #expect(try lab.addEndpoints("web", nodes: ["node1"]) == 201)      // a pod runs: the Service may be answered
         #expect(await poll(timeout: 60) { lab.ingressIP("web") == "192.0.2.200" })
 
         // Speakers answer once their Lease is held past the hand-off delay (about 12 s).

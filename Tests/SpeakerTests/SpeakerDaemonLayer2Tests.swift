@@ -94,12 +94,13 @@ struct SpeakerDaemonLayer2Tests {
         )
         let logger = Logger(label: "test")
         let daemon = SpeakerDaemon(
-            nodeName: "node1", api: api, dataPlane: dataPlane, eventLoop: eventLoops.next(), routerID: IPv4Address("192.0.2.11")!,
+            nodeName: "node1", api: api, dataPlane: dataPlane, eventLoops: eventLoops, routerID: IPv4Address("192.0.2.11")!,
             timings: timings, registry: PrometheusCollectorRegistry(), logger: logger
         )
         api.sink.yield(.config("address-pools:\n- {name: lan, protocol: layer2, addresses: [192.0.2.200-192.0.2.210]}"))
         api.sink.yield(.nodeUpserted(NodeState(name: "node1")))
         api.sink.yield(.serviceUpserted(SpeakerService(key: ServiceKey(namespace: "default", name: "web"), ips: [vip])))
+        api.sink.yield(.endpoints(ServiceKey(namespace: "default", name: "web"), ServiceEndpoints(nodes: ["node1"])))
         api.sink.yield(.synced)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: daemon)], gracefulShutdownSignals: [], logger: logger))
         let running = Running(group: group, eventLoops: eventLoops)

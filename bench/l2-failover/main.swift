@@ -66,6 +66,7 @@ try await lab.startControlPlane(config: config, nodes: ["node1", "node2"])
 for (name, address) in nodeAddresses { try lab.startSpeaker(name, address: address, arguments: timingArguments) }
 _ = try lab.api("POST", "/api/v1/namespaces/default/services",
                 InteropLab.json(["metadata": ["name": "bench"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]))
+_ = try lab.addEndpoints("bench", nodes: ["node1"])   // a pod runs: IronLB announces only Services with endpoints
 guard poll(timeout: 60, { lab.ingressIP("bench") != nil }), let vip = lab.ingressIP("bench") else { fail("no IP for the Service", lab) }
 
 /// The distinct MACs answering `arping` from the client.

@@ -59,6 +59,8 @@ var toRoute: [Double] = []
 var toWithdrawn: [Double] = []
 for n in 0..<count {
     let name = "bench-\(n)"
+    // The pod runs before the Service exists: the measure is from the Service to the route.
+    _ = try lab.addEndpoints(name, nodes: ["node1"])
     let start = now()
     _ = try lab.api("POST", "/api/v1/namespaces/default/services",
                     InteropLab.json(["metadata": ["name": name], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]))

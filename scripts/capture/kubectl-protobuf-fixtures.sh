@@ -3,8 +3,8 @@
 # kubectl 1.32) for the KubeModel protobuf decoder's fixtures (Tests/Fixtures/kube-protobuf).
 #
 # Starts `ironlb kubesim --insecure` on loopback, runs each kubectl command once against it with
-# tcpdump on lo, and writes NAME.hex (the body, with a header saying how it was made) and, for
-# Services, NAME.json: the same generator's object as kubectl itself renders it in JSON
+# tcpdump on lo, and writes NAME.hex (the body, with a header saying how it was made) and
+# NAME.json: the same generator's object as kubectl itself renders it in JSON
 # (`--dry-run=client -o json`), which is what the decoder must produce.
 #
 # Usage: sudo scripts/capture/kubectl-protobuf-fixtures.sh [OUTPUT_DIR] [IRONLB_BINARY]
@@ -79,5 +79,18 @@ service service-nodeport-y create service nodeport y --tcp=80 --node-port=30080
 service service-externalname-z create service externalname z --external-name example.org
 service service-clusterip-headless create service clusterip h --clusterip=None --tcp=80,443:8443
 service service-nodeport-named-target create service nodeport t --namespace kube-system --tcp=80:http
-capture namespace-foo create namespace foo
-capture configmap-cm create configmap cm --from-literal=a=b
+service namespace-foo create namespace foo
+service configmap-cm create configmap cm --from-literal=a=b
+# MetalLB v0.12's install step, and a binary file (binaryData).
+printf 'address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - 192.0.2.10-192.0.2.20\n' >"$WORK/config"
+printf '\x00\x01\x02\xff' >"$WORK/blob"
+service configmap-config-from-file create configmap config --from-file=config="$WORK/config" --from-file=blob="$WORK/blob"
+service secret-generic-memberlist create secret generic memberlist --from-literal=secretkey=c2VjcmV0
+service secret-basic-auth create secret generic creds --type=kubernetes.io/basic-auth --from-literal=username=admin --from-literal=password=p4ss
+service deployment-web create deployment web --image=registry.example/web:1.0 --replicas=2 --port=8080
+service deployment-multi create deployment multi --image=registry.example/a:1 --image=registry.example/b:2
+service serviceaccount-speaker create serviceaccount speaker
+service role-reader create role reader --verb=get,list,watch --resource=services,endpointslices
+service rolebinding-reader create rolebinding reader --role=reader --serviceaccount=default:speaker
+service clusterrole-reader create clusterrole reader --verb=get --resource=nodes
+service clusterrolebinding-reader create clusterrolebinding reader --clusterrole=reader --user=alice

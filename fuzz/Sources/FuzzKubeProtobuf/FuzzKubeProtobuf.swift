@@ -1,15 +1,16 @@
 // libFuzzer entry point for KubeModel's protobuf reader and Kubernetes protobuf decoder
 // (docs/fuzzing.md, "Kubernetes protobuf decoder").
 //
-// Each input is decoded twice: as a whole request body (`k8s\0` + runtime.Unknown), and as the
-// `raw` of a v1 Service envelope, so that mutations reach the Service field tables without
-// having to rebuild the envelope. Besides "no trap, no sanitizer report" it checks that a field
+// Each input is decoded three times: as a whole request body (`k8s\0` + runtime.Unknown), as the
+// `raw` of a v1 Service envelope, and (after its first byte, which picks the kind) as the `raw`
+// of one of the other generated kinds (Deployment, ConfigMap, Secret, Event, …), so that
+// mutations reach every field table without having to rebuild the envelope. Besides "no trap, no sanitizer report" it checks that a field
 // read that fails or needs more bytes leaves the buffer untouched, that every error has a code,
 // and that a decoded object is a JSON object with its kind whose serialization parses back to it.
 import KubeModel
 import NIOCore
 
-func envelope(raw: [UInt8]) -> [UInt8] {
+func envelope(raw: [UInt8], apiVersion: String = "v1", kind: String = "Service") -> [UInt8] {
     func varint(_ v: Int) -> [UInt8] {
         var v = UInt64(v), out: [UInt8] = []
         while v >= 0x80 {
@@ -18,7 +19,7 @@ func envelope(raw: [UInt8]) -> [UInt8] {
         }
         return out + [UInt8(v)]
     }
-    let typeMeta: [UInt8] = [0x0a, 0x02] + Array("v1".utf8) + [0x12, 0x07] + Array("Service".utf8)
+    let typeMeta: [UInt8] = [0x0a] + varint(apiVersion.utf8.count) + Array(apiVersion.utf8) + [0x12] + varint(kind.utf8.count) + Array(kind.utf8)
     return KubeProtobuf.magic + [0x0a] + varint(typeMeta.count) + typeMeta + [0x12] + varint(raw.count) + raw
 }
 
@@ -54,6 +55,11 @@ func check(_ bytes: [UInt8]) {
     checkFields(bytes)
     checkDecode(bytes)
     checkDecode(envelope(raw: bytes))
+    if let selector = bytes.first {
+        let kinds = KubeProtobuf.supportedKinds
+        let kind = kinds[Int(selector) % kinds.count]
+        checkDecode(envelope(raw: Array(bytes.dropFirst()), apiVersion: kind.apiVersion, kind: kind.kind))
+    }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,0 +1,35 @@
+import Testing
+@testable import KubeClient
+
+/// Issue 15, item 9: the informer-to-decider queues held every event (`.unbounded`).
+@Suite struct CoalescingQueueTests {
+    struct Change: Sendable, Equatable {
+        var object: String
+        var version: Int
+    }
+
+    @Test func holdsTheLatestValuePerObjectInFirstSeenOrder() async {
+        let queue = CoalescingQueue<String, Change>(key: { $0.object })
+        for version in 0..<10_000 {
+            queue.yield(Change(object: "service-\(version % 10)", version: version))
+        }
+        #expect(queue.count == 10)
+        #expect(queue.peak == 10)
+        #expect(queue.coalesced == 9_990)
+        queue.finish()
+        var taken: [Change] = []
+        for await change in queue.stream() { taken.append(change) }
+        #expect(taken == (0..<10).map { Change(object: "service-\($0)", version: 9_990 + $0) })
+    }
+
+    @Test func aWaitingConsumerGetsTheNextValue() async {
+        let queue = CoalescingQueue<String, Change>(key: { $0.object })
+        let consumer = Task { await queue.next() }
+        // Whether the consumer waits already or not, it gets this value.
+        queue.yield(Change(object: "a", version: 1))
+        #expect(await consumer.value == Change(object: "a", version: 1))
+        let cancelled = Task { await queue.next() }
+        cancelled.cancel()
+        #expect(await cancelled.value == nil)
+    }
+}
