@@ -55,6 +55,10 @@ public struct BFDStateChange: Sendable, Hashable {
     public var from: BFDState
     public var to: BFDState
     public var diagnostic: BFDDiagnostic
+    /// The peer's last packet said AdminDown (RFC 5882 §3.2: not a path failure).
+    public var peerAdminDown: Bool
+    /// What the session's client (BGP) does now, from the session's `BFDClientGate`.
+    public var clientAction: BFDClientGate.Action?
 }
 
 /// What a session last negotiated, for logs, tests and `ironlb` status.
@@ -109,7 +113,7 @@ public final class BFDEndpoint: @unchecked Sendable {
         var channel: Channel?
         var timers: [BFDTimer: Scheduled<Void>] = [:]
         let onChange: @Sendable (BFDStateChange) -> Void
-        var pending: [BFDControlPacket] = []
+        var gate = BFDClientGate()
 
         init(configuration: BFDPeerConfiguration, machine: BFDSessionStateMachine<ContinuousClock.Instant, SystemRandomNumberGenerator>,
              onChange: @escaping @Sendable (BFDStateChange) -> Void) {
@@ -248,7 +252,10 @@ public final class BFDEndpoint: @unchecked Sendable {
                 logger.info("BFD session \(to)", metadata: [
                     "lb.peer": "\(session.configuration.peerAddress)", "lb.bfd.from": "\(from)", "lb.bfd.diagnostic": "\(diagnostic)",
                 ])
-                session.onChange(BFDStateChange(peer: session.configuration.peerAddress, from: from, to: to, diagnostic: diagnostic))
+                let peerAdminDown = session.machine.remote.state == .adminDown
+                let clientAction = session.gate.stateChanged(from: from, to: to, peerAdminDown: peerAdminDown)
+                session.onChange(BFDStateChange(peer: session.configuration.peerAddress, from: from, to: to, diagnostic: diagnostic,
+                                                peerAdminDown: peerAdminDown, clientAction: clientAction))
             case .dropped(let reason):
                 onDrop(reason)
             }

@@ -121,9 +121,13 @@ public final class BGPPeer: @unchecked Sendable {
         eventLoop.execute { self.run(self.machine.updateDesiredRoutes(changes)) }
     }
 
-    /// BFD saw the path to the peer fail: Cease/BFD Down now, then the normal reconnect.
-    public func bfdDown() {
-        eventLoop.execute { self.run(self.machine.bfdDown(now: self.clock.now)) }
+    /// BFD saw the path to the peer fail: Cease/BFD Down now, then the normal reconnect, or
+    /// with `holding` no reconnect until `start()`.
+    public func bfdDown(holding: Bool = false) {
+        eventLoop.execute {
+            self.run(self.machine.bfdDown(now: self.clock.now))
+            if holding { self.run(self.machine.stop(now: self.clock.now)) }
+        }
     }
 
     /// The current state, read on the event loop.

@@ -325,7 +325,6 @@ struct ResourceBuilder {
         var profiles: [BFDProfile] = []
         let intervals = 10...60000
         for object in objects("BFDProfile") {
-            let before = base.reader.errors.count
             guard let fields = fields(object, known: ResourceConfigParser.specFields["BFDProfile"] ?? []) else { continue }
             var profile = BFDProfile(name: object.name.name)
             let path = object.path
@@ -337,7 +336,8 @@ struct ResourceBuilder {
             if profile.echoMode { base.reader.fail("\(path).echoMode", BFDProfile.echoModeRefusal, at: fields["echoMode"]) }
             if let value = fields["passiveMode"].flatMap({ base.reader.bool($0, "\(path).passiveMode") }) { profile.passiveMode = value }
             if let value = fields["minimumTtl"].flatMap({ base.reader.int($0, "\(path).minimumTtl", range: 1...254) }) { profile.minimumTTL = value }
-            if base.reader.errors.count == before { profiles.append(profile) }
+            // Kept even when refused, so that a peer naming it is not also "unknown".
+            profiles.append(profile)
         }
         return profiles
     }

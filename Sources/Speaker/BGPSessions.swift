@@ -159,10 +159,14 @@ final class BGPSessions: Sendable {
                 "lb.peer": "\(peer.address)", "lb.bfd.profile": "\(profile.name)", "lb.bfd.from": "\(change.from)",
                 "lb.bfd.diagnostic": "\(change.diagnostic)",
             ]
-            if change.from == .up && change.to == .down {
-                logger.warning("BFD session Down: closing the BGP session (Cease, BFD Down)", metadata: metadata)
-                session.bfdDown()
-            } else {
+            switch change.clientAction {
+            case .tearDown:
+                logger.warning("BFD session Down: closing the BGP session (Cease, BFD Down) until BFD is Up again", metadata: metadata)
+                session.bfdDown(holding: true)
+            case .resume:
+                logger.info("BFD session Up: starting the BGP session again", metadata: metadata)
+                session.start()
+            case nil:
                 logger.info("BFD session \(change.to)", metadata: metadata)
             }
         }.whenFailure { error in

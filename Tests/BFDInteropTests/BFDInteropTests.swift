@@ -120,7 +120,11 @@ final class BFDLab: @unchecked Sendable {
         guard let bfd else { return peer }
         try await endpoint!.addSession(bfd) { change in
             log.record(.bfd(change.to, change.diagnostic))
-            if change.from == .up && change.to == .down { peer.bfdDown() }
+            switch change.clientAction {
+            case .tearDown: peer.bfdDown(holding: true)
+            case .resume: peer.start()
+            case nil: break
+            }
         }.get()
         return peer
     }
@@ -404,7 +408,7 @@ final class BFDLab: @unchecked Sendable {
 
     /// Speaker's view: the router freezes (SIGSTOP). The speaker's BFD session goes Down on its
     /// detection timer and the BGP session is torn down right after it, not at hold-time
-    /// expiry; when the router thaws both come back.
+    /// expiry, and held down; when the router thaws BFD comes Up first, then BGP.
     @Test func speakerTearsBGPDownWhenTheRouterFreezesAndRecovers() async throws {
         guard Self.prerequisites() else { return }
         let lab = try await BFDLab()
@@ -423,6 +427,12 @@ final class BFDLab: @unchecked Sendable {
             #expect(await poll(timeout: 60, interval: 0.5) { log.contains(.bgp(.established), since: thawed) && log.contains(.bfd(.up, .none), since: thawed) },
                     "\(log.since(thawed))")
             #expect(await poll(timeout: 30, interval: 0.5) { lab.hasRoute("198.51.100.30/32") })
+            let after = log.since(thawed)
+            let bfdUp = after.firstIndex(of: .bfd(.up, .none)) ?? after.count
+            let bgpUp = after.firstIndex(of: .bgp(.established)) ?? -1
+            #expect(bfdUp < bgpUp, "\(after)")
+            // Held while BFD was Down: no BGP connection attempt between the teardown and BFD Up.
+            #expect(!after.prefix(bfdUp).contains(.bgp(.connect)), "\(after)")
             print("FRR's last reset: \(lab.frrNeighbor("192.0.2.2")?["lastResetDueTo"] ?? "?"); events: \(log.since(mark))")
         } catch {
             Issue.record(error)

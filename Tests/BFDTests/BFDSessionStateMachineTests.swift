@@ -380,3 +380,32 @@ extension BFDSessionAction {
     var isStateChange: Bool { if case .stateChanged = self { true } else { false } }
     var armsDetection: Bool { if case .scheduleTimer(.detection, _) = self { true } else { false } }
 }
+
+@Suite struct BFDClientGateTests {
+    @Test func upToDownTearsDownAndHoldsUntilUpAgain() {
+        var gate = BFDClientGate()
+        #expect(gate.stateChanged(from: .down, to: .initializing, peerAdminDown: false) == nil)
+        #expect(gate.stateChanged(from: .initializing, to: .up, peerAdminDown: false) == nil)
+        #expect(gate.stateChanged(from: .up, to: .down, peerAdminDown: false) == .tearDown)
+        #expect(gate.holding)
+        #expect(gate.stateChanged(from: .down, to: .initializing, peerAdminDown: false) == nil)
+        #expect(gate.stateChanged(from: .initializing, to: .down, peerAdminDown: false) == nil)
+        #expect(gate.holding)
+        #expect(gate.stateChanged(from: .down, to: .up, peerAdminDown: false) == .resume)
+        #expect(!gate.holding)
+    }
+
+    @Test func thePeersAdminDownIsNotAFailure() {
+        var gate = BFDClientGate()
+        #expect(gate.stateChanged(from: .up, to: .down, peerAdminDown: true) == nil)
+        #expect(!gate.holding)
+        #expect(gate.stateChanged(from: .down, to: .up, peerAdminDown: false) == nil)
+    }
+
+    @Test func aSessionThatNeverCameUpHoldsNothing() {
+        var gate = BFDClientGate()
+        #expect(gate.stateChanged(from: .initializing, to: .down, peerAdminDown: false) == nil)
+        #expect(gate.stateChanged(from: .down, to: .adminDown, peerAdminDown: false) == nil)
+        #expect(!gate.holding)
+    }
+}

@@ -60,6 +60,8 @@ import TestSupport
         #expect(await poll(timeout: 90, interval: 0.5) { frr.neighborState("192.0.2.11") == "Established" })
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
                             InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+        // A pod runs (IronLB announces only Services with a usable endpoint).
+        #expect(try lab.addEndpoints("web", nodes: ["node1"]) == 201)
         #expect(await poll(timeout: 60, interval: 0.5) { frr.path("203.0.113.0/32", family: "ipv4") != nil })
 
         // FRR's session runs with the profile IronLB read from the ConfigMap.
