@@ -92,6 +92,24 @@ import TestSupport
         _ = try ok("-n shop get endpointslices", "")
         _ = try ok("-n shop rollout restart deployment shop", "deployment.apps/shop restarted")
         _ = try ok("-n shop get deployment shop -o jsonpath='{.metadata.generation}'", "2")
+
+        // The workload, as a cluster runs it: scale, rollout status, readiness, pods, slices.
+        _ = try ok("-n shop scale deployment shop --replicas=3", "deployment.apps/shop scaled")
+        _ = try ok("-n shop rollout status deployment/shop --timeout=120s", "successfully rolled out")
+        _ = try ok("-n shop wait --for=jsonpath='{.status.readyReplicas}'=3 deployment/shop --timeout=120s", "condition met")
+        let pods = try ok("-n shop get pods -o wide", "Running")
+        #expect(pods.stdout.contains("lab-node-") && pods.stdout.contains("10.244."), "no NODE or IP column:\n\(pods.stdout)")
+        _ = try ok("-n shop get endpointslices -l kubernetes.io/service-name=shop", "shop-")
+        let names = { (try? lab.kubectl("-n shop get pods -o jsonpath='{.items[*].metadata.name}'").stdout) ?? "" }
+        let before = Set(names().split(separator: " "))
+        let victim = try #require(before.sorted().first)
+        _ = try ok("-n shop delete pod \(victim)", "pod \"\(victim)\" deleted")
+        // The Deployment replaces it.
+        let replaced = poll(timeout: 90, interval: 0.5) {
+            let now = Set(names().split(separator: " "))
+            return now.count == 3 && !now.contains(victim)
+        }
+        #expect(replaced, "pod \(victim) was not replaced: \(names())")
         lab.process.signal(SIGINT)
         #expect(lab.process.waitForExit(timeout: 60) == 0)
     }
@@ -105,19 +123,35 @@ import TestSupport
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
         let install = try String(contentsOf: root.appendingPathComponent("docs/install.md"), encoding: .utf8)
         // Placeholders other than `<path>` (`kubectl create <generator>`) name no command.
+        // The walkthrough's code blocks first (they create what the prose's commands act on).
+        let readmeWalkthrough = DocumentedCommands.kubectlLines(inCodeBlocksAfter: "Run your own workload", count: 2, readme)
         let readmeCommands = DocumentedCommands.inlineKubectl(readme).filter { !$0.replacingOccurrences(of: "<path>", with: "").contains("<") }
-        let installCommands = DocumentedCommands.kubectlLines(inCodeBlockAfter: "## 3. See it work", install)
+        #expect(readmeWalkthrough.contains { $0.hasPrefix("kubectl create deployment") }, "\(readmeWalkthrough)")
+        #expect(readmeWalkthrough.contains { $0.hasPrefix("kubectl expose deployment") }, "\(readmeWalkthrough)")
+        let installCommands = DocumentedCommands.kubectlLines(inCodeBlocksAfter: "## 3. See it work", count: 1, install)
             + DocumentedCommands.inlineKubectl(install).filter { $0.contains("get events") }
         #expect(readmeCommands.count >= 3, "\(readmeCommands)")
         #expect(installCommands.count >= 5, "\(installCommands)")
         guard let lab = try Lab.start() else { return }
         defer { lab.stop() }
 
-        for command in readmeCommands {
+        for command in readmeWalkthrough + readmeCommands {
             let line = command.replacingOccurrences(of: "<path>", with: lab.kubeconfig)
             let result = try lab.shell(line, timeout: 120)
             #expect(result.status == 0, "\(line):\n\(result.stdout)\n\(result.stderr)")
         }
+        // What the walkthrough shows: demo got an IP from the lab pool, and once scaled to zero
+        // it is not announced, and says why.
+        let demoIP = poll(timeout: 90, interval: 0.5) {
+            ((try? lab.kubectl("get svc demo -o jsonpath='{.status.loadBalancer.ingress[0].ip}'").stdout) ?? "").hasPrefix("198.51.100.")
+        }
+        #expect(demoIP, "README's demo Service got no address")
+        var announcedBy = ""
+        let withheld = poll(timeout: 90, interval: 0.5) {
+            announcedBy = (try? lab.kubectl(#"get svc demo -o jsonpath='{.metadata.annotations.ironlb\.io/announced-by}'"#).stdout) ?? ""
+            return announcedBy == "none (no ready endpoints)"
+        }
+        #expect(withheld, "demo scaled to zero: announced-by is \(announcedBy)")
 
         // A kubeconfig whose current namespace is "docs".
         let docsConfig = lab.directory + "/docs-kubeconfig"
@@ -141,12 +175,6 @@ import TestSupport
             return describe.contains("IPAllocated") && describe.contains("nodeAssigned")
         }
         #expect(events, "kubectl describe service web:\n\(describe)")
-        // README: the shop Service and `create service loadbalancer demo` get addresses too.
-        let readmeServices = poll(timeout: 90, interval: 0.5) {
-            let ips = (try? lab.kubectl("get svc shop demo -o jsonpath='{.items[*].status.loadBalancer.ingress[0].ip}'").stdout) ?? ""
-            return ips.split(separator: " ").filter { $0.hasPrefix("198.51.100.") }.count == 2
-        }
-        #expect(readmeServices, "README's shop and demo Services got no addresses")
     }
 }
 
@@ -169,19 +197,22 @@ enum DocumentedCommands {
         return commands
     }
 
-    /// The `kubectl` lines of the first fenced code block after `heading`, without trailing comments.
-    static func kubectlLines(inCodeBlockAfter heading: String, _ markdown: String) -> [String] {
+    /// The `kubectl` lines (also `$ kubectl` prompts of console blocks) of the first `count`
+    /// fenced code blocks after `heading`, without trailing comments.
+    static func kubectlLines(inCodeBlocksAfter heading: String, count: Int, _ markdown: String) -> [String] {
         guard let start = markdown.range(of: heading) else { return [] }
         var commands: [String] = []
         var inFence = false
+        var blocks = 0
         for line in markdown[start.upperBound...].split(separator: "\n") {
             if line.hasPrefix("```") {
-                if inFence { break }
-                inFence = true
+                if inFence { blocks += 1; if blocks == count { break } }
+                inFence.toggle()
                 continue
             }
-            guard inFence, line.hasPrefix("kubectl ") else { continue }
-            let command = line.components(separatedBy: " #").first ?? String(line)
+            let text = line.hasPrefix("$ ") ? line.dropFirst(2) : line[...]
+            guard inFence, text.hasPrefix("kubectl ") else { continue }
+            let command = text.components(separatedBy: " #").first ?? String(text)
             commands.append(command.trimmingCharacters(in: .whitespaces))
         }
         return commands
