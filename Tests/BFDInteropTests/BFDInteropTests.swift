@@ -111,7 +111,7 @@ final class BFDLab: @unchecked Sendable {
             switch event {
             case .stateChanged(let state): log.record(.bgp(state))
             case .peerNotification(let notification): log.record(.notification(notification))
-            case .updatesSent: break
+            case .updatesSent, .outboundBufferExceeded: break
             }
         }
         peers.append(peer)
