@@ -285,7 +285,8 @@ struct ResourceBuilder {
     mutating func build() -> Configuration? {
         let aliases = communities()
         let profiles = bfdProfiles()
-        let peers = self.peers(profiles: Set(profiles.map(\.name)))
+        // Every BFDProfile object counts as known, refused or not: its own error says what is wrong.
+        let peers = self.peers(profiles: Set(objects("BFDProfile").map(\.name.name)))
         let pools = self.pools(aliases: aliases)
         guard base.reader.errors.isEmpty else { return nil }
         return Configuration(peers: peers, pools: pools, communityAliases: aliases, bfdProfiles: profiles)

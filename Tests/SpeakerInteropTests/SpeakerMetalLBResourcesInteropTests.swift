@@ -58,6 +58,8 @@ import TestSupport
 
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
                             InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+        // A pod runs (IronLB announces only Services with a usable endpoint).
+        #expect(try lab.addEndpoints("web", nodes: ["node1"]) == 201)
         let allocated = await poll(timeout: 60) { lab.ingressIP("web") == "203.0.113.0" }
         #expect(allocated, "ingress: \(lab.ingressIP("web") ?? "-")")
         let learned = await poll(timeout: 60, interval: 0.5) { frr.nextHops("203.0.113.0/32", family: "ipv4") == ["192.0.2.11"] }
