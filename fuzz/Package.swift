@@ -38,15 +38,18 @@ let package = Package(
         .executableTarget(
             name: "FuzzConfig",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "LBConfig", package: "IronLB"),
             ]
         ),
         .executableTarget(
             name: "FuzzKubeJSON",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "KubeModel", package: "IronLB"),
             ]
         ),
+        .target(name: "FuzzSupport"),
         .executableTarget(
             name: "FuzzLinkWire",
             dependencies: [
