@@ -109,7 +109,7 @@ let package = Package(
             name: "LinkWire",
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+        .target(name: "L2Ownership", dependencies: ["NetPrimitives", .product(name: "Crypto", package: "swift-crypto")]),
         // What one node announces, from the cluster state its speaker watches.
         .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
@@ -146,7 +146,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -10,6 +10,7 @@ import Observability
 import Prometheus
 import ServiceLifecycle
 import Speaker
+import SpeakerCore
 
 /// `ironlb speaker`: announces this node's share of the Service IPs.
 public struct SpeakerCommand: AsyncParsableCommand {
@@ -41,15 +42,32 @@ public struct SpeakerCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Answer ARP/NDP for layer2 pools (needs CAP_NET_RAW).")
     public var layer2 = true
 
+    @Option(help: "UDP port the speakers probe each other on (layer 2 failure detector; open it between nodes).")
+    var probePort: UInt16 = 7946
+
+    @Option(help: "File holding the cluster's probe key (the ironlb-memberlist Secret); without it, no probes: failover waits for the Lease [env: IRONLB_PROBE_KEY_FILE].")
+    var probeKeyFile: String?
+
+    var keyFile: String? { probeKeyFile ?? Environment.value("IRONLB_PROBE_KEY_FILE") }
+
     public init() {}
 
     var node: String? { nodeName ?? Environment.value("IRONLB_NODE_NAME") }
 
     var timings: LeaseTimings {
-        LeaseTimings(
+        LeaseTimings.flags(
             renewInterval: retryPeriod.duration, renewDeadline: renewDeadline.duration, leaseDuration: leaseDuration.duration,
-            handoffDelay: renewDeadline.duration + .seconds(1), breakStagger: .seconds(2)
+            keepWindow: keyFile == nil ? .zero : .seconds(3)
         )
+    }
+
+    /// The probe key: the file's bytes (trailing newline dropped), at least 16.
+    static func probeKey(file: String) throws -> ProbeKey {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read the probe key file \(file)") }
+        var bytes = [UInt8](data)
+        while bytes.last == 0x0a || bytes.last == 0x0d { bytes.removeLast() }
+        guard let key = ProbeKey(bytes) else { throw ValidationError("the probe key in \(file) is shorter than 16 bytes") }
+        return key
     }
 
     public func validate() throws {
@@ -77,6 +95,15 @@ public struct SpeakerCommand: AsyncParsableCommand {
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             leaseDuration: leaseDuration.duration, node: node, logger: logger
         )
+        var probing: NodeSpeaker<ContinuousClock.Instant>.Probing?
+        if let keyFile {
+            probing = .init(
+                key: try Self.probeKey(file: keyFile), incarnation: UInt64(Date().timeIntervalSince1970 * 1000),
+                seed: UInt64.random(in: .min ... .max), port: probePort
+            )
+        } else {
+            logger.warning("no probe key (--probe-key-file): layer 2 failover waits for the Lease to expire")
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var dataPlane: PacketDataPlane?
         if layer2 {
@@ -89,7 +116,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
         let daemon = SpeakerDaemon(
             nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoop: group.next(),
             routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,
-            registry: registry, logger: logger
+            probing: probing, registry: registry, logger: logger
         )
         let observability = ObservabilityServer(
             host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,
