@@ -54,10 +54,12 @@ public struct SpeakerCommand: AsyncParsableCommand {
 
     var node: String? { nodeName ?? Environment.value("IRONLB_NODE_NAME") }
 
-    var timings: LeaseTimings {
+    /// The Lease timings: with probes, the old owner keeps a VIP up to 3 s for the newcomer's
+    /// claim, and the hand-off delay grows by as much.
+    func timings(probing: Bool) -> LeaseTimings {
         LeaseTimings.flags(
             renewInterval: retryPeriod.duration, renewDeadline: renewDeadline.duration, leaseDuration: leaseDuration.duration,
-            keepWindow: keyFile == nil ? .zero : .seconds(3)
+            keepWindow: probing ? .seconds(3) : .zero
         )
     }
 
@@ -72,7 +74,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
 
     public func validate() throws {
         guard let node, !node.isEmpty else { throw ValidationError("give the node name with --node-name or IRONLB_NODE_NAME (the downward API's spec.nodeName)") }
-        if let problem = timings.problem { throw ValidationError("speaker Lease timings: \(problem)") }
+        if let problem = timings(probing: true).problem { throw ValidationError("speaker Lease timings: \(problem)") }
         if let routerID, IPv4Address(routerID) == nil { throw ValidationError("--router-id \"\(routerID)\" is not an IPv4 address") }
     }
 
@@ -96,14 +98,17 @@ public struct SpeakerCommand: AsyncParsableCommand {
             leaseDuration: leaseDuration.duration, node: node, logger: logger
         )
         var probing: NodeSpeaker<ContinuousClock.Instant>.Probing?
-        if let keyFile {
+        if let keyFile, FileManager.default.fileExists(atPath: keyFile) {
             probing = .init(
                 key: try Self.probeKey(file: keyFile), incarnation: UInt64(Date().timeIntervalSince1970 * 1000),
                 seed: UInt64.random(in: .min ... .max), port: probePort
             )
         } else {
-            logger.warning("no probe key (--probe-key-file): layer 2 failover waits for the Lease to expire")
+            // The manifest mounts the Secret as optional: a cluster without it still runs.
+            logger.warning("no probe key (--probe-key-file, the ironlb-memberlist Secret): layer 2 failover waits for the Lease to expire",
+                           metadata: ["lb.file": "\(keyFile ?? "<none>")"])
         }
+        let leaseTimings = timings(probing: probing != nil)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var dataPlane: PacketDataPlane?
         if layer2 {
@@ -115,7 +120,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
         }
         let daemon = SpeakerDaemon(
             nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoop: group.next(),
-            routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,
+            routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: leaseTimings,
             probing: probing, registry: registry, logger: logger
         )
         let observability = ObservabilityServer(

@@ -112,11 +112,13 @@ public struct ProbeMessage: Hashable, Sendable {
 
 /// The cluster's shared probe key (the `ironlb-memberlist` Secret's `secretkey`).
 public struct ProbeKey: Sendable {
-    let key: SymmetricKey
+    let bytes: [UInt8]
 
     /// At least 16 bytes; nil for a shorter key.
     public init?(_ bytes: [UInt8]) {
         guard bytes.count >= 16 else { return nil }
-        key = SymmetricKey(data: bytes)
+        self.bytes = bytes
     }
+
+    var key: SymmetricKey { SymmetricKey(data: bytes) }
 }

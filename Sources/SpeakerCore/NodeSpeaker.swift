@@ -57,6 +57,10 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         case peerDead(String, refused: Bool)
         /// A probe datagram was refused: bad tag, replayed, misdirected (for metrics).
         case probeRejected(String)
+        /// This node yielded to a peer's claim (stopped what the peer outranks it for; for logs).
+        case yielded(to: String)
+        /// Every live peer yielded to this node's claim: no hand-off wait (for logs).
+        case claimGranted
     }
 
     /// The failure detector's parameters: the cluster key, this process's incarnation (start
@@ -201,6 +205,7 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         // Stop answering what the claimants outrank this node for, then yield to them.
         actions += reconcile(now: now)
         for (node, nonce, from) in claims {
+            actions.append(.yielded(to: node))
             actions += probeActions(prober?.yieldMessage(to: node, nonce: nonce, endpoint: from) ?? [], now: now)
         }
         return actions
@@ -256,7 +261,7 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
                     out += [.peerDead(node, refused: refused), .breakLease(node: lease.node, resourceVersion: lease.resourceVersion)]
                 }
             case .claimReceived: break  // handled by `probeReceived`
-            case .claimGranted: out += leaseActions(lease.waiveHandoff(now: now))
+            case .claimGranted: out += [.claimGranted] + leaseActions(lease.waiveHandoff(now: now))
             case .rejected(let reason): out.append(.probeRejected(reason))
             case .scheduleTimer(let at): out.append(.scheduleTimer(at))
             }

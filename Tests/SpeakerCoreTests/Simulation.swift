@@ -492,7 +492,7 @@ struct Simulation {
                 do { try check() } catch { pendingViolation = pendingViolation ?? "\(error)" }
             case .announce(let vip):
                 announcements.append((now, nodes[index].name, vip))
-            case .answering, .peerDead, .probeRejected:
+            case .answering, .peerDead, .probeRejected, .yielded, .claimGranted:
                 break
             case .sendProbe(let bytes, let endpoint, let peer):
                 transmit(bytes, from: index, to: endpoint, connectedTo: peer)

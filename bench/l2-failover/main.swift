@@ -150,19 +150,21 @@ func steady() async -> (String, String) {
 /// delay, or its claim granted), and for the hand-back announcement to settle.
 func restart(_ node: String) async {
     try? lab.startSpeaker(node, address: nodeAddresses[node]!, arguments: timingArguments)
-    answeringMarks[node] = 1
+    answeringMarks.counts[node] = 1
     await waitAnswering(node)
 }
 
 func waitAnswering(_ node: String) async {
     let process = lab.processes[node]!
-    guard poll(timeout: timings.deadline + 60, interval: 0.2, { process.stderr.components(separatedBy: "this node may answer").count > answeringMarks[node, default: 0] }) else {
+    guard poll(timeout: timings.deadline + 60, interval: 0.2, { process.stderr.components(separatedBy: "this node may answer").count > answeringMarks.counts[node, default: 0] }) else {
         fail("\(node)'s speaker did not come back", lab)
     }
-    answeringMarks[node] = process.stderr.components(separatedBy: "this node may answer").count
+    answeringMarks.counts[node] = process.stderr.components(separatedBy: "this node may answer").count
     try? await Task.sleep(for: .seconds(1))
 }
-var answeringMarks: [String: Int] = [:]
+/// Per node, how many "may answer" lines its log had when last seen (a new one means it answers again).
+final class Marks: @unchecked Sendable { var counts: [String: Int] = [:] }
+let answeringMarks = Marks()
 
 /// One kernel reference run: move `referenceIP` from ref1 to ref2 (or back) and announce it.
 /// Returns the time from the start of the move, and from the start of `arping` alone.
@@ -199,7 +201,7 @@ func ironlbRun(_ fault: Fault) async -> Double {
     let spread: Double
     if case .signal(SIGTERM) = fault { spread = 0 } else { spread = Double.random(in: 0..<timings.renew) }
     try? await Task.sleep(for: .seconds(1.5 + spread))
-    answeringMarks[owner] = lab.processes[owner]!.stderr.components(separatedBy: "this node may answer").count
+    answeringMarks.counts[owner] = lab.processes[owner]!.stderr.components(separatedBy: "this node may answer").count
     let start = Date()
     switch fault {
     case .signal(let signal): lab.processes[owner]!.signal(signal)
@@ -247,7 +249,7 @@ func restartRun(_ node: String) async throws -> Double {
     try? await Task.sleep(for: .seconds(2))
     _ = lab.processes[node]!.stop(signal: SIGTERM, timeout: 30)
     try lab.startSpeaker(node, address: nodeAddresses[node]!, arguments: timingArguments)
-    answeringMarks[node] = 1
+    answeringMarks.counts[node] = 1
     await waitAnswering(node)
     try? await Task.sleep(for: .seconds(2))
     var longest = 0
@@ -272,7 +274,7 @@ func freshStartRun() async throws -> Double {
     try? await Task.sleep(for: .seconds(0.5))
     let before = probes.mapValues { $0.stdout.filter { $0 == "!" || $0 == "." }.count }
     for (node, address) in nodeAddresses.sorted(by: { $0.key < $1.key }) { try lab.startSpeaker(node, address: address, arguments: timingArguments) }
-    for node in nodeAddresses.keys.sorted() { answeringMarks[node] = 1 }
+    for node in nodeAddresses.keys.sorted() { answeringMarks.counts[node] = 1 }
     for node in nodeAddresses.keys.sorted() { await waitAnswering(node) }
     var slowest = 0.0
     for (ip, seen) in marks(probes, timeout: 60) {
