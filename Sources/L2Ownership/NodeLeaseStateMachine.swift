@@ -64,6 +64,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
 
     public let timings: LeaseTimings
     private var state: State = .idle
+    /// The last own version the watch showed, in any state (the watch may show the acquiring
+    /// write before its answer arrives).
+    private var lastSeenOwnVersion: String?
     private var answering = false
 
     public init(timings: LeaseTimings) {
@@ -132,9 +135,10 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     public mutating func writeSucceeded(sentAt: Instant, resourceVersion: String, now: Instant) -> [Action] {
         switch state {
         case .acquiring(let sent) where sent == sentAt:
+            let seen = lastSeenOwnVersion == resourceVersion
             state = .holding(Holding(
                 resourceVersion: resourceVersion, acquiredSentAt: sentAt, lastSuccessSentAt: sentAt,
-                lastSuccessResourceVersion: resourceVersion, freshSentAt: nil, lastObservedResourceVersion: nil,
+                lastSuccessResourceVersion: resourceVersion, freshSentAt: seen ? sentAt : nil, lastObservedResourceVersion: seen ? resourceVersion : nil,
                 inFlight: nil, inFlightIsRead: false, nextRenewAt: sentAt.advanced(by: timings.renewInterval)
             ))
         case .holding(var h) where h.inFlight == sentAt && !h.inFlightIsRead:
@@ -203,6 +207,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
 
     /// The watch showed this node's own Lease at `resourceVersion`.
     public mutating func observedOwnLease(resourceVersion: String, now: Instant) -> [Action] {
+        lastSeenOwnVersion = resourceVersion
         guard case .holding(var h) = state else { return [] }
         h.lastObservedResourceVersion = resourceVersion
         if resourceVersion == h.lastSuccessResourceVersion { h.freshSentAt = h.lastSuccessSentAt }

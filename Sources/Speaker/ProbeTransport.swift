@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import L2Ownership
 import Logging
 import NIOCore

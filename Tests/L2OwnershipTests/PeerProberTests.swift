@@ -93,12 +93,13 @@ struct PeerProberTests {
     }
 
     @Test func aRefusedPingDeclaresDeathAtOnceButOnlyForAQuietPeerWithAPingOut() {
-        var (a, _) = Self.pair()
-        // No ping outstanding: a refusal means nothing.
-        #expect(a.refused(node: "b", now: .seconds(1)).isEmpty)
-        _ = a.tick(now: .seconds(1))  // a ping to b
-        let dead = a.refused(node: "b", now: .seconds(1.01))
-        #expect(dead == [.dead("b", refused: true)])
+        var (a, _) = Self.pair()  // a pinged b at 0 (b counts as heard then)
+        #expect(a.refused(node: "nobody", now: .seconds(0.5)).isEmpty)
+        // Too soon after b was last heard: not enough.
+        #expect(a.refused(node: "b", now: .seconds(0.1)).isEmpty)
+        #expect(a.refused(node: "b", now: .seconds(0.5)) == [.dead("b", refused: true)])
+        // Once declared, not again.
+        #expect(a.refused(node: "b", now: .seconds(0.6)).isEmpty)
 
         // Heard from b just now: a refusal alone is not enough (a port blocked with REJECT).
         var (c, d) = Self.pair()

@@ -293,7 +293,10 @@ struct Simulation {
 
     /// The simulation's time at which node `index`'s clock reads `instant`.
     func global(_ index: Int, _ instant: ManualInstant) -> ManualInstant {
-        ManualInstant(offset: instant.offset / nodes[index].rate)
+        guard nodes[index].rate != 1 else { return instant }
+        // Rounded up: the node's clock must read at least `instant` then (else a timer that finds
+        // nothing due yet asks for the same instant again, forever).
+        return ManualInstant(offset: instant.offset / nodes[index].rate + .microseconds(1))
     }
 
     /// SIGKILL: the process and everything it answered vanish at once.
