@@ -104,6 +104,7 @@ struct Simulation {
         var timers: Set<ManualInstant> = []
         /// SIGSTOP: nothing runs (events wait) until then.
         var frozenUntil: ManualInstant?
+        var frozenSince: ManualInstant?
         /// This node's clock rate.
         var rate = 1.0
         var outboundLost = false
@@ -263,6 +264,7 @@ struct Simulation {
             faults["freeze", default: 0] += 1
             let frozenFor = rng.duration(0.2...20)
             nodes[index].frozenUntil = now.advanced(by: frozenFor)
+            nodes[index].frozenSince = now
             schedule(at: now.advanced(by: frozenFor), .thaw(node: index, frozenFor: frozenFor))
         } else if rng.chance(parameters.oneWayLossChance), !nodes[index].outboundLost, !nodes[index].inboundLost {
             let outbound = rng.chance(0.5)
@@ -578,7 +580,10 @@ struct Simulation {
             nodes[index].outboundLost = false
             nodes[index].inboundLost = false
             nodes[index].portBlocked = false
-            if let until = nodes[index].frozenUntil, until > now { schedule(at: now, .thaw(node: index, frozenFor: now.duration(to: until))) }
+            // Thawed early: the gap the speaker sees is how long it was frozen so far.
+            if let until = nodes[index].frozenUntil, until > now {
+                schedule(at: now, .thaw(node: index, frozenFor: (nodes[index].frozenSince ?? .zero).duration(to: now)))
+            }
             if !nodes[index].running { schedule(at: now, .restart(node: index)) }
         }
     }
