@@ -113,7 +113,7 @@ let package = Package(
             name: "LinkWire",
             dependencies: ["NetPrimitives", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "L2Ownership", dependencies: ["NetPrimitives"]),
+                .target(name: "L2Ownership", dependencies: ["NetPrimitives", .product(name: "Crypto", package: "swift-crypto")]),
         // BFD (RFC 5880): control packet codec and asynchronous-mode session state machine.
         .target(name: "BFD", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // BFD over UDP (RFC 5881, RFC 5883) on an event loop of its own.

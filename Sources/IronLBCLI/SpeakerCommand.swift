@@ -10,6 +10,7 @@ import Observability
 import Prometheus
 import ServiceLifecycle
 import Speaker
+import SpeakerCore
 
 /// `ironlb speaker`: announces this node's share of the Service IPs.
 public struct SpeakerCommand: AsyncParsableCommand {
@@ -44,20 +45,39 @@ public struct SpeakerCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Answer ARP/NDP for layer2 pools (needs CAP_NET_RAW).")
     public var layer2 = true
 
+    @Option(help: "UDP port the speakers probe each other on (layer 2 failure detector; open it between nodes).")
+    var probePort: UInt16 = 7946
+
+    @Option(help: "File holding the cluster's probe key (the ironlb-memberlist Secret); without it, no probes: failover waits for the Lease [env: IRONLB_PROBE_KEY_FILE].")
+    var probeKeyFile: String?
+
+    var keyFile: String? { probeKeyFile ?? Environment.value("IRONLB_PROBE_KEY_FILE") }
+
     public init() {}
 
     var node: String? { nodeName ?? Environment.value("IRONLB_NODE_NAME") }
 
-    var timings: LeaseTimings {
-        LeaseTimings(
+    /// The Lease timings: with probes, the old owner keeps a VIP up to 3 s for the newcomer's
+    /// claim, and the hand-off delay grows by as much.
+    func timings(probing: Bool) -> LeaseTimings {
+        LeaseTimings.flags(
             renewInterval: retryPeriod.duration, renewDeadline: renewDeadline.duration, leaseDuration: leaseDuration.duration,
-            handoffDelay: renewDeadline.duration + .seconds(1), breakStagger: .seconds(2)
+            keepWindow: probing ? .seconds(3) : .zero
         )
+    }
+
+    /// The probe key: the file's bytes (trailing newline dropped), at least 16.
+    static func probeKey(file: String) throws -> ProbeKey {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read the probe key file \(file)") }
+        var bytes = [UInt8](data)
+        while bytes.last == 0x0a || bytes.last == 0x0d { bytes.removeLast() }
+        guard let key = ProbeKey(bytes) else { throw ValidationError("the probe key in \(file) is shorter than 16 bytes") }
+        return key
     }
 
     public func validate() throws {
         guard let node, !node.isEmpty else { throw ValidationError("give the node name with --node-name or IRONLB_NODE_NAME (the downward API's spec.nodeName)") }
-        if let problem = timings.problem { throw ValidationError("speaker Lease timings: \(problem)") }
+        if let problem = timings(probing: true).problem { throw ValidationError("speaker Lease timings: \(problem)") }
         if let routerID, IPv4Address(routerID) == nil { throw ValidationError("--router-id \"\(routerID)\" is not an IPv4 address") }
     }
 
@@ -80,6 +100,18 @@ public struct SpeakerCommand: AsyncParsableCommand {
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources
         )
+        var probing: NodeSpeaker<ContinuousClock.Instant>.Probing?
+        if let keyFile, FileManager.default.fileExists(atPath: keyFile) {
+            probing = .init(
+                key: try Self.probeKey(file: keyFile), incarnation: UInt64(Date().timeIntervalSince1970 * 1000),
+                seed: UInt64.random(in: .min ... .max), port: probePort
+            )
+        } else {
+            // The manifest mounts the Secret as optional: a cluster without it still runs.
+            logger.warning("no probe key (--probe-key-file, the ironlb-memberlist Secret): layer 2 failover waits for the Lease to expire",
+                           metadata: ["lb.file": "\(keyFile ?? "<none>")"])
+        }
+        let leaseTimings = timings(probing: probing != nil)
         // BGP sessions spread over these loops (one per core, at most 4).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
         var dataPlane: PacketDataPlane?
@@ -92,8 +124,8 @@ public struct SpeakerCommand: AsyncParsableCommand {
         }
         let daemon = SpeakerDaemon(
             nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoops: group,
-            routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: timings,
-            registry: registry, logger: logger
+            routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: leaseTimings,
+            probing: probing, registry: registry, logger: logger
         )
         let observability = ObservabilityServer(
             host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,

@@ -32,28 +32,48 @@ public struct LeaseTimings: Hashable, Sendable {
     /// Extra wait between successive breakers of one expired Lease (the first in rendezvous
     /// order tries at once), so that not every speaker writes at the same moment.
     public var breakStagger: Duration
+    /// Seamless hand-back: a speaker that answers a VIP keeps answering it for up to this long
+    /// after it saw a newcomer that outranks it, until the newcomer claims it (probe `claim`).
+    /// Zero: stop at once (no probes). Needs `handoffDelay > renewDeadline + keepWindow + L`.
+    public var keepWindow: Duration
 
-    public init(renewInterval: Duration, renewDeadline: Duration, leaseDuration: Duration, handoffDelay: Duration, breakStagger: Duration) {
+    public init(renewInterval: Duration, renewDeadline: Duration, leaseDuration: Duration, handoffDelay: Duration, breakStagger: Duration, keepWindow: Duration = .zero) {
         self.renewInterval = renewInterval
         self.renewDeadline = renewDeadline
         self.leaseDuration = leaseDuration
         self.handoffDelay = handoffDelay
         self.breakStagger = breakStagger
+        self.keepWindow = keepWindow
     }
 
-    /// The defaults (docs/design/layer2-leases.md): 1,000 nodes cost 200 Lease writes/s; a
-    /// crashed owner's VIPs move in about 16 s, a stopped (SIGTERM) owner's in one watch event.
+    /// The defaults without probes (docs/design/layer2-leases.md): 1,000 nodes cost 200 Lease
+    /// writes/s; a crashed owner's VIPs move in about 16 s, a stopped (SIGTERM) owner's in one
+    /// watch event.
     public static let `default` = LeaseTimings(
         renewInterval: .seconds(5), renewDeadline: .seconds(11), leaseDuration: .seconds(15),
         handoffDelay: .seconds(12), breakStagger: .seconds(2)
     )
+
+    /// The defaults with probes: the old owner keeps a VIP up to 3 s for the newcomer's claim,
+    /// so the hand-off fallback grows by as much (15 s).
+    public static let probing = LeaseTimings.flags(renewInterval: .seconds(5), renewDeadline: .seconds(11), leaseDuration: .seconds(15))
+
+    /// The timings of `ironlb speaker`'s flags: the hand-off delay is the deadline plus the
+    /// keep window (3 s with probes, none without) plus one second of request latency.
+    public static func flags(renewInterval: Duration, renewDeadline: Duration, leaseDuration: Duration, keepWindow: Duration = .seconds(3)) -> LeaseTimings {
+        LeaseTimings(
+            renewInterval: renewInterval, renewDeadline: renewDeadline, leaseDuration: leaseDuration,
+            handoffDelay: renewDeadline + keepWindow + .seconds(1), breakStagger: .seconds(2), keepWindow: keepWindow
+        )
+    }
 
     /// Why a set of timings cannot be safe; nil when it is.
     public var problem: String? {
         if renewInterval <= .zero { return "renew interval must be positive" }
         if renewDeadline <= renewInterval { return "renew deadline must exceed the renew interval" }
         if leaseDuration <= renewDeadline { return "lease duration must exceed the renew deadline (fencing happens first)" }
-        if handoffDelay <= renewDeadline { return "handoff delay must exceed the renew deadline" }
+        if keepWindow < .zero { return "keep window must not be negative" }
+        if handoffDelay <= renewDeadline + keepWindow { return "handoff delay must exceed the renew deadline plus the keep window" }
         if breakStagger < .zero { return "break stagger must not be negative" }
         return nil
     }

@@ -49,6 +49,8 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         var inFlightIsRead: Bool
         /// When the next renew is due.
         var nextRenewAt: Instant
+        /// Every live peer yielded to this node's claim: no hand-off wait.
+        var handoffWaived = false
     }
 
     private enum State: Sendable {
@@ -62,6 +64,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
 
     public let timings: LeaseTimings
     private var state: State = .idle
+    /// The last own version the watch showed, in any state (the watch may show the acquiring
+    /// write before its answer arrives).
+    private var lastSeenOwnVersion: String?
     private var answering = false
 
     public init(timings: LeaseTimings) {
@@ -94,6 +99,33 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// Whether the node answers now (as last reported by `startAnswering`/`stopAnswering`).
     public var isAnswering: Bool { answering }
 
+    /// Holding, an own write seen back (the view is current), still in the hand-off wait:
+    /// the moment to claim (ask the live peers to yield).
+    public var awaitsHandoff: Bool {
+        guard case .holding(let h) = state else { return false }
+        return h.freshSentAt != nil && !h.handoffWaived && !answering
+    }
+
+    /// Every live peer in this node's view yielded to its claim: answer without waiting out
+    /// the hand-off delay (the fence still applies).
+    public mutating func waiveHandoff(now: Instant) -> [Action] {
+        guard case .holding(var h) = state else { return [] }
+        h.handoffWaived = true
+        state = .holding(h)
+        return reconcile(now: now)
+    }
+
+    /// The process did not run for a while (frozen, SIGSTOP, a starved machine): until one of
+    /// its own writes, sent now, comes back, its view may be stale. Stop answering and renew.
+    public mutating func stalled(now: Instant) -> [Action] {
+        guard case .holding(var h) = state else { return [] }
+        h.freshSentAt = nil
+        h.lastObservedResourceVersion = nil
+        if h.inFlight == nil { h.nextRenewAt = now }
+        state = .holding(h)
+        return reconcile(now: now)
+    }
+
     public mutating func start(now: Instant) -> [Action] {
         guard case .idle = state else { return [] }
         state = .acquiring(sentAt: now)
@@ -103,9 +135,10 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     public mutating func writeSucceeded(sentAt: Instant, resourceVersion: String, now: Instant) -> [Action] {
         switch state {
         case .acquiring(let sent) where sent == sentAt:
+            let seen = lastSeenOwnVersion == resourceVersion
             state = .holding(Holding(
                 resourceVersion: resourceVersion, acquiredSentAt: sentAt, lastSuccessSentAt: sentAt,
-                lastSuccessResourceVersion: resourceVersion, freshSentAt: nil, lastObservedResourceVersion: nil,
+                lastSuccessResourceVersion: resourceVersion, freshSentAt: seen ? sentAt : nil, lastObservedResourceVersion: seen ? resourceVersion : nil,
                 inFlight: nil, inFlightIsRead: false, nextRenewAt: sentAt.advanced(by: timings.renewInterval)
             ))
         case .holding(var h) where h.inFlight == sentAt && !h.inFlightIsRead:
@@ -174,11 +207,22 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
 
     /// The watch showed this node's own Lease at `resourceVersion`.
     public mutating func observedOwnLease(resourceVersion: String, now: Instant) -> [Action] {
+        lastSeenOwnVersion = resourceVersion
         guard case .holding(var h) = state else { return [] }
         h.lastObservedResourceVersion = resourceVersion
         if resourceVersion == h.lastSuccessResourceVersion { h.freshSentAt = h.lastSuccessSentAt }
         state = .holding(h)
         return reconcile(now: now)
+    }
+
+    /// The watch showed this node's own Lease without a holder while it holds it: another
+    /// speaker broke it (a probe verdict, or expiry). Stop answering at once and acquire again.
+    /// Only after an own version was seen: the watch is ordered, so this event is newer than
+    /// our hold (an older, unheld version may still arrive before our acquisition shows).
+    public mutating func observedOwnLeaseCleared(resourceVersion: String, now: Instant) -> [Action] {
+        guard case .holding(let h) = state, let seen = h.lastObservedResourceVersion, seen != resourceVersion else { return [] }
+        state = .acquiring(sentAt: now)
+        return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }
 
     public mutating func timerFired(now: Instant) -> [Action] {
@@ -229,7 +273,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         }
         state = .holding(h)
 
-        let answerFrom = h.acquiredSentAt.advanced(by: timings.handoffDelay)
+        let answerFrom = h.handoffWaived ? h.acquiredSentAt : h.acquiredSentAt.advanced(by: timings.handoffDelay)
         let fenceAt = h.freshSentAt.map { $0.advanced(by: timings.renewDeadline) }
         let may = now >= answerFrom && fenceAt.map { now < $0 } == true
         if may != answering {

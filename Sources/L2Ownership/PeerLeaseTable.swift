@@ -24,6 +24,12 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         var observedAt: Instant
         /// The version a break was already tried for (at most one try per version).
         var breakTried: String?
+        /// When this speaker saw the Lease become held (a newcomer), until the newcomer is settled.
+        var joinedAt: Instant?
+        /// The newcomer claimed its VIPs (probe `claim`): it counts fully at once.
+        var claimed = false
+        /// Live by an authenticated claim that the watch has not shown yet, until then.
+        var claimedUntil: Instant?
     }
 
     public let selfName: String
@@ -38,8 +44,55 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
     /// A watch event (or list item) for `node`'s Lease. `held`: it names a holder.
     public mutating func observe(node: String, held: Bool, resourceVersion: String, now: Instant) {
         guard node != selfName else { return }
-        if let peer = peers[node], peer.resourceVersion == resourceVersion { return }
-        peers[node] = Peer(held: held, resourceVersion: resourceVersion, observedAt: now, breakTried: nil)
+        let old = peers[node]
+        if let old, old.resourceVersion == resourceVersion { return }
+        var peer = Peer(held: held, resourceVersion: resourceVersion, observedAt: now, breakTried: nil)
+        if held {
+            // A newcomer when it was not held before (pending only matters for VIPs this
+            // speaker already answers). Its claim may have come before the watch showed it.
+            if old?.held == true || old?.claimedUntil != nil {
+                peer.joinedAt = old?.joinedAt
+                peer.claimed = old?.claimed ?? false
+            } else {
+                peer.joinedAt = now
+            }
+            if old?.claimedUntil != nil { peer.claimed = true }
+        } else if let until = old?.claimedUntil {
+            // A claim is newer than any unheld version the watch may still deliver.
+            peer.claimedUntil = until
+        }
+        peers[node] = peer
+    }
+
+    /// An authenticated claim from `node`: it holds its Lease (perhaps not yet on this
+    /// speaker's watch) and asks this speaker to yield. It counts as live and settled.
+    public mutating func claimed(node: String, now: Instant) {
+        guard node != selfName else { return }
+        if peers[node]?.held == true {
+            peers[node]?.claimed = true
+        } else {
+            var peer = peers[node] ?? Peer(held: false, resourceVersion: "", observedAt: now, breakTried: nil)
+            peer.claimed = true
+            peer.claimedUntil = now.advanced(by: timings.handoffDelay)
+            peers[node] = peer
+        }
+    }
+
+    /// Newcomers that outrank for starting but not yet for keeping: seen joining less than
+    /// `keepWindow` ago and not claimed. A speaker keeps answering a VIP such a newcomer
+    /// outranks it for (hand-back without a gap, see the design note).
+    public func pendingNodes(now: Instant) -> Set<String> {
+        guard timings.keepWindow > .zero else { return [] }
+        return Set(peers.filter { _, peer in
+            peer.held && !peer.claimed && peer.joinedAt.map { now < $0.advanced(by: timings.keepWindow) } == true
+        }.keys)
+    }
+
+    /// A probe found `node` dead: break its Lease now, if it is held (once per version).
+    public mutating func evidence(node: String) -> Break? {
+        guard let peer = peers[node], peer.held, peer.breakTried != peer.resourceVersion else { return nil }
+        peers[node]?.breakTried = peer.resourceVersion
+        return Break(node: node, resourceVersion: peer.resourceVersion)
     }
 
     /// The Lease was deleted.
@@ -49,11 +102,11 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
 
     /// Whether `node` counts as live for candidacy.
     public func isLive(_ node: String) -> Bool {
-        peers[node]?.held == true
+        peers[node].map { $0.held || $0.claimedUntil != nil } == true
     }
 
     public var liveNodes: [String] {
-        peers.filter { $0.value.held }.map(\.key).sorted()
+        peers.filter { $0.value.held || $0.value.claimedUntil != nil }.map(\.key).sorted()
     }
 
     /// The breaks to try now, and the next instant to look again. The speaker first in the
@@ -63,6 +116,19 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         var breaks: [Break] = []
         var next: Instant?
         var live: [String]?
+        for (name, peer) in peers {
+            if let until = peer.claimedUntil {
+                if now >= until {
+                    peers[name]?.claimedUntil = nil
+                } else {
+                    next = next.map { min($0, until) } ?? until
+                }
+            }
+            if peer.held, !peer.claimed, timings.keepWindow > .zero, let joined = peer.joinedAt {
+                let settles = joined.advanced(by: timings.keepWindow)
+                if now < settles { next = next.map { min($0, settles) } ?? settles }
+            }
+        }
         for (name, peer) in peers where peer.held && peer.breakTried != peer.resourceVersion {
             let expiry = peer.observedAt.advanced(by: timings.leaseDuration)
             guard now >= expiry else {

@@ -17,10 +17,12 @@ public final class SpeakerDaemon: Service, Sendable {
     private let breaks: AsyncStream<PeerLeaseTable<ContinuousClock.Instant>.Break>
     private let events: AsyncStream<ControllerEvent>
     private let reports: AsyncStream<[ServiceKey: String]>
+    private let probes: ProbeTransport?
 
     public init(
         nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane = NoLayer2DataPlane(),
         eventLoops: any EventLoopGroup, routerID: IPv4Address, timings: LeaseTimings = .default,
+        probing: NodeSpeaker<ContinuousClock.Instant>.Probing? = nil,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.api = api
@@ -34,11 +36,12 @@ public final class SpeakerDaemon: Service, Sendable {
         self.breaks = breaks
         self.events = events
         let metrics = SpeakerMetrics(registry: registry)
+        probes = probing.map { ProbeTransport(port: $0.port, group: eventLoops.next(), logger: logger) }
         state = SpeakerState(
             nodeName: nodeName, api: api, dataPlane: dataPlane,
             sessions: BGPSessions(eventLoops: eventLoops, routerID: routerID, logger: logger, metrics: metrics),
-            timings: timings, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink, events: eventSink,
-            reports: reportSink
+            timings: timings, probing: probing, probes: probes, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink,
+            events: eventSink, reports: reportSink
         )
     }
 
@@ -53,6 +56,10 @@ public final class SpeakerDaemon: Service, Sendable {
         let breaks = self.breaks
         let events = self.events
         let reports = self.reports
+        let probes = self.probes
+        // The probe port opens before the Lease is taken: a peer that probes this node once it
+        // sees the Lease must not find the port closed (that reads as a dead speaker).
+        if let probes { try await probes.bind() }
         await state.start()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -83,10 +90,22 @@ public final class SpeakerDaemon: Service, Sendable {
                     _ = await api.breakLease(node: lease.node, resourceVersion: lease.resourceVersion)
                 }
             }
-            // Timers: the lease machine, Lease breaking and takeover bursts all ask for instants.
+            if let probes {
+                group.addTask {
+                    for await event in probes.inbound { await state.probe(event) }
+                }
+            }
+            // Timers: the lease machine, Lease breaking, probes and takeover bursts all ask for
+            // instants. A tick far later than asked means the process did not run (SIGSTOP, a
+            // starved machine): its view may be stale, it stops answering until it is fresh.
             group.addTask {
+                let clock = ContinuousClock()
+                var last = clock.now
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(200))
+                    try? await Task.sleep(for: .milliseconds(100))
+                    let now = clock.now
+                    if last.duration(to: now) > Self.stallLimit { await state.stalled(for: last.duration(to: now)) }
+                    last = now
                     await state.tick()
                 }
             }
@@ -95,8 +114,12 @@ public final class SpeakerDaemon: Service, Sendable {
             // Cease on every BGP session.
             await state.shutdown()
             group.cancelAll()
+            probes?.close()
         }
     }
+
+    /// A timer tick this late means the process was not running.
+    static let stallLimit: Duration = .seconds(1)
 }
 
 /// The one owner of the speaker's state: feeds NodeSpeaker (pure) and performs its actions.
@@ -122,10 +145,11 @@ actor SpeakerState {
     private var announcedLabels: [ServiceKey: Set<[String]>] = [:]
     private var shuttingDown = false
     nonisolated let readiness = Mutex<String?>("caches not synced")
+    private let probes: ProbeTransport?
 
     init(
         nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane, sessions: BGPSessions, timings: LeaseTimings,
-        metrics: SpeakerMetrics, logger: Logger,
+        probing: NodeSpeaker<Instant>.Probing?, probes: ProbeTransport?, metrics: SpeakerMetrics, logger: Logger,
         leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation,
         breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation,
         events: AsyncStream<ControllerEvent>.Continuation,
@@ -141,7 +165,20 @@ actor SpeakerState {
         self.logger = logger
         self.leaseRequests = leaseRequests
         self.breaks = breaks
-        node = NodeSpeaker(nodeName: nodeName, timings: timings)
+        self.probes = probes
+        node = NodeSpeaker(nodeName: nodeName, timings: timings, probing: probing)
+    }
+
+    func probe(_ event: ProbeTransport.Event) {
+        switch event {
+        case .datagram(let bytes, let from): perform(node.probeReceived(bytes, from: from, now: clock.now))
+        case .refused(let peer): perform(node.probeRefused(node: peer, now: clock.now))
+        }
+    }
+
+    func stalled(for gap: Duration) {
+        logger.warning("layer 2: the speaker did not run for \(gap); stops answering until its Lease is renewed")
+        perform(node.stalled(now: clock.now))
     }
 
     func start() {
@@ -205,6 +242,14 @@ actor SpeakerState {
             case .scheduleTimer: break          // the tick loop looks every 200 ms
             case .exit:
                 break                           // `shutdown` waits for `node.isDone`
+            case .sendProbe(let bytes, let to, let peer): probes?.send(bytes, to: to, node: peer)
+            case .replyProbe(let bytes, let to): probes?.reply(bytes, to: to)
+            case .peerDead(let peer, let refused):
+                logger.warning("layer 2: speaker on \(peer) is dead (\(refused ? "its kernel refused the probe port" : "no answer to direct or indirect probes")); breaking its Lease")
+                metrics.peerDeclaredDead(refused: refused)
+            case .probeRejected(let reason): metrics.probeRejected(reason)
+            case .yielded(let peer): logger.info("layer 2: yielded to \(peer)'s claim (stopped answering what it outranks this node for)")
+            case .claimGranted: logger.info("layer 2: every live peer yielded to this node's claim")
             }
         }
         let core = node.core

@@ -48,6 +48,23 @@ struct SpeakerMetrics: Sendable {
         registry.makeCounter(descriptor: Self.eventsDropped).increment()
     }
 
+    private static var peersDead: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "layer2", metricName: "peers_declared_dead", unitName: "total",
+                             helpText: "Speakers the failure detector declared dead (their Lease broken at once), by evidence.")
+    }
+    private static var probesRejected: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ironlb", subsystem: "layer2", metricName: "probes_rejected", unitName: "total",
+                             helpText: "Probe datagrams refused: bad tag (wrong key or forged), replayed, malformed, misdirected.")
+    }
+
+    func peerDeclaredDead(refused: Bool) {
+        registry.makeCounter(descriptor: Self.peersDead, labels: [("evidence", refused ? "refused" : "timeout")]).increment()
+    }
+
+    func probeRejected(_ reason: String) {
+        registry.makeCounter(descriptor: Self.probesRejected, labels: [("reason", reason)]).increment()
+    }
+
     private func peerLabels(_ peer: Peer) -> [(String, String)] { [("peer", "\(peer.address):\(peer.port)")] }
 
     func sessionState(_ peer: Peer, up: Bool) {

@@ -49,6 +49,36 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         case scheduleTimer(Instant)
         /// Shutdown finished (Lease released or given up): the process may exit.
         case exit
+        /// Send a probe datagram to `node`'s probe port (report a refusal with `probeRefused`).
+        case sendProbe([UInt8], to: ProbeEndpoint, node: String)
+        /// Answer a probe datagram from the probe port.
+        case replyProbe([UInt8], to: ProbeEndpoint)
+        /// The failure detector declared a peer dead and breaks its Lease (for logs).
+        case peerDead(String, refused: Bool)
+        /// A probe datagram was refused: bad tag, replayed, misdirected (for metrics).
+        case probeRejected(String)
+        /// This node yielded to a peer's claim (stopped what the peer outranks it for; for logs).
+        case yielded(to: String)
+        /// Every live peer yielded to this node's claim: no hand-off wait (for logs).
+        case claimGranted
+    }
+
+    /// The failure detector's parameters: the cluster key, this process's incarnation (start
+    /// time in wall-clock ms), a random seed, the probe port every speaker listens on.
+    public struct Probing: Sendable {
+        public var key: ProbeKey
+        public var incarnation: UInt64
+        public var seed: UInt64
+        public var port: UInt16
+        public var timings: ProbeTimings
+
+        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default) {
+            self.key = key
+            self.incarnation = incarnation
+            self.seed = seed
+            self.port = port
+            self.timings = timings
+        }
     }
 
     public private(set) var core: SpeakerCore
@@ -57,13 +87,24 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     private var announcements: AnnouncementScheduler<Instant>
     private var synced = false
     private var shuttingDown = false
+    private var prober: PeerProber<Instant>?
+    private let probePort: UInt16
+    /// After this node's own Lease was broken, timeout verdicts wait until then.
+    private var quietVerdictsUntil: Instant?
+    /// Each node's probe address (its first InternalIP, IPv4 preferred).
+    private var probeAddresses: [String: IPAddress] = [:]
 
-    public init(nodeName: String, timings: LeaseTimings, announceInterval: Duration = .seconds(1), announceRepeats: Int = 5) {
+    public init(nodeName: String, timings: LeaseTimings, probing: Probing? = nil, announceInterval: Duration = .seconds(1), announceRepeats: Int = 5) {
         core = SpeakerCore(nodeName: nodeName)
         lease = NodeLeaseStateMachine(timings: timings)
         peers = PeerLeaseTable(selfName: nodeName, timings: timings)
         announcements = AnnouncementScheduler(interval: announceInterval, repeats: announceRepeats)
+        prober = probing.map { PeerProber(selfName: nodeName, key: $0.key, incarnation: $0.incarnation, seed: $0.seed, timings: $0.timings) }
+        probePort = probing?.port ?? 0
     }
+
+    /// Probe datagrams and bytes this node sent (the simulation's traffic figures).
+    public var probeTraffic: (datagrams: Int, bytes: Int) { (prober?.sentCount ?? 0, prober?.sentBytes ?? 0) }
 
     public var nodeName: String { core.nodeName }
     /// What the node announces now (empty once shutting down).
@@ -89,14 +130,26 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         case .serviceUpserted(let service): core.serviceChanged(service)
         case .serviceDeleted(let key): core.serviceDeleted(key)
         case .endpoints(let key, let endpoints): core.endpointsChanged(key, endpoints)
-        case .nodeUpserted(let node): core.nodeChanged(node)
-        case .nodeDeleted(let name): core.nodeDeleted(name)
+        case .nodeUpserted(let node):
+            core.nodeChanged(node)
+            probeAddresses[node.name] = node.addresses.first { $0.family == .ipv4 } ?? node.addresses.first
+        case .nodeDeleted(let name):
+            core.nodeDeleted(name)
+            probeAddresses[name] = nil
         case .config(let text): configOutcome = core.configChanged(text)
         case .lease(let node, let held, let resourceVersion):
             if node == nodeName {
-                // Only our own holding counts as a renewal seen back; a cleared Lease (broken
-                // by a peer) is found out by the next renew's conflict.
-                if held { actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, now: now)) }
+                // Our own holding seen back renews the fence; a cleared Lease was broken by a
+                // peer: stop at once, acquire again, and for a while give no timeout verdicts
+                // (this node may be the one cut off: two nodes that cannot reach each other
+                // would otherwise break each other's Lease over and over).
+                if held {
+                    actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, now: now))
+                } else {
+                    let cleared = leaseActions(lease.observedOwnLeaseCleared(resourceVersion: resourceVersion, now: now))
+                    if !cleared.isEmpty { quietVerdictsUntil = now.advanced(by: lease.timings.leaseDuration * 2) }
+                    actions += cleared
+                }
             } else {
                 peers.observe(node: node, held: held, resourceVersion: resourceVersion, now: now)
             }
@@ -124,9 +177,44 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
 
     public mutating func timerFired(now: Instant) -> [Action] {
         var actions = leaseActions(lease.timerFired(now: now))
+        if let ticked = prober?.tick(now: now) { actions += probeActions(ticked, now: now) }
         actions += reconcile(now: now)
         actions += scheduled(announcements.timerFired(now: now))
         return actions
+    }
+
+    /// The process did not run for a while (its timers fired late: frozen by SIGSTOP, starved):
+    /// stop answering until an own write sent now comes back on the watch.
+    public mutating func stalled(now: Instant) -> [Action] {
+        leaseActions(lease.stalled(now: now)) + reconcile(now: now)
+    }
+
+    /// A datagram on the probe port (or on a socket a probe was sent from).
+    public mutating func probeReceived(_ bytes: [UInt8], from endpoint: ProbeEndpoint, now: Instant) -> [Action] {
+        guard let received = prober?.receive(bytes, from: endpoint, now: now) else { return [] }
+        var actions: [Action] = []
+        var claims: [(String, UInt64, ProbeEndpoint)] = []
+        for action in received {
+            if case .claimReceived(let node, let nonce, let from) = action {
+                peers.claimed(node: node, now: now)
+                claims.append((node, nonce, from))
+            } else {
+                actions += probeActions([action], now: now)
+            }
+        }
+        // Stop answering what the claimants outrank this node for, then yield to them.
+        actions += reconcile(now: now)
+        for (node, nonce, from) in claims {
+            actions.append(.yielded(to: node))
+            actions += probeActions(prober?.yieldMessage(to: node, nonce: nonce, endpoint: from) ?? [], now: now)
+        }
+        return actions
+    }
+
+    /// A probe sent to `node` was refused by its kernel (no process on the probe port).
+    public mutating func probeRefused(node: String, now: Instant) -> [Action] {
+        guard let refused = prober?.refused(node: node, now: now) else { return [] }
+        return probeActions(refused, now: now) + reconcile(now: now)
     }
 
     /// SIGTERM: stop announcing everything at once, then release the Lease (planned failover
@@ -159,17 +247,62 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         }
     }
 
+    private mutating func probeActions(_ actions: [PeerProber<Instant>.Action], now: Instant) -> [Action] {
+        var out: [Action] = []
+        for action in actions {
+            switch action {
+            case .send(let bytes, let endpoint, let node): out.append(.sendProbe(bytes, to: endpoint, node: node))
+            case .reply(let bytes, let endpoint): out.append(.replyProbe(bytes, to: endpoint))
+            case .dead(let node, let refused):
+                // Evidence of death: break the Lease now instead of after leaseDuration. The
+                // Lease stays the fence: see the design note for what a wrong verdict costs.
+                if !refused, let quiet = quietVerdictsUntil, now < quiet { continue }
+                if let lease = peers.evidence(node: node) {
+                    out += [.peerDead(node, refused: refused), .breakLease(node: lease.node, resourceVersion: lease.resourceVersion)]
+                }
+            case .claimReceived: break  // handled by `probeReceived`
+            case .claimGranted: out += [.claimGranted] + leaseActions(lease.waiveHandoff(now: now))
+            case .rejected(let reason): out.append(.probeRejected(reason))
+            case .scheduleTimer(let at): out.append(.scheduleTimer(at))
+            }
+        }
+        return out
+    }
+
+    /// Keeps the prober's members (live peers with an address) and this node's claim in step
+    /// with the Leases: claim while in the hand-off wait, if every live peer can be asked.
+    private mutating func updateProbing(now: Instant) -> [Action] {
+        guard prober != nil else { return [] }
+        var endpoints: [String: ProbeEndpoint] = [:]
+        var unreachable = false
+        for name in peers.liveNodes {
+            if let address = probeAddresses[name] {
+                endpoints[name] = ProbeEndpoint(address: address, port: probePort)
+            } else {
+                unreachable = true
+            }
+        }
+        var actions = probeActions(prober!.setMembers(endpoints, now: now), now: now)
+        if lease.awaitsHandoff && !shuttingDown {
+            if !prober!.isClaiming && !unreachable { actions += probeActions(prober!.startClaim(now: now), now: now) }
+        } else if prober!.isClaiming {
+            prober!.cancelClaim()
+        }
+        return actions
+    }
+
     /// Breaks expired peer Leases, recomputes the plan and hands out what changed.
     private mutating func reconcile(now: Instant) -> [Action] {
         var actions: [Action] = []
         let due = peers.due(now: now)
         actions += due.breaks.map { .breakLease(node: $0.node, resourceVersion: $0.resourceVersion) }
         if let next = due.next { actions.append(.scheduleTimer(next)) }
+        actions += updateProbing(now: now)
 
         guard !shuttingDown else { return actions }
         var eligible = Set(peers.liveNodes)
         if mayAnswer { eligible.insert(nodeName) }
-        core.eligibilityChanged(eligible)
+        core.eligibilityChanged(eligible, pending: peers.pendingNodes(now: now))
         guard synced else { return actions }
         let change = core.takeChange()
         guard !change.isEmpty else { return actions }

@@ -95,6 +95,8 @@ public struct SpeakerCore: Sendable {
     private var endpoints: [ServiceKey: ServiceEndpoints] = [:]
     /// Nodes whose speaker Lease makes them candidates (this node included when it may answer).
     private var eligibleNodes: Set<String> = []
+    /// Newcomers this node does not stop for yet (`eligibilityChanged`).
+    private var pendingNodes: Set<String> = []
 
     // Derived state, maintained by `refresh…`.
     /// The peers whose node selectors match this node.
@@ -192,10 +194,13 @@ public struct SpeakerCore: Sendable {
         endpointsChanged(key, ServiceEndpoints(nodes: nodes))
     }
 
-    /// The nodes whose Lease makes them layer 2 candidates.
-    public mutating func eligibilityChanged(_ nodes: Set<String>) {
-        guard eligibleNodes != nodes else { return }
+    /// The nodes whose Lease makes them layer 2 candidates. `pending`: newcomers among them
+    /// that a VIP this node already answers is kept from (seamless hand-back, see
+    /// docs/design/layer2-leases.md): they count for starting, not for stopping.
+    public mutating func eligibilityChanged(_ nodes: Set<String>, pending: Set<String> = []) {
+        guard eligibleNodes != nodes || pendingNodes != pending else { return }
         eligibleNodes = nodes
+        pendingNodes = pending
         refreshCandidacies()
         refreshAllVIPs()
     }
@@ -323,7 +328,11 @@ public struct SpeakerCore: Sendable {
                     readyEndpointNodes: EndpointGate.eligibleNodes(localTrafficPolicy: services[key]?.localTrafficPolicy == true, endpoints: endpoints[key] ?? .none)
                 )
             }
-            if !keys.isEmpty, OwnerElection.owner(of: vip, services: requirements, nodes: candidacies) == nodeName {
+            var owner = keys.isEmpty ? nil : OwnerElection.owner(of: vip, services: requirements, nodes: candidacies)
+            if let newcomer = owner, newcomer != nodeName, layer2[vip] != nil, pendingNodes.contains(newcomer) {
+                owner = OwnerElection.owner(of: vip, services: requirements, nodes: candidacies.filter { !pendingNodes.contains($0.name) })
+            }
+            if owner == nodeName {
                 duty = Layer2Duty(interfaces: pool.interfaces, services: keys)
             }
         }

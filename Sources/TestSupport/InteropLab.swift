@@ -83,7 +83,24 @@ public final class InteropLab: @unchecked Sendable {
 
     /// Starts `ironlb speaker` for `node`; `arguments` are added (Lease timings, for example).
     public func startSpeaker(_ node: String, address: String, arguments: [String] = []) throws {
-        try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"] + arguments, in: nodes[node]!)
+        let probes = probeKeyFile.map { ["--probe-key-file", $0] } ?? []
+        try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"] + probes + arguments, in: nodes[node]!)
+    }
+
+    /// The probe key file speakers get once `enableProbes` ran (the install's Secret).
+    public private(set) var probeKeyFile: String?
+
+    /// Turns on the speakers' failure detector: a probe key for every speaker started after
+    /// this, and each Node's InternalIP (the address its peers probe), as a kubelet reports it.
+    public func enableProbes(nodeAddresses: [String: String]) throws {
+        let file = directory + "/probe-key"
+        try Data("lab-probe-key-\(UUID().uuidString)\n".utf8).write(to: URL(fileURLWithPath: file))
+        probeKeyFile = file
+        for (node, address) in nodeAddresses.sorted(by: { $0.key < $1.key }) {
+            let status = ["metadata": ["name": node], "status": ["addresses": [["type": "InternalIP", "address": address], ["type": "Hostname", "address": node]]]] as [String: Any]
+            let (code, _) = try api("PATCH", "/api/v1/nodes/\(node)/status", Self.json(status), contentType: "application/merge-patch+json")
+            guard code == 200 else { throw LabError.notStarted("Node \(node) status: HTTP \(code)") }
+        }
     }
 
     /// An EndpointSlice `<service>-slice` for a Service in `default`: one ready endpoint per

@@ -20,7 +20,7 @@ import Testing
     static let workloads = [controller, speaker]
     /// Read by the binary, or (IRONLB_HOST_IP) expanded in its arguments by the kubelet.
     static let knownEnvironment: Set<String> = ["IRONLB_NODE_NAME", "IRONLB_CONFIG_NAMESPACE", "IRONLB_CONFIG_NAME", "IRONLB_LB_CLASS", "IRONLB_LOG_LEVEL",
-                                                "IRONLB_HOST_IP"]
+                                                "IRONLB_HOST_IP", "IRONLB_PROBE_KEY_FILE"]
 
     static func object(_ workload: Workload, in objects: [KubeObject]? = nil) throws -> KubeObject {
         try (objects ?? Artifacts.manifests()).one(workload.kind, workload.name)
@@ -74,7 +74,9 @@ import Testing
         #expect(container.at("securityContext.allowPrivilegeEscalation")?.bool == false)
         #expect(container.at("securityContext.readOnlyRootFilesystem")?.bool == true)
         #expect(pod.at("securityContext.seccompProfile.type")?.string == "RuntimeDefault")
-        #expect(pod["volumes"] == nil, "the speaker mounts nothing from the host")
+        // Nothing from the host: the only volume is the probe key Secret (optional).
+        #expect(pod.at("volumes")?.description.contains("hostPath") != true, "the speaker mounts nothing from the host")
+        #expect(pod.at("volumes")?.description.contains("ironlb-memberlist") == true, "the speaker mounts the probe key Secret")
     }
 
     @Test func speakerTakesItsNodeNameFromTheDownwardAPI() throws {

@@ -118,17 +118,18 @@ struct NodeSpeakerTests {
         #expect(node.core.config.stale)
     }
 
-    /// Its own Lease seen cleared (a peer broke it) is no renewal: the node stops answering
-    /// when the fence closes, even though the watch keeps delivering.
+    /// Its own Lease seen cleared (a peer broke it) is no renewal: the node stops answering at
+    /// once (issue 12: it acquires again), and in any case before the fence closes.
     @Test func ownLeaseClearedByAPeerDoesNotKeepTheFenceOpen() {
         var node = Self.heldNode()
         _ = node.timerFired(now: .seconds(12))
         #expect(node.mayAnswer)
         // The renewal at 15 s is lost; the watch shows the Lease cleared by a peer.
         _ = node.timerFired(now: .seconds(15))
-        _ = node.apply(.lease(node: "n1", held: false, resourceVersion: "20"), now: .seconds(16))
-        var stopped: ManualInstant?
-        for t in stride(from: 16.0, through: 30, by: 0.5) {
+        let cleared = node.apply(.lease(node: "n1", held: false, resourceVersion: "20"), now: .seconds(16))
+        var stopped: ManualInstant? = cleared.contains(.answering(false)) ? .seconds(16) : nil
+        #expect(stopped != nil)
+        for t in stride(from: 16.0, through: 30, by: 0.5) where stopped == nil {
             let actions = node.timerFired(now: .seconds(t))
             if actions.contains(.answering(false)) { stopped = .seconds(t); break }
         }

@@ -9,8 +9,13 @@ import TestSupport
 /// answer after another (or the answer is lost); every change reaches every speaker's watch
 /// in order after a random lag; speakers crash (SIGKILL), stop (SIGTERM), restart, and lose
 /// the API (partition: requests fail, the watch stalls) or only their watch (a stuck
-/// informer: writes succeed, nothing arrives). After every event the simulation
-/// checks that no VIP is answered by two running speakers.
+/// informer: writes succeed, nothing arrives). With `probing`, the speakers also run the
+/// failure detector over a simulated LAN (latency, loss) with its own faults: probes lost one
+/// way, asymmetric partitions between two nodes, a blocked probe port, a frozen process
+/// (SIGSTOP, then SIGCONT), and clocks that run at different rates. After every event the
+/// simulation checks that no VIP is answered by two running speakers (a frozen one cannot
+/// answer), except in the one window the design note admits: a live speaker whose Lease a
+/// probe verdict broke, until it learns of it (counted in `admittedOverlaps`).
 struct Simulation {
     typealias Lease = NodeLeaseStateMachine<ManualInstant>
     typealias Core = NodeSpeaker<ManualInstant>
@@ -33,6 +38,17 @@ struct Simulation {
         var restartStopped = true
         /// Nodes that carry the exclude-from-external-load-balancers label.
         var excluded: Set<Int> = []
+        /// Run the failure detector (probes) between the speakers.
+        var probing = false
+        var probeTimings = ProbeTimings.default
+        var maxProbeLatency: Duration = .milliseconds(5)
+        var probeLossChance = 0.01
+        var freezeChance = 0.0
+        var oneWayLossChance = 0.0
+        var pairPartitionChance = 0.0
+        var portBlockChance = 0.0
+        /// Each node's clock runs at a rate drawn from this range (1 = true time).
+        var clockRates: ClosedRange<Double> = 1...1
     }
 
     enum Outcome {
@@ -54,6 +70,11 @@ struct Simulation {
         case restart(node: Int)
         case heal(node: Int)
         case unstall(node: Int)
+        case datagram(node: Int, incarnation: Int, bytes: [UInt8], from: ProbeEndpoint)
+        case refused(node: Int, incarnation: Int, peer: String)
+        case thaw(node: Int, frozenFor: Duration)
+        case endProbeFault(node: Int)
+        case endPairPartition(Int, Int)
     }
 
     struct Event {
@@ -81,6 +102,14 @@ struct Simulation {
         var watch: [WatchItem] = []
         var lastWatchDelivery = ManualInstant.zero
         var timers: Set<ManualInstant> = []
+        /// SIGSTOP: nothing runs (events wait) until then.
+        var frozenUntil: ManualInstant?
+        var frozenSince: ManualInstant?
+        /// This node's clock rate.
+        var rate = 1.0
+        var outboundLost = false
+        var inboundLost = false
+        var portBlocked = false
     }
 
     struct Violation: Error, CustomStringConvertible {
@@ -107,6 +136,21 @@ struct Simulation {
     var processed = 0
     var takeovers = 0
     var faults: [String: Int] = [:]
+    /// Pairs of nodes that cannot exchange probes.
+    var pairPartitions: Set<[Int]> = []
+    /// When a Lease was broken while its speaker was running (a wrong probe verdict).
+    var wrongBreaks: [String: ManualInstant] = [:]
+    /// Two answering a VIP inside the admitted window, and the longest time since the break.
+    var admittedOverlaps = 0
+    var longestAdmittedOverlap: Duration = .zero
+    /// Load figures: API writes committed, watch events delivered to speakers, probe datagrams
+    /// and bytes sent.
+    var apiWrites = 0
+    var watchEvents = 0
+    var probeDatagrams = 0
+    var probeBytes = 0
+    let probeKey = ProbeKey(Array("simulation-probe-key-0123456789".utf8))!
+    static let probePort: UInt16 = 7946
 
     init(seed: UInt64, parameters: Parameters = Parameters()) {
         self.parameters = parameters
@@ -137,7 +181,7 @@ struct Simulation {
             """)]
         for (index, name) in names.enumerated() {
             let labels = parameters.excluded.contains(index) ? ["node.kubernetes.io/exclude-from-external-load-balancers": "true"] : [:]
-            inputs.append(.nodeUpserted(NodeState(name: name, labels: labels)))
+            inputs.append(.nodeUpserted(NodeState(name: name, labels: labels, addresses: [Self.address(of: index)])))
         }
         for vip in vips {
             for requirement in services[vip] ?? [] {
@@ -151,6 +195,9 @@ struct Simulation {
         clusterInputs = inputs + [.synced]
         for name in names {
             nodes.append(Node(name: name, core: Core(nodeName: name, timings: parameters.timings)))
+        }
+        for index in nodes.indices {
+            nodes[index].rate = Double.random(in: parameters.clockRates, using: &rng)
         }
         for index in nodes.indices {
             schedule(at: .zero.advanced(by: rng.duration(0...3)), .restart(node: index))
@@ -178,7 +225,7 @@ struct Simulation {
             if deliverWatches() { try check() }
             guard !events.isEmpty else { break }
             let index = 0
-            let nextWatch = nodes.compactMap { node in node.running && !node.partitioned && !node.watchStalled ? node.watch.first?.deliverAt : nil }.min()
+            let nextWatch = nodes.compactMap { node in node.running && !node.partitioned && !node.watchStalled && node.frozenUntil == nil ? node.watch.first?.deliverAt : nil }.min()
             if let nextWatch, nextWatch < events[index].at {
                 now = max(now, nextWatch)
                 continue
@@ -214,7 +261,45 @@ struct Simulation {
             faults["watchStall", default: 0] += 1
             nodes[index].watchStalled = true
             schedule(at: now.advanced(by: rng.duration(1...40)), .unstall(node: index))
+        } else if rng.chance(parameters.freezeChance), nodes[index].frozenUntil == nil {
+            faults["freeze", default: 0] += 1
+            let frozenFor = rng.duration(0.2...20)
+            nodes[index].frozenUntil = now.advanced(by: frozenFor)
+            nodes[index].frozenSince = now
+            schedule(at: now.advanced(by: frozenFor), .thaw(node: index, frozenFor: frozenFor))
+        } else if rng.chance(parameters.oneWayLossChance), !nodes[index].outboundLost, !nodes[index].inboundLost {
+            let outbound = rng.chance(0.5)
+            faults[outbound ? "probesLostOutbound" : "probesLostInbound", default: 0] += 1
+            if outbound { nodes[index].outboundLost = true } else { nodes[index].inboundLost = true }
+            schedule(at: now.advanced(by: rng.duration(1...30)), .endProbeFault(node: index))
+        } else if rng.chance(parameters.portBlockChance), !nodes[index].portBlocked {
+            faults["portBlocked", default: 0] += 1
+            nodes[index].portBlocked = true
+            schedule(at: now.advanced(by: rng.duration(1...30)), .endProbeFault(node: index))
+        } else if rng.chance(parameters.pairPartitionChance), nodes.count > 2 {
+            let other = (index + 1 + Int.random(in: 0..<(nodes.count - 1), using: &rng)) % nodes.count
+            let pair = [min(index, other), max(index, other)]
+            guard !pairPartitions.contains(pair) else { return }
+            faults["pairPartition", default: 0] += 1
+            pairPartitions.insert(pair)
+            schedule(at: now.advanced(by: rng.duration(1...30)), .endPairPartition(pair[0], pair[1]))
         }
+    }
+
+    /// The node's probe address.
+    static func address(of index: Int) -> IPAddress { .v4(IPv4Address(192, 0, 2, UInt8(10 + index))) }
+
+    /// The node's clock now (it runs at `rate`).
+    func local(_ index: Int) -> ManualInstant {
+        ManualInstant(offset: now.offset * nodes[index].rate)
+    }
+
+    /// The simulation's time at which node `index`'s clock reads `instant`.
+    func global(_ index: Int, _ instant: ManualInstant) -> ManualInstant {
+        guard nodes[index].rate != 1 else { return instant }
+        // Rounded up: the node's clock must read at least `instant` then (else a timer that finds
+        // nothing due yet asks for the same instant again, forever).
+        return ManualInstant(offset: instant.offset / nodes[index].rate + .microseconds(1))
     }
 
     /// SIGKILL: the process and everything it answered vanish at once.
@@ -227,22 +312,55 @@ struct Simulation {
         nodes[index].incarnation += 1
         nodes[index].watch = []
         nodes[index].timers = []
+        nodes[index].frozenUntil = nil
+    }
+
+    /// The node an event runs in, if it runs in one process (deferred while it is frozen).
+    func target(of kind: EventKind) -> Int? {
+        switch kind {
+        case .timer(let index, _), .response(let index, _, _, _), .datagram(let index, _, _, _), .refused(let index, _, _): return index
+        case .commit, .restart, .heal, .unstall, .thaw, .endProbeFault, .endPairPartition: return nil
+        }
     }
 
     mutating func handle(_ kind: EventKind) {
+        if let index = target(of: kind), let until = nodes[index].frozenUntil {
+            schedule(at: until, kind)
+            return
+        }
         switch kind {
+        case .thaw(let index, let frozenFor):
+            guard nodes[index].frozenUntil != nil else { return }
+            nodes[index].frozenUntil = nil
+            // The tick that finds the gap runs before anything else (SpeakerDaemon.stallLimit).
+            if nodes[index].running, frozenFor > .seconds(1) { apply(nodes[index].core.stalled(now: local(index)), to: index) }
+        case .endProbeFault(let index):
+            nodes[index].outboundLost = false
+            nodes[index].inboundLost = false
+            nodes[index].portBlocked = false
+        case .endPairPartition(let a, let b):
+            pairPartitions.remove([a, b])
+        case .datagram(let index, let incarnation, let bytes, let from):
+            guard nodes[index].running, nodes[index].incarnation == incarnation else { return }
+            apply(nodes[index].core.probeReceived(bytes, from: from, now: local(index)), to: index)
+        case .refused(let index, let incarnation, let peer):
+            guard nodes[index].running, nodes[index].incarnation == incarnation else { return }
+            apply(nodes[index].core.probeRefused(node: peer, now: local(index)), to: index)
         case .restart(let index):
             guard !nodes[index].running else { return }
             kill(index)
             let name = nodes[index].name
             nodes[index].running = true
-            nodes[index].core = Core(nodeName: name, timings: parameters.timings)
+            let probing = parameters.probing
+                ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings)
+                : nil
+            nodes[index].core = Core(nodeName: name, timings: parameters.timings, probing: probing)
             // An informer starts with a list: the whole store, in the watch's order.
             for (lease, entry) in store.sorted(by: { $0.value.version < $1.value.version }) {
                 enqueueWatch(index, lease: lease, holder: entry.holder, version: entry.version)
             }
-            for input in clusterInputs { apply(nodes[index].core.apply(input, now: now), to: index) }
-            apply(nodes[index].core.start(now: now), to: index)
+            for input in clusterInputs { apply(nodes[index].core.apply(input, now: local(index)), to: index) }
+            apply(nodes[index].core.start(now: local(index)), to: index)
         case .heal(let index):
             nodes[index].partitioned = false
         case .unstall(let index):
@@ -250,7 +368,7 @@ struct Simulation {
         case .timer(let index, let incarnation):
             guard nodes[index].running, nodes[index].incarnation == incarnation else { return }
             nodes[index].timers = nodes[index].timers.filter { $0 > now }
-            apply(nodes[index].core.timerFired(now: now), to: index)
+            apply(nodes[index].core.timerFired(now: local(index)), to: index)
         case .commit(let index, let incarnation, let request, let sentAt, let loseResponse):
             commit(index, incarnation: incarnation, request: request, sentAt: sentAt, loseResponse: loseResponse)
         case .response(let index, let incarnation, let sentAt, let outcome):
@@ -262,14 +380,14 @@ struct Simulation {
             case .failed: result = .failed
             case .read(let held, let version): result = .read(heldBySelf: held, resourceVersion: version)
             }
-            apply(nodes[index].core.leaseOutcome(sentAt: sentAt, result, now: now), to: index)
+            apply(nodes[index].core.leaseOutcome(sentAt: sentAt, result, now: local(index)), to: index)
         }
     }
 
     mutating func send(_ index: Int, _ request: Request, sentAt: ManualInstant) {
         let incarnation = nodes[index].incarnation
         if nodes[index].partitioned {
-            schedule(at: sentAt.advanced(by: parameters.requestTimeout), .response(node: index, incarnation: incarnation, sentAt: sentAt, outcome: .failed))
+            schedule(at: now.advanced(by: parameters.requestTimeout), .response(node: index, incarnation: incarnation, sentAt: sentAt, outcome: .failed))
             return
         }
         let loseResponse = faultsEnabled && rng.chance(parameters.responseLossChance)
@@ -304,18 +422,24 @@ struct Simulation {
         case .breakLease(let target, let version):
             if let entry = store[target], String(entry.version) == version, entry.holder != nil {
                 faults["break", default: 0] += 1
+                if let victim = nodes.firstIndex(where: { $0.name == target }), nodes[victim].running {
+                    faults["wrongBreak", default: 0] += 1
+                    wrongBreaks[target] = now
+                }
                 _ = write(target, holder: nil)
             }
             return  // the breaker learns the result from its watch
         }
         if loseResponse || nodes[index].partitioned {
-            schedule(at: sentAt.advanced(by: parameters.requestTimeout), .response(node: index, incarnation: incarnation, sentAt: sentAt, outcome: .failed))
+            schedule(at: max(now, global(index, sentAt).advanced(by: parameters.requestTimeout)), .response(node: index, incarnation: incarnation, sentAt: sentAt, outcome: .failed))
         } else {
             schedule(at: now.advanced(by: rng.duration(0...latencySeconds)), .response(node: index, incarnation: incarnation, sentAt: sentAt, outcome: outcome))
         }
     }
 
     mutating func write(_ lease: String, holder: String?) -> String {
+        apiWrites += 1
+        if holder != nil { wrongBreaks[lease] = nil }
         let version = nextVersion
         nextVersion += 1
         store[lease] = (holder, version)
@@ -328,6 +452,7 @@ struct Simulation {
     mutating func enqueueWatch(_ index: Int, lease: String, holder: String?, version: Int) {
         let at = max(nodes[index].lastWatchDelivery, now.advanced(by: rng.duration(0...lagSeconds)))
         nodes[index].lastWatchDelivery = at
+        watchEvents += 1
         nodes[index].watch.append(WatchItem(deliverAt: at, lease: lease, holder: holder, resourceVersion: String(version)))
     }
 
@@ -335,12 +460,12 @@ struct Simulation {
     @discardableResult
     mutating func deliverWatches() -> Bool {
         var any = false
-        for index in nodes.indices where nodes[index].running && !nodes[index].partitioned && !nodes[index].watchStalled {
+        for index in nodes.indices where nodes[index].running && !nodes[index].partitioned && !nodes[index].watchStalled && nodes[index].frozenUntil == nil {
             while let item = nodes[index].watch.first, item.deliverAt <= now {
                 nodes[index].watch.removeFirst()
                 any = true
                 let input = SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion)
-                apply(nodes[index].core.apply(input, now: now), to: index)
+                apply(nodes[index].core.apply(input, now: local(index)), to: index)
                 guard nodes[index].running else { break }
             }
         }
@@ -354,7 +479,7 @@ struct Simulation {
             case .lease(let request, let sentAt):
                 send(index, .own(request), sentAt: sentAt)
             case .breakLease(let node, let version):
-                send(index, .breakLease(node: node, resourceVersion: version), sentAt: now)
+                send(index, .breakLease(node: node, resourceVersion: version), sentAt: local(index))
             case .scheduleTimer(let at):
                 timer(index, at: at)
             case .apply(let change):
@@ -373,8 +498,12 @@ struct Simulation {
                 do { try check() } catch { pendingViolation = pendingViolation ?? "\(error)" }
             case .announce(let vip):
                 announcements.append((now, nodes[index].name, vip))
-            case .answering:
+            case .answering, .peerDead, .probeRejected, .yielded, .claimGranted:
                 break
+            case .sendProbe(let bytes, let endpoint, let peer):
+                transmit(bytes, from: index, to: endpoint, connectedTo: peer)
+            case .replyProbe(let bytes, let endpoint):
+                transmit(bytes, from: index, to: endpoint, connectedTo: nil)
             case .exit:
                 faults["exit", default: 0] += 1
                 kill(index)
@@ -392,18 +521,47 @@ struct Simulation {
     }
 
     mutating func timer(_ index: Int, at: ManualInstant) {
+        let at = global(index, at)
         guard !nodes[index].timers.contains(at) else { return }
         nodes[index].timers.insert(at)
         schedule(at: at, .timer(node: index, incarnation: nodes[index].incarnation))
     }
 
+    /// One datagram over the simulated LAN. A datagram to a node whose speaker is not running
+    /// is refused by its kernel (ICMP port unreachable), which the sender learns when it sent
+    /// from a connected socket; a blocked port drops silently.
+    mutating func transmit(_ bytes: [UInt8], from index: Int, to endpoint: ProbeEndpoint, connectedTo peer: String?) {
+        probeDatagrams += 1
+        probeBytes += bytes.count
+        guard case .v4(let v4) = endpoint.address, let target = Optional(Int(v4.rawValue & 0xff) - 10), nodes.indices.contains(target) else { return }
+        let latency = rng.duration(0...(Double(parameters.maxProbeLatency.components.attoseconds) / 1e18))
+        if nodes[index].outboundLost || nodes[target].inboundLost || nodes[target].portBlocked
+            || pairPartitions.contains([min(index, target), max(index, target)]) || rng.chance(parameters.probeLossChance) {
+            return
+        }
+        guard nodes[target].running else {
+            if let peer { schedule(at: now.advanced(by: latency * 2), .refused(node: index, incarnation: nodes[index].incarnation, peer: peer)) }
+            return
+        }
+        let from = ProbeEndpoint(address: Self.address(of: index), port: peer == nil ? Self.probePort : 40000)
+        schedule(at: now.advanced(by: latency), .datagram(node: target, incarnation: nodes[target].incarnation, bytes: bytes, from: from))
+    }
+
     /// Never two running speakers answering one VIP; excluded nodes never answer.
-    func check() throws {
+    mutating func check() throws {
         if let pendingViolation { throw Violation(description: pendingViolation) }
         var seen: [IPAddress: String] = [:]
-        for index in nodes.indices where nodes[index].running {
+        for index in nodes.indices where nodes[index].running && nodes[index].frozenUntil == nil {
             for vip in nodes[index].answered {
                 if let other = seen[vip] {
+                    // Admitted: one of the two is a live speaker whose Lease a probe verdict broke,
+                    // and it has not learnt it yet (the design note bounds this by renewDeadline).
+                    let broken = [other, nodes[index].name].compactMap { wrongBreaks[$0] }.min()
+                    if let broken, broken.duration(to: now) <= parameters.timings.renewDeadline + parameters.maxRequestLatency {
+                        admittedOverlaps += 1
+                        longestAdmittedOverlap = max(longestAdmittedOverlap, broken.duration(to: now))
+                        continue
+                    }
                     throw Violation(description: "\(now): \(vip) answered by \(other) and \(nodes[index].name)")
                 }
                 seen[vip] = nodes[index].name
@@ -416,9 +574,17 @@ struct Simulation {
 
     /// Ends every fault: partitions heal, stopped or crashed speakers restart.
     mutating func healAll() {
+        pairPartitions = []
         for index in nodes.indices {
             nodes[index].partitioned = false
             nodes[index].watchStalled = false
+            nodes[index].outboundLost = false
+            nodes[index].inboundLost = false
+            nodes[index].portBlocked = false
+            // Thawed early: the gap the speaker sees is how long it was frozen so far.
+            if let until = nodes[index].frozenUntil, until > now {
+                schedule(at: now, .thaw(node: index, frozenFor: (nodes[index].frozenSince ?? .zero).duration(to: now)))
+            }
             if !nodes[index].running { schedule(at: now, .restart(node: index)) }
         }
     }

@@ -12,8 +12,14 @@
 // machine (three short processes and one frame). SIGKILL has no such reference: the kernel has no
 // failure detector; its figure is compared with the window the Lease timings predict.
 //
+// With probes (the default install, issue 12) it also measures: the owner frozen (SIGSTOP) and the
+// owner's link cut (its veth down), timed the same way; a speaker restarted (SIGTERM, started again)
+// while the client ARPs every VIP every 100 ms (`arping -D -W 0.1`: the longest run of unanswered
+// requests per VIP); and a fresh start of every speaker with the Services allocated (the first
+// answer per VIP after the speakers start).
+//
 // Usage (root): swift build --product bench-l2-failover --product ironlb
-//               .build/debug/bench-l2-failover [RUNS=5] [PROFILE=default|fast|large]
+//               .build/debug/bench-l2-failover [RUNS=5] [PROFILE=default|fast|large] [PROBES=on|off]
 import Foundation
 import TestSupport
 
@@ -37,6 +43,7 @@ for tool in ["arping", "ip", "bash"] where Shell.which(tool) == nil { print("ben
 let arguments = Array(CommandLine.arguments.dropFirst())
 let runs = max(1, Int(arguments.first ?? "") ?? 5)
 let profile = arguments.dropFirst().first ?? "default"
+let probes = (arguments.dropFirst(2).first ?? "on") != "off"
 // (renew interval, renew deadline, lease duration) in seconds; the hand-off delay is the deadline
 // plus one second (SpeakerCommand). The profiles of docs/design/layer2-leases.md.
 let profiles: [String: (renew: Double, deadline: Double, lease: Double)] = [
@@ -63,11 +70,18 @@ func mac(_ node: String) -> String {
 let macs = Dictionary(uniqueKeysWithValues: ["node1", "node2", "ref1", "ref2"].map { ($0, mac($0)) })
 
 try await lab.startControlPlane(config: config, nodes: ["node1", "node2"])
+if probes { try lab.enableProbes(nodeAddresses: nodeAddresses) }
 for (name, address) in nodeAddresses { try lab.startSpeaker(name, address: address, arguments: timingArguments) }
-_ = try lab.api("POST", "/api/v1/namespaces/default/services",
-                InteropLab.json(["metadata": ["name": "bench"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]))
-_ = try lab.addEndpoints("bench", nodes: ["node1"])   // a pod runs: IronLB announces only Services with endpoints
-guard poll(timeout: 60, { lab.ingressIP("bench") != nil }), let vip = lab.ingressIP("bench") else { fail("no IP for the Service", lab) }
+// "bench" is the Service the failover runs time; the others give the restart and start-up runs
+// VIPs on both nodes.
+let serviceNames = ["bench", "bench-2", "bench-3", "bench-4"]
+for name in serviceNames {
+    _ = try lab.api("POST", "/api/v1/namespaces/default/services",
+                    InteropLab.json(["metadata": ["name": name], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]))
+    _ = try lab.addEndpoints(name, nodes: ["node1"])   // a pod runs: IronLB announces only Services with endpoints
+}
+guard poll(timeout: 60, { serviceNames.allSatisfy { lab.ingressIP($0) != nil } }), let vip = lab.ingressIP("bench") else { fail("no IP for the Services", lab) }
+let vips = serviceNames.compactMap { lab.ingressIP($0) }
 
 /// The distinct MACs answering `arping` from the client.
 func arping(_ ip: String) -> Set<String> {
@@ -134,15 +148,24 @@ func steady() async -> (String, String) {
 }
 
 /// Restarts `node`'s speaker and waits until it may answer again (its Lease held past the hand-off
-/// delay), and for the hand-back announcement to settle.
+/// delay, or its claim granted), and for the hand-back announcement to settle.
 func restart(_ node: String) async {
     try? lab.startSpeaker(node, address: nodeAddresses[node]!, arguments: timingArguments)
+    answeringMarks.counts[node] = 1
+    await waitAnswering(node)
+}
+
+func waitAnswering(_ node: String) async {
     let process = lab.processes[node]!
-    guard poll(timeout: timings.deadline + 60, interval: 0.2, { process.stderr.contains("this node may answer") }) else {
+    guard poll(timeout: timings.deadline + 60, interval: 0.2, { process.stderr.components(separatedBy: "this node may answer").count > answeringMarks.counts[node, default: 0] }) else {
         fail("\(node)'s speaker did not come back", lab)
     }
+    answeringMarks.counts[node] = process.stderr.components(separatedBy: "this node may answer").count
     try? await Task.sleep(for: .seconds(1))
 }
+/// Per node, how many "may answer" lines its log had when last seen (a new one means it answers again).
+final class Marks: @unchecked Sendable { var counts: [String: Int] = [:] }
+let answeringMarks = Marks()
 
 /// One kernel reference run: move `referenceIP` from ref1 to ref2 (or back) and announce it.
 /// Returns the time from the start of the move, and from the start of `arping` alone.
@@ -159,32 +182,127 @@ func referenceRun(_ round: Int) async -> (move: Double, announcement: Double) {
     return (at.timeIntervalSince(start), at.timeIntervalSince(announced))
 }
 
-/// One IronLB run: signal the owner, time the move, restart it.
-func ironlbRun(_ signal: Int32) async -> Double {
+enum Fault { case signal(Int32), linkDown }
+
+func name(_ fault: Fault) -> String {
+    switch fault {
+    case .signal(SIGTERM): return "SIGTERM"
+    case .signal(SIGKILL): return "SIGKILL"
+    case .signal(SIGSTOP): return "SIGSTOP"
+    case .signal(let other): return "signal \(other)"
+    case .linkDown: return "veth down"
+    }
+}
+
+/// One IronLB run: hit the owner, time the move, bring the owner back.
+func ironlbRun(_ fault: Fault) async -> Double {
     let (owner, survivor) = await steady()
     guard await resolve(vip, to: macs[owner]!) else { fail("the client did not resolve \(vip) to \(owner)", lab) }
     // Past the entry's ARP locktime (1 s); a crash lands anywhere in the renew period.
-    try? await Task.sleep(for: .seconds(1.5 + (signal == SIGKILL ? Double.random(in: 0..<timings.renew) : 0)))
+    let spread: Double
+    if case .signal(SIGTERM) = fault { spread = 0 } else { spread = Double.random(in: 0..<timings.renew) }
+    try? await Task.sleep(for: .seconds(1.5 + spread))
+    answeringMarks.counts[owner] = lab.processes[owner]!.stderr.components(separatedBy: "this node may answer").count
     let start = Date()
-    lab.processes[owner]!.signal(signal)
-    guard let at = await moved(vip, to: macs[survivor]!, after: start, timeout: timings.lease + 30) else {
-        fail("after \(signal == SIGKILL ? "SIGKILL" : "SIGTERM") of \(owner) the client's entry did not move to \(survivor)", lab)
+    switch fault {
+    case .signal(let signal): lab.processes[owner]!.signal(signal)
+    case .linkDown: _ = try? lab.lan.check(["ip", "link", "set", "p-\(owner)", "down"])
     }
-    _ = lab.processes[owner]!.waitForExit(timeout: 30)
-    await restart(owner)
+    guard let at = await moved(vip, to: macs[survivor]!, after: start, timeout: timings.lease + 30) else {
+        fail("after \(name(fault)) of \(owner) the client's entry did not move to \(survivor)", lab)
+    }
+    switch fault {
+    case .signal(SIGSTOP):
+        lab.processes[owner]!.signal(SIGCONT)
+        await waitAnswering(owner)
+    case .linkDown:
+        _ = try? lab.lan.check(["ip", "link", "set", "p-\(owner)", "up"])
+        await waitAnswering(owner)
+    case .signal:
+        _ = lab.processes[owner]!.waitForExit(timeout: 30)
+        await restart(owner)
+    }
     return at.timeIntervalSince(start)
+}
+
+/// `arping -D` from the client at every VIP, one request each 100 ms, `count` requests.
+func arpingAll(count: Int) throws -> [String: ManagedProcess] {
+    var probes: [String: ManagedProcess] = [:]
+    for ip in vips {
+        probes[ip] = try ManagedProcess(["arping", "-D", "-W", "0.1", "-c", "\(count)", "-i", "eth0", ip], namespace: client, logDirectory: lab.directory)
+    }
+    return probes
+}
+
+/// Per VIP, the "!" (answered) and "." (unanswered) marks `arping -D` printed.
+func marks(_ probes: [String: ManagedProcess], timeout: Double) -> [String: [Character]] {
+    probes.mapValues { process in
+        _ = process.waitForExit(timeout: timeout)
+        return process.stdout.filter { $0 == "!" || $0 == "." }.map { $0 }
+    }
+}
+
+/// Restart runs: node1's speaker gets SIGTERM and is started again at once, while the client
+/// ARPs every VIP; the longest run of unanswered requests per VIP, in seconds.
+func restartRun(_ node: String) async throws -> Double {
+    _ = await steady()
+    let probes = try arpingAll(count: 150)
+    try? await Task.sleep(for: .seconds(2))
+    _ = lab.processes[node]!.stop(signal: SIGTERM, timeout: 30)
+    try lab.startSpeaker(node, address: nodeAddresses[node]!, arguments: timingArguments)
+    answeringMarks.counts[node] = 1
+    await waitAnswering(node)
+    try? await Task.sleep(for: .seconds(2))
+    var longest = 0
+    for (ip, seen) in marks(probes, timeout: 30) {
+        var run = 0
+        for mark in seen {
+            run = mark == "." ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        if !seen.contains("!") { fail("\(ip) was never answered during the restart", lab) }
+    }
+    return Double(longest) * 0.1
+}
+
+/// Start-up runs: every speaker stopped (SIGTERM), then all started together while the client
+/// ARPs every VIP; the time until the last VIP's first answer.
+func freshStartRun() async throws -> Double {
+    _ = await steady()
+    for node in nodeAddresses.keys.sorted() { _ = lab.processes[node]!.stop(signal: SIGTERM, timeout: 30) }
+    try? await Task.sleep(for: .seconds(1))
+    let probes = try arpingAll(count: 300)
+    try? await Task.sleep(for: .seconds(0.5))
+    let before = probes.mapValues { $0.stdout.filter { $0 == "!" || $0 == "." }.count }
+    for (node, address) in nodeAddresses.sorted(by: { $0.key < $1.key }) { try lab.startSpeaker(node, address: address, arguments: timingArguments) }
+    for node in nodeAddresses.keys.sorted() { answeringMarks.counts[node] = 1 }
+    for node in nodeAddresses.keys.sorted() { await waitAnswering(node) }
+    var slowest = 0.0
+    for (ip, seen) in marks(probes, timeout: 60) {
+        let after = seen.dropFirst(before[ip] ?? 0)
+        guard let first = after.firstIndex(of: "!") else { fail("\(ip) was never answered after the start", lab) }
+        slowest = max(slowest, Double(first - after.startIndex + 1) * 0.1)
+    }
+    return slowest
 }
 
 try client.check(["true"])
 try lab.nodes["ref1"]!.check(["ip", "addr", "add", "\(referenceIP)/32", "dev", "eth0"])
 var reference: [Double] = [], announcement: [Double] = [], term: [Double] = [], killed: [Double] = []
+var stopped: [Double] = [], linkDown: [Double] = [], restartGaps: [Double] = [], startups: [Double] = []
 for round in 0..<runs {
     let kernel = await referenceRun(round)
     reference.append(kernel.move)
     announcement.append(kernel.announcement)
-    term.append(await ironlbRun(SIGTERM))
+    term.append(await ironlbRun(.signal(SIGTERM)))
 }
-for _ in 0..<runs { killed.append(await ironlbRun(SIGKILL)) }
+for _ in 0..<runs { killed.append(await ironlbRun(.signal(SIGKILL))) }
+if probes {
+    for _ in 0..<runs { stopped.append(await ironlbRun(.signal(SIGSTOP))) }
+    for _ in 0..<runs { linkDown.append(await ironlbRun(.linkDown)) }
+    for round in 0..<runs { restartGaps.append(try await restartRun(round % 2 == 0 ? "node1" : "node2")) }
+    for _ in 0..<runs { startups.append(try await freshStartRun()) }
+}
 lab.tearDown()
 
 func ms(_ seconds: Double) -> String { String(format: "%.1f ms", seconds * 1000) }
@@ -193,12 +311,24 @@ let build = "debug"
 #else
 let build = "release"
 #endif
-let handoff = timings.deadline + 1
+let handoff = timings.deadline + (probes ? 4 : 1)
 print("layer 2 failover, client's view (time from the signal to the neighbour event moving \(vip) to the survivor's MAC), \(runs) runs each, \(build) build")
 print(String(format: "  speaker Lease timings (%@): renew %.0f s, renew deadline %.0f s, lease %.0f s, hand-off delay %.0f s", profile, timings.renew, timings.deadline, timings.lease, handoff))
 print("  SIGTERM: median \(ms(median(term))) (min \(ms(term.min()!)), max \(ms(term.max()!)))")
 print("  kernel reference (address moved between namespaces, arping -U -S): median \(ms(median(reference))) (min \(ms(reference.min()!)), max \(ms(reference.max()!)))")
 print("    of which the announcement alone (arping started -> event): median \(ms(median(announcement)))")
 print(String(format: "  ratio SIGTERM / kernel reference: %.1f", median(term) / median(reference)))
-print(String(format: "  SIGKILL: median %.2f s (min %.2f s, max %.2f s); design window %.0f-%.0f s plus a watch event and the 200 ms tick",
-             median(killed), killed.min()!, killed.max()!, timings.lease - timings.renew, timings.lease))
+func seconds(_ values: [Double]) -> String {
+    String(format: "median %.2f s (min %.2f s, max %.2f s)", median(values), values.min()!, values.max()!)
+}
+if probes {
+    print("  probes on (failure detector, claims); kernel reference: the address move above")
+    print("  SIGKILL: \(seconds(killed)); ratio to the kernel reference \(String(format: "%.1f", median(killed) / median(reference)))")
+    print("  SIGSTOP: \(seconds(stopped))")
+    print("  veth down: \(seconds(linkDown))")
+    print("  restart (SIGTERM, started again), longest unanswered run per VIP over \(vips.count) VIPs, arping every 100 ms: \(seconds(restartGaps))")
+    print("  fresh start of every speaker, first answer of the slowest of \(vips.count) VIPs: \(seconds(startups))")
+} else {
+    print(String(format: "  SIGKILL: median %.2f s (min %.2f s, max %.2f s); design window %.0f-%.0f s plus a watch event and the 200 ms tick",
+                 median(killed), killed.min()!, killed.max()!, timings.lease - timings.renew, timings.lease))
+}
