@@ -125,7 +125,9 @@ import TestSupport
         // Placeholders other than `<path>` (`kubectl create <generator>`) name no command.
         // The walkthrough's code blocks first (they create what the prose's commands act on).
         let readmeWalkthrough = DocumentedCommands.kubectlLines(inCodeBlocksAfter: "Run your own workload", count: 2, readme)
-        let readmeCommands = DocumentedCommands.inlineKubectl(readme).filter { !$0.replacingOccurrences(of: "<path>", with: "").contains("<") }
+        // The prose of the loopback lab (the `--layer2` lab's commands need root and its namespaces).
+        let loopbackLab = readme.components(separatedBy: "With root, `--layer2`").first ?? readme
+        let readmeCommands = DocumentedCommands.inlineKubectl(loopbackLab).filter { !$0.replacingOccurrences(of: "<path>", with: "").contains("<") }
         #expect(readmeWalkthrough.contains { $0.hasPrefix("kubectl create deployment") }, "\(readmeWalkthrough)")
         #expect(readmeWalkthrough.contains { $0.hasPrefix("kubectl expose deployment") }, "\(readmeWalkthrough)")
         let installCommands = DocumentedCommands.kubectlLines(inCodeBlocksAfter: "## 3. See it work", count: 1, install)
