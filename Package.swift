@@ -203,11 +203,7 @@ let package = Package(
         // BFD detection time: IronLB next to FRR's bfdd in the same run (issue 17).
         .executableTarget(
             name: "bench-bfd",
-            dependencies: [
-                "BFD", "BFDTransport", "NetPrimitives", "TestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: ["TestSupport"],
             path: "bench/bfd"
         ),
         // The speaker's pure core: cost per Service change at 1,000 and 10,000 Services.

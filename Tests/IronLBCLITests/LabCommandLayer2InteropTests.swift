@@ -123,4 +123,49 @@ import TestSupport
         #expect(Self.namespaces(prefix).isEmpty, "namespaces left behind: \(Self.namespaces(prefix))")
         for pid in pids { #expect(!Self.isAlive(pid), "speaker \(pid) still running") }
     }
+
+    /// README.md's layer 2 walkthrough, played verbatim against `ironlb lab --layer2`: the
+    /// `externalTrafficPolicy: Local` Service is answered from its pod's node (lab-node-2), the
+    /// README's `cordon` + `delete pod` moves the pod and the answer follows it, and its `scale
+    /// --replicas=0` leaves the IP unanswered.
+    @Test func readmeCommandsMoveTheLocalServiceAndLeaveItUnanswered() throws {
+        guard Prerequisites.require(.root, .networkNamespaces, .command("ip"), .command("arping"), .command("kubectl")) else { return }
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
+        let readme = try String(contentsOf: BuiltProducts.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "With root, `--layer2`").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let commands = DocumentedCommands.inlineKubectl(section)
+        #expect(commands.count == 2, "README's layer 2 commands: \(commands)")
+        guard commands.count == 2 else { return }
+
+        let prefix = Self.prefix()
+        let directory = NSTemporaryDirectory() + "ironlb-lab2-readme-\(getpid())-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lab = try ManagedProcess([ironlb, "lab", "--layer2", "--directory", directory, "--namespace-prefix", prefix])
+        defer { lab.stop(signal: SIGKILL, timeout: 5) }
+        /// The newest view's row for default/local.
+        func localRow() -> String { Self.matches(#"^(  default/local\s.*)$"#, lab.stdout).last?.first ?? "" }
+        func answeredBy() -> String? { Self.matches(#"arping: [0-9a-f:]{17} \((lab-node-\d)\)$"#, localRow()).first?[0] }
+
+        let answered = poll(timeout: 120, interval: 0.25) { answeredBy() != nil }
+        #expect(answered, "default/local never answered:\n\(lab.stdout)\n\(lab.stderr)")
+        #expect(answeredBy() == "lab-node-2", "README says the local pod runs on lab-node-2: \(localRow())")
+        let kubeconfig = try #require(Self.matches(#"kubectl --kubeconfig (\S+) get svc"#, lab.stdout).first?[0])
+        func run(_ line: String) throws -> Shell.Output {
+            try Shell.run(["env", "HOME=\(directory)", "KUBECONFIG=\(kubeconfig)", "sh", "-c", line], timeout: 120)
+        }
+
+        let moved = try run(commands[0])
+        #expect(moved.status == 0, "\(commands[0]):\n\(moved.stdout)\n\(moved.stderr)")
+        let followed = poll(timeout: 120, interval: 0.25) { answeredBy().map { $0 != "lab-node-2" } ?? false }
+        #expect(followed, "after `\(commands[0])` the answer did not leave lab-node-2: \(localRow())")
+
+        let scaled = try run(commands[1])
+        #expect(scaled.status == 0, "\(commands[1]):\n\(scaled.stdout)\n\(scaled.stderr)")
+        let unanswered = poll(timeout: 120, interval: 0.25) { localRow().hasSuffix("arping: no answer") }
+        #expect(unanswered, "after `\(commands[1])` default/local is still answered: \(localRow())")
+
+        lab.signal(SIGINT)
+        #expect(lab.waitForExit(timeout: 60) == 0)
+        #expect(Self.namespaces(prefix).isEmpty, "namespaces left behind: \(Self.namespaces(prefix))")
+    }
 }

@@ -53,6 +53,8 @@ extension SpeakerLayer2InteropTests {
         for index in 0..<3 {
             #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
                                 InteropLab.json(["metadata": ["name": "svc\(index)"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+            // A pod runs (IronLB announces only Services with a usable endpoint).
+            #expect(try lab.addEndpoints("svc\(index)", nodes: ["node1"]) == 201)
         }
         #expect(await poll(timeout: 60) { (0..<3).allSatisfy { lab.ingressIP("svc\($0)") != nil } })
         let vips = (0..<3).compactMap { lab.ingressIP("svc\($0)") }
