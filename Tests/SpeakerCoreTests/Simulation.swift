@@ -167,8 +167,8 @@ struct Simulation {
             case 2:
                 // Two Services sharing the IP.
                 services[vip] = [
-                    ServiceRequirement(service: "ns/shared-a-\(index)", selectedNodes: all),
-                    ServiceRequirement(service: "ns/shared-b-\(index)", selectedNodes: all),
+                    ServiceRequirement(service: "ns/cohost-a-\(index)", selectedNodes: all),
+                    ServiceRequirement(service: "ns/cohost-b-\(index)", selectedNodes: all),
                 ]
             default:
                 services[vip] = [ServiceRequirement(service: "ns/svc-\(index)", selectedNodes: all)]
