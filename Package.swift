@@ -163,6 +163,7 @@ let package = Package(
             name: "IronLBCLI",
             dependencies: [
                 "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -315,7 +316,7 @@ let package = Package(
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(
             name: "ManifestTests",
-            dependencies: ["LBConfig", "TestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["LBConfig", "KubeModel", "TestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "PacketIOTests",

@@ -173,12 +173,10 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
             regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: services.get("\(key.namespace)/\(key.name)")?.metadata.uid, apiVersion: "v1")
             action = "Allocate"
         case .configMap(let namespace, let name):
-            regarding = ObjectReference(kind: "ConfigMap", namespace: namespace, name: name, apiVersion: "v1")
+            regarding = MetalLBInformers.reference(kind: "ConfigMap", namespace: namespace, name: name, in: metallb)
             action = "LoadConfig"
         case .resource(let kind, let namespace, let name):
-            let uid = metallb?.objects.first { $0.value(atPath: "kind")?.stringValue == kind && $0.value(atPath: "metadata.name")?.stringValue == name }?
-                .value(atPath: "metadata.uid")?.stringValue
-            regarding = ObjectReference(kind: kind, namespace: namespace, name: name, uid: uid, apiVersion: kind == "BGPPeer" ? "metallb.io/v1beta2" : "metallb.io/v1beta1")
+            regarding = MetalLBInformers.reference(kind: kind, namespace: namespace, name: name, in: metallb)
             action = "LoadConfig"
         }
         do {

@@ -59,13 +59,14 @@ extension LabCommand {
             try await network.setUp(interrupted: { signals.received })
             for node in network.nodes { try await relay.open(namespace: node.namespace, port: sim.port) }
             if signals.received { throw LabError.interrupted }
-            try Self.seed(sim, config: Self.layer2Config, demos: LabWorkloads.layer2)
+            let sources = try Self.seed(sim, config: Self.layer2Config, demos: LabWorkloads.layer2, metallbResources: metallbResources)
+            say("  configuration   \(sources.joined(separator: ", "))")
 
             let clientConfiguration = try KubeConfigLoader.load(paths: [sim.kubeconfigPath])
             let client = try KubeClient(configuration: clientConfiguration, logger: Logger(label: "ironlb.kubeclient"))
             clients.append(client)
             let endpoints = LabPorts()
-            let settings = ControllerCore.Settings()
+            let settings = ControllerCore.Settings(readsMetalLBResources: metallbResources)
             let registry = PrometheusCollectorRegistry()
             let controllerAPI = KubeControllerAPI(client: client, settings: settings, instance: "lab-controller", logger: logger)
             let controller = ControllerService(api: controllerAPI, settings: settings, registry: registry, logger: logger, retryDelay: RetryDelays.kubernetes)
@@ -79,7 +80,8 @@ extension LabCommand {
                 LabSpeakerProcesses.Speaker(
                     node: node,
                     argv: [ip, "netns", "exec", node.namespace, executable, "speaker", "--kubeconfig", sim.kubeconfigPath,
-                           "--node-name", node.name, "--metrics-address", "\(node.address):7473"] + Self.speakerLeaseFlags,
+                           "--node-name", node.name, "--metrics-address", "\(node.address):7473"] + Self.speakerLeaseFlags
+                           + (metallbResources ? ["--metallb-resources"] : []),
                     logPath: "\(directory)/\(node.name).log")
             }
             services.append(.init(service: LabSpeakerProcesses(speakers: speakers, children: children, stopping: { signals.received }, say: say)))

@@ -55,6 +55,9 @@ public struct LabCommand: AsyncParsableCommand {
     @Option(help: "With --layer2: the start of the network namespaces' names (the lab's PID follows, so runs never collide).")
     public var namespacePrefix = "ironlb-lab"
 
+    @Flag(help: "Configure the lab with MetalLB's metallb.io objects (IPAddressPool, BGPAdvertisement or L2Advertisement, BGPPeers) instead of the ConfigMap; the controller and the speakers run with --metallb-resources.")
+    public var metallbResources = false
+
     public init() {}
 
     static let nodes = ["lab-node-1", "lab-node-2", "lab-node-3"]
@@ -87,7 +90,8 @@ public struct LabCommand: AsyncParsableCommand {
         say("  route collector 127.0.0.1:\(bgpPort) (AS 65000)")
 
         // 3. The cluster: configuration, nodes, two example Services.
-        try Self.seed(sim, config: Self.bgpConfig(bgpPort: bgpPort), demos: LabWorkloads.bgp)
+        let sources = try Self.seed(sim, config: Self.bgpConfig(bgpPort: bgpPort), demos: LabWorkloads.bgp, metallbResources: metallbResources)
+        say("  configuration   \(sources.joined(separator: ", "))")
         // One client per simulated process, as in a real cluster (each holds its own watches).
         let clientConfiguration = try KubeConfigLoader.load(paths: [sim.kubeconfigPath])
         var clients: [KubeClient] = []
@@ -102,7 +106,7 @@ public struct LabCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let endpoints = LabPorts()
-        let settings = ControllerCore.Settings()
+        let settings = ControllerCore.Settings(readsMetalLBResources: metallbResources)
         let controllerRegistry = PrometheusCollectorRegistry()
         let controllerAPI = KubeControllerAPI(client: client, settings: settings, instance: "lab-controller", logger: logger)
         let controller = ControllerService(api: controllerAPI, settings: settings, registry: controllerRegistry, logger: logger, retryDelay: RetryDelays.kubernetes)
@@ -116,7 +120,7 @@ public struct LabCommand: AsyncParsableCommand {
             nodeLogger[metadataKey: "lb.node"] = "\(node)"
             let registry = PrometheusCollectorRegistry()
             let api = KubeSpeakerAPI(client: try makeClient(), namespace: "ironlb-system", configName: "config", loadBalancerClass: nil,
-                                     leaseDuration: .seconds(15), node: node, logger: nodeLogger)
+                                     leaseDuration: .seconds(15), node: node, logger: nodeLogger, readsMetalLBResources: metallbResources)
             let daemon = SpeakerDaemon(nodeName: node, api: api, eventLoops: group,
                                        routerID: IPv4Address(127, 0, 0, UInt8(11 + index)), registry: registry, logger: nodeLogger)
             services += [.init(service: api), .init(service: daemon)]
@@ -181,13 +185,18 @@ public struct LabCommand: AsyncParsableCommand {
         return "peers:\n\(peers)address-pools:\n- {name: lab, protocol: bgp, addresses: [\(pool)]}\n"
     }
 
-    /// The lab's cluster: the ironlb-system namespace and the configuration `config`, three
-    /// Nodes and the demo Services with their Deployments.
-    static func seed(_ sim: KubeSimServer, config: String, demos: [LabWorkloads.Demo]) throws {
+    /// The lab's cluster: the ironlb-system namespace and the configuration `config` (the
+    /// ConfigMap, or with `metallbResources` MetalLB's CRDs and the same configuration as
+    /// metallb.io objects), three Nodes and the demo Services with their Deployments.
+    /// Returns the configuration's objects (`ConfigMap/config`, or `IPAddressPool/lab`, ...).
+    @discardableResult
+    static func seed(_ sim: KubeSimServer, config: String, demos: [LabWorkloads.Demo], metallbResources: Bool = false) throws -> [String] {
+        let configuration: [(String, JSONValue)] = metallbResources
+            ? LabResources.definitions() + (try LabResources.objects(config))
+            : [("/api/v1/namespaces/ironlb-system/configmaps", ["metadata": ["name": "config"], "data": ["config": .string(config)]])]
         let requests: [(String, JSONValue)] = [
             ("/api/v1/namespaces", ["metadata": ["name": "ironlb-system"]]),
-            ("/api/v1/namespaces/ironlb-system/configmaps", ["metadata": ["name": "config"], "data": ["config": .string(config)]]),
-        ] + nodes.map { node in
+        ] + configuration + nodes.map { node in
             ("/api/v1/nodes", ["metadata": ["name": .string(node), "labels": ["kubernetes.io/hostname": .string(node)]]])
         } + LabWorkloads.requests(demos)
         for (path, body) in requests {
@@ -195,6 +204,10 @@ public struct LabCommand: AsyncParsableCommand {
             guard (200..<300).contains(status) || status == 409 else {
                 throw ValidationError("could not create \(path): \(status) \(answer)")
             }
+        }
+        return configuration.compactMap { _, body in
+            guard let name = body["metadata"]?["name"]?.stringValue, !name.contains(".") else { return nil }   // not the CRDs
+            return "\(body["kind"]?.stringValue ?? "ConfigMap")/\(name)"
         }
     }
 }

@@ -125,7 +125,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
         let daemon = SpeakerDaemon(
             nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoops: group,
             routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: leaseTimings,
-            probing: probing, registry: registry, logger: logger
+            probing: probing, configNamespace: common.configNamespace, configName: common.configName, registry: registry, logger: logger
         )
         let observability = ObservabilityServer(
             host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,

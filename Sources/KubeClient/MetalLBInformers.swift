@@ -34,6 +34,15 @@ public final class MetalLBInformers: Sendable {
         }.map(\.3)
     }
 
+    /// What an Event about the configuration is regarding: the ConfigMap (`kind` "ConfigMap") or
+    /// a metallb.io object, with its uid when `informers` hold it (controller and speakers alike).
+    public static func reference(kind: String, namespace: String, name: String, in informers: MetalLBInformers?) -> ObjectReference {
+        guard kind != "ConfigMap" else { return ObjectReference(kind: kind, namespace: namespace, name: name, apiVersion: "v1") }
+        let uid = informers?.objects.first { $0.value(atPath: "kind")?.stringValue == kind && $0.value(atPath: "metadata.name")?.stringValue == name }?
+            .value(atPath: "metadata.uid")?.stringValue
+        return ObjectReference(kind: kind, namespace: namespace, name: name, uid: uid, apiVersion: kind == "BGPPeer" ? "metallb.io/v1beta2" : "metallb.io/v1beta1")
+    }
+
     /// List items may come without `apiVersion` and `kind` (as the API server lists built-in
     /// kinds): the informer's resource says what they are.
     private static func entry<K>(_ object: CustomObject<K>) -> (KubeTime?, String, String, JSONValue) {

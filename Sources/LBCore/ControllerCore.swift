@@ -78,6 +78,20 @@ public struct ControllerEvent: Hashable, Sendable {
     }
 }
 
+extension ControllerEvent {
+    /// The Warning about a refused configuration, from the controller and the speakers alike: on
+    /// the metallb.io object the first error names, else on the ConfigMap.
+    public static func configurationRefused(
+        reason: String, headline: String, problems: [String], errors: ConfigErrors?, configNamespace: String, configName: String
+    ) -> ControllerEvent {
+        var object = Object.configMap(namespace: configNamespace, name: configName)
+        if let path = errors?.errors.first?.path, let resource = ResourceName(errorPath: path) {
+            object = .resource(kind: resource.kind, namespace: configNamespace, name: resource.name)
+        }
+        return ControllerEvent(object, .warning, reason, "\(headline): " + problems.joined(separator: "; "))
+    }
+}
+
 /// What the controller's edges should do.
 public enum ControllerAction: Hashable, Sendable {
     /// Merge-patch `services/{name}/status`: the ingress IPs and the pool annotation.
@@ -279,17 +293,11 @@ public struct ControllerCore: Sendable {
         return actions
     }
 
-    /// The Warning Event goes on the ConfigMap, or on the metallb.io object the first error names.
     private func rejection(_ problems: [String], reason: String, headline: String, about errors: ConfigErrors? = nil) -> [ControllerAction] {
-        let message = "\(headline): " + problems.joined(separator: "; ")
-        var object = ControllerEvent.Object.configMap(namespace: settings.configNamespace, name: settings.configName)
-        if let path = errors?.errors.first?.path, let resource = ResourceName(errorPath: path) {
-            object = .resource(kind: resource.kind, namespace: settings.configNamespace, name: resource.name)
-        }
-        return [
-            .event(ControllerEvent(object, .warning, reason, message)),
-            .log(level: .error, message: message),
-        ]
+        let event = ControllerEvent.configurationRefused(
+            reason: reason, headline: headline, problems: problems, errors: errors, configNamespace: settings.configNamespace, configName: settings.configName
+        )
+        return [.event(event), .log(level: .error, message: event.message)]
     }
 
     private mutating func applyConfig(_ text: String?) -> [ControllerAction] {

@@ -318,11 +318,22 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     }
 
     public func record(_ event: ControllerEvent) async {
-        guard case .service(let key) = event.object else { return }
-        let uid = services.get("\(key.namespace)/\(key.name)")?.metadata.uid
-        let regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: uid, apiVersion: "v1")
+        let regarding: ObjectReference
+        let action: String
+        switch event.object {
+        case .service(let key):
+            let uid = services.get("\(key.namespace)/\(key.name)")?.metadata.uid
+            regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: uid, apiVersion: "v1")
+            action = "Announce"
+        case .configMap(let namespace, let name):
+            regarding = MetalLBInformers.reference(kind: "ConfigMap", namespace: namespace, name: name, in: metallb)
+            action = "LoadConfig"
+        case .resource(let kind, let namespace, let name):
+            regarding = MetalLBInformers.reference(kind: kind, namespace: namespace, name: name, in: metallb)
+            action = "LoadConfig"
+        }
         do {
-            try await recorder.record(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: "Announce", note: String(event.message.prefix(1024)))
+            try await recorder.record(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: action, note: String(event.message.prefix(1024)))
         } catch {
             logger.warning("could not record an Event", metadata: ["lb.reason": "\(event.reason)", "lb.error": "\(error)"])
         }

@@ -23,6 +23,7 @@ public final class SpeakerDaemon: Service, Sendable {
         nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane = NoLayer2DataPlane(),
         eventLoops: any EventLoopGroup, routerID: IPv4Address, timings: LeaseTimings = .default,
         probing: NodeSpeaker<ContinuousClock.Instant>.Probing? = nil,
+        configNamespace: String = ConfigParser.defaultNamespace, configName: String = ConfigParser.defaultName,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.api = api
@@ -41,7 +42,7 @@ public final class SpeakerDaemon: Service, Sendable {
             nodeName: nodeName, api: api, dataPlane: dataPlane,
             sessions: BGPSessions(eventLoops: eventLoops, routerID: routerID, logger: logger, metrics: metrics),
             timings: timings, probing: probing, probes: probes, metrics: metrics, logger: logger, leaseRequests: requestSink, breaks: breakSink,
-            events: eventSink, reports: reportSink
+            events: eventSink, reports: reportSink, configSource: (configNamespace, configName)
         )
     }
 
@@ -137,6 +138,9 @@ actor SpeakerState {
     private let breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation
     private let events: AsyncStream<ControllerEvent>.Continuation
     private let reports: AsyncStream<[ServiceKey: String]>.Continuation
+    /// The config ConfigMap's namespace and name: where a refused configuration's Event goes
+    /// when no metallb.io object is to blame.
+    private let configSource: (namespace: String, name: String)
     /// This node's announcement report: how it announces each Service.
     private var report: [ServiceKey: String] = [:]
     private let clock = ContinuousClock()
@@ -153,8 +157,10 @@ actor SpeakerState {
         leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation,
         breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation,
         events: AsyncStream<ControllerEvent>.Continuation,
-        reports: AsyncStream<[ServiceKey: String]>.Continuation
+        reports: AsyncStream<[ServiceKey: String]>.Continuation,
+        configSource: (namespace: String, name: String)
     ) {
+        self.configSource = configSource
         self.events = events
         self.reports = reports
         self.nodeName = nodeName
@@ -221,8 +227,15 @@ actor SpeakerState {
         switch outcome {
         case .applied(let configuration):
             logger.info("configuration loaded", metadata: ["lb.pools": "\(configuration.pools.count)", "lb.peers": "\(configuration.peers.count)"])
-        case .rejected(let problems):
+        case .rejected(let errors):
+            let problems = errors.errors.map(\.description)
             logger.error("configuration is invalid; keeping the last good one", metadata: ["lb.errors": .array(problems.map { .string($0) })])
+            // The controller's Event, from this node too: each speaker keeps its own last good one.
+            let event = ControllerEvent.configurationRefused(
+                reason: "InvalidConfig", headline: "configuration is invalid; keeping the last good one", problems: problems, errors: errors,
+                configNamespace: configSource.namespace, configName: configSource.name
+            )
+            if case .dropped = events.yield(event) { metrics.eventDropped() }
         case .missing:
             logger.warning("no configuration ConfigMap; announcing what the last good configuration says, if any")
         case .unchanged, nil:

@@ -364,7 +364,7 @@ public struct ConfigKeeper: Sendable {
         case applied(Configuration)
         case unchanged
         /// The text was refused; the previous configuration (if any) stays in force.
-        case rejected([String])
+        case rejected(ConfigErrors)
         /// The ConfigMap is absent; nothing was ever loaded, or the last good one stays.
         case missing
     }
@@ -387,7 +387,7 @@ public struct ConfigKeeper: Sendable {
         switch ConfigParser.parseSource(text) {
         case .failure(let errors):
             stale = true
-            return .rejected(errors.errors.map(\.description))
+            return .rejected(errors)
         case .success(let configuration):
             current = configuration
             appliedText = text

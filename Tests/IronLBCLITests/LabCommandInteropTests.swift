@@ -32,6 +32,28 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: directory + "/lab.log"))
     }
 
+    /// Issue #14: `--metallb-resources` configures the lab with MetalLB's objects and no
+    /// ConfigMap; the controller and the speakers read them, with the same outcome.
+    @Test func labRunsOnMetalLBResources() throws {
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
+        let directory = NSTemporaryDirectory() + "ironlb-lab-crd-\(getpid())-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let output = try Shell.run([ironlb, "lab", "--once", "--metallb-resources", "--timeout", "90", "--directory", directory], timeout: 150)
+        #expect(output.status == 0, "lab exited \(output.status)\n\(output.stdout)\n\(output.stderr)")
+        let configuration = output.stdout.split(separator: "\n").first { $0.contains("configuration   ") }.map(String.init) ?? ""
+        #expect(configuration.hasSuffix("configuration   IPAddressPool/lab, BGPAdvertisement/lab, BGPPeer/peer-1, BGPPeer/peer-2, BGPPeer/peer-3"),
+                "\(configuration)")
+        #expect(!configuration.contains("ConfigMap"))
+        #expect(output.stdout.contains("IronLB lab: every Service has an IP and ready pods, and every node announces it."))
+        for service in ["default/api", "default/web"] {
+            let line = output.stdout.split(separator: "\n").first { $0.contains(service) }.map(String.init) ?? ""
+            #expect(line.contains("198.51.100."), "\(service): \(line)")
+            #expect(line.contains("announced by: lab-node-1, lab-node-2, lab-node-3"), "\(service): \(line)")
+        }
+        let routes = output.stdout.split(separator: "\n").filter { $0.contains("/32") && $0.contains(" via 127.0.0.1") }
+        #expect(routes.count == 6, "collector routes: \(routes)")
+    }
+
     /// Ctrl-C stops every part of the lab and the process exits 0.
     @Test func labStopsCleanlyOnInterrupt() throws {
         guard let ironlb = BuiltProducts.require("ironlb") else { return }

@@ -1,3 +1,5 @@
+import enum KubeModel.MetalLBKinds
+import struct KubeModel.ResourceDescriptor
 import Testing
 
 /// The RBAC rules are exactly the least-privilege list of the install issue: one table per
@@ -13,6 +15,11 @@ import Testing
         resources.flatMap { resource in verbs.map { Permission(group: group, resource: resource, verb: $0) } }
     }
 
+    /// The metallb.io resources IronLB's informers list and watch (`--metallb-resources`).
+    static let metallbResources = [
+        "ipaddresspools", "l2advertisements", "bgpadvertisements", "communities", "bfdprofiles", "bgppeers",
+    ]
+
     /// kind/name of the role → what it may do.
     static let expected: [String: Set<Permission>] = [
         "ClusterRole/ironlb-controller": Set(
@@ -24,6 +31,7 @@ import Testing
         ),
         "Role/ironlb-controller": Set(
             permissions("", ["configmaps"], ["get", "list", "watch"])
+            + permissions("metallb.io", metallbResources, ["get", "list", "watch"])
             + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update"])
         ),
         "ClusterRole/ironlb-speaker": Set(
@@ -34,6 +42,7 @@ import Testing
         ),
         "Role/ironlb-speaker": Set(
             permissions("", ["configmaps"], ["get", "list", "watch"])
+            + permissions("metallb.io", metallbResources, ["get", "list", "watch"])
             + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update", "patch", "delete"])
         ),
     ]
@@ -87,6 +96,52 @@ import Testing
         #expect(binding.value.at("roleRef.apiGroup")?.string == "rbac.authorization.k8s.io")
         let subjects = try #require(binding.value["subjects"]?.list)
         #expect(subjects == [.map(["kind": .string("ServiceAccount"), "name": .string(parts[1]), "namespace": .string("ironlb-system")])])
+    }
+
+    /// What the code requests with --metallb-resources is granted: every resource of
+    /// `MetalLBKinds` (the informers of both processes) at the version the CRDs serve, and, in the
+    /// chart with `config.metallbResources`, `get` on Secrets for the speaker only (it reads the
+    /// Secrets BGPPeers name one by one) and the flag on both processes.
+    @Test func theMetalLBResourcesTheCodeReadsAreGranted() throws {
+        let requested: [ResourceDescriptor] = [
+            MetalLBKinds.IPAddressPool.resource, MetalLBKinds.L2Advertisement.resource, MetalLBKinds.BGPAdvertisement.resource,
+            MetalLBKinds.Community.resource, MetalLBKinds.BFDProfile.resource, MetalLBKinds.BGPPeer.resource,
+        ]
+        #expect(Set(requested.map(\.plural)) == Set(Self.metallbResources))
+        let manifests = try Artifacts.manifests()
+        for role in ["ironlb-controller", "ironlb-speaker"] {
+            let granted = Self.granted(by: try manifests.one("Role", role))
+            for resource in requested {
+                for verb in ["get", "list", "watch"] {
+                    #expect(granted.contains(Permission(group: resource.group, resource: resource.plural, verb: verb)), "Role/\(role) lacks \(resource.plural) \(verb)")
+                }
+            }
+            #expect(!granted.contains { $0.resource == "secrets" }, "Role/\(role) grants Secrets without --metallb-resources")
+        }
+        // The CRDs shipped serve each kind at the version the informers ask for.
+        let definitions = try YAMLValue.documents(Artifacts.text("manifests/crds.yaml")).map(KubeObject.init)
+        for resource in requested {
+            let definition = try #require(definitions.first { $0.value.at("spec.names.plural")?.string == resource.plural }, "no CRD for \(resource.plural)")
+            #expect(definition.value.at("spec.group")?.string == resource.group)
+            let served = (definition.value.at("spec.versions")?.list ?? []).filter { $0["served"] == .bool(true) }.compactMap { $0["name"]?.string }
+            #expect(served.contains(resource.version), "\(resource.plural): served \(served), informer asks for \(resource.version)")
+        }
+
+        guard ChartTool.available() else { return }
+        let rendered = try ChartTool.render(["config:\n  metallbResources: true\n"]).get()
+        let speaker = Self.granted(by: try rendered.one("Role", "ironlb-speaker"))
+        #expect(speaker.filter { $0.resource == "secrets" } == [Permission(group: "", resource: "secrets", verb: "get")])
+        #expect(speaker.subtracting(Self.expected["Role/ironlb-speaker"]!) == [Permission(group: "", resource: "secrets", verb: "get")])
+        let controller = Self.granted(by: try rendered.one("Role", "ironlb-controller"))
+        #expect(controller == Self.expected["Role/ironlb-controller"]!, "the controller needs no Secret")
+        for (kind, name) in [("Deployment", "ironlb-controller"), ("DaemonSet", "ironlb-speaker")] {
+            let args = try rendered.one(kind, name).containers.first?["args"]?.strings ?? []
+            #expect(args.contains("--metallb-resources"), "\(kind) \(args)")
+        }
+        let off = try ChartTool.render().get()
+        for (kind, name) in [("Deployment", "ironlb-controller"), ("DaemonSet", "ironlb-speaker")] {
+            #expect(!(try off.one(kind, name).containers.first?["args"]?.strings ?? []).contains("--metallb-resources"))
+        }
     }
 
     /// The check itself catches an extra verb (a table test that could never fail proves nothing).
