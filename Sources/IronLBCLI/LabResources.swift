@@ -41,8 +41,8 @@ enum LabResources {
         let output = ConfigWriter.resources(configuration, namespace: "ironlb-system")
         guard output.notExpressible.isEmpty else { throw LabResourcesError(message: "not expressible as objects: \(output.notExpressible)") }
         return try Yams.load_all(yaml: output.text).compactMap { document -> (String, JSONValue)? in
-            guard let document else { return nil }
-            let object = try JSONParser.parse(String(decoding: JSONSerialization.data(withJSONObject: document), as: UTF8.self))
+            guard document is [String: Any] else { return nil }          // an empty document
+            let object = try JSONValue.parse(JSONSerialization.data(withJSONObject: document))
             guard let kind = kinds.first(where: { $0.kind == object["kind"]?.stringValue }) else {
                 throw LabResourcesError(message: "unexpected object \(object["kind"]?.stringValue ?? "?")")
             }

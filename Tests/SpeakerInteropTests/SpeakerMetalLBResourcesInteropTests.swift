@@ -61,7 +61,7 @@ import TestSupport
         let file = lab.directory + "/config.yaml"
         try Data(config.utf8).write(to: URL(fileURLWithPath: file))
         let converted = try Shell.run([ironlb, "config", "convert", "--to", "crds", file])
-        #expect(converted.status == 0, converted.stderr)
+        #expect(converted.status == 0, "\(converted.stderr)")
         let script = "import json,sys,yaml\nfor d in yaml.safe_load_all(sys.stdin):\n    print(json.dumps(d)) if d else None"
         let objects = try Shell.check(["python3", "-c", script], input: converted.stdout).split(separator: "\n").map(String.init)
         #expect(objects.count == 3, "\(objects)")                     // IPAddressPool, BGPAdvertisement, BGPPeer
