@@ -31,16 +31,19 @@ import TestSupport
         }
     }
 
-    @Test func onceShowsOneAnsweringNodePerService() throws {
+    /// With `metallbResources`, the same lab configured by metallb.io objects (issue #14).
+    @Test(arguments: [false, true]) func onceShowsOneAnsweringNodePerService(metallbResources: Bool) throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("ip"), .command("arping")) else { return }
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let prefix = Self.prefix()
         let directory = NSTemporaryDirectory() + "ironlb-lab2-test-\(getpid())-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let output = try Shell.run([ironlb, "lab", "--layer2", "--once", "--timeout", "90", "--directory", directory, "--namespace-prefix", prefix],
-                                   timeout: 150)
+        let output = try Shell.run([ironlb, "lab", "--layer2", "--once", "--timeout", "90", "--directory", directory, "--namespace-prefix", prefix]
+                                   + (metallbResources ? ["--metallb-resources"] : []), timeout: 150)
         let text = output.stdout
         #expect(output.status == 0, "lab --layer2 exited \(output.status)\n\(text)\n\(output.stderr)")
+        let configuration = metallbResources ? "IPAddressPool/lab, L2Advertisement/lab" : "ConfigMap/config"
+        #expect(text.contains("  configuration   \(configuration)\n"), "\(text)")
         #expect(text.contains("IronLB lab: every Service has an IP and exactly one node answers ARP for it."))
 
         // The nodes and their MACs, as the view lists them.
