@@ -2,9 +2,11 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Issue #14, layer 2 end to end on MetalLB's objects only: an IPAddressPool whose
-/// `serviceAllocation` admits only `default`, and an L2Advertisement limited to node2 by
-/// `nodeSelectors` and to `eth0` by `interfaces`. Two real speakers and the controller with
+/// Issue #14, layer 2 end to end on MetalLB's objects only, two of MetalLB's documented examples
+/// (Tests/Fixtures/config/metallb-docs, with this lab's names and documentation addresses): an
+/// IPAddressPool whose `serviceAllocation` admits `default` (advanced-ipaddresspool-3), and an
+/// L2Advertisement limited to node2 by `nodeSelectors` and to `eth0` by `interfaces`
+/// (advanced-l2-7). Two real speakers and the controller with
 /// `--metallb-resources`: the client's `arping` is answered by node2's MAC only, although both
 /// nodes run the Service's pods; a Service in another namespace gets no address. Then an object
 /// IronLB refuses is reported by the speakers as by the controller (Warning Event on it,
@@ -21,6 +23,18 @@ import TestSupport
             guard regarding?["kind"] as? String == kind, regarding?["name"] as? String == name, item["reason"] as? String == reason else { return nil }
             return (item["reportingController"] as? String ?? "", item["reportingInstance"] as? String ?? "", item["note"] as? String ?? "")
         }
+    }
+
+    /// A documented example as JSON, with `replacements` applied to its text (names, addresses).
+    static func documented(_ fixture: String, _ replacements: [(String, String)]) throws -> String {
+        let url = BuiltProducts.repositoryRoot.appendingPathComponent("Tests/Fixtures/config/metallb-docs/\(fixture).yaml")
+        var text = try String(contentsOf: url, encoding: .utf8)
+        for (from, to) in replacements + [("metallb-system", "ironlb-system")] {
+            #expect(text.contains(from), "\(fixture) has no \(from)")
+            text = text.replacingOccurrences(of: from, with: to)
+        }
+        let script = "import json,sys,yaml\nprint(json.dumps(yaml.safe_load(sys.stdin)))"
+        return try Shell.check(["python3", "-c", script], input: text).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `ironlb_config_stale` as a speaker's /metrics shows it (nil when unreadable).
@@ -44,25 +58,33 @@ import TestSupport
         #expect(try lab.api("POST", "/api/v1/namespaces", InteropLab.json(["metadata": ["name": "other"]])).status == 201)
 
         let base = "/apis/metallb.io/v1beta1/namespaces/ironlb-system"
-        #expect(try lab.api("POST", "\(base)/ipaddresspools", Resources.object("metallb.io/v1beta1", "IPAddressPool", "lan", [
-            "addresses": ["192.0.2.200-192.0.2.210"], "serviceAllocation": ["namespaces": ["default"]],
-        ])).status == 201)
-        #expect(try lab.api("POST", "\(base)/l2advertisements", Resources.object("metallb.io/v1beta1", "L2Advertisement", "lan", [
-            "ipAddressPools": ["lan"], "interfaces": ["eth0"], "nodeSelectors": [["matchLabels": ["kubernetes.io/hostname": "node2"]]],
-        ])).status == 201)
+        // serviceAllocation: namespaces [default, tenant-b] or namespaces labelled foo=bar, and
+        // Services labelled app=bar; priority 50; avoidBuggyIPs (no .0 or .255 in this range).
+        let pool = try Self.documented("advanced-ipaddresspool-3", [
+            ("192.168.20.0/24", "192.0.2.200-192.0.2.210"), ("namespace-a", "default"), ("namespace-b", "tenant-b"),
+        ])
+        #expect(pool.contains("\"serviceAllocation\""), "\(pool)")
+        #expect(try lab.api("POST", "\(base)/ipaddresspools", pool).status == 201)
+        let advertisement = try Self.documented("advanced-l2-7", [
+            ("fourth-pool", "ippool-ns-service-alloc-sample"), ("NodeA", "node2"), ("eth3", "eth0"),
+        ])
+        #expect(try lab.api("POST", "\(base)/l2advertisements", advertisement).status == 201)
         try lab.startSpeaker("node1", address: "192.0.2.11", arguments: ["--metallb-resources"])
         try lab.startSpeaker("node2", address: "192.0.2.12", arguments: ["--metallb-resources"])
         let macs = ["node1": SpeakerLayer2InteropTests.mac(lab.nodes["node1"]!), "node2": SpeakerLayer2InteropTests.mac(lab.nodes["node2"]!)]
 
-        #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
-                            InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+        #expect(try lab.api("POST", "/api/v1/namespaces/default/services", InteropLab.json([
+            "metadata": ["name": "web", "labels": ["app": "bar"]], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]],
+        ])).status == 201)
         #expect(try lab.addEndpoints("web", nodes: ["node1", "node2"]) == 201)     // pods on both nodes
         let allocated = await poll(timeout: 60) { lab.ingressIP("web") == "192.0.2.200" }
         #expect(allocated, "ingress: \(lab.ingressIP("web") ?? "-")")
 
-        // serviceAllocation.namespaces: a Service of another namespace is refused the pool.
-        #expect(try lab.api("POST", "/api/v1/namespaces/other/services",
-                            InteropLab.json(["metadata": ["name": "intruder"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
+        // serviceAllocation.namespaces: a Service of another namespace (with the pool's Service
+        // label) is refused the pool, the only one there is.
+        #expect(try lab.api("POST", "/api/v1/namespaces/other/services", InteropLab.json([
+            "metadata": ["name": "intruder", "labels": ["app": "bar"]], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]],
+        ])).status == 201)
         let refused = await poll(timeout: 60) { !Self.events(lab, namespace: "other", kind: "Service", name: "intruder", reason: "AllocationFailed").isEmpty }
         #expect(refused, "no AllocationFailed Event on other/intruder")
         let intruder = (try? lab.api("GET", "/api/v1/namespaces/other/services/intruder"))?.json as? [String: Any]
