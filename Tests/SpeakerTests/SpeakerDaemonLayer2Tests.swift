@@ -49,7 +49,9 @@ struct SpeakerDaemonLayer2Tests {
         }
 
         func breakLease(node: String, resourceVersion: String) async -> Bool { false }
-        func record(_ event: ControllerEvent) async {}
+        /// The Events the daemon asked to record, in order.
+        let events = Mutex<[ControllerEvent]>([])
+        func record(_ event: ControllerEvent) async { events.withLock { $0.append(event) } }
         func publishReport(_ report: [ServiceKey: String], node: String) async -> Bool { true }
     }
 
