@@ -172,11 +172,9 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         case .service(let key):
             regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: services.get("\(key.namespace)/\(key.name)")?.metadata.uid, apiVersion: "v1")
             action = "Allocate"
-        case .configMap(let namespace, let name):
-            regarding = MetalLBInformers.reference(kind: "ConfigMap", namespace: namespace, name: name, in: metallb)
-            action = "LoadConfig"
-        case .resource(let kind, let namespace, let name):
-            regarding = MetalLBInformers.reference(kind: kind, namespace: namespace, name: name, in: metallb)
+        case .configMap, .resource:
+            guard let object = event.object.configurationObject else { return }
+            regarding = MetalLBInformers.reference(kind: object.kind, namespace: object.namespace, name: object.name, in: metallb)
             action = "LoadConfig"
         }
         do {

@@ -58,6 +58,16 @@ public struct ControllerEvent: Hashable, Sendable {
         case configMap(namespace: String, name: String)
         /// A metallb.io object (`IPAddressPool`, `BGPPeer`, ...) in the config namespace.
         case resource(kind: String, namespace: String, name: String)
+
+        /// The configuration object (the ConfigMap or a metallb.io object) as kind, namespace
+        /// and name; nil for a Service.
+        public var configurationObject: (kind: String, namespace: String, name: String)? {
+            switch self {
+            case .service: return nil
+            case .configMap(let namespace, let name): return ("ConfigMap", namespace, name)
+            case .resource(let kind, let namespace, let name): return (kind, namespace, name)
+            }
+        }
     }
 
     public enum Kind: String, Hashable, Sendable {

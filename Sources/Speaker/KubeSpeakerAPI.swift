@@ -325,11 +325,9 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             let uid = services.get("\(key.namespace)/\(key.name)")?.metadata.uid
             regarding = ObjectReference(kind: "Service", namespace: key.namespace, name: key.name, uid: uid, apiVersion: "v1")
             action = "Announce"
-        case .configMap(let namespace, let name):
-            regarding = MetalLBInformers.reference(kind: "ConfigMap", namespace: namespace, name: name, in: metallb)
-            action = "LoadConfig"
-        case .resource(let kind, let namespace, let name):
-            regarding = MetalLBInformers.reference(kind: kind, namespace: namespace, name: name, in: metallb)
+        case .configMap, .resource:
+            guard let object = event.object.configurationObject else { return }
+            regarding = MetalLBInformers.reference(kind: object.kind, namespace: object.namespace, name: object.name, in: metallb)
             action = "LoadConfig"
         }
         do {

@@ -15,6 +15,8 @@ import Testing
 /// Event (`ControllerEvent.configurationRefused`): on the metallb.io object the first error
 /// names, else on the speaker's config ConfigMap; `ironlb_config_stale` is 1 meanwhile and the
 /// last good configuration stays.
+/// Waits are long (300 s): in the parallel phase, CPU-bound simulation tests can hold the
+/// cooperative threads the daemon runs on for minutes; each wait ends as soon as it holds.
 struct SpeakerDaemonConfigTests {
     typealias API = SpeakerDaemonLayer2Tests.EchoingAPI
 
@@ -54,11 +56,11 @@ struct SpeakerDaemonConfigTests {
         api.sink.yield(.config(Self.good))
         api.sink.yield(.nodeUpserted(NodeState(name: "node1")))
         api.sink.yield(.synced)
-        #expect(await poll(timeout: 60, interval: 0.05) { daemon.notReadyReason() == nil }, "\(daemon.notReadyReason() ?? "")")
+        #expect(await poll(timeout: 300, interval: 0.05) { daemon.notReadyReason() == nil }, "\(daemon.notReadyReason() ?? "")")
 
         // A ConfigMap that does not parse: the Event goes on the speaker's ConfigMap.
         api.sink.yield(.config("address-pools: [{name: lan, protocol: nope}]"))
-        let onConfigMap = await poll(timeout: 60, interval: 0.05) { api.events.withLock { !$0.isEmpty } }
+        let onConfigMap = await poll(timeout: 300, interval: 0.05) { api.events.withLock { !$0.isEmpty } }
         #expect(onConfigMap)
         let first = api.events.withLock { $0.first }
         #expect(first?.object == .configMap(namespace: "lb", name: "pools"))
@@ -69,7 +71,7 @@ struct SpeakerDaemonConfigTests {
 
         // An object IronLB refuses: the Event goes on it.
         api.sink.yield(.config(Self.badObject))
-        let onObject = await poll(timeout: 60, interval: 0.05) { api.events.withLock { $0.count >= 2 } }
+        let onObject = await poll(timeout: 300, interval: 0.05) { api.events.withLock { $0.count >= 2 } }
         #expect(onObject)
         let second = api.events.withLock { $0.count >= 2 ? $0[1] : nil }
         #expect(second?.object == .resource(kind: "BGPPeer", namespace: "lb", name: "router"), "\(String(describing: second))")
@@ -78,11 +80,11 @@ struct SpeakerDaemonConfigTests {
 
         // Valid again: not stale, and no further Event.
         api.sink.yield(.config(Self.good))
-        #expect(await poll(timeout: 60, interval: 0.05) { !Self.stale(registry) })
+        #expect(await poll(timeout: 300, interval: 0.05) { !Self.stale(registry) })
         #expect(api.events.withLock { $0.count } == 2)
 
         await group.triggerGracefulShutdown()
-        let stopped = await poll(timeout: 60, interval: 0.05) { finished.withLock { $0 } }
+        let stopped = await poll(timeout: 300, interval: 0.05) { finished.withLock { $0 } }
         #expect(stopped)
         if stopped { try await eventLoops.shutdownGracefully() }
     }
