@@ -120,6 +120,8 @@ final class BGPSessions: Sendable {
                 logger.info("BGP session \(sessionState.rawValue)", metadata: ["lb.peer": "\(peer.address)", "lb.asn": "\(peer.peerASN)"])
             case .peerNotification(let notification):
                 logger.warning("BGP peer sent a NOTIFICATION", metadata: ["lb.peer": "\(peer.address)", "lb.notification": "\(notification)"])
+            case .notificationSent:
+                break  // BGPPeer logs it.
             case .updatesSent(let count):
                 metrics.updatesSent(peer, count: count)
             case .outboundBufferExceeded(let bytes):
