@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NetPrimitives
 import Synchronization
+import SpeakerCore
 
 /// The node's BGP sessions: one `BGPPeer` per configured peer that selects the node. A plan
 /// change sends only the difference on the sessions it touches; a peer whose configuration
