@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "BGPSession", targets: ["BGPSession"]),
         .library(name: "LinkWire", targets: ["LinkWire"]),
         .library(name: "KubeModel", targets: ["KubeModel"]),
+        .library(name: "KubeServerModel", targets: ["KubeServerModel"]),
         .library(name: "LBConfig", targets: ["LBConfig"]),
         .library(name: "BFD", targets: ["BFD"]),
     ],
@@ -40,20 +41,29 @@ let package = Package(
             name: "LBConfig",
             dependencies: ["NetPrimitives", "KubeModel", .product(name: "Yams", package: "Yams")]
         ),
+        // The allocator: which address a Service gets.
         .target(
             name: "LBCore",
             dependencies: ["NetPrimitives", "LBConfig", .product(name: "HeapModule", package: "swift-collections")]
         ),
+        // The controller's decisions: Service changes in, status patches and Events out.
+        .target(name: "ControllerCore", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "Announcements"]),
+        // What speakers report and how the controller reads it: `ironlb.io/announced-by`, the report Leases.
+        .target(name: "Announcements", dependencies: ["LBCore"]),
 
         // Pure: Kubernetes object model, JSON value/patch algorithms, times, leader-election state machine.
         .target(name: "KubeModel", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // Pure: the API server's machinery only KubeSim needs: JSON/merge/strategic patches, protobuf bodies.
+        .target(name: "KubeServerModel", dependencies: ["KubeModel", .product(name: "NIOCore", package: "swift-nio")]),
+        // Pure: client-go's leader-election rules over a Lease, as a state machine.
+        .target(name: "LeaderElection", dependencies: ["KubeModel"]),
 
         // Edges.
         // The embedded Kubernetes API server used by tests and `ironlb lab`.
         .target(
             name: "KubeSim",
             dependencies: [
-                "KubeModel",
+                "KubeModel", "KubeServerModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -69,7 +79,7 @@ let package = Package(
         .target(
             name: "KubeClient",
             dependencies: [
-                "KubeModel",
+                "KubeModel", "LeaderElection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -94,7 +104,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "LBCore", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel",
+                "LBCore", "ControllerCore", "Announcements", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -150,7 +160,7 @@ let package = Package(
             name: "Speaker",
             dependencies: [
                 "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire", "BFD", "BFDTransport",
-                "KubeClient", "KubeModel", "PacketIO", "LinkWire",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements", "ControllerCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -162,7 +172,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -229,6 +239,8 @@ let package = Package(
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
+        .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
+        .testTarget(name: "AnnouncementsTests", dependencies: ["Announcements", "LBCore", "TestSupport"]),
         .testTarget(
             name: "BGPWireTests",
             dependencies: [
@@ -255,7 +267,7 @@ let package = Package(
         .testTarget(
             name: "ControllerTests",
             dependencies: [
-                "Controller", "LBCore", "NetPrimitives", "TestSupport",
+                "Controller", "ControllerCore", "Announcements", "LBCore", "NetPrimitives", "TestSupport",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -266,7 +278,7 @@ let package = Package(
         .testTarget(
             name: "ControllerIntegrationTests",
             dependencies: [
-                "Controller", "LBCore", "LBConfig", "KubeSim", "KubeClient", "KubeModel", "TestSupport",
+                "Controller", "ControllerCore", "LBCore", "LBConfig", "KubeSim", "KubeClient", "KubeModel", "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -297,12 +309,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "L2OwnershipTests", dependencies: ["L2Ownership", "LinkWire", "NetPrimitives", "TestSupport"]),
-        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore", "L2Ownership", "NetPrimitives"]),
+        .testTarget(name: "SpeakerInteropTests", dependencies: ["TestSupport", "LBCore", "Announcements", "L2Ownership", "NetPrimitives"]),
         // The speaker daemon's edges with a scripted API and a recording layer 2 data plane.
         .testTarget(
             name: "SpeakerTests",
             dependencies: [
-                "Speaker", "SpeakerCore", "L2Ownership", "LBCore", "NetPrimitives", "TestSupport",
+                "Speaker", "SpeakerCore", "L2Ownership", "LBCore", "ControllerCore", "Announcements", "NetPrimitives", "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -310,9 +322,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
-        .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "TestSupport"]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel", "TestSupport"]),
+        .testTarget(name: "KubeModelTests", dependencies: ["KubeModel", "KubeServerModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KubeServerModelTests", dependencies: ["KubeServerModel", "KubeModel", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "LeaderElectionTests", dependencies: ["LeaderElection", "KubeModel"]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "KubeModel", "KubeServerModel", "TestSupport"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeSim", "KubeModel", "LeaderElection", "TestSupport"]),
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(
             name: "ManifestTests",

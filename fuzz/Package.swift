@@ -32,6 +32,7 @@ let package = Package(
             name: "FuzzKubeProtobuf",
             dependencies: [
                 .product(name: "KubeModel", package: "IronLB"),
+                .product(name: "KubeServerModel", package: "IronLB"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates Sources/KubeModel/KubeProtobufSchemas.swift: the field tables KubeProtobuf uses to
+"""Generates Sources/KubeServerModel/KubeProtobufSchemas.swift: the field tables KubeProtobuf uses to
 decode Kubernetes protobuf request bodies into the JSON KubeSim stores.
 
 Inputs are Kubernetes' own published schemas:
@@ -8,7 +8,7 @@ Inputs are Kubernetes' own published schemas:
   - k8s.io/apimachinery   pkg/apis/meta/v1, pkg/util/intstr, pkg/api/resource, pkg/runtime (same)
 
 Usage:
-  scripts/generate-kube-protobuf-schemas.py API_DIR APIMACHINERY_DIR > Sources/KubeModel/KubeProtobufSchemas.swift
+  scripts/generate-kube-protobuf-schemas.py API_DIR APIMACHINERY_DIR > Sources/KubeServerModel/KubeProtobufSchemas.swift
 
 where API_DIR and APIMACHINERY_DIR are checkouts of github.com/kubernetes/api and
 github.com/kubernetes/apimachinery at the same release tag (`TAG` below), for example

@@ -153,6 +153,7 @@ public final class BGPPeer: @unchecked Sendable {
             case .send(let message):
                 if case .notification(let notification) = message {
                     logger.warning("sending NOTIFICATION", metadata: ["lb.bgp.notification": "\(notification)"])
+                    onEvent(.notificationSent(notification))
                 }
                 guard let channel else { continue }
                 if case .update = message { updates += 1 }
@@ -329,6 +330,8 @@ public final class BGPPeer: @unchecked Sendable {
 public enum BGPPeerEvent: Sendable, Equatable {
     case stateChanged(BGPSessionState)
     case peerNotification(BGPNotification)
+    /// The speaker sent this NOTIFICATION (hold timer expired, Cease, an error in what the peer sent).
+    case notificationSent(BGPNotification)
     /// This many UPDATE messages (End-of-RIB included) were written to the session.
     case updatesSent(Int)
     /// The session was reset because this many bytes waited for the peer to read them,

@@ -1,4 +1,5 @@
 import LBCore
+import ControllerCore
 
 /// The informers' view, kept by every replica so a new leader starts from warm caches.
 struct ClusterSnapshot: Sendable {

@@ -3,6 +3,7 @@
 // replica leads; a standby keeps its caches warm and rebuilds the core from them on takeover.
 import LBCore
 import NetPrimitives
+import ControllerCore
 
 /// A change seen by the informers.
 public enum ControllerInput: Hashable, Sendable {

@@ -1,5 +1,6 @@
 import LBCore
 import Prometheus
+import ControllerCore
 
 /// The controller's metrics, named as MetalLB names them so dashboards carry over.
 struct ControllerMetrics: Sendable {

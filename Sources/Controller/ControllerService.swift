@@ -4,6 +4,8 @@ import NetPrimitives
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import ControllerCore
+import Announcements
 
 /// `ironlb controller`: informer changes in, allocations out, while this replica leads.
 public final class ControllerService: Service, Sendable {

@@ -8,6 +8,8 @@ import NIOConcurrencyHelpers
 import NetPrimitives
 import ServiceLifecycle
 import Synchronization
+import ControllerCore
+import Announcements
 
 /// The controller's view of a real (or embedded) API server: informers for Services (all
 /// namespaces), the config ConfigMap, Namespaces and the Leases in IronLB's namespace (speaker

@@ -2,6 +2,7 @@ import LBCore
 import NetPrimitives
 import Prometheus
 import Synchronization
+import ControllerCore
 
 /// The allocation part of a Service's status: its ingress IPs and the pool they came from.
 struct AllocationWish: Hashable, Sendable {

@@ -8,6 +8,8 @@ import Logging
 import Observability
 import Prometheus
 import ServiceLifecycle
+import ControllerCore
+import LeaderElection
 
 /// `ironlb controller`: allocates IPs for Services of type LoadBalancer.
 public struct ControllerCommand: AsyncParsableCommand {

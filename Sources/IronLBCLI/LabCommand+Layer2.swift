@@ -14,6 +14,8 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import ControllerCore
+import Announcements
 #endif
 
 /// `ironlb lab --layer2`: the same cluster, but the three nodes live in network namespaces on a

@@ -15,6 +15,7 @@ import Prometheus
 import ServiceLifecycle
 import Speaker
 import Synchronization
+import ControllerCore
 
 /// `ironlb lab`: IronLB's main job on an embedded default, on one machine with no cluster.
 public struct LabCommand: AsyncParsableCommand {

@@ -13,6 +13,7 @@
 import Foundation
 import KubeModel
 import Yams
+import LeaderElection
 
 /// Everything needed to reach an API server.
 public struct ClientConfiguration: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import KubeModel
 import NIOConcurrencyHelpers
+import LeaderElection
 
 /// Leader election on a Lease (client-go semantics): drives `LeaderElectionStateMachine` with
 /// GET/POST/PUT on `leases.coordination.k8s.io`, publishes leadership changes on `leadership`,

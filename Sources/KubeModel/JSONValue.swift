@@ -3,13 +3,12 @@
 // Overview: `JSONValue` is a generic JSON tree with its own parser/serializer (no Foundation),
 // used by KubeSim to store objects verbatim and by KubeClient to preserve unknown fields.
 // Typed models (`V1Service`, `V1Lease`, ...) are plain Codable structs; `KubeTime`/`MicroTime`
-// implement RFC 3339 without Foundation. `JSONMergePatch`, `JSONPatch` and `StrategicMergePatch`
-// implement RFC 7386, RFC 6902 and the subset of Kubernetes' strategic merge patch IronLB and
-// kubectl touch. `LabelSelector`/`FieldSelector` parse and match selectors. `JSONStreamFramer`
-// splits a watch stream into JSON objects. `KubeProtobuf` decodes Kubernetes protobuf bodies
-// (`k8s\0` + runtime.Unknown, read with `ProtobufReader`) into `JSONValue` for the kinds it has
-// field tables for (v1 Service). `LeaderElectionStateMachine` is client-go's Lease
-// algorithm as a state machine, and `Backoff` its jittered exponential backoff.
+// implement RFC 3339 without Foundation. `JSONMergePatch` implements
+// RFC 7386 (KubeClient preserves unknown fields with it). `LabelSelector`/`FieldSelector` parse
+// and match selectors. `JSONStreamFramer` splits a watch stream into JSON objects, and
+// `Backoff` is client-go's jittered exponential backoff. The API server's own machinery (JSON
+// Patch, strategic merge patch, protobuf bodies) is in KubeServerModel; client-go's
+// leader-election rules are in LeaderElection.
 
 /// A JSON value. Objects are unordered dictionaries; serialization sorts keys for determinism.
 public enum JSONValue: Sendable, Hashable {

@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import KubeServerModel
 
 /// What a request produces.
 enum SimResponse: Sendable {

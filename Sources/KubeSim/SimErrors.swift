@@ -1,4 +1,5 @@
 import KubeModel
+import KubeServerModel
 
 /// Status bodies with the API server's reasons and messages (apimachinery `errors.go`).
 enum SimErrors {

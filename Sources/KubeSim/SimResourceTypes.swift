@@ -1,4 +1,5 @@
 import KubeModel
+import KubeServerModel
 
 /// The resources KubeSim serves and the registry behaviour that differs between them: one table
 /// drives routing, discovery (legacy and aggregated), OpenAPI, field selectors, name validation,

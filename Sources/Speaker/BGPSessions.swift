@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NetPrimitives
 import Synchronization
+import SpeakerCore
 
 /// The node's BGP sessions: one `BGPPeer` per configured peer that selects the node. A plan
 /// change sends only the difference on the sessions it touches; a peer whose configuration
@@ -120,6 +121,8 @@ final class BGPSessions: Sendable {
                 logger.info("BGP session \(sessionState.rawValue)", metadata: ["lb.peer": "\(peer.address)", "lb.asn": "\(peer.peerASN)"])
             case .peerNotification(let notification):
                 logger.warning("BGP peer sent a NOTIFICATION", metadata: ["lb.peer": "\(peer.address)", "lb.notification": "\(notification)"])
+            case .notificationSent:
+                break  // BGPPeer logs it.
             case .updatesSent(let count):
                 metrics.updatesSent(peer, count: count)
             case .outboundBufferExceeded(let bytes):

@@ -9,6 +9,8 @@ import NetPrimitives
 import ServiceLifecycle
 import SpeakerCore
 import Synchronization
+import ControllerCore
+import Announcements
 
 /// The speaker's view of the API server: informers for Services, EndpointSlices, Nodes, the
 /// config ConfigMap and the speaker Leases; writes to this node's Lease; Events. Run it as a

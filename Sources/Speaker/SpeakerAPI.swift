@@ -5,6 +5,8 @@ import L2Ownership
 import LBCore
 import NetPrimitives
 import SpeakerCore
+import ControllerCore
+import Announcements
 
 /// The narrow view of the Kubernetes API the speaker needs.
 public protocol SpeakerAPI: Sendable {

@@ -8,6 +8,8 @@ import Prometheus
 import ServiceLifecycle
 import SpeakerCore
 import Synchronization
+import ControllerCore
+import Announcements
 
 /// `ironlb speaker`: keeps, at every moment, exactly the announcements the cluster calls for.
 public final class SpeakerDaemon: Service, Sendable {

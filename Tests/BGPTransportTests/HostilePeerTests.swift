@@ -39,14 +39,14 @@ final class ScriptedBGPPeer: @unchecked Sendable {
 
     struct ScriptError: Error { let step: String; let errno: Int32 }
 
-    /// Waits up to 60 s for the speaker to connect, then sends OPEN and KEEPALIVE.
-    func acceptAndOpen(asn: UInt32) throws {
+    /// Waits up to 60 s for the speaker to connect, then sends OPEN (with `holdTime`) and KEEPALIVE.
+    func acceptAndOpen(asn: UInt32, holdTime: UInt16 = 90) throws {
         var request = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         guard poll(&request, 1, 60_000) == 1 else { throw ScriptError(step: "accept", errno: errno) }
         let accepted = accept(listener, nil, nil)
         guard accepted >= 0 else { throw ScriptError(step: "accept", errno: errno) }
         lock.withLock { connection = accepted }
-        let open = BGPOpen(asn: asn, holdTime: 90, bgpIdentifier: IPv4Address(192, 0, 2, 1),
+        let open = BGPOpen(asn: asn, holdTime: holdTime, bgpIdentifier: IPv4Address(192, 0, 2, 1),
                            capabilities: [.multiprotocol(.ipv4Unicast), .routeRefresh, .fourOctetASN(asn)])
         _ = send([.open(open), .keepalive])
     }
@@ -76,11 +76,65 @@ final class ScriptedBGPPeer: @unchecked Sendable {
         thread.start()
     }
 
+    /// Reads everything until the connection ends, noting when each KEEPALIVE arrives, and
+    /// sends one KEEPALIVE every `interval` seconds (on threads of their own).
+    func keepAlive(every interval: Double, arrivals: KeepaliveArrivals) {
+        let descriptor = lock.withLock { connection }
+        Thread {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = recv(descriptor, &buffer, buffer.count, 0)
+                if count <= 0 { break }
+                pending.append(contentsOf: buffer[0..<count])
+                // Whole messages: 16-byte marker, 2-byte length, 1-byte type.
+                var start = 0
+                while pending.count - start >= 19 {
+                    let length = Int(pending[start + 16]) << 8 | Int(pending[start + 17])
+                    guard length >= 19, pending.count - start >= length else { break }
+                    if pending[start + 18] == 4 { arrivals.note() }
+                    start += length
+                }
+                pending.removeFirst(start)
+            }
+            arrivals.closed()
+        }.start()
+        Thread {
+            while self.send([.keepalive]) { Thread.sleep(forTimeInterval: interval) }
+        }.start()
+    }
+
     func close() {
         lock.withLock {
             if connection >= 0 { shutdown(connection, Int32(SHUT_RDWR)) }
         }
         Glibc.close(listener)
+    }
+}
+
+/// When each KEEPALIVE reached a scripted peer (monotonic seconds).
+final class KeepaliveArrivals: @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [Double] = []
+    private var ended = false
+
+    func note() { lock.withLock { times.append(Self.now()) } }
+    func closed() { lock.withLock { ended = true } }
+    var count: Int { lock.withLock { times.count } }
+    var connectionEnded: Bool { lock.withLock { ended } }
+
+    /// The longest time between two KEEPALIVEs, or from the last one to now.
+    var longestGap: Double {
+        lock.withLock {
+            let now = Self.now()
+            return zip(times, times.dropFirst() + [now]).map { $1 - $0 }.max() ?? 0
+        }
+    }
+
+    static func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }
 
@@ -153,6 +207,60 @@ final class ScriptedBGPPeer: @unchecked Sendable {
         #expect(await eventually(timeout: 60, interval: 0.05) { events.since(0).contains(.stateChanged(.active)) })
         _ = try? await speaker.stop().get()
         peer.close()
+        try await loops.shutdownGracefully()
+    }
+
+    /// A peer that floods refreshes and does not read shares the speaker's one event loop with
+    /// a well-behaved peer; the well-behaved peer's session never reaches its hold time: every
+    /// KEEPALIVE arrives within the negotiated 6 s hold time (the bound a router enforces), the
+    /// session stays Established, and KEEPALIVEs keep coming while the flood goes on.
+    @Test func aSlowPeerDoesNotDelayAnotherPeersKeepalives() async throws {
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = loops.next()
+        let slow = try ScriptedBGPPeer(receiveBuffer: 4096)
+        let healthy = try ScriptedBGPPeer()
+        let slowEvents = PeerEvents()
+        let healthyEvents = PeerEvents()
+        // The shipped coalescing interval (1 s); with none (`.zero`, every refresh a full resend,
+        // as before issue 15) the flood holds the loop and the healthy session's hold timer expires.
+        let interval = BGPSessionConfiguration(localASN: 1, peerASN: 1, routerID: IPv4Address(192, 0, 2, 10)).routeRefreshInterval
+        let slowSpeaker = makeSpeaker(port: slow.port, refreshInterval: interval, loop: loop, events: slowEvents)
+        let healthySpeaker = makeSpeaker(port: healthy.port, refreshInterval: interval, loop: loop, events: healthyEvents)
+        slowSpeaker.setDesiredRoutes(routes(2000))
+        healthySpeaker.setDesiredRoutes(routes(10))
+        slowSpeaker.start()
+        healthySpeaker.start()
+        try slow.acceptAndOpen(asn: Self.asn)
+        try healthy.acceptAndOpen(asn: Self.asn, holdTime: 6)
+        let arrivals = KeepaliveArrivals()
+        healthy.keepAlive(every: 1, arrivals: arrivals)
+        #expect(await eventually(timeout: 60, interval: 0.05) { slowEvents.established(since: 0) && healthyEvents.established(since: 0) })
+        let established = healthyEvents.mark
+        let before = arrivals.count
+
+        // The flood lasts until the healthy peer has had 5 more KEEPALIVEs (2 s apart: about
+        // 10 s), the slow session is reset, or 200,000 refreshes went out.
+        let burst = [BGPMessage](repeating: .routeRefresh(BGPRouteRefresh(family: .ipv4Unicast)), count: 100)
+        var sent = 0
+        var longestGap = 0.0
+        while sent < 200_000, arrivals.count < before + 5, !arrivals.connectionEnded, slow.send(burst) {
+            sent += burst.count
+            longestGap = max(longestGap, arrivals.longestGap)
+        }
+        // If the slow peer was reset early, the healthy one must still get its KEEPALIVEs.
+        #expect(await eventually(timeout: 60, interval: 0.1) {
+            longestGap = max(longestGap, arrivals.longestGap)
+            return arrivals.count >= before + 5 || arrivals.connectionEnded
+        })
+        #expect(sent > 0)
+        #expect(arrivals.count >= before + 5)
+        #expect(!arrivals.connectionEnded)
+        #expect(longestGap < 6, "a KEEPALIVE came \(longestGap) s after the previous one: the peer's hold timer (6 s) would have expired")
+        #expect(!healthyEvents.since(established).contains { if case .stateChanged = $0 { true } else { false } })
+        _ = try? await slowSpeaker.stop().get()
+        _ = try? await healthySpeaker.stop().get()
+        slow.close()
+        healthy.close()
         try await loops.shutdownGracefully()
     }
 }

@@ -32,6 +32,11 @@ final class PeerEvents: @unchecked Sendable {
         since(mark).compactMap { if case .peerNotification(let notification) = $0 { notification } else { nil } }
     }
 
+    /// Whether the speaker gave up on the peer by its hold timer since `mark`.
+    func sentHoldTimerExpired(since mark: Int) -> Bool {
+        since(mark).contains { if case .notificationSent(let notification) = $0 { notification.code == BGPErrorCode.holdTimerExpired.rawValue } else { false } }
+    }
+
     /// Whether a session reached Established since `mark`.
     func established(since mark: Int) -> Bool { since(mark).contains(.stateChanged(.established)) }
 }
@@ -246,6 +251,7 @@ final class Lab: @unchecked Sendable {
             #expect(await poll(timeout: 30, interval: 0.5) { (try? await peer.state().get()) != .established },
                     "the speaker never gave up on the frozen \(kind.testDescription)")
             #expect(lab.events.notifications(since: frozen).isEmpty)
+            #expect(lab.events.sentHoldTimerExpired(since: frozen), "given up on, but not by the hold timer: \(lab.events.since(frozen))")
             #expect(await eventually(timeout: 20, interval: 0.5) { lab.speakerConnections().isDisjoint(with: connection) },
                     "the connection to the frozen router stayed open: \(connection)")
             router.resume()
@@ -288,17 +294,19 @@ final class Lab: @unchecked Sendable {
             let aborted = lab.events.mark
             let sockets = try lab.routerNamespace.check(["ss", "-K", "-t", "-n", "state", "established", "(", "sport", "=", ":179", ")"])
             #expect(sockets.contains("192.0.2.1:179"), "ss -K closed no BGP connection: \(sockets)")
-            // Noticed from the reset connection, before the 9 s hold timer could have expired.
-            #expect(await poll(timeout: 6, interval: 0.1) { (try? await peer.state().get()) != .established })
+            // Noticed from the reset connection, not by the hold timer expiring.
+            #expect(await poll(timeout: 60, interval: 0.1) { (try? await peer.state().get()) != .established })
             #expect(lab.events.notifications(since: aborted).isEmpty)
+            #expect(!lab.events.sentHoldTimerExpired(since: aborted), "\(lab.events.since(aborted))")
             #expect(await eventually(timeout: 60, interval: 0.5) { lab.events.established(since: aborted) })
             #expect(await eventually(timeout: 30, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) && lab.router!.has(Self.v6) })
 
             let killed = lab.events.mark
             lab.router!.signal(SIGKILL)
-            // Noticed from the closed connection, before the 9 s hold timer could have expired.
-            #expect(await poll(timeout: 6, interval: 0.1) { (try? await peer.state().get()) != .established })
+            // Noticed from the closed connection, not by the hold timer expiring.
+            #expect(await poll(timeout: 60, interval: 0.1) { (try? await peer.state().get()) != .established })
             #expect(lab.events.notifications(since: killed).isEmpty)
+            #expect(!lab.events.sentHoldTimerExpired(since: killed), "\(lab.events.since(killed))")
             try lab.restartRouter()
             #expect(await eventually(timeout: 60, interval: 0.5) { lab.router!.sessionUp && lab.router!.has(Self.v4) && lab.router!.has(Self.v6) })
             #expect(lab.events.established(since: killed))

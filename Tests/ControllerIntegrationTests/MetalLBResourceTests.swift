@@ -2,6 +2,7 @@ import Foundation
 import KubeModel
 import LBCore
 import Testing
+import ControllerCore
 
 extension ControllerAcceptance {
     /// Issue #14: the controller reads metallb.io objects beside the ConfigMap

@@ -5,6 +5,8 @@ import Testing
 import TestSupport
 import LBCore
 @testable import Controller
+@testable import ControllerCore
+@testable import Announcements
 
 let config = """
     address-pools:

@@ -2,6 +2,8 @@ import Synchronization
 import LBCore
 import NetPrimitives
 @testable import Controller
+@testable import ControllerCore
+@testable import Announcements
 
 /// An in-memory API for the controller's edge: Services with status, a broadcast watch, and
 /// injectable write failures. Status writes are echoed to every watcher, as a real watch does.

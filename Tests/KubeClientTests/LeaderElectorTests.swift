@@ -4,6 +4,7 @@ import KubeSim
 import NIOConcurrencyHelpers
 import Testing
 @testable import KubeClient
+@testable import LeaderElection
 
 @Suite(.serialized) struct LeaderElectorTests {
     static func config(_ id: String, leaseDuration: Duration = .seconds(3), renewDeadline: Duration = .seconds(2)) -> LeaderElectionConfig {

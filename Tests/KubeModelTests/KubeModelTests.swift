@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 @testable import KubeModel
+@testable import KubeServerModel
 
 func fixture(_ name: String) throws -> [UInt8] {
     let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures")!

@@ -2,6 +2,7 @@ import Foundation
 import KubeModel
 import Testing
 @testable import KubeSim
+@testable import KubeServerModel
 
 /// Protobuf request bodies (kubectl ≥ 1.32 `create <generator>`), in process: real kubectl bodies
 /// from Tests/Fixtures/kube-protobuf are decoded for every kind KubeSim serves (tables generated

@@ -38,7 +38,7 @@ import Testing
     @Test func everyEventReasonIsExplained() throws {
         var reasons: Set<String> = []
         // The processes that record Events (KubeSim's API Status reasons are not Events).
-        let recorders = ["Sources/LBCore", "Sources/Controller", "Sources/SpeakerCore", "Sources/Speaker"]
+        let recorders = ["Sources/LBCore", "Sources/ControllerCore", "Sources/Controller", "Sources/SpeakerCore", "Sources/Speaker"]
         for (_, text) in try recorders.flatMap({ try Self.sources(under: $0) }) {
             // `.warning, "Reason"` in an Event, or `reason: "Reason"` passed to a helper that makes one.
             for match in try Self.matches(#"(?:\.(?:warning|normal), |reason: )"([A-Za-z]+)""#, in: text) { reasons.insert(match[0]) }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import LBCore
 import TestSupport
+import Announcements
 
 /// End to end: KubeSim and the controller in a "control" namespace, two speakers each in its own
 /// "node" namespace, and FRR in a "router" namespace, all on one bridge (192.0.2.0/24). The test

@@ -2,6 +2,7 @@ import Foundation
 import LBCore
 import Testing
 import TestSupport
+import Announcements
 
 /// Announcements follow endpoints (issue 13), end to end with KubeSim running the workloads
 /// (`ironlb kubesim --workloads`: Deployments, Pods, EndpointSlices): a Cluster Service scaled to

@@ -1,4 +1,5 @@
 import Foundation
+import ControllerCore
 import LBCore
 import Logging
 import NIOPosix

@@ -11,6 +11,7 @@ import SpeakerCore
 import Synchronization
 import TestSupport
 import Testing
+import ControllerCore
 
 /// The speaker daemon's layer 2 edge with a scripted API and a recording data plane: what it
 /// hands the data plane, in what order. Real time, short Lease timings, bounded waits.

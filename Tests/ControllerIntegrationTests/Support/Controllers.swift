@@ -7,6 +7,7 @@ import ServiceLifecycle
 import Testing
 import TestSupport
 import Controller
+import ControllerCore
 
 /// The controller in this process, as `ironlb controller --no-leader-elect` wires it: a
 /// KubeClient from KubeSim's kubeconfig, KubeControllerAPI, ControllerService.

@@ -8,6 +8,7 @@
 // read that fails or needs more bytes leaves the buffer untouched, that every error has a code,
 // and that a decoded object is a JSON object with its kind whose serialization parses back to it.
 import KubeModel
+import KubeServerModel
 import NIOCore
 
 func envelope(raw: [UInt8], apiVersion: String = "v1", kind: String = "Service") -> [UInt8] {

@@ -2,6 +2,7 @@ import Testing
 import LBConfig
 import NetPrimitives
 @testable import LBCore
+@testable import ControllerCore
 
 let poolConfig = """
     address-pools:

@@ -2,6 +2,10 @@ import Testing
 import LBConfig
 import NetPrimitives
 @testable import LBCore
+@testable import SpeakerCore
+
+/// A configuration the test knows to be valid.
+private func config(_ yaml: String) -> Configuration { try! ConfigParser.parseConfigValue(yaml).get() }
 
 @Suite struct BGPAdvertisementPlanTests {
     let configuration = config("""

@@ -1,3 +1,4 @@
+import LBCore
 import LBConfig
 import NetPrimitives
 

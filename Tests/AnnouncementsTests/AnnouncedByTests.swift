@@ -1,5 +1,6 @@
 import LBCore
 import Testing
+import Announcements
 
 @Suite struct AnnouncedByIndexTests {
     static let web = ServiceKey(namespace: "default", name: "web")

@@ -1,3 +1,4 @@
+import KubeModel
 /// The Lease record as leader election sees it (client-go `LeaderElectionRecord`).
 public struct LeaseRecord: Sendable, Hashable {
     public var holderIdentity: String

@@ -1,5 +1,6 @@
 import Testing
 @testable import KubeModel
+@testable import LeaderElection
 
 /// A virtual-time harness: electors share a fake Lease store; API calls are instantaneous.
 struct ElectionHarness {

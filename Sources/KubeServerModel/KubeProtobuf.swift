@@ -1,3 +1,4 @@
+import KubeModel
 import NIOCore
 
 // Kubernetes' protobuf media type (`application/vnd.kubernetes.protobuf`) decoded into the JSON

@@ -1,3 +1,5 @@
+import LBCore
+
 /// Which nodes announce each Service, for the `ironlb.io/announced-by` annotation the
 /// controller keeps on every Service (docs/design/announced-by.md).
 ///

@@ -1,3 +1,4 @@
+import KubeModel
 import NIOCore
 
 // Protocol Buffers wire format, read side only (https://protobuf.dev/programming-guides/encoding/):

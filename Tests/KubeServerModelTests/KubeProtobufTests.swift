@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 @testable import KubeModel
+@testable import KubeServerModel
 
 /// Real kubectl request bodies under Tests/Fixtures/kube-protobuf (see its README).
 enum ProtobufFixtures {
