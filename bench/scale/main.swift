@@ -76,7 +76,7 @@ let helper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendi
 let speakerAddress = "2001:db8::11", gobgpAddress = "2001:db8::20"
 let lab = try InteropLab(ironlb: ironlb)
 let gobgpNS = try NetworkNamespace(prefix: "e2e-gobgp")
-var gobgpd: ManagedProcess?
+nonisolated(unsafe) var gobgpd: ManagedProcess?
 func tearDown() {
     gobgpd?.stop(signal: SIGKILL, timeout: 5)
     gobgpNS.destroy()
