@@ -87,6 +87,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(
@@ -211,6 +212,7 @@ let package = Package(
         ),
 
         .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
+        .executableTarget(name: "bench-scale", dependencies: ["TestSupport"], path: "bench/scale", exclude: ["helper.py"]),
         // BFD detection time: IronLB next to FRR's bfdd in the same run (issue 17).
         .executableTarget(
             name: "bench-bfd",

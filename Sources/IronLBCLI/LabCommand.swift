@@ -127,7 +127,7 @@ public struct LabCommand: AsyncParsableCommand {
             services += [.init(service: api), .init(service: daemon)]
             services.append(.init(service: ObservabilityServer(
                 host: "127.0.0.1", port: 0, registry: registry, logger: nodeLogger, readiness: { daemon.notReadyReason() },
-                onBound: { address in endpoints.set(node, address.port) }
+                onBound: { address in endpoints.set(node, address.port) }, extraMetrics: { daemon.serviceMetrics() }
             )))
         }
         let view = LabView(sim: sim, collector: collector, kubeconfig: sim.kubeconfigPath, endpoints: endpoints, once: once, timeout: timeout, say: say)

@@ -129,7 +129,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
         )
         let observability = ObservabilityServer(
             host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,
-            readiness: { daemon.notReadyReason() }
+            readiness: { daemon.notReadyReason() }, extraMetrics: { daemon.serviceMetrics() }
         )
         logger.info("starting", metadata: ["lb.config": "\(common.configNamespace)/\(common.configName)", "lb.class": "\(common.lbClass ?? "<none>")"])
         // Shutdown runs in reverse: stop serving, release the Lease and withdraw, stop watching.

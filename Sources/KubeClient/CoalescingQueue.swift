@@ -1,4 +1,4 @@
-import OrderedCollections
+import DequeModule
 import Synchronization
 
 /// A queue of the latest value per object, for level-triggered consumers (client-go's work
@@ -6,10 +6,14 @@ import Synchronization
 /// so the queue holds at most one entry per object however fast an object changes, and its
 /// length is bounded by the number of objects, not by the rate of events.
 ///
-/// One consumer: `stream()` pulls on demand (no buffer of its own).
+/// One consumer: `stream()` pulls on demand (no buffer of its own). Every operation is O(1):
+/// the order is a deque of keys beside a dictionary of values (an `OrderedDictionary`'s
+/// `removeFirst` moves every waiting entry, O(n) per value taken when thousands wait).
 public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct State {
-        var pending: OrderedDictionary<Key, Value> = [:]
+        /// The waiting objects, oldest first; each key at most once.
+        var order: Deque<Key> = []
+        var pending: [Key: Value] = [:]
         var waiter: CheckedContinuation<Value?, Never>?
         var finished = false
         var coalesced = 0
@@ -26,6 +30,12 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
 
     /// Queues `value`, replacing a value about the same object that still waits.
     public func yield(_ value: Value) {
+        yield(value, merge: { _, newer in newer })
+    }
+
+    /// Queues `value`; when a value about the same object still waits, `merge(waiting, value)`
+    /// takes its place (in its place in the order), or nil takes both away.
+    public func yield(_ value: Value, merge: (Value, Value) -> Value?) {
         let key = self.key(value)
         let waiter = state.withLock { state -> CheckedContinuation<Value?, Never>? in
             guard !state.finished else { return nil }
@@ -33,7 +43,14 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
                 state.waiter = nil
                 return waiter
             }
-            if state.pending.updateValue(value, forKey: key) != nil { state.coalesced += 1 }
+            if let waiting = state.pending[key] {
+                // A key taken away stays in `order`; `next` skips it.
+                state.pending[key] = merge(waiting, value)
+                state.coalesced += 1
+            } else {
+                state.pending[key] = value
+                state.order.append(key)
+            }
             state.peak = max(state.peak, state.pending.count)
             return nil
         }
@@ -61,7 +78,9 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
                 let answer = state.withLock { state -> Value?? in
-                    if !state.pending.isEmpty { return .some(state.pending.removeFirst().value) }
+                    while let key = state.order.popFirst() {
+                        if let value = state.pending.removeValue(forKey: key) { return .some(value) }
+                    }
                     if state.finished || Task.isCancelled { return .some(nil) }
                     state.waiter = continuation
                     return .none

@@ -43,16 +43,60 @@ public final class Informer<T: KubeResource>: Sendable {
     public let watchTimeout: ClosedRange<Int>
     public let events: AsyncStream<InformerEvent<T>>
     private let continuation: AsyncStream<InformerEvent<T>>.Continuation
+    /// With `coalescing`: the events not yet taken, at most one per object (nil: `.synced`).
+    private let pending: CoalescingQueue<String?, InformerEvent<T>>?
     private let state = NIOLockedValueBox(State())
     private let started = ContinuousClock.now
 
-    public init(client: KubeClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600) {
+    /// `coalescing`: events a slow consumer has not taken yet are merged per object (added then
+    /// updated is one added with the newest object; added then deleted is nothing; deleted then
+    /// added is updated), so they hold at most one event per object however fast objects change.
+    /// Without it every change is delivered, in order, and waits in an unbounded buffer.
+    public init(client: KubeClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600,
+                coalescing: Bool = false) {
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.watchTimeout = watchTimeout
-        (events, continuation) = AsyncStream.makeStream(of: InformerEvent<T>.self, bufferingPolicy: .unbounded)
+        let stream: AsyncStream<InformerEvent<T>>
+        (stream, continuation) = AsyncStream.makeStream(of: InformerEvent<T>.self, bufferingPolicy: .unbounded)
+        if coalescing {
+            let queue = CoalescingQueue<String?, InformerEvent<T>>(key: Self.object(of:))
+            pending = queue
+            events = queue.stream()
+        } else {
+            pending = nil
+            events = stream
+        }
+    }
+
+    /// The object an event is about (nil: `.synced`).
+    static func object(of event: InformerEvent<T>) -> String? {
+        switch event {
+        case .added(let object), .updated(_, let object), .deleted(let object): return object.key
+        case .synced: return nil
+        }
+    }
+
+    /// An event that waits, merged with a newer one about the same object; nil: neither is left.
+    static func merge(_ waiting: InformerEvent<T>, _ newer: InformerEvent<T>) -> InformerEvent<T>? {
+        switch (waiting, newer) {
+        case (.added, .updated(_, let object)): return .added(object)
+        case (.added, .deleted): return nil
+        case (.updated(let old, _), .updated(_, let object)): return .updated(old: old, new: object)
+        case (.deleted(let old), .added(let object)), (.deleted(let old), .updated(_, let object)): return .updated(old: old, new: object)
+        default: return newer
+        }
+    }
+
+    private func emit(_ event: InformerEvent<T>) {
+        if let pending { pending.yield(event, merge: Self.merge) } else { continuation.yield(event) }
+    }
+
+    private func finish() {
+        pending?.finish()
+        continuation.finish()
     }
 
     public var hasSynced: Bool { state.withLockedValue { $0.synced } }
@@ -74,7 +118,7 @@ public final class Informer<T: KubeResource>: Sendable {
 
     /// Runs until the task is cancelled; then finishes `events`.
     public func run() async {
-        defer { continuation.finish() }
+        defer { finish() }
         var needList = true
         while !Task.isCancelled {
             do {
@@ -148,7 +192,7 @@ public final class Informer<T: KubeResource>: Sendable {
                 }
             }
         }
-        if let e = out { continuation.yield(e) }
+        if let e = out { emit(e) }
         return expired
     }
 
@@ -171,8 +215,8 @@ public final class Informer<T: KubeResource>: Sendable {
             s.lastRV = list.metadata.resourceVersion
             s.synced = true
         }
-        for e in emitted { continuation.yield(e) }
-        continuation.yield(.synced)
+        for e in emitted { emit(e) }
+        emit(.synced)
     }
 }
 

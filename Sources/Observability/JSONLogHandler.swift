@@ -55,9 +55,12 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
+    /// `2026-12-06T13:19:14.379Z`. The format style (FoundationEssentials) is the same text as
+    /// an `ISO8601DateFormatter` with fractional seconds, without building one per line through
+    /// ICU (that was a tenth of the speaker's CPU at 10,000 Services: one log line each).
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        date.formatted(Self.timestampStyle)
     }
+
+    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }

@@ -38,6 +38,8 @@ public final class ObservabilityServer: Service, Sendable {
     private let logger: Logger
     private let bound: @Sendable (SocketAddress) -> Void
     private let limits: Limits
+    /// Exposition text appended to the registry's on every scrape (series kept outside the registry).
+    private let extraMetrics: (@Sendable () -> String)?
     private let connections = ConnectionCount()
     /// Connections open now.
     var openConnections: Int { connections.current }
@@ -45,9 +47,11 @@ public final class ObservabilityServer: Service, Sendable {
     /// `port` 0 picks a free port; `onBound` receives the address once listening.
     public init(
         host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger, limits: Limits = Limits(),
-        readiness: @escaping Readiness, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+        readiness: @escaping Readiness, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        extraMetrics: (@Sendable () -> String)? = nil
     ) {
         self.limits = limits
+        self.extraMetrics = extraMetrics
         self.host = host
         self.port = port
         self.registry = registry
@@ -61,6 +65,7 @@ public final class ObservabilityServer: Service, Sendable {
         let readiness = self.readiness
         let limits = self.limits
         let connections = self.connections
+        let extraMetrics = self.extraMetrics
         let rejected = registry.makeCounter(descriptor: MetricNameDescriptor(
             namespace: "ironlb", subsystem: "http", metricName: "connections_rejected", unitName: "total",
             helpText: "Connections to /metrics, /healthz and /readyz closed at once because too many were open."))
@@ -81,7 +86,7 @@ public final class ObservabilityServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: limits.idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ObservabilityHandler(registry: registry, readiness: readiness))
+                    try channel.pipeline.syncOperations.addHandler(ObservabilityHandler(registry: registry, readiness: readiness, extraMetrics: extraMetrics))
                 }
             }
             .bind(host: host, port: port)
@@ -133,10 +138,12 @@ final class ObservabilityHandler: ChannelInboundHandler, Sendable {
 
     private let registry: PrometheusCollectorRegistry
     private let readiness: ObservabilityServer.Readiness
+    private let extraMetrics: (@Sendable () -> String)?
 
-    init(registry: PrometheusCollectorRegistry, readiness: @escaping ObservabilityServer.Readiness) {
+    init(registry: PrometheusCollectorRegistry, readiness: @escaping ObservabilityServer.Readiness, extraMetrics: (@Sendable () -> String)? = nil) {
         self.registry = registry
         self.readiness = readiness
+        self.extraMetrics = extraMetrics
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -148,7 +155,7 @@ final class ObservabilityHandler: ChannelInboundHandler, Sendable {
         } else {
             switch path {
             case "/metrics":
-                (status, contentType, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", registry.emitToString())
+                (status, contentType, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", registry.emitToString() + (extraMetrics?() ?? ""))
             case "/healthz", "/livez":
                 (status, contentType, body) = (.ok, "text/plain", "ok\n")
             case "/readyz":

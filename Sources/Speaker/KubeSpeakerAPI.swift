@@ -28,11 +28,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     /// The latest input per object: an object that changes faster than the speaker decides
     /// is decided once with its newest state.
     let inputs = CoalescingQueue<String, SpeakerInput>(key: KubeSpeakerAPI.object(of:))
-    private let services: Informer<V1Service>
-    private let slices: Informer<V1EndpointSlice>
+    /// Projections (SpeakerObjects.swift): only the fields the speaker reads are decoded and kept.
+    private let services: Informer<SpeakerServiceObject>
+    private let slices: Informer<SpeakerEndpointSlice>
     private let nodes: Informer<V1Node>
     private let configMaps: Informer<V1ConfigMap>
-    private let leases: Informer<V1Lease>
+    private let leases: Informer<SpeakerLease>
     /// With `readsMetalLBResources`: the metallb.io objects, combined with the ConfigMap.
     private let metallb: MetalLBInformers?
     /// Where each Service's usable endpoints are, from the EndpointSlices.
@@ -49,11 +50,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         self.leaseDurationSeconds = Int32(max(1, leaseDuration.components.seconds))
         self.logger = logger
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/speaker", reportingInstance: node)
-        services = Informer<V1Service>(client: client)
-        slices = Informer<V1EndpointSlice>(client: client)
-        nodes = Informer<V1Node>(client: client)
+        // Coalescing: what the speaker has not taken yet waits as one event per object.
+        services = Informer<SpeakerServiceObject>(client: client, coalescing: true)
+        slices = Informer<SpeakerEndpointSlice>(client: client, coalescing: true)
+        nodes = Informer<V1Node>(client: client, coalescing: true)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
-        leases = Informer<V1Lease>(client: client, namespace: namespace)
+        leases = Informer<SpeakerLease>(client: client, namespace: namespace, coalescing: true)
         metallb = readsMetalLBResources ? MetalLBInformers(client: client, namespace: namespace) : nil
     }
 
@@ -101,8 +103,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             group.addTask {
                 for await event in self.services.events {
                     switch event {
-                    case .added(let service), .updated(_, let service):
+                    case .added(let service):
                         if let view = self.view(of: service) { inputs.yield(.serviceUpserted(view)) }
+                    case .updated(let old, let service):
+                        // Changes to fields the speaker does not read (the controller's annotations,
+                        // other status) give the same view: nothing to decide.
+                        if let view = self.view(of: service), view != self.view(of: old) { inputs.yield(.serviceUpserted(view)) }
                     case .deleted(let service):
                         if let namespace = service.metadata.namespace, let name = service.metadata.name {
                             inputs.yield(.serviceDeleted(ServiceKey(namespace: namespace, name: name)))
@@ -184,23 +190,23 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         return secrets
     }
 
-    private func view(of service: V1Service) -> SpeakerService? {
+    private func view(of service: SpeakerServiceObject) -> SpeakerService? {
         guard let namespace = service.metadata.namespace, let name = service.metadata.name else { return nil }
-        let isOurs = service.spec?.type == "LoadBalancer" && service.metadata.deletionTimestamp == nil
-            && service.spec?.loadBalancerClass == loadBalancerClass
-        let ips = (service.status?.loadBalancer?.ingress ?? []).compactMap { $0.ip.flatMap(IPAddress.init) }
+        let isOurs = service.type == "LoadBalancer" && service.metadata.deletionTimestamp == nil
+            && service.loadBalancerClass == loadBalancerClass
+        let ips = service.ingressIPs.compactMap { IPAddress($0) }
         return SpeakerService(
             key: ServiceKey(namespace: namespace, name: name), isOurs: isOurs, ips: ips,
-            localTrafficPolicy: service.spec?.externalTrafficPolicy == "Local"
+            localTrafficPolicy: service.externalTrafficPolicy == "Local"
         )
     }
 
-    private func sliceChanged(_ slice: V1EndpointSlice, deleted: Bool) {
+    private func sliceChanged(_ slice: SpeakerEndpointSlice, deleted: Bool) {
         guard let namespace = slice.metadata.namespace, let name = slice.metadata.name,
-              let serviceName = slice.metadata.labels?["kubernetes.io/service-name"] else { return }
+              let serviceName = slice.metadata.labels?[SpeakerEndpointSlice.serviceLabel] else { return }
         let service = ServiceKey(namespace: namespace, name: serviceName)
         // Ready, or serving while terminating (a rollout keeps the route until old pods go).
-        let usable = ServiceEndpoints.reduce((slice.endpoints ?? []).map { endpoint in
+        let usable = ServiceEndpoints.reduce(slice.endpoints.map { endpoint in
             let conditions = endpoint.conditions ?? EndpointConditions()
             return (ServiceEndpoints.isUsable(ready: conditions.ready, serving: conditions.serving, terminating: conditions.terminating), endpoint.nodeName)
         })

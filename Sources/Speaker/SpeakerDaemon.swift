@@ -18,8 +18,10 @@ public final class SpeakerDaemon: Service, Sendable {
     private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant)>
     private let breaks: AsyncStream<PeerLeaseTable<ContinuousClock.Instant>.Break>
     private let events: AsyncStream<ControllerEvent>
-    private let reports: AsyncStream<[ServiceKey: String]>
+    /// "The report changed": the writer reads the newest report when it is ready to write.
+    private let reports: AsyncStream<Void>
     private let probes: ProbeTransport?
+    private let metrics: SpeakerMetrics
 
     public init(
         nodeName: String, api: any SpeakerAPI, dataPlane: any Layer2DataPlane = NoLayer2DataPlane(),
@@ -32,13 +34,15 @@ public final class SpeakerDaemon: Service, Sendable {
         let (requests, requestSink) = AsyncStream.makeStream(of: (NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant).self)
         let (breaks, breakSink) = AsyncStream.makeStream(of: PeerLeaseTable<ContinuousClock.Instant>.Break.self)
         let (events, eventSink) = AsyncStream.makeStream(of: ControllerEvent.self, bufferingPolicy: .bufferingNewest(10_000))
-        // Only the newest report matters: older ones are superseded, not queued.
-        let (reports, reportSink) = AsyncStream.makeStream(of: [ServiceKey: String].self, bufferingPolicy: .bufferingNewest(1))
+        // Only the newest report matters: a change signals, the writer reads the report when it
+        // writes (handing over the whole report on every change copied it, 10,000 entries, each time).
+        let (reports, reportSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.reports = reports
         self.leaseRequests = requests
         self.breaks = breaks
         self.events = events
         let metrics = SpeakerMetrics(registry: registry)
+        self.metrics = metrics
         probes = probing.map { ProbeTransport(port: $0.port, group: eventLoops.next(), logger: logger) }
         state = SpeakerState(
             nodeName: nodeName, api: api, dataPlane: dataPlane,
@@ -47,6 +51,9 @@ public final class SpeakerDaemon: Service, Sendable {
             events: eventSink, reports: reportSink, configSource: (configNamespace, configName)
         )
     }
+
+    /// The per-Service metric series, in the exposition format (appended to the registry's).
+    public func serviceMetrics() -> String { metrics.serviceSeriesText() }
 
     /// Why the speaker is not ready (caches not synced, no configuration), or nil.
     public func notReadyReason() -> String? { state.readiness.withLock { $0 } }
@@ -81,7 +88,8 @@ public final class SpeakerDaemon: Service, Sendable {
             // The announcement report: written when it changes, at most about 4 times a second;
             // a failed write is retried (a newer report, if any, follows it).
             group.addTask {
-                for await report in reports {
+                for await _ in reports {
+                    let report = await state.currentReport()
                     while !Task.isCancelled, await !api.publishReport(report, node: node) {
                         try? await Task.sleep(for: .seconds(1))
                     }
@@ -139,7 +147,7 @@ actor SpeakerState {
     private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation
     private let breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation
     private let events: AsyncStream<ControllerEvent>.Continuation
-    private let reports: AsyncStream<[ServiceKey: String]>.Continuation
+    private let reports: AsyncStream<Void>.Continuation
     /// The config ConfigMap's namespace and name: where a refused configuration's Event goes
     /// when no metallb.io object is to blame.
     private let configSource: (namespace: String, name: String)
@@ -159,7 +167,7 @@ actor SpeakerState {
         leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation,
         breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation,
         events: AsyncStream<ControllerEvent>.Continuation,
-        reports: AsyncStream<[ServiceKey: String]>.Continuation,
+        reports: AsyncStream<Void>.Continuation,
         configSource: (namespace: String, name: String)
     ) {
         self.configSource = configSource
@@ -316,8 +324,11 @@ actor SpeakerState {
             }
         }
         // Not on the way out: the released Lease already tells the controller this node is gone.
-        if !shuttingDown { reports.yield(report) }
+        if !shuttingDown { reports.yield(()) }
     }
+
+    /// The announcement report now (for its writer).
+    func currentReport() -> [ServiceKey: String] { report }
 
     /// How the node announces a Service, for its report: `layer2`, `layer2 eth1`, `bgp 2 peers`.
     static func way(_ ways: [Announcement]) -> String {

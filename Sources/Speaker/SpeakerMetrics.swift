@@ -3,10 +3,15 @@ import LBCore
 import NetPrimitives
 import Prometheus
 import SpeakerCore
+import Synchronization
 
 /// The speaker's metrics, named as MetalLB names them so dashboards carry over.
 struct SpeakerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
+    /// The per-Service series (`ironlb_speaker_announced`, `ironlb_speaker_withheld`), kept
+    /// outside the registry: the registry copies a metric's whole series table to add or remove
+    /// one series, O(Services) per Service (docs/design/scale.md).
+    let services = ServiceSeries()
 
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
@@ -101,19 +106,77 @@ struct SpeakerMetrics: Sendable {
 
     /// One gauge per Service withheld, labelled with the reason; removed when it no longer is.
     func withheld(_ service: ServiceKey, reason: WithholdReason?) {
-        for candidate in WithholdReason.allCases where candidate != reason {
-            registry.unregisterGauge(registry.makeGauge(descriptor: Self.withheld, labels: [("service", service.description), ("reason", candidate.code)]))
-        }
-        if let reason { registry.makeGauge(descriptor: Self.withheld, labels: [("service", service.description), ("reason", reason.code)]).set(1.0) }
+        services.withheld(service.description, reason: reason?.code)
     }
 
     /// One gauge per (service, protocol, ip) announced; those no longer announced are removed.
+    /// `now`: [service, protocol, ip] label values, all of one Service.
     func announced(_ now: Set<[String]>, previous: Set<[String]>) {
-        for labels in previous.subtracting(now) {
-            registry.unregisterGauge(registry.makeGauge(descriptor: Self.announced, labels: [("service", labels[0]), ("protocol", labels[1]), ("ip", labels[2])]))
+        guard let service = (now.first ?? previous.first)?.first else { return }
+        services.announced(service, now.map { [$0[1], $0[2]] })
+    }
+
+    /// The per-Service series in the exposition format, as the registry writes its gauges.
+    func serviceSeriesText() -> String {
+        services.text(announced: Self.announced, withheld: Self.withheld)
+    }
+}
+
+/// `ironlb_speaker_announced` and `ironlb_speaker_withheld`, one entry per Service: adding or
+/// removing one costs that Service, not every Service's.
+final class ServiceSeries: Sendable {
+    private struct State {
+        /// Service → its (protocol, ip) pairs.
+        var announced: [String: [[String]]] = [:]
+        /// Service → the reason code.
+        var withheld: [String: String] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func announced(_ service: String, _ ways: [[String]]) {
+        state.withLock { $0.announced[service] = ways.isEmpty ? nil : ways.sorted { $0.lexicographicallyPrecedes($1) } }
+    }
+
+    func withheld(_ service: String, reason: String?) {
+        state.withLock { $0.withheld[service] = reason }
+    }
+
+    func text(announced: MetricNameDescriptor, withheld: MetricNameDescriptor) -> String {
+        let (ways, reasons) = state.withLock { ($0.announced, $0.withheld) }
+        var text = ""
+        if !ways.isEmpty {
+            text += Self.header(announced)
+            for (service, pairs) in ways {
+                for pair in pairs {
+                    text += "\(announced.name){service=\"\(Self.escaped(service))\",protocol=\"\(Self.escaped(pair[0]))\",ip=\"\(Self.escaped(pair[1]))\"} 1.0\n"
+                }
+            }
         }
-        for labels in now.subtracting(previous) {
-            registry.makeGauge(descriptor: Self.announced, labels: [("service", labels[0]), ("protocol", labels[1]), ("ip", labels[2])]).set(1.0)
+        if !reasons.isEmpty {
+            text += Self.header(withheld)
+            for (service, reason) in reasons {
+                text += "\(withheld.name){service=\"\(Self.escaped(service))\",reason=\"\(Self.escaped(reason))\"} 1.0\n"
+            }
         }
+        return text
+    }
+
+    private static func header(_ descriptor: MetricNameDescriptor) -> String {
+        "# HELP \(descriptor.name) \(descriptor.helpText ?? "")\n# TYPE \(descriptor.name) gauge\n"
+    }
+
+    /// A label value as the exposition format quotes it.
+    private static func escaped(_ value: String) -> String {
+        var text = ""
+        for character in value {
+            switch character {
+            case "\\": text += "\\\\"
+            case "\"": text += "\\\""
+            case "\n": text += "\\n"
+            default: text.append(character)
+            }
+        }
+        return text
     }
 }

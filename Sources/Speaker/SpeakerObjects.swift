@@ -1,0 +1,119 @@
+import KubeClient
+import KubeModel
+
+// What the speaker keeps of the objects it watches: the fields it reads, decoded straight from
+// the watch stream. A whole V1Service (ports, selectors, annotations, managed fields) cost
+// kilobytes per Service in the informer's cache and its decoding most of the speaker's CPU at
+// 10,000 Services (docs/design/scale.md).
+
+/// A Service as the speaker reads it: type, class, traffic policy and ingress IPs.
+struct SpeakerServiceObject: KubeResource, Hashable {
+    static let resource = ResourceDescriptor.services
+    var metadata: ObjectMeta
+    var type: String?
+    var loadBalancerClass: String?
+    var externalTrafficPolicy: String?
+    var ingressIPs: [String] = []
+
+    init(metadata: ObjectMeta, type: String? = nil, loadBalancerClass: String? = nil, externalTrafficPolicy: String? = nil, ingressIPs: [String] = []) {
+        self.metadata = metadata
+        self.type = type
+        self.loadBalancerClass = loadBalancerClass
+        self.externalTrafficPolicy = externalTrafficPolicy
+        self.ingressIPs = ingressIPs
+    }
+
+    private enum Keys: String, CodingKey { case metadata, spec, status }
+    private enum SpecKeys: String, CodingKey { case type, loadBalancerClass, externalTrafficPolicy }
+    private enum StatusKeys: String, CodingKey { case loadBalancer }
+    private enum LoadBalancerKeys: String, CodingKey { case ingress }
+    private struct Ingress: Codable { var ip: String? }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        metadata = try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0) } ?? ObjectMeta()
+        if let spec = try container.projectionDecoder(forKey: .spec) {
+            let fields = try spec.container(keyedBy: SpecKeys.self)
+            type = try fields.decodeIfPresent(String.self, forKey: .type)
+            loadBalancerClass = try fields.decodeIfPresent(String.self, forKey: .loadBalancerClass)
+            externalTrafficPolicy = try fields.decodeIfPresent(String.self, forKey: .externalTrafficPolicy)
+        }
+        if let status = try container.projectionDecoder(forKey: .status),
+           let loadBalancer = try status.container(keyedBy: StatusKeys.self).projectionDecoder(forKey: .loadBalancer) {
+            let ingress = try loadBalancer.container(keyedBy: LoadBalancerKeys.self).decodeIfPresent([Ingress].self, forKey: .ingress) ?? []
+            ingressIPs = ingress.compactMap(\.ip)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(metadata, forKey: .metadata)
+        var spec = container.nestedContainer(keyedBy: SpecKeys.self, forKey: .spec)
+        try spec.encodeIfPresent(type, forKey: .type)
+        try spec.encodeIfPresent(loadBalancerClass, forKey: .loadBalancerClass)
+        try spec.encodeIfPresent(externalTrafficPolicy, forKey: .externalTrafficPolicy)
+        var status = container.nestedContainer(keyedBy: StatusKeys.self, forKey: .status)
+        var loadBalancer = status.nestedContainer(keyedBy: LoadBalancerKeys.self, forKey: .loadBalancer)
+        try loadBalancer.encode(ingressIPs.map { Ingress(ip: $0) }, forKey: .ingress)
+    }
+}
+
+/// An EndpointSlice as the speaker reads it: its Service label and, per endpoint, the
+/// conditions and the node.
+struct SpeakerEndpointSlice: KubeResource, Hashable {
+    static let resource = ResourceDescriptor.endpointSlices
+    static let serviceLabel = "kubernetes.io/service-name"
+    var metadata: ObjectMeta
+    var endpoints: [Endpoint] = []
+
+    struct Endpoint: Codable, Hashable {
+        var conditions: EndpointConditions?
+        var nodeName: String?
+    }
+
+    init(metadata: ObjectMeta, endpoints: [Endpoint] = []) {
+        self.metadata = metadata
+        self.endpoints = endpoints
+    }
+
+    private enum Keys: String, CodingKey { case metadata, endpoints }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        metadata = try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0, labels: [Self.serviceLabel]) } ?? ObjectMeta()
+        endpoints = try container.decodeIfPresent([Endpoint].self, forKey: .endpoints) ?? []
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(metadata, forKey: .metadata)
+        try container.encode(endpoints, forKey: .endpoints)
+    }
+}
+
+/// A Lease as the speaker reads it: its spec (annotations, such as every node's announcement
+/// report, are skipped).
+struct SpeakerLease: KubeResource, Hashable {
+    static let resource = ResourceDescriptor.leases
+    var metadata: ObjectMeta
+    var spec: LeaseSpec?
+
+    init(metadata: ObjectMeta, spec: LeaseSpec? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+
+    private enum Keys: String, CodingKey { case metadata, spec }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        metadata = try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0) } ?? ObjectMeta()
+        spec = try container.decodeIfPresent(LeaseSpec.self, forKey: .spec)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(metadata, forKey: .metadata)
+        try container.encodeIfPresent(spec, forKey: .spec)
+    }
+}

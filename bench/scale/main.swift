@@ -1,0 +1,235 @@
+// bench-scale: 10,000 Services of type LoadBalancer through the real release processes, with
+// GoBGP's gobgpd holding the same number of routes as the reference in the same run.
+//
+// KubeSim (`ironlb kubesim`) and `ironlb controller` run in a control namespace, one
+// `ironlb speaker` in a node namespace peers over IPv6 with FRR (zebra + bgpd) in a router
+// namespace, and gobgpd in a fourth namespace peers with the same FRR. The Services are IPv6
+// (2001:db8:1::/112: the IPv4 documentation ranges hold 768 addresses), each with one ready
+// endpoint on the node (IronLB announces only Services with a usable endpoint), created one by
+// one over a keep-alive connection (bench/scale/helper.py). GoBGP gets its routes from an MRT
+// file (`gobgp mrt inject`). Printed, each with the ratio to gobgpd:
+//   RSS idle (peer up, nothing announced) and holding N routes (VmRSS);
+//   CPU per 1,000 routes taken in (utime+stime until the process is quiet again);
+//   last create (last route added) -> last route at FRR; delete all -> FRR holds none of them;
+//   SIGTERM with N routes -> FRR holds none of them and the process has exited.
+// Also the controller's RSS. FRR is polled through vtysh (a few ms a query), so times include
+// up to one poll. Needs root, frr, gobgpd, python3.
+//
+//   swift build -c release --product ironlb --product bench-scale
+//   .build/release/bench-scale [N]
+import Foundation
+import TestSupport
+
+let count = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 10_000
+
+func now() -> Double { Date().timeIntervalSince1970 }
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("bench-scale: \(message)\n".utf8))
+    exit(1)
+}
+
+/// A `/proc/<pid>/status` figure in KiB (VmRSS, VmHWM).
+func status(_ pid: Int32, _ field: String) -> Double {
+    let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+    }
+    return 0
+}
+
+func mebibytes(_ pid: Int32, _ field: String = "VmRSS") -> Double { status(pid, field) / 1024 }
+
+/// User + system CPU seconds of a process.
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// Waits until `pid` used less than 20 ms of CPU in the last second (at most `timeout`); returns
+/// its CPU seconds then.
+func quietCPU(_ pid: Int32, timeout: Double = 120) -> Double {
+    let deadline = now() + timeout
+    var last = cpuSeconds(pid)
+    while now() < deadline {
+        usleep(1_000_000)
+        let current = cpuSeconds(pid)
+        if current - last < 0.02 { return current }
+        last = current
+    }
+    return last
+}
+
+for command in ["/usr/lib/frr/bgpd", "/usr/bin/vtysh", "/usr/bin/gobgpd", "/usr/bin/gobgp", "/usr/bin/python3"] where Shell.which(command) == nil {
+    fail("needs \(command) (apt-get install frr gobgpd python3)")
+}
+guard geteuid() == 0, let ironlb = BuiltProducts.executable("ironlb") else {
+    fail("needs root and the ironlb executable built beside it (swift build -c release --product ironlb)")
+}
+let helper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("helper.py").path
+
+// MARK: - The lab
+
+let speakerAddress = "2001:db8::11", gobgpAddress = "2001:db8::20"
+let lab = try InteropLab(ironlb: ironlb)
+let gobgpNS = try NetworkNamespace(prefix: "e2e-gobgp")
+nonisolated(unsafe) var gobgpd: ManagedProcess?
+func tearDown() {
+    gobgpd?.stop(signal: SIGKILL, timeout: 5)
+    gobgpNS.destroy()
+    lab.tearDown()
+}
+func check(_ condition: Bool, _ message: String) {
+    if !condition { lab.dumpLogs(); tearDown(); fail(message) }
+}
+
+try lab.addNode("node1", address: "192.0.2.11")
+try lab.rtr.addAddress("2001:db8::1/64", to: "eth0")
+try lab.nodes["node1"]!.addAddress(speakerAddress + "/64", to: "eth0")
+try lab.attach(gobgpNS, port: "p-gobgp", address: "192.0.2.20/24")
+try gobgpNS.addAddress(gobgpAddress + "/64", to: "eth0")
+lab.frr = try FRRRouter(namespace: lab.rtr, config: FRRRouter.speakerPeering(neighbors: [speakerAddress, gobgpAddress], families: ["ipv6"]))
+let frr = lab.frr!
+
+/// The IPv6 routes FRR accepted from a neighbor.
+func accepted(_ neighbor: String) -> Int {
+    guard let json = frr.json("show bgp neighbors \(neighbor) json"), let state = json[neighbor] as? [String: Any] else { return -1 }
+    let family = (state["addressFamilyInfo"] as? [String: Any])?["ipv6Unicast"] as? [String: Any]
+    return family?["acceptedPrefixCounter"] as? Int ?? 0
+}
+
+/// Seconds from `start` until FRR holds `expected` routes from `neighbor` (nil after `timeout`).
+func waitRoutes(_ neighbor: String, _ expected: Int, from start: Double, timeout: Double = 600) -> Double? {
+    let deadline = now() + timeout
+    while now() < deadline {
+        if accepted(neighbor) == expected { return now() - start }
+        usleep(20_000)
+    }
+    return nil
+}
+
+try await lab.startControlPlane(config: """
+peers:
+- {peer-address: "2001:db8::1", peer-asn: 65001, my-asn: 64512}
+address-pools:
+- {name: v6, protocol: bgp, addresses: ["2001:db8:1::/112"]}
+""", nodes: ["node1"])
+let addresses = InteropLab.json(["status": ["addresses": [
+    ["type": "InternalIP", "address": "192.0.2.11"], ["type": "InternalIP", "address": speakerAddress], ["type": "Hostname", "address": "node1"],
+]]])
+check(try lab.api("PATCH", "/api/v1/nodes/node1/status", addresses, contentType: "application/merge-patch+json").status == 200, "Node status")
+try lab.startSpeaker("node1", address: "192.0.2.11")
+
+let gobgpDirectory = lab.directory + "/gobgp"
+try FileManager.default.createDirectory(atPath: gobgpDirectory, withIntermediateDirectories: true)
+try """
+[global.config]
+  as = 64512
+  router-id = "192.0.2.20"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "2001:db8::1"
+    peer-as = 65001
+  [neighbors.timers.config]
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+""".write(toFile: gobgpDirectory + "/gobgp.toml", atomically: true, encoding: .utf8)
+gobgpd = try ManagedProcess(["/usr/bin/gobgpd", "-f", gobgpDirectory + "/gobgp.toml", "-p", "-l", "warn", "--api-hosts", "127.0.0.1:50051", "--pprof-disable"],
+                            namespace: gobgpNS, logDirectory: gobgpDirectory)
+let mrt = gobgpDirectory + "/routes.mrt"
+try Shell.check(["python3", helper, "mrt", mrt, String(count), "2001:db8:2"])
+
+check(await poll(timeout: 120, interval: 0.5, { frr.neighborState(speakerAddress) == "Established" && frr.neighborState(gobgpAddress) == "Established" }),
+      "BGP sessions did not come up")
+let controllerPID = lab.processes["controller"]!.pid
+var speakerPID = lab.processes["node1"]!.pid
+let gobgpPID = gobgpd!.pid
+_ = quietCPU(speakerPID)
+usleep(2_000_000)
+let idle = (speaker: mebibytes(speakerPID), gobgp: mebibytes(gobgpPID), controller: mebibytes(controllerPID))
+
+// MARK: - gobgpd: add, delete all, add again, SIGTERM
+
+func gobgpInject() throws -> Double {
+    try gobgpNS.check(["/usr/bin/gobgp", "mrt", "inject", "global", mrt], timeout: 300)
+    return now()
+}
+var cpuBefore = cpuSeconds(gobgpPID)
+var lastAdd = try gobgpInject()
+guard let gobgpToRoute = waitRoutes(gobgpAddress, count, from: lastAdd) else { check(false, "FRR never held gobgpd's \(count) routes"); exit(1) }
+let gobgpCPU = quietCPU(gobgpPID) - cpuBefore
+usleep(2_000_000)
+let gobgpLoaded = mebibytes(gobgpPID)
+let deleteStart = now()
+try gobgpNS.check(["/usr/bin/gobgp", "global", "rib", "-a", "ipv6", "del", "all"])
+guard let gobgpToEmpty = waitRoutes(gobgpAddress, 0, from: deleteStart) else { check(false, "gobgpd's routes never left FRR"); exit(1) }
+lastAdd = try gobgpInject()
+check(waitRoutes(gobgpAddress, count, from: lastAdd) != nil, "FRR never held gobgpd's routes again")
+_ = quietCPU(gobgpPID)
+var stopStart = now()
+gobgpd!.signal(SIGTERM)
+let gobgpWithdrawn = waitRoutes(gobgpAddress, 0, from: stopStart, timeout: 60)
+let gobgpExited = gobgpd!.waitForExit(timeout: 60).map { _ in now() - stopStart }
+let gobgpStop = max(gobgpWithdrawn ?? .infinity, gobgpExited ?? .infinity)
+
+// MARK: - IronLB: endpoints, Services, SIGTERM, restart, delete all
+
+func api(_ verb: String) throws -> (first: Double, last: Double) {
+    let output = try lab.ctl.check(["python3", helper, "api", "192.0.2.100:6443", lab.token, verb, String(count)], timeout: 1200)
+    let words = output.split(whereSeparator: \.isWhitespace)
+    guard words.count == 4, let first = Double(words[1]), let last = Double(words[3]) else { fail("helper said: \(output)") }
+    return (first, last)
+}
+cpuBefore = cpuSeconds(speakerPID)
+let slices = try api("slices")
+let sliceCPU = quietCPU(speakerPID) - cpuBefore
+cpuBefore = cpuSeconds(speakerPID)
+let created = try api("services")
+guard let toLastRoute = waitRoutes(speakerAddress, count, from: created.last) else { check(false, "FRR never held the speaker's \(count) routes"); exit(1) }
+let speakerCPU = quietCPU(speakerPID) - cpuBefore
+usleep(2_000_000)
+let loaded = (speaker: mebibytes(speakerPID), speakerPeak: mebibytes(speakerPID, "VmHWM"),
+              controller: mebibytes(controllerPID), controllerPeak: mebibytes(controllerPID, "VmHWM"))
+
+stopStart = now()
+lab.processes["node1"]!.signal(SIGTERM)
+let speakerWithdrawn = waitRoutes(speakerAddress, 0, from: stopStart, timeout: 60)
+let speakerExited = lab.processes["node1"]!.waitForExit(timeout: 60).map { _ in now() - stopStart }
+let speakerStop = max(speakerWithdrawn ?? .infinity, speakerExited ?? .infinity)
+
+let restart = now()
+try lab.startSpeaker("node1", address: "192.0.2.11")
+speakerPID = lab.processes["node1"]!.pid
+guard let restartToRoutes = waitRoutes(speakerAddress, count, from: restart) else { check(false, "the restarted speaker never announced \(count) routes"); exit(1) }
+_ = quietCPU(speakerPID)
+let restarted = mebibytes(speakerPID)
+let deleted = try api("delete")
+guard let toEmpty = waitRoutes(speakerAddress, 0, from: deleted.last) else { check(false, "the speaker's routes never left FRR"); exit(1) }
+
+// MARK: - Report
+
+func row(_ name: String, _ ironlb: Double, _ gobgp: Double, _ format: String) {
+    let pad = name.padding(toLength: 42, withPad: " ", startingAt: 0)
+    print(pad + String(format: "\(format)  \(format)  %6.2f", ironlb, gobgp, ironlb / gobgp))
+}
+print("bench-scale: \(count) LoadBalancer Services (IPv6), one node, FRR as the BGP peer; gobgpd with the same \(count) routes as the reference")
+print("".padding(toLength: 42, withPad: " ", startingAt: 0) + "  speaker     gobgpd   ratio")
+row("RSS idle, peer up (MiB)", idle.speaker, idle.gobgp, "%9.1f")
+row("RSS holding \(count) routes (MiB)", loaded.speaker, gobgpLoaded, "%9.1f")
+row("CPU per 1,000 routes taken in (ms)", speakerCPU / Double(count) * 1_000_000, gobgpCPU / Double(count) * 1_000_000, "%9.1f")
+row("last create/add -> last route at FRR (s)", toLastRoute, gobgpToRoute, "%9.2f")
+row("delete all -> FRR empty (s)", toEmpty, gobgpToEmpty, "%9.2f")
+row("SIGTERM -> withdrawn and exited (s)", speakerStop, gobgpStop, "%9.2f")
+print(String(format: "speaker: peak RSS %.1f MiB; SIGTERM -> FRR empty %.2f s, exited %.2f s; restarted with %d Services: all routes %.2f s, RSS %.1f MiB",
+             loaded.speakerPeak, speakerWithdrawn ?? -1, speakerExited ?? -1, count, restartToRoutes, restarted))
+print(String(format: "speaker: %d EndpointSlices took %.1f ms CPU per 1,000; creating the Services took %.2f s (first create -> last route %.2f s); deleting them %.2f s",
+             count, sliceCPU / Double(count) * 1_000_000, created.last - created.first, toLastRoute + created.last - created.first, deleted.last - deleted.first))
+print(String(format: "controller RSS: idle %.1f MiB, holding %d Services %.1f MiB, peak %.1f MiB", idle.controller, count, loaded.controller, loaded.controllerPeak))
+_ = slices
+tearDown()
