@@ -24,7 +24,7 @@ public struct Backoff: Sendable, Hashable {
         if let last = lastFailure, now - last > resetAfter { step = nil }
         lastFailure = now
         let base: Duration
-        if let s = step { base = min(cap, s * factor) } else { base = initial }
+        if let previous = step { base = min(cap, previous * factor) } else { base = initial }
         step = base
         let withJitter = base + base * (jitter * max(0, min(random, 1)))
         return withJitter

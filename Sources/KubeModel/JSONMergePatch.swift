@@ -10,37 +10,37 @@ public struct PatchError: Error, Hashable, Sendable, CustomStringConvertible {
 public enum JSONMergePatch {
     /// Applies `patch` to `target` (RFC 7386 §2).
     public static func apply(_ patch: JSONValue, to target: JSONValue) -> JSONValue {
-        guard case .object(let p) = patch else { return patch }
-        var t: [String: JSONValue]
-        if case .object(let o) = target { t = o } else { t = [:] }
-        for (k, v) in p {
-            if case .null = v {
-                t.removeValue(forKey: k)
+        guard case .object(let patchMembers) = patch else { return patch }
+        var result: [String: JSONValue]
+        if case .object(let members) = target { result = members } else { result = [:] }
+        for (key, value) in patchMembers {
+            if case .null = value {
+                result.removeValue(forKey: key)
             } else {
-                t[k] = apply(v, to: t[k] ?? .null)
+                result[key] = apply(value, to: result[key] ?? .null)
             }
         }
-        return .object(t)
+        return .object(result)
     }
 
     /// A merge patch that turns `original` into `modified` (nil when they are equal).
     /// Arrays are replaced whole; removed keys become `null`.
     public static func diff(from original: JSONValue, to modified: JSONValue) -> JSONValue? {
-        guard case .object(let o) = original, case .object(let m) = modified else {
+        guard case .object(let originalMembers) = original, case .object(let modifiedMembers) = modified else {
             return original == modified ? nil : modified
         }
         var patch: [String: JSONValue] = [:]
-        for (k, ov) in o where m[k] == nil { _ = ov; patch[k] = .null }
-        for (k, mv) in m {
-            if let ov = o[k] {
-                if ov == mv { continue }
-                if case .object = ov, case .object = mv {
-                    if let d = diff(from: ov, to: mv) { patch[k] = d }
+        for (key, originalValue) in originalMembers where modifiedMembers[key] == nil { _ = originalValue; patch[key] = .null }
+        for (key, modifiedValue) in modifiedMembers {
+            if let originalValue = originalMembers[key] {
+                if originalValue == modifiedValue { continue }
+                if case .object = originalValue, case .object = modifiedValue {
+                    if let nested = diff(from: originalValue, to: modifiedValue) { patch[key] = nested }
                 } else {
-                    patch[k] = mv
+                    patch[key] = modifiedValue
                 }
             } else {
-                patch[k] = mv
+                patch[key] = modifiedValue
             }
         }
         return patch.isEmpty ? nil : .object(patch)

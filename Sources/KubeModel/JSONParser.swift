@@ -10,14 +10,14 @@ public struct JSONParseError: Error, Hashable, CustomStringConvertible, Sendable
 extension JSONValue {
     /// Parses one complete JSON text (RFC 8259). Trailing non-whitespace is an error.
     public static func parse<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(JSONParseError) -> JSONValue {
-        let arr = Array(bytes)
-        return try arr.withUnsafeBufferPointer { (buf) throws(JSONParseError) -> JSONValue in
-            var p = JSONByteParser(bytes: buf)
-            p.skipWS()
-            let v = try p.parseValue(depth: 0)
-            p.skipWS()
-            if p.pos != buf.count { throw JSONParseError(code: "trailing_data", offset: p.pos) }
-            return v
+        let contiguous = Array(bytes)
+        return try contiguous.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> JSONValue in
+            var parser = JSONByteParser(bytes: buffer)
+            parser.skipWS()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWS()
+            if parser.pos != buffer.count { throw JSONParseError(code: "trailing_data", offset: parser.pos) }
+            return value
         }
     }
 
@@ -47,38 +47,38 @@ extension JSONValue {
     public func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
-        case .double(let d):
-            if d.isFinite {
-                if d == d.rounded() && abs(d) < 1e15 { out.append(contentsOf: String(Int64(d)).utf8) } else { out.append(contentsOf: "\(d)".utf8) }
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .int(let integer): out.append(contentsOf: String(integer).utf8)
+        case .double(let number):
+            if number.isFinite {
+                if number == number.rounded() && abs(number) < 1e15 { out.append(contentsOf: String(Int64(number)).utf8) } else { out.append(contentsOf: "\(number)".utf8) }
             } else {
                 out.append(contentsOf: "null".utf8)
             }
-        case .string(let s): Self.writeString(s, to: &out)
-        case .array(let a):
+        case .string(let text): Self.writeString(text, to: &out)
+        case .array(let items):
             out.append(UInt8(ascii: "["))
-            for (i, v) in a.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                v.write(to: &out)
+            for (index, element) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                element.write(to: &out)
             }
             out.append(UInt8(ascii: "]"))
-        case .object(let o):
+        case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (i, k) in o.keys.sorted().enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                Self.writeString(k, to: &out)
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                Self.writeString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                o[k]!.write(to: &out)
+                members[key]!.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
-    static func writeString(_ s: String, to out: inout [UInt8]) {
+    static func writeString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
+        for byte in text.utf8 {
+            switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
             case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
             case 0x0A: out.append(contentsOf: [92, UInt8(ascii: "n")])
@@ -86,8 +86,8 @@ extension JSONValue {
             case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: out.append(b)
+                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: out.append(byte)
             }
         }
         out.append(UInt8(ascii: "\""))
@@ -103,8 +103,8 @@ struct JSONByteParser {
 
     mutating func skipWS() {
         while pos < bytes.count {
-            let b = bytes[pos]
-            if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { pos += 1 } else { break }
+            let byte = bytes[pos]
+            if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { pos += 1 } else { break }
         }
     }
 
@@ -116,36 +116,36 @@ struct JSONByteParser {
         switch bytes[pos] {
         case UInt8(ascii: "{"):
             pos += 1
-            var o: [String: JSONValue] = [:]
+            var members: [String: JSONValue] = [:]
             skipWS()
-            if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(o) }
+            if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
             while true {
                 skipWS()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw err("expected_key") }
-                let k = try parseString()
+                let key = try parseString()
                 skipWS()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw err("expected_colon") }
                 pos += 1
                 skipWS()
-                o[k] = try parseValue(depth: depth + 1)
+                members[key] = try parseValue(depth: depth + 1)
                 skipWS()
                 guard pos < bytes.count else { throw err("unexpected_end") }
                 if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(o) }
+                if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
                 throw err("expected_comma_or_brace")
             }
         case UInt8(ascii: "["):
             pos += 1
-            var a: [JSONValue] = []
+            var items: [JSONValue] = []
             skipWS()
-            if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(a) }
+            if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
             while true {
                 skipWS()
-                a.append(try parseValue(depth: depth + 1))
+                items.append(try parseValue(depth: depth + 1))
                 skipWS()
                 guard pos < bytes.count else { throw err("unexpected_end") }
                 if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(a) }
+                if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
                 throw err("expected_comma_or_bracket")
             }
         case UInt8(ascii: "\""):
@@ -158,11 +158,11 @@ struct JSONByteParser {
         }
     }
 
-    mutating func literal(_ s: StaticString) throws(JSONParseError) {
-        let n = s.utf8CodeUnitCount
-        guard pos + n <= bytes.count else { throw err("unexpected_end") }
-        for i in 0..<n where bytes[pos + i] != s.utf8Start[i] { throw err("bad_literal") }
-        pos += n
+    mutating func literal(_ expected: StaticString) throws(JSONParseError) {
+        let count = expected.utf8CodeUnitCount
+        guard pos + count <= bytes.count else { throw err("unexpected_end") }
+        for index in 0..<count where bytes[pos + index] != expected.utf8Start[index] { throw err("bad_literal") }
+        pos += count
     }
 
     mutating func parseNumber() throws(JSONParseError) -> JSONValue {
@@ -175,22 +175,22 @@ struct JSONByteParser {
         if pos < bytes.count && bytes[pos] == UInt8(ascii: ".") {
             isInt = false
             pos += 1
-            var f = 0
-            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; f += 1 }
-            guard f > 0 else { throw err("bad_number") }
+            var fractionDigits = 0
+            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; fractionDigits += 1 }
+            guard fractionDigits > 0 else { throw err("bad_number") }
         }
         if pos < bytes.count && (bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E")) {
             isInt = false
             pos += 1
             if pos < bytes.count && (bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-")) { pos += 1 }
-            var e = 0
-            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; e += 1 }
-            guard e > 0 else { throw err("bad_number") }
+            var exponentDigits = 0
+            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; exponentDigits += 1 }
+            guard exponentDigits > 0 else { throw err("bad_number") }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
-        if isInt, let i = Int64(text) { return .int(i) }
-        guard let d = Double(text) else { throw err("bad_number") }
-        return .double(d)
+        if isInt, let integer = Int64(text) { return .int(integer) }
+        guard let number = Double(text) else { throw err("bad_number") }
+        return .double(number)
     }
 
     mutating func parseString() throws(JSONParseError) -> String {
@@ -199,30 +199,30 @@ struct JSONByteParser {
         let start = pos
         // Fast path: no escapes.
         while pos < bytes.count {
-            let b = bytes[pos]
-            if b == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+            let byte = bytes[pos]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
                 pos += 1
-                return s
+                return text
             }
-            if b == UInt8(ascii: "\\") { break }
-            if b < 0x20 { throw err("control_in_string") }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw err("control_in_string") }
             pos += 1
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<pos]))
         while pos < bytes.count {
-            let b = bytes[pos]
-            if b == UInt8(ascii: "\"") {
+            let byte = bytes[pos]
+            if byte == UInt8(ascii: "\"") {
                 pos += 1
                 return String(decoding: out, as: UTF8.self)
             }
-            if b < 0x20 { throw err("control_in_string") }
-            if b == UInt8(ascii: "\\") {
+            if byte < 0x20 { throw err("control_in_string") }
+            if byte == UInt8(ascii: "\\") {
                 pos += 1
                 guard pos < bytes.count else { throw err("unexpected_end") }
-                let e = bytes[pos]
+                let escaped = bytes[pos]
                 pos += 1
-                switch e {
+                switch escaped {
                 case UInt8(ascii: "\""): out.append(34)
                 case UInt8(ascii: "\\"): out.append(92)
                 case UInt8(ascii: "/"): out.append(47)
@@ -244,13 +244,13 @@ struct JSONByteParser {
                     } else if scalar >= 0xDC00 && scalar < 0xE000 {
                         throw err("lone_surrogate")
                     }
-                    guard let u = Unicode.Scalar(scalar) else { throw err("bad_escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                    guard let unicodeScalar = Unicode.Scalar(scalar) else { throw err("bad_escape") }
+                    out.append(contentsOf: Array(String(Character(unicodeScalar)).utf8))
                 default: throw err("bad_escape")
                 }
                 continue
             }
-            out.append(b)
+            out.append(byte)
             pos += 1
         }
         throw err("unexpected_end")
@@ -258,19 +258,19 @@ struct JSONByteParser {
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {
         guard pos + 4 <= bytes.count else { throw err("unexpected_end") }
-        var v: UInt32 = 0
+        var value: UInt32 = 0
         for _ in 0..<4 {
-            let b = bytes[pos]
-            let d: UInt32
-            switch b {
-            case 48...57: d = UInt32(b - 48)
-            case 65...70: d = UInt32(b - 55)
-            case 97...102: d = UInt32(b - 87)
+            let byte = bytes[pos]
+            let digit: UInt32
+            switch byte {
+            case 48...57: digit = UInt32(byte - 48)
+            case 65...70: digit = UInt32(byte - 55)
+            case 97...102: digit = UInt32(byte - 87)
             default: throw err("bad_escape")
             }
-            v = v * 16 + d
+            value = value * 16 + digit
             pos += 1
         }
-        return v
+        return value
     }
 }

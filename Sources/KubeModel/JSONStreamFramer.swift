@@ -19,8 +19,8 @@ public struct JSONStreamFramer: Sendable {
     public init(maxObjectSize: Int = 64 << 20) { self.maxObjectSize = maxObjectSize }
 
     public mutating func append(_ bytes: ByteBuffer) {
-        var b = bytes
-        buffer.writeBuffer(&b)
+        var readable = bytes
+        buffer.writeBuffer(&readable)
     }
 
     public mutating func append(_ bytes: some Collection<UInt8>) {
@@ -34,8 +34,8 @@ public struct JSONStreamFramer: Sendable {
     public mutating func next() throws(Error) -> ByteBuffer? {
         if !started {
             // Skip whitespace before an object.
-            while let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
-                  b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 {
+            while let byte = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+                  byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
                 buffer.moveReaderIndex(forwardBy: 1)
             }
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
@@ -48,35 +48,35 @@ public struct JSONStreamFramer: Sendable {
             depth = 0
         }
         let result: Int? = buffer.withUnsafeReadableBytes { raw -> Int? in
-            var i = scanned
-            while i < raw.count {
-                let b = raw[i]
+            var offset = scanned
+            while offset < raw.count {
+                let byte = raw[offset]
                 if inString {
-                    if escaped { escaped = false } else if b == 92 { escaped = true } else if b == 34 { inString = false }
+                    if escaped { escaped = false } else if byte == 92 { escaped = true } else if byte == 34 { inString = false }
                 } else {
-                    switch b {
+                    switch byte {
                     case 34: inString = true
                     case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
                     case UInt8(ascii: "}"), UInt8(ascii: "]"):
                         depth -= 1
-                        if depth == 0 { return i + 1 }
+                        if depth == 0 { return offset + 1 }
                     default: break
                     }
                 }
-                i += 1
+                offset += 1
             }
-            scanned = i
+            scanned = offset
             return nil
         }
         guard let end = result else {
             if buffer.readableBytes > maxObjectSize { throw Error(code: "object_too_large") }
             return nil
         }
-        let obj = buffer.readSlice(length: end)!
+        let object = buffer.readSlice(length: end)!
         started = false
         scanned = 0
         if buffer.readerIndex > 1 << 20 { buffer.discardReadBytes() }
-        return obj
+        return object
     }
 }
 

@@ -22,24 +22,24 @@ public enum JSONValue: Sendable, Hashable {
 
     public subscript(key: String) -> JSONValue? {
         get {
-            if case .object(let o) = self { return o[key] }
+            if case .object(let members) = self { return members[key] }
             return nil
         }
         set {
-            guard case .object(var o) = self else { return }
-            o[key] = newValue
-            self = .object(o)
+            guard case .object(var members) = self else { return }
+            members[key] = newValue
+            self = .object(members)
         }
     }
 
-    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var objectValue: [String: JSONValue]? { if case .object(let members) = self { return members }; return nil }
+    public var arrayValue: [JSONValue]? { if case .array(let items) = self { return items }; return nil }
+    public var stringValue: String? { if case .string(let text) = self { return text }; return nil }
+    public var boolValue: Bool? { if case .bool(let flag) = self { return flag }; return nil }
     public var intValue: Int64? {
         switch self {
-        case .int(let i): return i
-        case .double(let d): return d == d.rounded() && abs(d) < 9.0e18 ? Int64(d) : nil
+        case .int(let integer): return integer
+        case .double(let number): return number == number.rounded() && abs(number) < 9.0e18 ? Int64(number) : nil
         default: return nil
         }
     }
@@ -47,32 +47,32 @@ public enum JSONValue: Sendable, Hashable {
 
     /// Value at a dotted path of object keys ("metadata.name").
     public func value(atPath path: String) -> JSONValue? {
-        var cur: JSONValue? = self
-        for part in path.split(separator: ".") { cur = cur?[String(part)] }
-        return cur
+        var current: JSONValue? = self
+        for part in path.split(separator: ".") { current = current?[String(part)] }
+        return current
     }
 
     /// Sets (or with nil removes) the value at a path of object keys, creating objects on the way.
     public mutating func set(_ path: [String], _ newValue: JSONValue?) {
         guard let first = path.first else {
-            if let v = newValue { self = v }
+            if let value = newValue { self = value }
             return
         }
-        guard case .object(var o) = self else {
+        guard case .object(var members) = self else {
             if newValue == nil { return }
             self = .object([:])
             set(path, newValue)
             return
         }
         if path.count == 1 {
-            o[first] = newValue
+            members[first] = newValue
         } else {
-            var child = o[first] ?? .object([:])
+            var child = members[first] ?? .object([:])
             if case .object = child {} else { if newValue == nil { return }; child = .object([:]) }
             child.set(Array(path.dropFirst()), newValue)
-            o[first] = child
+            members[first] = child
         }
-        self = .object(o)
+        self = .object(members)
     }
 }
 
@@ -91,27 +91,27 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null; return }
-        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
-        if let i = try? c.decode(Int64.self) { self = .int(i); return }
-        if let d = try? c.decode(Double.self) { self = .double(d); return }
-        if let s = try? c.decode(String.self) { self = .string(s); return }
-        if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
-        if let o = try? c.decode([String: JSONValue].self) { self = .object(o); return }
-        throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a JSON value")
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null; return }
+        if let flag = try? container.decode(Bool.self) { self = .bool(flag); return }
+        if let integer = try? container.decode(Int64.self) { self = .int(integer); return }
+        if let number = try? container.decode(Double.self) { self = .double(number); return }
+        if let text = try? container.decode(String.self) { self = .string(text); return }
+        if let items = try? container.decode([JSONValue].self) { self = .array(items); return }
+        if let members = try? container.decode([String: JSONValue].self) { self = .object(members); return }
+        throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value")
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
+        var container = encoder.singleValueContainer()
         switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .int(let i): try c.encode(i)
-        case .double(let d): try c.encode(d)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
+        case .null: try container.encodeNil()
+        case .bool(let flag): try container.encode(flag)
+        case .int(let integer): try container.encode(integer)
+        case .double(let number): try container.encode(number)
+        case .string(let text): try container.encode(text)
+        case .array(let items): try container.encode(items)
+        case .object(let members): try container.encode(members)
         }
     }
 }

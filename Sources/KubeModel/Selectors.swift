@@ -31,82 +31,82 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws(SelectorError) {
-        var reqs: [Requirement] = []
+        var parsed: [Requirement] = []
         // Split on commas not inside parentheses.
         var parts: [String] = []
         var depth = 0
-        var cur = ""
-        for ch in text {
-            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
-            if ch == "," && depth == 0 { parts.append(cur); cur = "" } else { cur.append(ch) }
+        var current = ""
+        for character in text {
+            if character == "(" { depth += 1 } else if character == ")" { depth -= 1 }
+            if character == "," && depth == 0 { parts.append(current); current = "" } else { current.append(character) }
         }
-        parts.append(cur)
+        parts.append(current)
         for raw in parts {
-            let p = raw.trimmed()
-            if p.isEmpty {
+            let part = raw.trimmed()
+            if part.isEmpty {
                 if text.trimmed().isEmpty { continue }
                 throw SelectorError(message: "found '', expected: identifier")
             }
-            if p.hasPrefix("!") {
-                let k = String(p.dropFirst()).trimmed()
-                try Self.validateKey(k)
-                reqs.append(.doesNotExist(k))
-            } else if let r = p.firstRange(of: "!=") {
-                let k = String(p[..<r.lowerBound]).trimmed()
-                try Self.validateKey(k)
-                reqs.append(.notEquals(k, String(p[r.upperBound...]).trimmed()))
-            } else if let r = p.firstRange(of: "==") ?? p.firstRange(of: "=") {
-                let k = String(p[..<r.lowerBound]).trimmed()
-                try Self.validateKey(k)
-                let v = String(p[r.upperBound...]).trimmed()
-                try Self.validateValue(v)
-                reqs.append(.equals(k, v))
-            } else if let r = p.firstRange(of: " notin ") ?? p.firstRange(of: " notin(") {
-                let k = String(p[..<r.lowerBound]).trimmed()
-                try Self.validateKey(k)
-                reqs.append(.notIn(k, try Self.parseSet(String(p[r.lowerBound...]).trimmed().dropFirst(5))))
-            } else if let r = p.firstRange(of: " in ") ?? p.firstRange(of: " in(") {
-                let k = String(p[..<r.lowerBound]).trimmed()
-                try Self.validateKey(k)
-                reqs.append(.isIn(k, try Self.parseSet(String(p[r.lowerBound...]).trimmed().dropFirst(2))))
+            if part.hasPrefix("!") {
+                let key = String(part.dropFirst()).trimmed()
+                try Self.validateKey(key)
+                parsed.append(.doesNotExist(key))
+            } else if let range = part.firstRange(of: "!=") {
+                let key = String(part[..<range.lowerBound]).trimmed()
+                try Self.validateKey(key)
+                parsed.append(.notEquals(key, String(part[range.upperBound...]).trimmed()))
+            } else if let range = part.firstRange(of: "==") ?? part.firstRange(of: "=") {
+                let key = String(part[..<range.lowerBound]).trimmed()
+                try Self.validateKey(key)
+                let value = String(part[range.upperBound...]).trimmed()
+                try Self.validateValue(value)
+                parsed.append(.equals(key, value))
+            } else if let range = part.firstRange(of: " notin ") ?? part.firstRange(of: " notin(") {
+                let key = String(part[..<range.lowerBound]).trimmed()
+                try Self.validateKey(key)
+                parsed.append(.notIn(key, try Self.parseSet(String(part[range.lowerBound...]).trimmed().dropFirst(5))))
+            } else if let range = part.firstRange(of: " in ") ?? part.firstRange(of: " in(") {
+                let key = String(part[..<range.lowerBound]).trimmed()
+                try Self.validateKey(key)
+                parsed.append(.isIn(key, try Self.parseSet(String(part[range.lowerBound...]).trimmed().dropFirst(2))))
             } else {
-                try Self.validateKey(p)
-                reqs.append(.exists(p))
+                try Self.validateKey(part)
+                parsed.append(.exists(part))
             }
         }
-        self.requirements = reqs
+        self.requirements = parsed
         self.description = text
     }
 
-    static func parseSet(_ s: Substring) throws(SelectorError) -> Set<String> {
-        let t = String(s).trimmed()
-        guard t.hasPrefix("("), t.hasSuffix(")") else {
-            throw SelectorError(message: "found '\(t)', expected: '('")
+    static func parseSet(_ source: Substring) throws(SelectorError) -> Set<String> {
+        let setText = String(source).trimmed()
+        guard setText.hasPrefix("("), setText.hasSuffix(")") else {
+            throw SelectorError(message: "found '\(setText)', expected: '('")
         }
-        return Set(t.dropFirst().dropLast().split(separator: ",").map { String($0).trimmed() })
+        return Set(setText.dropFirst().dropLast().split(separator: ",").map { String($0).trimmed() })
     }
 
-    static func validateKey(_ k: String) throws(SelectorError) {
-        guard !k.isEmpty, k.utf8.count <= 317,
-              k.allSatisfy({ $0.isLetter || $0.isNumber || "-_./".contains($0) })
-        else { throw SelectorError(message: "unable to parse requirement: invalid label key \"\(k)\"") }
+    static func validateKey(_ key: String) throws(SelectorError) {
+        guard !key.isEmpty, key.utf8.count <= 317,
+              key.allSatisfy({ $0.isLetter || $0.isNumber || "-_./".contains($0) })
+        else { throw SelectorError(message: "unable to parse requirement: invalid label key \"\(key)\"") }
     }
 
-    static func validateValue(_ v: String) throws(SelectorError) {
-        guard v.utf8.count <= 63, v.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw SelectorError(message: "unable to parse requirement: invalid label value: \"\(v)\"")
+    static func validateValue(_ value: String) throws(SelectorError) {
+        guard value.utf8.count <= 63, value.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw SelectorError(message: "unable to parse requirement: invalid label value: \"\(value)\"")
         }
     }
 
     public func matches(_ labels: [String: String]) -> Bool {
-        for r in requirements {
-            switch r {
-            case .equals(let k, let v): if labels[k] != v { return false }
-            case .notEquals(let k, let v): if labels[k] == v { return false }
-            case .isIn(let k, let s): guard let v = labels[k], s.contains(v) else { return false }
-            case .notIn(let k, let s): if let v = labels[k], s.contains(v) { return false }
-            case .exists(let k): if labels[k] == nil { return false }
-            case .doesNotExist(let k): if labels[k] != nil { return false }
+        for requirement in requirements {
+            switch requirement {
+            case .equals(let key, let value): if labels[key] != value { return false }
+            case .notEquals(let key, let value): if labels[key] == value { return false }
+            case .isIn(let key, let values): guard let actual = labels[key], values.contains(actual) else { return false }
+            case .notIn(let key, let values): if let actual = labels[key], values.contains(actual) { return false }
+            case .exists(let key): if labels[key] == nil { return false }
+            case .doesNotExist(let key): if labels[key] != nil { return false }
             }
         }
         return true
@@ -126,26 +126,26 @@ public struct FieldSelector: Sendable, Hashable {
     public var requirements: [Requirement]
 
     public init(parsing text: String) throws(SelectorError) {
-        var reqs: [Requirement] = []
+        var parsed: [Requirement] = []
         for raw in text.split(separator: ",") {
-            let p = String(raw).trimmed()
-            if p.isEmpty { continue }
-            if let r = p.firstRange(of: "!=") {
-                reqs.append(.init(field: String(p[..<r.lowerBound]), value: String(p[r.upperBound...]), negated: true))
-            } else if let r = p.firstRange(of: "==") ?? p.firstRange(of: "=") {
-                reqs.append(.init(field: String(p[..<r.lowerBound]), value: String(p[r.upperBound...]), negated: false))
+            let part = String(raw).trimmed()
+            if part.isEmpty { continue }
+            if let range = part.firstRange(of: "!=") {
+                parsed.append(.init(field: String(part[..<range.lowerBound]), value: String(part[range.upperBound...]), negated: true))
+            } else if let range = part.firstRange(of: "==") ?? part.firstRange(of: "=") {
+                parsed.append(.init(field: String(part[..<range.lowerBound]), value: String(part[range.upperBound...]), negated: false))
             } else {
-                throw SelectorError(message: "invalid selector: '\(text)'; can't understand '\(p)'")
+                throw SelectorError(message: "invalid selector: '\(text)'; can't understand '\(part)'")
             }
         }
-        self.requirements = reqs
+        self.requirements = parsed
     }
 
     /// Matches using `value(field)`; a field that is absent compares as "".
     public func matches(_ value: (String) -> String?) -> Bool {
-        for r in requirements {
-            let v = value(r.field) ?? ""
-            if (v == r.value) == r.negated { return false }
+        for requirement in requirements {
+            let actual = value(requirement.field) ?? ""
+            if (actual == requirement.value) == requirement.negated { return false }
         }
         return true
     }
@@ -153,10 +153,10 @@ public struct FieldSelector: Sendable, Hashable {
 
 extension String {
     func trimmed() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
+        var rest = Substring(self)
+        while let first = rest.first, first == " " || first == "\t" { rest = rest.dropFirst() }
+        while let last = rest.last, last == " " || last == "\t" { rest = rest.dropLast() }
+        return String(rest)
     }
 
     func firstRange(of needle: String) -> Range<String.Index>? {

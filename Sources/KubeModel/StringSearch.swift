@@ -1,19 +1,19 @@
 /// Substring search and replacement without Foundation, for selectors and JSON Pointers.
 extension Substring {
-    package func replacingOccurrences(_ a: String, _ b: String) -> String {
-        String(self).replacingOccurrences(a, b)
+    package func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+        String(self).replacingOccurrences(target, replacement)
     }
 }
 
 extension String {
-    package func replacingOccurrences(_ a: String, _ b: String) -> String {
-        guard !a.isEmpty, self.contains(a) else { return self }
+    package func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+        guard !target.isEmpty, self.contains(target) else { return self }
         var out = ""
         var rest = Substring(self)
-        while let r = rest.range(of: a) {
-            out += rest[..<r.lowerBound]
-            out += b
-            rest = rest[r.upperBound...]
+        while let match = rest.range(of: target) {
+            out += rest[..<match.lowerBound]
+            out += replacement
+            rest = rest[match.upperBound...]
         }
         out += rest
         return out
@@ -22,13 +22,13 @@ extension String {
 
 extension Substring {
     package func range(of needle: String) -> Range<Substring.Index>? {
-        let n = Array(needle.utf8)
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].utf8.starts(with: n) {
-                return i..<self.utf8.index(i, offsetBy: n.count)
+        let needleBytes = Array(needle.utf8)
+        var position = startIndex
+        while position < endIndex {
+            if self[position...].utf8.starts(with: needleBytes) {
+                return position..<self.utf8.index(position, offsetBy: needleBytes.count)
             }
-            i = index(after: i)
+            position = index(after: position)
         }
         return nil
     }

@@ -2,70 +2,70 @@ import KubeModel
 
 /// RFC 6901 JSON Pointer and RFC 6902 JSON Patch.
 public enum JSONPatch {
-    public static func parsePointer(_ s: String) throws(PatchError) -> [String] {
-        if s.isEmpty { return [] }
-        guard s.hasPrefix("/") else {
-            throw PatchError(code: "bad_pointer", message: "JSON pointer must start with /: \(s)")
+    public static func parsePointer(_ pointer: String) throws(PatchError) -> [String] {
+        if pointer.isEmpty { return [] }
+        guard pointer.hasPrefix("/") else {
+            throw PatchError(code: "bad_pointer", message: "JSON pointer must start with /: \(pointer)")
         }
-        return s.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
+        return pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
             $0.replacingOccurrences("~1", "/").replacingOccurrences("~0", "~")
         }
     }
 
     /// Applies an RFC 6902 patch document (an array of operations).
     public static func apply(_ patch: JSONValue, to doc: JSONValue) throws(PatchError) -> JSONValue {
-        guard case .array(let ops) = patch else {
+        guard case .array(let operations) = patch else {
             throw PatchError(code: "bad_patch", message: "json patch must be an array")
         }
-        var cur = doc
-        for op in ops {
-            guard let name = op["op"]?.stringValue, let pathStr = op["path"]?.stringValue else {
+        var current = doc
+        for operation in operations {
+            guard let name = operation["op"]?.stringValue, let pathStr = operation["path"]?.stringValue else {
                 throw PatchError(code: "bad_patch", message: "json patch operation needs op and path")
             }
             let path = try parsePointer(pathStr)
             switch name {
             case "add":
-                guard let v = op["value"] else { throw PatchError(code: "bad_patch", message: "add operation does not have a value") }
-                cur = try add(cur, path, v)
+                guard let value = operation["value"] else { throw PatchError(code: "bad_patch", message: "add operation does not have a value") }
+                current = try add(current, path, value)
             case "remove":
-                cur = try remove(cur, path, pathStr)
+                current = try remove(current, path, pathStr)
             case "replace":
-                guard let v = op["value"] else { throw PatchError(code: "bad_patch", message: "replace operation does not have a value") }
-                _ = try get(cur, path, pathStr)
-                cur = try remove(cur, path, pathStr)
-                cur = try add(cur, path, v)
+                guard let value = operation["value"] else { throw PatchError(code: "bad_patch", message: "replace operation does not have a value") }
+                _ = try get(current, path, pathStr)
+                current = try remove(current, path, pathStr)
+                current = try add(current, path, value)
             case "move", "copy":
-                guard let fromStr = op["from"]?.stringValue else { throw PatchError(code: "bad_patch", message: "\(name) operation does not have a from") }
+                guard let fromStr = operation["from"]?.stringValue else { throw PatchError(code: "bad_patch", message: "\(name) operation does not have a from") }
                 let from = try parsePointer(fromStr)
-                let v = try get(cur, from, fromStr)
-                if name == "move" { cur = try remove(cur, from, fromStr) }
-                cur = try add(cur, path, v)
+                let value = try get(current, from, fromStr)
+                if name == "move" { current = try remove(current, from, fromStr) }
+                current = try add(current, path, value)
             case "test":
-                let v = try get(cur, path, pathStr)
-                guard v == (op["value"] ?? .null) else {
+                let value = try get(current, path, pathStr)
+                guard value == (operation["value"] ?? .null) else {
                     throw PatchError(code: "test_failed", message: "the server rejected our request due to an error in our request")
                 }
             default:
                 throw PatchError(code: "bad_patch", message: "Unexpected kind: \(name)")
             }
         }
-        return cur
+        return current
     }
 
     public static func get(_ doc: JSONValue, _ path: [String], _ raw: String) throws(PatchError) -> JSONValue {
-        var cur = doc
-        for p in path {
-            switch cur {
-            case .object(let o):
-                guard let v = o[p] else { throw missing(raw) }
-                cur = v
-            case .array(let a):
-                guard let i = Int(p), i >= 0, i < a.count else { throw missing(raw) }
-                cur = a[i]
+        var current = doc
+        for token in path {
+            switch current {
+            case .object(let object):
+                guard let child = object[token] else { throw missing(raw) }
+                current = child
+            case .array(let array):
+                guard let index = Int(token), index >= 0, index < array.count else { throw missing(raw) }
+                current = array[index]
             default: throw missing(raw)
             }
         }
-        return cur
+        return current
     }
 
     static func missing(_ raw: String) -> PatchError {
@@ -76,23 +76,23 @@ public enum JSONPatch {
         guard let first = path.first else { return value }
         let rest = Array(path.dropFirst())
         switch doc {
-        case .object(var o):
-            if rest.isEmpty { o[first] = value } else {
-                guard let child = o[first] else { throw missing("/" + path.joined(separator: "/")) }
-                o[first] = try add(child, rest, value)
+        case .object(var object):
+            if rest.isEmpty { object[first] = value } else {
+                guard let child = object[first] else { throw missing("/" + path.joined(separator: "/")) }
+                object[first] = try add(child, rest, value)
             }
-            return .object(o)
-        case .array(var a):
+            return .object(object)
+        case .array(var array):
             if rest.isEmpty {
-                if first == "-" { a.append(value) } else {
-                    guard let i = Int(first), i >= 0, i <= a.count else { throw missing("/" + path.joined(separator: "/")) }
-                    a.insert(value, at: i)
+                if first == "-" { array.append(value) } else {
+                    guard let index = Int(first), index >= 0, index <= array.count else { throw missing("/" + path.joined(separator: "/")) }
+                    array.insert(value, at: index)
                 }
             } else {
-                guard let i = Int(first), i >= 0, i < a.count else { throw missing("/" + path.joined(separator: "/")) }
-                a[i] = try add(a[i], rest, value)
+                guard let index = Int(first), index >= 0, index < array.count else { throw missing("/" + path.joined(separator: "/")) }
+                array[index] = try add(array[index], rest, value)
             }
-            return .array(a)
+            return .array(array)
         default:
             throw missing("/" + path.joined(separator: "/"))
         }
@@ -102,14 +102,14 @@ public enum JSONPatch {
         guard let first = path.first else { throw missing(raw) }
         let rest = Array(path.dropFirst())
         switch doc {
-        case .object(var o):
-            guard let child = o[first] else { throw missing(raw) }
-            if rest.isEmpty { o.removeValue(forKey: first) } else { o[first] = try remove(child, rest, raw) }
-            return .object(o)
-        case .array(var a):
-            guard let i = Int(first), i >= 0, i < a.count else { throw missing(raw) }
-            if rest.isEmpty { a.remove(at: i) } else { a[i] = try remove(a[i], rest, raw) }
-            return .array(a)
+        case .object(var object):
+            guard let child = object[first] else { throw missing(raw) }
+            if rest.isEmpty { object.removeValue(forKey: first) } else { object[first] = try remove(child, rest, raw) }
+            return .object(object)
+        case .array(var array):
+            guard let index = Int(first), index >= 0, index < array.count else { throw missing(raw) }
+            if rest.isEmpty { array.remove(at: index) } else { array[index] = try remove(array[index], rest, raw) }
+            return .array(array)
         default:
             throw missing(raw)
         }
@@ -147,64 +147,64 @@ public enum StrategicMergePatch {
     }
 
     static func mergeObject(_ patch: JSONValue, _ target: JSONValue, path: String, keys: [String: String]) throws(PatchError) -> JSONValue {
-        guard case .object(var p) = patch else { return patch }
-        var t: [String: JSONValue]
-        if case .object(let o) = target { t = o } else { t = [:] }
-        if let directive = p["$patch"]?.stringValue {
-            p.removeValue(forKey: "$patch")
+        guard case .object(var patchFields) = patch else { return patch }
+        var targetFields: [String: JSONValue]
+        if case .object(let object) = target { targetFields = object } else { targetFields = [:] }
+        if let directive = patchFields["$patch"]?.stringValue {
+            patchFields.removeValue(forKey: "$patch")
             switch directive {
-            case "replace": return .object(p.filter { !$0.key.hasPrefix("$") })
+            case "replace": return .object(patchFields.filter { !$0.key.hasPrefix("$") })
             case "delete": return .null
             case "merge": break
             default: throw PatchError(code: "bad_patch", message: "Unknown patch type: \(directive)")
             }
         }
-        if let retain = p.removeValue(forKey: "$retainKeys")?.arrayValue {
+        if let retain = patchFields.removeValue(forKey: "$retainKeys")?.arrayValue {
             let keep = Set(retain.compactMap(\.stringValue))
-            t = t.filter { keep.contains($0.key) }
+            targetFields = targetFields.filter { keep.contains($0.key) }
         }
         var orders: [String: [JSONValue]] = [:]
         var deletes: [String: [JSONValue]] = [:]
-        for (k, v) in p {
-            if k.hasPrefix("$setElementOrder/") {
-                orders[String(k.dropFirst("$setElementOrder/".count))] = v.arrayValue ?? []
-                p.removeValue(forKey: k)
-            } else if k.hasPrefix("$deleteFromPrimitiveList/") {
-                deletes[String(k.dropFirst("$deleteFromPrimitiveList/".count))] = v.arrayValue ?? []
-                p.removeValue(forKey: k)
+        for (field, value) in patchFields {
+            if field.hasPrefix("$setElementOrder/") {
+                orders[String(field.dropFirst("$setElementOrder/".count))] = value.arrayValue ?? []
+                patchFields.removeValue(forKey: field)
+            } else if field.hasPrefix("$deleteFromPrimitiveList/") {
+                deletes[String(field.dropFirst("$deleteFromPrimitiveList/".count))] = value.arrayValue ?? []
+                patchFields.removeValue(forKey: field)
             }
         }
-        for (k, v) in p {
-            let childPath = path.isEmpty ? k : path + "." + k
-            if case .null = v { t.removeValue(forKey: k); continue }
-            switch v {
+        for (field, value) in patchFields {
+            let childPath = path.isEmpty ? field : path + "." + field
+            if case .null = value { targetFields.removeValue(forKey: field); continue }
+            switch value {
             case .object:
-                let merged = try mergeObject(v, t[k] ?? .null, path: childPath, keys: keys)
-                if case .null = merged { t.removeValue(forKey: k) } else { t[k] = merged }
-            case .array(let pa):
-                if let mk = keys[childPath] {
-                    t[k] = .array(try mergeList(pa, t[k]?.arrayValue ?? [], mergeKey: mk, path: childPath, keys: keys))
+                let merged = try mergeObject(value, targetFields[field] ?? .null, path: childPath, keys: keys)
+                if case .null = merged { targetFields.removeValue(forKey: field) } else { targetFields[field] = merged }
+            case .array(let patchList):
+                if let mergeKey = keys[childPath] {
+                    targetFields[field] = .array(try mergeList(patchList, targetFields[field]?.arrayValue ?? [], mergeKey: mergeKey, path: childPath, keys: keys))
                 } else {
-                    t[k] = v
+                    targetFields[field] = value
                 }
             default:
-                t[k] = v
+                targetFields[field] = value
             }
         }
-        for (k, dels) in deletes {
-            if var a = t[k]?.arrayValue { a.removeAll { dels.contains($0) }; t[k] = .array(a) }
+        for (field, deleted) in deletes {
+            if var list = targetFields[field]?.arrayValue { list.removeAll { deleted.contains($0) }; targetFields[field] = .array(list) }
         }
-        for (k, order) in orders {
-            guard let a = t[k]?.arrayValue else { continue }
-            let mk = keys[path.isEmpty ? k : path + "." + k] ?? ""
-            func key(_ e: JSONValue) -> JSONValue { mk.isEmpty ? e : (e[mk] ?? .null) }
-            let orderKeys = order.map { mk.isEmpty ? $0 : ($0[mk] ?? .null) }
+        for (field, order) in orders {
+            guard let list = targetFields[field]?.arrayValue else { continue }
+            let mergeKey = keys[path.isEmpty ? field : path + "." + field] ?? ""
+            func key(_ element: JSONValue) -> JSONValue { mergeKey.isEmpty ? element : (element[mergeKey] ?? .null) }
+            let orderKeys = order.map { mergeKey.isEmpty ? $0 : ($0[mergeKey] ?? .null) }
             var sorted: [JSONValue] = []
-            for ok in orderKeys { sorted.append(contentsOf: a.filter { key($0) == ok }) }
-            sorted.append(contentsOf: a.filter { e in !orderKeys.contains(key(e)) })
-            t[k] = .array(sorted)
+            for orderKey in orderKeys { sorted.append(contentsOf: list.filter { key($0) == orderKey }) }
+            sorted.append(contentsOf: list.filter { element in !orderKeys.contains(key(element)) })
+            targetFields[field] = .array(sorted)
         }
-        return .object(t)
+        return .object(targetFields)
     }
 
     static func mergeList(_ patch: [JSONValue], _ target: [JSONValue], mergeKey: String, path: String, keys: [String: String]) throws(PatchError) -> [JSONValue] {
@@ -214,20 +214,20 @@ public enum StrategicMergePatch {
         }
         var result = target
         if mergeKey.isEmpty {
-            for e in patch where !result.contains(e) { result.append(e) }
+            for element in patch where !result.contains(element) { result.append(element) }
             return result
         }
-        for e in patch {
-            let kv = e[mergeKey] ?? .null
-            let idx = result.firstIndex { ($0[mergeKey] ?? .null) == kv }
-            if e["$patch"]?.stringValue == "delete" {
-                if let i = idx { result.remove(at: i) }
+        for element in patch {
+            let elementKey = element[mergeKey] ?? .null
+            let existing = result.firstIndex { ($0[mergeKey] ?? .null) == elementKey }
+            if element["$patch"]?.stringValue == "delete" {
+                if let index = existing { result.remove(at: index) }
                 continue
             }
-            if let i = idx {
-                result[i] = try mergeObject(e, result[i], path: path, keys: keys)
+            if let index = existing {
+                result[index] = try mergeObject(element, result[index], path: path, keys: keys)
             } else {
-                result.append(try mergeObject(e, .null, path: path, keys: keys))
+                result.append(try mergeObject(element, .null, path: path, keys: keys))
             }
         }
         return result

@@ -52,21 +52,21 @@ public enum KubeProtobuf {
         var typeMeta = ByteBuffer()
         var raw = ByteBuffer()
         var contentEncoding = "", contentType = ""
-        while let f = try reader.next() {
-            switch f.number {
-            case 1: typeMeta.writeImmutableBuffer(try lengthDelimited(f, "typeMeta"))
-            case 2: raw = try lengthDelimited(f, "raw")
-            case 3: contentEncoding = try string(lengthDelimited(f, "contentEncoding"), "contentEncoding")
-            case 4: contentType = try string(lengthDelimited(f, "contentType"), "contentType")
+        while let field = try reader.next() {
+            switch field.number {
+            case 1: typeMeta.writeImmutableBuffer(try lengthDelimited(field, "typeMeta"))
+            case 2: raw = try lengthDelimited(field, "raw")
+            case 3: contentEncoding = try string(lengthDelimited(field, "contentEncoding"), "contentEncoding")
+            case 4: contentType = try string(lengthDelimited(field, "contentType"), "contentType")
             default: continue
             }
         }
         var apiVersion = "", kind = ""
         var meta = ProtobufReader(typeMeta)
-        while let f = try meta.next() {
-            switch f.number {
-            case 1: apiVersion = try string(lengthDelimited(f, "typeMeta.apiVersion"), "typeMeta.apiVersion")
-            case 2: kind = try string(lengthDelimited(f, "typeMeta.kind"), "typeMeta.kind")
+        while let field = try meta.next() {
+            switch field.number {
+            case 1: apiVersion = try string(lengthDelimited(field, "typeMeta.apiVersion"), "typeMeta.apiVersion")
+            case 2: kind = try string(lengthDelimited(field, "typeMeta.kind"), "typeMeta.kind")
             default: continue
             }
         }
@@ -105,31 +105,31 @@ public enum KubeProtobuf {
         while true {
             let next: ProtobufField?
             do { next = try reader.next() } catch { throw error.at(path.isEmpty ? schema.name : path) }
-            guard let f = next else { break }
-            guard let field = schema.fields[f.number] else { continue }
+            guard let wireField = next else { break }
+            guard let field = schema.fields[wireField.number] else { continue }
             let fieldPath = path.isEmpty ? field.name : path + "." + field.name
             switch field.cardinality {
             case .map:
-                let (k, v) = try mapEntry(f, field.type, fieldPath)
-                maps[f.number, default: [:]][k] = v
+                let (entryKey, entryValue) = try mapEntry(wireField, field.type, fieldPath)
+                maps[wireField.number, default: [:]][entryKey] = entryValue
             case .repeated:
-                if case .lengthDelimited(let packed) = f.value, field.type.isVarint {
+                if case .lengthDelimited(let packed) = wireField.value, field.type.isVarint {
                     // A packed repeated scalar (Go's decoder accepts both encodings).
                     var reader = ProtobufReader(packed)
                     do {
-                        while let v = try reader.nextVarint() {
-                            lists[f.number, default: []].append(scalar(varint: v, field.type))
+                        while let element = try reader.nextVarint() {
+                            lists[wireField.number, default: []].append(scalar(varint: element, field.type))
                         }
                     } catch { throw error.at(fieldPath) }
                     continue
                 }
-                let itemPath = fieldPath + "[\(lists[f.number]?.count ?? 0)]"
-                lists[f.number, default: []].append(try scalarOrMessage(f, field.type, itemPath))
+                let itemPath = fieldPath + "[\(lists[wireField.number]?.count ?? 0)]"
+                lists[wireField.number, default: []].append(try scalarOrMessage(wireField, field.type, itemPath))
             case .omitEmpty, .pointer, .always:
                 if case .message = field.type {
-                    nested[f.number, default: ByteBuffer()].writeImmutableBuffer(try lengthDelimited(f, fieldPath))
+                    nested[wireField.number, default: ByteBuffer()].writeImmutableBuffer(try lengthDelimited(wireField, fieldPath))
                 } else {
-                    singular[f.number] = try scalarOrMessage(f, field.type, fieldPath)
+                    singular[wireField.number] = try scalarOrMessage(wireField, field.type, fieldPath)
                 }
             }
         }
@@ -139,12 +139,12 @@ public enum KubeProtobuf {
             var value: JSONValue?
             switch field.cardinality {
             case .map:
-                if let m = maps[number], !m.isEmpty { value = .object(m) }
+                if let entries = maps[number], !entries.isEmpty { value = .object(entries) }
             case .repeated:
-                if let l = lists[number], !l.isEmpty { value = .array(l) }
+                if let items = lists[number], !items.isEmpty { value = .array(items) }
             case .omitEmpty, .pointer, .always:
-                if let b = nested[number], case .message(let s) = field.type {
-                    value = .object(try decodeMessage(b, s, path: fieldPath))
+                if let messageBytes = nested[number], case .message(let nestedSchema) = field.type {
+                    value = .object(try decodeMessage(messageBytes, nestedSchema, path: fieldPath))
                 } else {
                     value = singular[number]
                 }
@@ -153,7 +153,7 @@ public enum KubeProtobuf {
             case .map, .repeated, .pointer:
                 break
             case .omitEmpty:
-                if let v = value, isEmpty(v, field.type) { value = nil }
+                if let present = value, isEmpty(present, field.type) { value = nil }
             case .always:
                 if value == nil { value = try zeroValue(field.type, fieldPath) }
             }
@@ -166,35 +166,35 @@ public enum KubeProtobuf {
 
     // MARK: values
 
-    private static func scalarOrMessage(_ f: ProtobufField, _ type: ProtobufFieldType, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
+    private static func scalarOrMessage(_ field: ProtobufField, _ type: ProtobufFieldType, _ path: String) throws(ProtobufDecodeError) -> JSONValue {
         switch type {
         case .string:
-            return .string(try string(lengthDelimited(f, path), path))
+            return .string(try string(lengthDelimited(field, path), path))
         case .int32, .int64, .bool:
-            return scalar(varint: try varint(f, path), type)
+            return scalar(varint: try varint(field, path), type)
         case .bytes:
-            return .string(Base64.encode(Array(try lengthDelimited(f, path).readableBytesView)))
+            return .string(Base64.encode(Array(try lengthDelimited(field, path).readableBytesView)))
         case .message(let schema):
-            return .object(try decodeMessage(lengthDelimited(f, path), schema, path: path))
+            return .object(try decodeMessage(lengthDelimited(field, path), schema, path: path))
         case .intOrString:
-            return try intOrString(lengthDelimited(f, path), path)
+            return try intOrString(lengthDelimited(field, path), path)
         case .time:
-            return try time(lengthDelimited(f, path), path, fractionDigits: 0)
+            return try time(lengthDelimited(field, path), path, fractionDigits: 0)
         case .microTime:
-            return try time(lengthDelimited(f, path), path, fractionDigits: 6)
+            return try time(lengthDelimited(field, path), path, fractionDigits: 6)
         case .quantity:
-            return try quantity(lengthDelimited(f, path), path)
+            return try quantity(lengthDelimited(field, path), path)
         case .rawExtension:
-            return try rawExtension(lengthDelimited(f, path), path)
+            return try rawExtension(lengthDelimited(field, path), path)
         }
     }
 
     /// A varint field's JSON value (int32 fields take the low 32 bits, as Go's decoder does).
-    private static func scalar(varint v: UInt64, _ type: ProtobufFieldType) -> JSONValue {
+    private static func scalar(varint value: UInt64, _ type: ProtobufFieldType) -> JSONValue {
         switch type {
-        case .bool: return .bool(v != 0)
-        case .int32: return .int(Int64(Int32(truncatingIfNeeded: v)))
-        default: return .int(Int64(bitPattern: v))
+        case .bool: return .bool(value != 0)
+        case .int32: return .int(Int64(Int32(truncatingIfNeeded: value)))
+        default: return .int(Int64(bitPattern: value))
         }
     }
 
@@ -205,8 +205,8 @@ public enum KubeProtobuf {
         while true {
             let next: ProtobufField?
             do { next = try reader.next() } catch { throw error.at(path) }
-            guard let f = next else { break }
-            if f.number == 1 { value = try string(lengthDelimited(f, path + ".string"), path + ".string") }
+            guard let field = next else { break }
+            if field.number == 1 { value = try string(lengthDelimited(field, path + ".string"), path + ".string") }
         }
         return .string(value.isEmpty ? "0" : value)
     }
@@ -218,8 +218,8 @@ public enum KubeProtobuf {
         while true {
             let next: ProtobufField?
             do { next = try reader.next() } catch { throw error.at(path) }
-            guard let f = next else { break }
-            if f.number == 1 { raw = try lengthDelimited(f, path + ".raw") }
+            guard let field = next else { break }
+            if field.number == 1 { raw = try lengthDelimited(field, path + ".raw") }
         }
         if raw.readableBytes == 0 { return .null }
         guard let value = try? JSONValue.parse(Array(raw.readableBytesView)) else {
@@ -228,16 +228,16 @@ public enum KubeProtobuf {
         return value
     }
 
-    private static func isEmpty(_ v: JSONValue, _ type: ProtobufFieldType) -> Bool {
-        switch v {
-        case .string(let s): return s.isEmpty
-        case .int(let i): return i == 0
-        case .bool(let b): return !b
+    private static func isEmpty(_ value: JSONValue, _ type: ProtobufFieldType) -> Bool {
+        switch value {
+        case .string(let text): return text.isEmpty
+        case .int(let integer): return integer == 0
+        case .bool(let flag): return !flag
         case .null: return true
-        case .array(let a): return a.isEmpty
+        case .array(let items): return items.isEmpty
         // encoding/json's omitempty never drops a struct; a zero Time is handled by the caller.
         case .object: return false
-        case .double(let d): return d == 0
+        case .double(let number): return number == 0
         }
     }
 
@@ -247,7 +247,7 @@ public enum KubeProtobuf {
         case .int32, .int64: return .int(0)
         case .bool: return .bool(false)
         case .bytes: return .string("")
-        case .message(let s): return .object(try decodeMessage(ByteBuffer(), s, path: path))
+        case .message(let schema): return .object(try decodeMessage(ByteBuffer(), schema, path: path))
         case .intOrString: return .int(0)
         case .time, .microTime, .rawExtension: return .null
         case .quantity: return .string("0")
@@ -261,11 +261,11 @@ public enum KubeProtobuf {
         while true {
             let next: ProtobufField?
             do { next = try reader.next() } catch { throw error.at(path) }
-            guard let f = next else { break }
-            switch f.number {
-            case 1: type = Int64(bitPattern: try varint(f, path + ".type"))
-            case 2: intVal = Int32(truncatingIfNeeded: try varint(f, path + ".intVal"))
-            case 3: strVal = try string(lengthDelimited(f, path + ".strVal"), path + ".strVal")
+            guard let field = next else { break }
+            switch field.number {
+            case 1: type = Int64(bitPattern: try varint(field, path + ".type"))
+            case 2: intVal = Int32(truncatingIfNeeded: try varint(field, path + ".intVal"))
+            case 3: strVal = try string(lengthDelimited(field, path + ".strVal"), path + ".strVal")
             default: continue
             }
         }
@@ -284,10 +284,10 @@ public enum KubeProtobuf {
         while true {
             let next: ProtobufField?
             do { next = try reader.next() } catch { throw error.at(path) }
-            guard let f = next else { break }
-            switch f.number {
-            case 1: seconds = Int64(bitPattern: try varint(f, path + ".seconds"))
-            case 2: nanos = Int32(truncatingIfNeeded: try varint(f, path + ".nanos"))
+            guard let field = next else { break }
+            switch field.number {
+            case 1: seconds = Int64(bitPattern: try varint(field, path + ".seconds"))
+            case 2: nanos = Int32(truncatingIfNeeded: try varint(field, path + ".nanos"))
             default: continue
             }
         }
@@ -301,17 +301,17 @@ public enum KubeProtobuf {
     }
 
     /// A map<string, V> entry: {key 1, value 2}; a missing value is V's zero value.
-    private static func mapEntry(_ f: ProtobufField, _ valueType: ProtobufFieldType, _ path: String) throws(ProtobufDecodeError) -> (String, JSONValue) {
-        var reader = ProtobufReader(try lengthDelimited(f, path))
+    private static func mapEntry(_ field: ProtobufField, _ valueType: ProtobufFieldType, _ path: String) throws(ProtobufDecodeError) -> (String, JSONValue) {
+        var reader = ProtobufReader(try lengthDelimited(field, path))
         var key = ""
         var value: JSONValue?
         while true {
             let next: ProtobufField?
             do { next = try reader.next() } catch { throw error.at(path) }
-            guard let e = next else { break }
-            switch e.number {
-            case 1: key = try string(lengthDelimited(e, path), path)
-            case 2: value = try scalarOrMessage(e, valueType, path + "." + key)
+            guard let entry = next else { break }
+            switch entry.number {
+            case 1: key = try string(lengthDelimited(entry, path), path)
+            case 2: value = try scalarOrMessage(entry, valueType, path + "." + key)
             default: continue
             }
         }
@@ -319,25 +319,25 @@ public enum KubeProtobuf {
         return (key, try zeroValue(valueType, path + "." + key))
     }
 
-    private static func varint(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> UInt64 {
-        guard case .varint(let v) = f.value else {
-            throw ProtobufDecodeError(.wrongWireType, field: path, "wire type \(f.value.wireType), expected 0")
+    private static func varint(_ field: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> UInt64 {
+        guard case .varint(let value) = field.value else {
+            throw ProtobufDecodeError(.wrongWireType, field: path, "wire type \(field.value.wireType), expected 0")
         }
-        return v
+        return value
     }
 
-    private static func lengthDelimited(_ f: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> ByteBuffer {
-        guard case .lengthDelimited(let b) = f.value else {
-            throw ProtobufDecodeError(.wrongWireType, field: path, "wire type \(f.value.wireType), expected 2")
+    private static func lengthDelimited(_ field: ProtobufField, _ path: String) throws(ProtobufDecodeError) -> ByteBuffer {
+        guard case .lengthDelimited(let bytes) = field.value else {
+            throw ProtobufDecodeError(.wrongWireType, field: path, "wire type \(field.value.wireType), expected 2")
         }
-        return b
+        return bytes
     }
 
-    private static func string(_ b: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> String {
-        guard let s = String(validating: b.readableBytesView, as: UTF8.self) else {
+    private static func string(_ bytes: ByteBuffer, _ path: String) throws(ProtobufDecodeError) -> String {
+        guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else {
             throw ProtobufDecodeError(.invalidUTF8, field: path)
         }
-        return s
+        return text
     }
 }
 

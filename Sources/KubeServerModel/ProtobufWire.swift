@@ -47,16 +47,16 @@ public struct ProtobufDecodeError: Error, Hashable, Sendable, CustomStringConver
     }
 
     public var description: String {
-        var s = "protobuf: \(code.rawValue)"
-        if !field.isEmpty { s += " at \(field)" }
-        if !detail.isEmpty { s += ": \(detail)" }
-        return s
+        var text = "protobuf: \(code.rawValue)"
+        if !field.isEmpty { text += " at \(field)" }
+        if !detail.isEmpty { text += ": \(detail)" }
+        return text
     }
 
     func at(_ path: String) -> ProtobufDecodeError {
-        var e = self
-        if e.field.isEmpty { e.field = path }
-        return e
+        var located = self
+        if located.field.isEmpty { located.field = path }
+        return located
     }
 }
 
@@ -94,11 +94,11 @@ extension ByteBuffer {
     public mutating func readProtobufVarint() throws(ProtobufDecodeError) -> UInt64? {
         var result: UInt64 = 0
         var index = readerIndex
-        for i in 0..<10 {
+        for position in 0..<10 {
             guard let byte = getInteger(at: index, as: UInt8.self) else { return nil }
             index += 1
-            if i == 9 && byte > 1 { throw ProtobufDecodeError(.varintOverflow) }
-            result |= UInt64(byte & 0x7f) << (7 * UInt64(i))
+            if position == 9 && byte > 1 { throw ProtobufDecodeError(.varintOverflow) }
+            result |= UInt64(byte & 0x7f) << (7 * UInt64(position))
             if byte & 0x80 == 0 {
                 moveReaderIndex(to: index)
                 return result
@@ -134,21 +134,21 @@ extension ByteBuffer {
         let value: ProtobufField.Value
         switch UInt8(key & 7) {
         case 0:
-            guard let v = try readProtobufVarint() else { return nil }
-            value = .varint(v)
+            guard let payload = try readProtobufVarint() else { return nil }
+            value = .varint(payload)
         case 1:
-            guard let v = readInteger(endianness: .little, as: UInt64.self) else { return nil }
-            value = .fixed64(v)
+            guard let payload = readInteger(endianness: .little, as: UInt64.self) else { return nil }
+            value = .fixed64(payload)
         case 2:
             guard let length = try readProtobufVarint(), length <= UInt64(readableBytes),
                   let slice = readSlice(length: Int(length))
             else { return nil }
             value = .lengthDelimited(slice)
         case 5:
-            guard let v = readInteger(endianness: .little, as: UInt32.self) else { return nil }
-            value = .fixed32(v)
-        case let t:
-            throw ProtobufDecodeError(.unsupportedWireType, "wire type \(t) for field \(number)")
+            guard let payload = readInteger(endianness: .little, as: UInt32.self) else { return nil }
+            value = .fixed32(payload)
+        case let wireType:
+            throw ProtobufDecodeError(.unsupportedWireType, "wire type \(wireType) for field \(number)")
         }
         return ProtobufField(number: Int(number), value: value)
     }

@@ -22,13 +22,13 @@ public struct LeaseRecord: Sendable, Hashable {
 
     /// Writes the record into a Lease spec, keeping fields the record does not own.
     public func apply(to spec: LeaseSpec?) -> LeaseSpec {
-        var s = spec ?? LeaseSpec()
-        s.holderIdentity = holderIdentity
-        s.leaseDurationSeconds = leaseDurationSeconds
-        s.acquireTime = acquireTime
-        s.renewTime = renewTime
-        s.leaseTransitions = leaseTransitions
-        return s
+        var leaseSpec = spec ?? LeaseSpec()
+        leaseSpec.holderIdentity = holderIdentity
+        leaseSpec.leaseDurationSeconds = leaseDurationSeconds
+        leaseSpec.acquireTime = acquireTime
+        leaseSpec.renewTime = renewTime
+        leaseSpec.leaseTransitions = leaseTransitions
+        return leaseSpec
     }
 }
 
@@ -107,8 +107,8 @@ public struct LeaderElectionStateMachine: Sendable {
     /// Monotonic instant after which a leader must stop acting (fencing): last successful
     /// renewal + RenewDeadline. nil when not leading.
     public var leadershipValidUntil: Duration? {
-        guard isLeader, let l = lastRenew else { return nil }
-        return l + config.renewDeadline
+        guard isLeader, let renewedAt = lastRenew else { return nil }
+        return renewedAt + config.renewDeadline
     }
 
     public var observed: LeaseRecord? { observedRecord }
@@ -127,14 +127,14 @@ public struct LeaderElectionStateMachine: Sendable {
         }
         if leading && renewCycleStart == nil { renewCycleStart = now }
         // Fast path: leader whose local view of the lease is still valid.
-        if isLeader, let rv = observedRV, let rec = observedRecord, let ot = observedTime,
-           ot + .seconds(Int64(rec.leaseDurationSeconds)) > now {
-            var r = rec
-            r.renewTime = MicroTime(wallNow)
-            r.leaseDurationSeconds = config.leaseDurationSeconds
-            pendingRecord = r
+        if isLeader, let resourceVersion = observedRV, let cached = observedRecord, let observedAt = observedTime,
+           observedAt + .seconds(Int64(cached.leaseDurationSeconds)) > now {
+            var renewal = cached
+            renewal.renewTime = MicroTime(wallNow)
+            renewal.leaseDurationSeconds = config.leaseDurationSeconds
+            pendingRecord = renewal
             phase = .fastPath
-            return .update(r, resourceVersion: rv)
+            return .update(renewal, resourceVersion: resourceVersion)
         }
         phase = .getting
         return .get
@@ -146,11 +146,11 @@ public struct LeaderElectionStateMachine: Sendable {
             phase = .finished
             return .finished
         case .getting:
-            let r = LeaseRecord(holderIdentity: config.identity, leaseDurationSeconds: config.leaseDurationSeconds,
-                                acquireTime: MicroTime(wallNow), renewTime: MicroTime(wallNow), leaseTransitions: 0)
-            pendingRecord = r
+            let record = LeaseRecord(holderIdentity: config.identity, leaseDurationSeconds: config.leaseDurationSeconds,
+                                     acquireTime: MicroTime(wallNow), renewTime: MicroTime(wallNow), leaseTransitions: 0)
+            pendingRecord = record
             phase = .writing
-            return .create(r)
+            return .create(record)
         case .idle, .fastPath, .writing, .releasing, .finished:
             return unexpected()
         }
@@ -177,19 +177,19 @@ public struct LeaderElectionStateMachine: Sendable {
             renewCycleStart = nil
         }
         let held = !record.holderIdentity.isEmpty && record.holderIdentity != config.identity
-        if held, let ot = observedTime, ot + .seconds(Int64(record.leaseDurationSeconds)) > now {
+        if held, let observedAt = observedTime, observedAt + .seconds(Int64(record.leaseDurationSeconds)) > now {
             return attemptFailed(now: now)
         }
-        var r = LeaseRecord(holderIdentity: config.identity, leaseDurationSeconds: config.leaseDurationSeconds,
-                            acquireTime: MicroTime(wallNow), renewTime: MicroTime(wallNow), leaseTransitions: record.leaseTransitions)
+        var candidate = LeaseRecord(holderIdentity: config.identity, leaseDurationSeconds: config.leaseDurationSeconds,
+                                    acquireTime: MicroTime(wallNow), renewTime: MicroTime(wallNow), leaseTransitions: record.leaseTransitions)
         if record.holderIdentity == config.identity && leading {
-            r.acquireTime = record.acquireTime
+            candidate.acquireTime = record.acquireTime
         } else {
-            r.leaseTransitions = record.leaseTransitions + 1
+            candidate.leaseTransitions = record.leaseTransitions + 1
         }
-        pendingRecord = r
+        pendingRecord = candidate
         phase = .writing
-        return .update(r, resourceVersion: resourceVersion)
+        return .update(candidate, resourceVersion: resourceVersion)
     }
 
     public mutating func getFailed(now: Duration) -> Action {
@@ -206,12 +206,12 @@ public struct LeaderElectionStateMachine: Sendable {
     public mutating func writeSucceeded(resourceVersion: String, now: Duration) -> Action {
         switch phase {
         case .releasing:
-            if var r = pendingRecord { r.holderIdentity = ""; observedRecord = r }
+            if var released = pendingRecord { released.holderIdentity = ""; observedRecord = released }
             leading = false
             phase = .finished
             return .finished
         case .fastPath, .writing:
-            if let r = pendingRecord { observedRecord = r }
+            if let pending = pendingRecord { observedRecord = pending }
             observedRV = resourceVersion
             observedTime = now
             leading = true
@@ -257,23 +257,23 @@ public struct LeaderElectionStateMachine: Sendable {
     }
 
     private mutating func release(wallNow: KubeTime, retried: Bool) -> Action {
-        guard let rv = observedRV, let rec = observedRecord else {
+        guard let resourceVersion = observedRV, let cached = observedRecord else {
             phase = .finished
             return .finished
         }
-        let r = LeaseRecord(holderIdentity: "", leaseDurationSeconds: 1, acquireTime: MicroTime(wallNow), renewTime: MicroTime(wallNow),
-                            leaseTransitions: rec.leaseTransitions)
-        pendingRecord = r
+        let emptied = LeaseRecord(holderIdentity: "", leaseDurationSeconds: 1, acquireTime: MicroTime(wallNow), renewTime: MicroTime(wallNow),
+                                  leaseTransitions: cached.leaseTransitions)
+        pendingRecord = emptied
         phase = .releasing(retried: retried)
-        return .update(r, resourceVersion: rv)
+        return .update(emptied, resourceVersion: resourceVersion)
     }
 
-    private mutating func observe(_ record: LeaseRecord, _ rv: String, _ now: Duration) {
+    private mutating func observe(_ record: LeaseRecord, _ resourceVersion: String, _ now: Duration) {
         if observedRecord != record {
             observedRecord = record
             observedTime = now
         }
-        observedRV = rv
+        observedRV = resourceVersion
     }
 
     private mutating func attemptFailed(now: Duration) -> Action {
@@ -291,8 +291,8 @@ public struct LeaderElectionStateMachine: Sendable {
 
     /// The acquire loop's wait with client-go's jitter (`wait.Jitter(RetryPeriod, 1.2)`):
     /// the owner applies it to `.sleep` when `isLeader` is false. `random` in [0, 1).
-    public func jittered(_ d: Duration, random: Double) -> Duration {
-        isLeader ? d : d + d * (config.jitterFactor * max(0, min(random, 1)))
+    public func jittered(_ delay: Duration, random: Double) -> Duration {
+        isLeader ? delay : delay + delay * (config.jitterFactor * max(0, min(random, 1)))
     }
 
     private func unexpected() -> Action {

@@ -27,10 +27,10 @@ enum ProtobufFixtures {
         var out: [UInt8] = []
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let digits = Array(line.filter { !$0.isWhitespace })
-            var i = 0
-            while i + 1 < digits.count {
-                out.append(UInt8(String(digits[i...i + 1]), radix: 16)!)
-                i += 2
+            var offset = 0
+            while offset + 1 < digits.count {
+                out.append(UInt8(String(digits[offset...offset + 1]), radix: 16)!)
+                offset += 2
             }
         }
         return out
@@ -39,13 +39,13 @@ enum ProtobufFixtures {
     /// kubectl's own JSON for the object, without the `creationTimestamp: null`s (the object's
     /// and a pod template's) the decoder omits.
     static func expectedJSON(_ name: String) throws -> JSONValue {
-        let v = try JSONValue.parse(try Data(contentsOf: directory.appendingPathComponent(name + ".json")))
-        #expect(v.value(atPath: "metadata.creationTimestamp") == .null)
-        return withoutNullCreationTimestamps(v)
+        let json = try JSONValue.parse(try Data(contentsOf: directory.appendingPathComponent(name + ".json")))
+        #expect(json.value(atPath: "metadata.creationTimestamp") == .null)
+        return withoutNullCreationTimestamps(json)
     }
 
-    static func withoutNullCreationTimestamps(_ v: JSONValue) -> JSONValue {
-        switch v {
+    static func withoutNullCreationTimestamps(_ json: JSONValue) -> JSONValue {
+        switch json {
         case .object(let fields):
             var out: [String: JSONValue] = [:]
             for (key, value) in fields where !(key == "creationTimestamp" && value == .null) {
@@ -53,7 +53,7 @@ enum ProtobufFixtures {
             }
             return .object(out)
         case .array(let items): return .array(items.map(withoutNullCreationTimestamps))
-        default: return v
+        default: return json
         }
     }
 }
@@ -62,26 +62,26 @@ enum ProtobufFixtures {
 struct PB {
     var bytes: [UInt8] = []
 
-    static func varintBytes(_ v: UInt64) -> [UInt8] {
-        var v = v, out: [UInt8] = []
-        while v >= 0x80 {
-            out.append(UInt8(v & 0x7f) | 0x80)
-            v >>= 7
+    static func varintBytes(_ value: UInt64) -> [UInt8] {
+        var value = value, out: [UInt8] = []
+        while value >= 0x80 {
+            out.append(UInt8(value & 0x7f) | 0x80)
+            value >>= 7
         }
-        out.append(UInt8(v))
+        out.append(UInt8(value))
         return out
     }
 
-    func key(_ n: Int, _ wire: UInt64) -> [UInt8] { PB.varintBytes(UInt64(n) << 3 | wire) }
-    func varint(_ n: Int, _ v: UInt64) -> PB { PB(bytes: bytes + key(n, 0) + PB.varintBytes(v)) }
-    func int(_ n: Int, _ v: Int64) -> PB { varint(n, UInt64(bitPattern: v)) }
-    func bool(_ n: Int, _ v: Bool) -> PB { varint(n, v ? 1 : 0) }
-    func raw(_ n: Int, _ b: [UInt8]) -> PB { PB(bytes: bytes + key(n, 2) + PB.varintBytes(UInt64(b.count)) + b) }
-    func string(_ n: Int, _ s: String) -> PB { raw(n, Array(s.utf8)) }
-    func message(_ n: Int, _ m: PB) -> PB { raw(n, m.bytes) }
-    func fixed32(_ n: Int, _ v: UInt32) -> PB { PB(bytes: bytes + key(n, 5) + withUnsafeBytes(of: v.littleEndian) { Array($0) }) }
-    func fixed64(_ n: Int, _ v: UInt64) -> PB { PB(bytes: bytes + key(n, 1) + withUnsafeBytes(of: v.littleEndian) { Array($0) }) }
-    func mapEntry(_ n: Int, _ k: String, _ v: String) -> PB { message(n, PB().string(1, k).string(2, v)) }
+    func key(_ number: Int, _ wire: UInt64) -> [UInt8] { PB.varintBytes(UInt64(number) << 3 | wire) }
+    func varint(_ number: Int, _ value: UInt64) -> PB { PB(bytes: bytes + key(number, 0) + PB.varintBytes(value)) }
+    func int(_ number: Int, _ value: Int64) -> PB { varint(number, UInt64(bitPattern: value)) }
+    func bool(_ number: Int, _ value: Bool) -> PB { varint(number, value ? 1 : 0) }
+    func raw(_ number: Int, _ payload: [UInt8]) -> PB { PB(bytes: bytes + key(number, 2) + PB.varintBytes(UInt64(payload.count)) + payload) }
+    func string(_ number: Int, _ text: String) -> PB { raw(number, Array(text.utf8)) }
+    func message(_ number: Int, _ nested: PB) -> PB { raw(number, nested.bytes) }
+    func fixed32(_ number: Int, _ value: UInt32) -> PB { PB(bytes: bytes + key(number, 5) + withUnsafeBytes(of: value.littleEndian) { Array($0) }) }
+    func fixed64(_ number: Int, _ value: UInt64) -> PB { PB(bytes: bytes + key(number, 1) + withUnsafeBytes(of: value.littleEndian) { Array($0) }) }
+    func mapEntry(_ number: Int, _ entryKey: String, _ entryValue: String) -> PB { message(number, PB().string(1, entryKey).string(2, entryValue)) }
     /// Unknown fields of every wire type, as a newer encoder would add.
     func unknowns() -> PB { varint(990, 7).fixed32(991, 1).fixed64(992, 2).string(993, "future") }
 
@@ -99,24 +99,24 @@ struct PB {
         ([0x81, 0x80, 0x00], 1),
     ] as [([UInt8], UInt64)])
     func varints(_ bytes: [UInt8], _ value: UInt64) throws {
-        var b = ByteBuffer(bytes: bytes + [0x55])
-        #expect(try b.readProtobufVarint() == value)
-        #expect(b.readableBytes == 1)
+        var buffer = ByteBuffer(bytes: bytes + [0x55])
+        #expect(try buffer.readProtobufVarint() == value)
+        #expect(buffer.readableBytes == 1)
     }
 
     @Test func shortVarintLeavesTheBufferUntouched() throws {
         for bytes in [[], [0x80], [0xff, 0xff], [0xac], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]] as [[UInt8]] {
-            var b = ByteBuffer(bytes: bytes)
-            #expect(try b.readProtobufVarint() == nil)
-            #expect(b.readerIndex == 0 && b.readableBytes == bytes.count)
+            var buffer = ByteBuffer(bytes: bytes)
+            #expect(try buffer.readProtobufVarint() == nil)
+            #expect(buffer.readerIndex == 0 && buffer.readableBytes == bytes.count)
         }
     }
 
     @Test func overlongVarintsAreErrors() {
         // 11 bytes, and a 10th byte with bits past 64.
         for bytes in [[UInt8](repeating: 0xff, count: 10) + [0x01], [UInt8](repeating: 0xff, count: 9) + [0x02]] {
-            var b = ByteBuffer(bytes: bytes)
-            #expect(throws: ProtobufDecodeError(.varintOverflow)) { try b.readProtobufVarint() }
+            var buffer = ByteBuffer(bytes: bytes)
+            #expect(throws: ProtobufDecodeError(.varintOverflow)) { try buffer.readProtobufVarint() }
         }
     }
 
@@ -125,21 +125,21 @@ struct PB {
     @Test func aFailedFieldReadLeavesTheBufferUntouched() {
         let overlong = [UInt8](repeating: 0xb2, count: 10) + [0x0c]
         for bytes in [[0x22] + overlong, [0x08] + overlong, [0x0a, 0x01, 0x61, 0x22] + overlong, [0x0b]] as [[UInt8]] {
-            var b = ByteBuffer(bytes: bytes)
-            if bytes.first == 0x0a { _ = try? b.readProtobufField() }
-            let before = b.readerIndex
-            #expect(throws: ProtobufDecodeError.self) { try b.readProtobufField() }
-            #expect(b.readerIndex == before)
+            var buffer = ByteBuffer(bytes: bytes)
+            if bytes.first == 0x0a { _ = try? buffer.readProtobufField() }
+            let before = buffer.readerIndex
+            #expect(throws: ProtobufDecodeError.self) { try buffer.readProtobufField() }
+            #expect(buffer.readerIndex == before)
         }
     }
 
     @Test func fieldsOfEveryWireType() throws {
-        var r = ProtobufReader(bytes: PB().varint(1, 150).fixed64(2, 0x0102_0304_0506_0708).string(3, "hi").fixed32(4, 9).bytes)
-        #expect(try r.next() == ProtobufField(number: 1, value: .varint(150)))
-        #expect(try r.next() == ProtobufField(number: 2, value: .fixed64(0x0102_0304_0506_0708)))
-        #expect(try r.next() == ProtobufField(number: 3, value: .lengthDelimited(ByteBuffer(string: "hi"))))
-        #expect(try r.next() == ProtobufField(number: 4, value: .fixed32(9)))
-        #expect(try r.next() == nil)
+        var reader = ProtobufReader(bytes: PB().varint(1, 150).fixed64(2, 0x0102_0304_0506_0708).string(3, "hi").fixed32(4, 9).bytes)
+        #expect(try reader.next() == ProtobufField(number: 1, value: .varint(150)))
+        #expect(try reader.next() == ProtobufField(number: 2, value: .fixed64(0x0102_0304_0506_0708)))
+        #expect(try reader.next() == ProtobufField(number: 3, value: .lengthDelimited(ByteBuffer(string: "hi"))))
+        #expect(try reader.next() == ProtobufField(number: 4, value: .fixed32(9)))
+        #expect(try reader.next() == nil)
     }
 
     @Test(arguments: [
@@ -158,8 +158,8 @@ struct PB {
         ([0x08, 0x80], .truncated),  // unfinished varint value
     ] as [([UInt8], ProtobufDecodeError.Code)])
     func malformedFields(_ bytes: [UInt8], _ code: ProtobufDecodeError.Code) {
-        var r = ProtobufReader(bytes: bytes)
-        #expect { try r.next() } throws: { ($0 as? ProtobufDecodeError)?.code == code }
+        var reader = ProtobufReader(bytes: bytes)
+        #expect { try reader.next() } throws: { ($0 as? ProtobufDecodeError)?.code == code }
     }
 
     /// Byte by byte: a field is nil (and the buffer untouched) until its last byte arrives.
@@ -168,15 +168,15 @@ struct PB {
         let bytes = Array(try ProtobufFixtures.bytes(name).dropFirst(4))
         var whole = ByteBuffer(bytes: bytes)
         var fields: [ProtobufField] = []
-        while let f = try whole.readProtobufField() { fields.append(f) }
+        while let field = try whole.readProtobufField() { fields.append(field) }
         #expect(whole.readableBytes == 0 && fields.map(\.number) == [1, 2, 3, 4])
         var buffer = ByteBuffer()
         var got: [ProtobufField] = []
         for byte in bytes {
             buffer.writeInteger(byte)
             let before = buffer.readerIndex
-            if let f = try buffer.readProtobufField() {
-                got.append(f)
+            if let field = try buffer.readProtobufField() {
+                got.append(field)
             } else {
                 #expect(buffer.readerIndex == before)
             }
@@ -198,12 +198,12 @@ struct PB {
     }
 
     @Test func loadBalancerFixtureFields() throws {
-        let v = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("service-loadbalancer-web"))
-        #expect(v.value(atPath: "spec.type") == "LoadBalancer")
-        #expect(v.value(atPath: "spec.ports") == [["name": "80", "protocol": "TCP", "port": 80, "targetPort": 80]])
+        let decoded = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("service-loadbalancer-web"))
+        #expect(decoded.value(atPath: "spec.type") == "LoadBalancer")
+        #expect(decoded.value(atPath: "spec.ports") == [["name": "80", "protocol": "TCP", "port": 80, "targetPort": 80]])
         // Zero values Go's encoder wrote (clusterIP "", nodePort 0, generation 0, …) are gone.
-        #expect(v.value(atPath: "spec.clusterIP") == nil && v.value(atPath: "metadata.generation") == nil)
-        #expect(v.value(atPath: "spec.publishNotReadyAddresses") == nil && v.value(atPath: "spec.healthCheckNodePort") == nil)
+        #expect(decoded.value(atPath: "spec.clusterIP") == nil && decoded.value(atPath: "metadata.generation") == nil)
+        #expect(decoded.value(atPath: "spec.publishNotReadyAddresses") == nil && decoded.value(atPath: "spec.healthCheckNodePort") == nil)
         let named = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("service-nodeport-named-target"))
         #expect(named.value(atPath: "spec.ports")?.arrayValue?.first?["targetPort"] == "http")
         #expect(named.value(atPath: "metadata.namespace") == "kube-system")
@@ -252,9 +252,9 @@ struct PB {
 
     /// `kubectl create configmap --from-file` of a text and a binary file: `data` and base64 `binaryData`.
     @Test func configMapFromFileKeepsTextAndBinary() throws {
-        let v = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("configmap-config-from-file"))
-        #expect(v.value(atPath: "data.config")?.stringValue?.hasPrefix("address-pools:\n- name: default\n") == true)
-        #expect(v.value(atPath: "binaryData.blob") == "AAEC/w==")
+        let decoded = try KubeProtobuf.decode(body: try ProtobufFixtures.bytes("configmap-config-from-file"))
+        #expect(decoded.value(atPath: "data.config")?.stringValue?.hasPrefix("address-pools:\n- name: default\n") == true)
+        #expect(decoded.value(atPath: "binaryData.blob") == "AAEC/w==")
     }
 
     /// Field types the generators' bodies do not reach, built from generated.proto field numbers:
@@ -343,11 +343,11 @@ struct PB {
     @Test func externalNameAndNegativeNumbers() throws {
         // int32 -1 is a 10-byte varint on the wire (sign-extended to 64 bits).
         let spec = PB().string(4, "ExternalName").string(10, "example.org").message(1, PB().int(3, -1).message(4, PB().int(2, -2)))
-        let v = try KubeProtobuf.decode(body: PB.envelope(PB().message(1, PB().string(1, "z")).message(2, spec)))
-        #expect(v.value(atPath: "spec.externalName") == "example.org")
-        #expect(v.value(atPath: "spec.ports") == [["port": -1, "targetPort": -2]])
+        let decoded = try KubeProtobuf.decode(body: PB.envelope(PB().message(1, PB().string(1, "z")).message(2, spec)))
+        #expect(decoded.value(atPath: "spec.externalName") == "example.org")
+        #expect(decoded.value(atPath: "spec.ports") == [["port": -1, "targetPort": -2]])
         // Absent non-pointer structs still appear, as encoding/json writes them.
-        #expect(v["status"] == ["loadBalancer": [:]])
+        #expect(decoded["status"] == ["loadBalancer": [:]])
     }
 
     /// Protobuf's merge rule: a second occurrence of a message field merges into the first;
@@ -356,11 +356,11 @@ struct PB {
         let raw = PB().message(2, PB().string(4, "NodePort").message(1, PB().int(3, 80)).mapEntry(2, "a", "1"))
             .message(1, PB().string(1, "m"))
             .message(2, PB().string(4, "LoadBalancer").message(1, PB().int(3, 443)).mapEntry(2, "a", "2"))
-        let v = try KubeProtobuf.decode(body: PB.envelope(raw))
-        #expect(v.value(atPath: "spec.type") == "LoadBalancer")
-        #expect(v.value(atPath: "spec.ports")?.arrayValue?.compactMap { $0["port"]?.intValue } == [80, 443])
-        #expect(v.value(atPath: "spec.selector") == ["a": "2"])
-        #expect(v.value(atPath: "metadata.name") == "m")
+        let decoded = try KubeProtobuf.decode(body: PB.envelope(raw))
+        #expect(decoded.value(atPath: "spec.type") == "LoadBalancer")
+        #expect(decoded.value(atPath: "spec.ports")?.arrayValue?.compactMap { $0["port"]?.intValue } == [80, 443])
+        #expect(decoded.value(atPath: "spec.selector") == ["a": "2"])
+        #expect(decoded.value(atPath: "metadata.name") == "m")
     }
 
     @Test func malformedBodies() throws {
@@ -377,24 +377,24 @@ struct PB {
         #expect(code(Array("{\"kind\":\"Service\"}".utf8))?.code == .badMagic)
         #expect(code(KubeProtobuf.magic)?.code == .unsupportedKind)
         // Wrong wire type for a known field, with the field's path.
-        let e1 = code(PB.envelope(PB().message(2, PB().varint(1, 3))))
-        #expect(e1 == ProtobufDecodeError(.wrongWireType, field: "spec.ports[0]", "wire type 0, expected 2"))
-        let e2 = code(PB.envelope(PB().message(2, PB().message(1, PB().string(3, "80")))))
-        #expect(e2?.code == .wrongWireType && e2?.field == "spec.ports[0].port")
+        let wrongType = code(PB.envelope(PB().message(2, PB().varint(1, 3))))
+        #expect(wrongType == ProtobufDecodeError(.wrongWireType, field: "spec.ports[0]", "wire type 0, expected 2"))
+        let wrongTypeNested = code(PB.envelope(PB().message(2, PB().message(1, PB().string(3, "80")))))
+        #expect(wrongTypeNested?.code == .wrongWireType && wrongTypeNested?.field == "spec.ports[0].port")
         // Invalid UTF-8 in a string.
-        let e3 = code(PB.envelope(PB().message(1, PB().raw(1, [0x77, 0xff, 0x65]))))
-        #expect(e3?.code == .invalidUTF8 && e3?.field == "metadata.name")
+        let badUTF8 = code(PB.envelope(PB().message(1, PB().raw(1, [0x77, 0xff, 0x65]))))
+        #expect(badUTF8?.code == .invalidUTF8 && badUTF8?.field == "metadata.name")
         // IntOrString type other than 0/1; a time past year 9999.
-        let e4 = code(PB.envelope(PB().message(2, PB().message(1, PB().message(4, PB().int(1, 2))))))
-        #expect(e4?.code == .invalidValue && e4?.field == "spec.ports[0].targetPort")
-        let e5 = code(PB.envelope(PB().message(1, PB().message(8, PB().int(1, 253_402_300_800)))))
-        #expect(e5?.code == .invalidValue && e5?.field == "metadata.creationTimestamp")
+        let badIntOrString = code(PB.envelope(PB().message(2, PB().message(1, PB().message(4, PB().int(1, 2))))))
+        #expect(badIntOrString?.code == .invalidValue && badIntOrString?.field == "spec.ports[0].targetPort")
+        let badTime = code(PB.envelope(PB().message(1, PB().message(8, PB().int(1, 253_402_300_800)))))
+        #expect(badTime?.code == .invalidValue && badTime?.field == "metadata.creationTimestamp")
         // A nested length past its parent's end.
-        let e6 = code(PB.envelope(PB(bytes: [0x12, 0x04, 0x0a, 0x09, 0x18, 0x50])))
-        #expect(e6?.code == .truncated && e6?.field == "spec")
+        let pastParent = code(PB.envelope(PB(bytes: [0x12, 0x04, 0x0a, 0x09, 0x18, 0x50])))
+        #expect(pastParent?.code == .truncated && pastParent?.field == "spec")
         // Compressed or non-protobuf raw.
-        let gz = KubeProtobuf.magic + PB().message(1, PB().string(1, "v1").string(2, "Service")).string(3, "gzip").bytes
-        #expect(code(gz) == ProtobufDecodeError(.unsupportedEncoding, field: "contentEncoding", "gzip"))
+        let gzipped = KubeProtobuf.magic + PB().message(1, PB().string(1, "v1").string(2, "Service")).string(3, "gzip").bytes
+        #expect(code(gzipped) == ProtobufDecodeError(.unsupportedEncoding, field: "contentEncoding", "gzip"))
         let json = KubeProtobuf.magic + PB().message(1, PB().string(1, "v1").string(2, "Service")).string(4, "application/json").bytes
         #expect(code(json)?.code == .unsupportedEncoding)
     }
@@ -405,8 +405,8 @@ struct PB {
     func everyPrefixIsAnErrorOrAWholerMessage(_ name: String) throws {
         let body = try ProtobufFixtures.bytes(name)
         var boundaries: Set<Int> = [4]
-        var b = ByteBuffer(bytes: body.dropFirst(4))
-        while try b.readProtobufField() != nil { boundaries.insert(4 + b.readerIndex) }
+        var buffer = ByteBuffer(bytes: body.dropFirst(4))
+        while try buffer.readProtobufField() != nil { boundaries.insert(4 + buffer.readerIndex) }
         #expect(boundaries.count == 5)
         var errors = 0
         for length in 0..<body.count {
@@ -433,8 +433,8 @@ struct PB {
         // Offsets of every length byte of the envelope's raw and of the Service's top-level fields.
         var offsets: [Int] = []
         var env = ByteBuffer(bytes: body.dropFirst(4))
-        while let f = try env.readProtobufField() {
-            if f.number == 2, case .lengthDelimited(var raw) = f.value {
+        while let field = try env.readProtobufField() {
+            if field.number == 2, case .lengthDelimited(var raw) = field.value {
                 let rawStart = 4 + env.readerIndex - raw.readableBytes
                 offsets.append(rawStart - 1)  // raw's own length (one byte in every fixture)
                 while raw.readableBytes > 0 {
@@ -464,14 +464,14 @@ struct PB {
     func everyByteMutationIsAnErrorOrAnObject(_ name: String) throws {
         let body = try ProtobufFixtures.bytes(name)
         var decoded = 0, failed = 0
-        for i in body.indices {
+        for position in body.indices {
             let mutations: [(UInt8) -> UInt8] = [{ ~$0 }, { $0 &+ 1 }, { $0 &- 1 }]
             for mutate in mutations {
                 var bad = body
-                bad[i] = mutate(bad[i])
+                bad[position] = mutate(bad[position])
                 do {
-                    let v = try KubeProtobuf.decode(body: bad)
-                    #expect(v["kind"]?.stringValue != nil)
+                    let object = try KubeProtobuf.decode(body: bad)
+                    #expect(object["kind"]?.stringValue != nil)
                     decoded += 1
                 } catch {
                     failed += 1
