@@ -178,10 +178,11 @@ func run(services count: Int, index: Int, ironlb: String) async throws -> RunRes
     }
     guard done else { throw BenchError(description: "not every Service got status within 30 minutes; log: \(log)") }
     let statusSeconds = seconds(ContinuousClock.now - burstStart)
-    let peak = procStatus(process.processIdentifier, "VmHWM") ?? 0
-    // Loaded: holding every Service, the burst over; settled for 3 seconds.
+    // Loaded: holding every Service, the burst over; settled for 3 seconds. The peak is read
+    // after that: Events about the burst are still being recorded when the last status lands.
     try await Task.sleep(for: .seconds(3))
     let loaded = procStatus(process.processIdentifier, "VmRSS") ?? 0
+    let peak = procStatus(process.processIdentifier, "VmHWM") ?? 0
 
     process.terminate()
     process.waitUntilExit()
