@@ -23,7 +23,8 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     /// The latest input per object: an object that changes faster than the controller
     /// decides is decided once with its newest state.
     let inputs = CoalescingQueue<String, ControllerInput>(key: KubeControllerAPI.object(of:))
-    private let services: Informer<V1Service>
+    /// Services as the controller reads them (a projection, not whole objects: issue 18).
+    private let services: Informer<ServiceProjection>
     private let configMaps: Informer<V1ConfigMap>
     private let namespaces: Informer<V1Namespace>
     private let leases: Informer<V1Lease>
@@ -35,7 +36,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         self.settings = settings
         self.logger = logger
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/controller", reportingInstance: instance)
-        services = Informer<V1Service>(client: client)
+        services = Informer<ServiceProjection>(client: client)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: settings.configNamespace, fieldSelector: "metadata.name=\(settings.configName)")
         namespaces = Informer<V1Namespace>(client: client)
         leases = Informer<V1Lease>(client: client, namespace: settings.configNamespace)
@@ -155,7 +156,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     /// A merge patch of `services/{name}/status`, its failure mapped to the retry policy.
     private func patchStatus(_ service: ServiceKey, _ patch: JSONValue) async -> WriteOutcome {
         do {
-            _ = try await client.patch(V1Service.self, namespace: service.namespace, name: service.name, patch: patch, type: .merge, subresource: "status")
+            _ = try await client.patch(ServiceProjection.self, namespace: service.namespace, name: service.name, patch: patch, type: .merge, subresource: "status")
             return .done
         } catch let error as KubeAPIError {
             if error.isNotFound { return .gone }
@@ -209,7 +210,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
     }
 
     /// The controller's view of a Service object.
-    static func state(of service: V1Service) -> ServiceState? {
+    static func state(of service: ServiceProjection) -> ServiceState? {
         guard let key = key(of: service.metadata) else { return nil }
         let spec = service.spec
         let families = (spec?.ipFamilies ?? []).compactMap(IPFamily.init(rawValue:))

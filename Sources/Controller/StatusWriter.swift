@@ -14,37 +14,48 @@ struct AllocationWish: Hashable, Sendable {
 /// with backoff until they land, the Service is gone, or leadership ends. A failed write never
 /// changes what was decided: the wish stays queued and is retried.
 ///
+/// Up to `concurrency` writes are in flight at once (each to a different Service; one Service's
+/// writes never overlap), so a burst of thousands of Services is not paced by one round trip
+/// per Service. Every queue operation is O(1) (amortised), not a scan of the queue.
+///
 /// `enqueue` is synchronous so the controller's state owner never suspends between deciding
-/// and queueing (the order of wishes is the order of decisions).
+/// and queueing (the order of wishes is the order writes start in).
 final class StatusWriter<Wish: Hashable & Sendable>: Sendable {
     private struct Queue {
+        /// The newest wish per Service not yet written.
         var wishes: [ServiceKey: Wish] = [:]
-        var order: [ServiceKey] = []
+        /// Services whose wish can be written now, oldest first; none is in flight or backing off.
+        var ready = FirstInFirstOut<ServiceKey>()
+        var inFlight: Set<ServiceKey> = []
         var attempts: [ServiceKey: Int] = [:]
+        /// Services backing off after a failed write, and when their retry is due.
         var notBefore: [ServiceKey: ContinuousClock.Instant] = [:]
-        var inFlight: ServiceKey?
     }
 
     private let write: @Sendable (ServiceKey, Wish) async -> WriteOutcome
     /// The delay before retry number `attempt` (1-based) of one Service's write.
     private let retryDelay: @Sendable (Int) -> Duration
+    private let concurrency: Int
     private let queue = Mutex(Queue())
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     private let clock = ContinuousClock()
 
-    init(retryDelay: @escaping @Sendable (Int) -> Duration, write: @escaping @Sendable (ServiceKey, Wish) async -> WriteOutcome) {
+    init(concurrency: Int = 16, retryDelay: @escaping @Sendable (Int) -> Duration, write: @escaping @Sendable (ServiceKey, Wish) async -> WriteOutcome) {
         self.write = write
         self.retryDelay = retryDelay
+        self.concurrency = max(1, concurrency)
         (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     func enqueue(_ service: ServiceKey, _ wish: Wish) {
         queue.withLock { queue in
-            if queue.wishes[service] == nil { queue.order.append(service) }
             queue.wishes[service] = wish
             queue.attempts[service] = nil
-            queue.notBefore[service] = nil
+            // A write in flight re-queues the Service when it ends (its wish is no longer the newest).
+            if queue.notBefore.removeValue(forKey: service) != nil || !queue.inFlight.contains(service) {
+                queue.ready.appendIfAbsent(service)
+            }
         }
         wake.yield()
     }
@@ -53,7 +64,7 @@ final class StatusWriter<Wish: Hashable & Sendable>: Sendable {
     func abandon() {
         queue.withLock { queue in
             queue.wishes = [:]
-            queue.order = []
+            queue.ready = FirstInFirstOut()
             queue.attempts = [:]
             queue.notBefore = [:]
         }
@@ -79,19 +90,43 @@ final class StatusWriter<Wish: Hashable & Sendable>: Sendable {
         }
     }
 
+    /// Writes until nothing is ready and nothing is in flight, at most `concurrency` at once.
     private func drain() async {
-        while !Task.isCancelled, let (service, wish) = nextReady() {
-            let outcome = await write(service, wish)
-            finish(service, wish, outcome)
+        promoteDueRetries()
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            while true {
+                while running < concurrency, !Task.isCancelled, let (service, wish) = nextReady() {
+                    group.addTask { [self] in
+                        let outcome = await write(service, wish)
+                        finish(service, wish, outcome)
+                    }
+                    running += 1
+                }
+                guard running > 0 else { return }
+                await group.next()
+                running -= 1
+            }
+        }
+    }
+
+    private func promoteDueRetries() {
+        let now = clock.now
+        queue.withLock { queue in
+            guard !queue.notBefore.isEmpty else { return }
+            let due = queue.notBefore.filter { $0.value <= now }.sorted { $0.value < $1.value }
+            for (service, _) in due {
+                queue.notBefore[service] = nil
+                queue.ready.appendIfAbsent(service)
+            }
         }
     }
 
     private func nextReady() -> (ServiceKey, Wish)? {
-        let now = clock.now
-        return queue.withLock { queue in
-            for service in queue.order {
+        queue.withLock { queue in
+            while let service = queue.ready.popFirst() {
                 guard let wish = queue.wishes[service] else { continue }
-                if let due = queue.notBefore[service], due > now { continue }
+                queue.inFlight.insert(service)
                 return (service, wish)
             }
             return nil
@@ -100,26 +135,58 @@ final class StatusWriter<Wish: Hashable & Sendable>: Sendable {
 
     private func finish(_ service: ServiceKey, _ wish: Wish, _ outcome: WriteOutcome) {
         let now = clock.now
-        queue.withLock { queue in
-            // A newer wish arrived while writing (or leadership ended): leave the queue as it is.
-            guard queue.wishes[service] == wish else { return }
+        let again = queue.withLock { queue -> Bool in
+            queue.inFlight.remove(service)
+            // A newer wish arrived while writing: write that one next. Leadership ended: drop it.
+            guard let newest = queue.wishes[service] else { return false }
+            guard newest == wish else {
+                queue.ready.appendIfAbsent(service)
+                return true
+            }
             switch outcome {
             case .done, .gone:
                 queue.wishes[service] = nil
                 queue.attempts[service] = nil
-                queue.notBefore[service] = nil
-                queue.order.removeAll { $0 == service }
+                return false
             case .retry(_, let retryAfter):
                 let attempt = (queue.attempts[service] ?? 0) + 1
                 queue.attempts[service] = attempt
                 var delay = retryDelay(attempt)
                 if let retryAfter, .seconds(retryAfter) > delay { delay = .seconds(retryAfter) }
+                // Behind every ready Service, so one failing Service does not starve the rest.
                 queue.notBefore[service] = now.advanced(by: delay)
-                // To the back, so one failing Service does not starve the rest.
-                queue.order.removeAll { $0 == service }
-                queue.order.append(service)
+                return false
             }
         }
+        if again { wake.yield() }
+    }
+}
+
+/// A first-in-first-out queue of distinct elements: append, membership and take-first in O(1)
+/// (amortised), where `Array.removeFirst`/`removeAll(where:)` cost O(count) each.
+struct FirstInFirstOut<Element: Hashable & Sendable>: Sendable {
+    private var elements: [Element] = []
+    private var head = 0
+    private var members: Set<Element> = []
+
+    var count: Int { members.count }
+
+    mutating func appendIfAbsent(_ element: Element) {
+        guard members.insert(element).inserted else { return }
+        elements.append(element)
+    }
+
+    mutating func popFirst() -> Element? {
+        guard head < elements.count else { return nil }
+        let element = elements[head]
+        head += 1
+        // Drop the taken prefix once it is half the storage, keeping pops O(1) amortised.
+        if head >= 1024 && head * 2 >= elements.count {
+            elements.removeFirst(head)
+            head = 0
+        }
+        members.remove(element)
+        return element
     }
 }
 

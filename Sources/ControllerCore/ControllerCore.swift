@@ -161,6 +161,9 @@ public struct ControllerCore: Sendable {
     public private(set) var configStale = false
     /// Services that wait for an address, oldest first.
     private var waiting: [ServiceKey] = []
+    /// The members of `waiting`, so asking and leaving cost O(1) for a Service that does not wait
+    /// (with a pool exhausted by 10,000 Services, scanning `waiting` on every input was O(n²)).
+    private var waitingMembers: Set<ServiceKey> = []
     /// Allocations tried for waiting Services (a work counter for tests and benches).
     public private(set) var waitingAttempts = 0
     private var lastFailure: [ServiceKey: AllocationError] = [:]
@@ -211,7 +214,7 @@ public struct ControllerCore: Sendable {
 
     public mutating func serviceDeleted(_ key: ServiceKey) -> [ControllerAction] {
         services[key] = nil
-        waiting.removeAll { $0 == key }
+        stopWaiting(key)
         lastFailure[key] = nil
         guard phase == .running else { return retryStartIfUnblocked(by: key) }
         guard allocator.assignment(for: key) != nil else { return [] }
@@ -369,7 +372,7 @@ public struct ControllerCore: Sendable {
     private mutating func reconcile(_ state: ServiceState, previous: ServiceState?) -> [ControllerAction] {
         let key = state.key
         guard isOurs(state) else {
-            waiting.removeAll { $0 == key }
+            stopWaiting(key)
             lastFailure[key] = nil
             guard let held = allocator.assignment(for: key) else { return [] }
             allocator.release(key)
@@ -407,7 +410,7 @@ public struct ControllerCore: Sendable {
         let before = allocator.assignment(for: key)
         switch allocator.allocate(request) {
         case .success(let assignment):
-            waiting.removeAll { $0 == key }
+            stopWaiting(key)
             lastFailure[key] = nil
             if !statusMatches(state, assignment) {
                 actions.append(.setStatus(key, ips: assignment.ips, pool: assignment.pool))
@@ -416,7 +419,7 @@ public struct ControllerCore: Sendable {
                 actions.append(.event(ControllerEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))
             }
         case .failure(let failure):
-            if !waiting.contains(key) { waiting.append(key) }
+            if waitingMembers.insert(key).inserted { waiting.append(key) }
             if !state.ingressIPs.isEmpty || state.allocatedFromPool != nil {
                 actions.append(.clearStatus(key))
                 actions.append(.event(ControllerEvent(.service(key), .warning, "ClearAssignment", "cleared \(state.ingressIPs.joined(separator: ", ")): \(failure.description)")))
@@ -444,15 +447,28 @@ public struct ControllerCore: Sendable {
             || before.request.ports != after.request.ports || before.request.backendKey != after.request.backendKey
     }
 
+    private mutating func stopWaiting(_ key: ServiceKey) {
+        guard waitingMembers.remove(key) != nil else { return }
+        waiting.removeAll { $0 == key }
+    }
+
     /// Gives freed addresses to waiting Services, oldest first.
     private mutating func retryWaiting() -> [ControllerAction] {
         var actions: [ControllerAction] = []
+        var admitted: Set<ServiceKey> = []
+        defer {
+            if !admitted.isEmpty {
+                // One pass for all of them: removing each on its own was O(waiting) apiece.
+                waiting.removeAll { admitted.contains($0) }
+                waitingMembers.subtract(admitted)
+            }
+        }
         for key in waiting {
             guard let state = services[key] else { continue }
             guard let request = request(for: state) else { continue }
             waitingAttempts += 1
             if case .success(let assignment) = allocator.allocate(request) {
-                waiting.removeAll { $0 == key }
+                admitted.insert(key)
                 lastFailure[key] = nil
                 if !statusMatches(state, assignment) { actions.append(.setStatus(key, ips: assignment.ips, pool: assignment.pool)) }
                 actions.append(.event(ControllerEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))

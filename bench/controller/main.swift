@@ -102,7 +102,11 @@ struct RunResult {
     var createSeconds: Double
     var statusSeconds: Double
     var peakRSSKiB: Int
+    var idleRSSKiB: Int
+    var loadedRSSKiB: Int
     var readySeconds: Double
+    /// KubeSim alone, in this process, without HTTP: the same status patches the controller sent.
+    var simPatchSeconds: Double
 }
 
 func run(services count: Int, index: Int, ironlb: String) async throws -> RunResult {
@@ -136,6 +140,9 @@ func run(services count: Int, index: Int, ironlb: String) async throws -> RunRes
         try await Task.sleep(for: .milliseconds(20))
     }
     let readySeconds = seconds(ContinuousClock.now - started)
+    // Idle: configuration loaded, no Service; settled for a second.
+    try await Task.sleep(for: .seconds(1))
+    let idle = procStatus(process.processIdentifier, "VmRSS") ?? 0
 
     // The burst: every Service as fast as the API takes them.
     let burstStart = ContinuousClock.now
@@ -171,13 +178,30 @@ func run(services count: Int, index: Int, ironlb: String) async throws -> RunRes
     }
     guard done else { throw BenchError(description: "not every Service got status within 30 minutes; log: \(log)") }
     let statusSeconds = seconds(ContinuousClock.now - burstStart)
+    // Loaded: holding every Service, the burst over; settled for 3 seconds. The peak is read
+    // after that: Events about the burst are still being recorded when the last status lands.
+    try await Task.sleep(for: .seconds(3))
+    let loaded = procStatus(process.processIdentifier, "VmRSS") ?? 0
     let peak = procStatus(process.processIdentifier, "VmHWM") ?? 0
 
     process.terminate()
     process.waitUntilExit()
     try? FileManager.default.removeItem(atPath: log)
+
+    // KubeSim's own share: the same number of status merge patches straight into its API
+    // (no HTTP, no TLS, no controller), timed here; the controller cannot be faster than this.
+    let patchStart = ContinuousClock.now
+    for number in 0..<count {
+        let (status, _) = sim.request("PATCH", "/api/v1/namespaces/bench/services/svc-\(number)/status", body: [
+            "metadata": ["annotations": ["ironlb.io/ip-allocated-from-pool": "bench"]],
+            "status": ["loadBalancer": ["ingress": [["ip": .string("2001:db8:200::\(String(number, radix: 16))")]]]],
+        ], contentType: "application/merge-patch+json")
+        guard status == 200 else { throw BenchError(description: "in-process status patch: \(status)") }
+    }
+    let simPatchSeconds = seconds(ContinuousClock.now - patchStart)
     try await sim.stop()
-    return RunResult(createSeconds: createSeconds, statusSeconds: statusSeconds, peakRSSKiB: peak, readySeconds: readySeconds)
+    return RunResult(createSeconds: createSeconds, statusSeconds: statusSeconds, peakRSSKiB: peak, idleRSSKiB: idle, loadedRSSKiB: loaded,
+                     readySeconds: readySeconds, simPatchSeconds: simPatchSeconds)
 }
 
 /// Prints at once (stdout to a file is block-buffered, and runs take minutes).
@@ -199,6 +223,10 @@ for index in 1...runs {
     results.append(result)
     say(String(format: "run %d: all %d Services have status %.2f s after the first create (creating took %.2f s); controller peak RSS (VmHWM) %.1f MiB; ready %.2f s after start",
                  index, count, result.statusSeconds, result.createSeconds, Double(result.peakRSSKiB) / 1024, result.readySeconds))
+    say(String(format: "run %d: controller RSS idle %.1f MiB, loaded (holding %d Services, 3 s after the burst) %.1f MiB, peak %.1f MiB",
+                 index, Double(result.idleRSSKiB) / 1024, count, Double(result.loadedRSSKiB) / 1024, Double(result.peakRSSKiB) / 1024))
+    say(String(format: "run %d: KubeSim alone (in-process, no HTTP): %d creates %.2f s + %d status patches %.2f s = %.2f s of the %.2f s",
+                 index, count, result.createSeconds, count, result.simPatchSeconds, result.createSeconds + result.simPatchSeconds, result.statusSeconds))
 }
 if results.count > 1 {
     let times = results.map(\.statusSeconds)
