@@ -25,6 +25,7 @@ import Testing
         "Role/ironlb-controller": Set(
             permissions("", ["configmaps"], ["get", "list", "watch"])
             + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update"])
+            + permissions("", ["secrets"], ["create"])
         ),
         "ClusterRole/ironlb-speaker": Set(
             permissions("", ["services", "nodes"], ["get", "list", "watch"])

@@ -48,7 +48,7 @@ extension SpeakerLayer2InteropTests {
         let client = try #require(lab.nodes["client"])
         let macs = Dictionary(uniqueKeysWithValues: names.map { ($0, Self.mac(lab.nodes[$0]!)) })
         try await lab.startControlPlane(config: Self.config, nodes: names)
-        try lab.enableProbes(nodeAddresses: Self.probeNodeAddresses)
+        try await lab.enableProbes(nodeAddresses: Self.probeNodeAddresses)
         // Three Services; pick one VIP per step by its predicted owner.
         for index in 0..<3 {
             #expect(try lab.api("POST", "/api/v1/namespaces/default/services",

@@ -70,7 +70,7 @@ func mac(_ node: String) -> String {
 let macs = Dictionary(uniqueKeysWithValues: ["node1", "node2", "ref1", "ref2"].map { ($0, mac($0)) })
 
 try await lab.startControlPlane(config: config, nodes: ["node1", "node2"])
-if probes { try lab.enableProbes(nodeAddresses: nodeAddresses) }
+if probes { try await lab.enableProbes(nodeAddresses: nodeAddresses) }
 for (name, address) in nodeAddresses { try lab.startSpeaker(name, address: address, arguments: timingArguments) }
 // "bench" is the Service the failover runs time; the others give the restart and start-up runs
 // VIPs on both nodes.
