@@ -144,4 +144,60 @@ extension SpeakerLayer2InteropTests {
         stopAll()
         await startAndCheck([names[0]], "alone")
     }
+
+    /// Nodes whose only InternalIP is IPv6 probe each other over IPv6: the restarted owner's
+    /// claim reaches its peer and the yield comes back, a SIGKILL gives the refusal verdict (the
+    /// peer's kernel answered an IPv6 ping with ICMPv6 port unreachable), and no timeout verdict
+    /// ever comes (every ping was acknowledged).
+    @Test func probesOverIPv6WhenNodesHaveOnlyIPv6() async throws {
+        guard Prerequisites.require(.root, .networkNamespaces, .command("arping"), .command("curl"), .command("bash")) else { return }
+        guard let ironlb = BuiltProducts.require("ironlb") else { return }
+        let names = ["node1", "node2"]
+        let v6 = ["node1": "2001:db8::11", "node2": "2001:db8::12"]
+        let lab = try InteropLab(ironlb: ironlb)
+        defer { lab.tearDown() }
+        let failures = Failures()
+        defer { if failures.count > 0 { lab.dumpLogs() } }
+        func check(_ condition: Bool, _ comment: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+            guard !condition else { return }
+            failures.count += 1
+            Issue.record(Comment(rawValue: comment()), sourceLocation: sourceLocation)
+        }
+        for name in names {
+            try lab.addNode(name, address: Self.probeNodeAddresses[name]!)
+            try lab.nodes[name]!.check(["ip", "-6", "addr", "add", v6[name]! + "/64", "dev", "eth0", "nodad"])
+        }
+        try lab.addNode("client", address: "192.0.2.50")
+        let client = try #require(lab.nodes["client"])
+        let macs = Dictionary(uniqueKeysWithValues: names.map { ($0, Self.mac(lab.nodes[$0]!)) })
+        try await lab.startControlPlane(config: Self.config, nodes: names)
+        try await lab.enableProbes(nodeAddresses: v6)   // each Node's only InternalIP is IPv6
+        _ = try lab.api("POST", "/api/v1/namespaces/default/services",
+                        InteropLab.json(["metadata": ["name": "svc0"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]))
+        _ = try lab.addEndpoints("svc0", nodes: ["node1"])
+        check(await poll(timeout: 60) { lab.ingressIP("svc0") != nil }, "no IP for svc0")
+        let vip = try #require(lab.ingressIP("svc0"))
+        for name in names { try lab.startSpeaker(name, address: Self.probeNodeAddresses[name]!) }
+        let owner = Self.owner(vip, among: names)
+        let other = names.first { $0 != owner }!
+        check(await poll(timeout: 90, interval: 0.5) { Set(Self.arping(client, vip)) == [macs[owner]!] }, "\(vip): \(Self.arping(client, vip)), expected \(owner)")
+
+        // SIGKILL: the refusal verdict comes from an IPv6 ping.
+        let killedAt = Date()
+        lab.processes[owner]?.signal(SIGKILL)
+        check(await poll(timeout: 60, interval: 0.2) { Set(Self.arping(client, vip)) == [macs[other]!] }, "after SIGKILL of \(owner): \(Self.arping(client, vip))")
+        check(Self.logTime(lab.processes[other], "speaker on \(owner) is dead (its kernel refused", after: killedAt) != nil, "no refusal verdict over IPv6")
+
+        // Started again: its claim goes to the peer over IPv6 and the yield comes back.
+        _ = lab.processes[owner]?.waitForExit(timeout: 30)
+        let restartedAt = Date()
+        try lab.startSpeaker(owner, address: Self.probeNodeAddresses[owner]!)
+        check(await poll(timeout: 90, interval: 0.3) { Set(Self.arping(client, vip)) == [macs[owner]!] }, "\(owner) did not take \(vip) back: \(Self.arping(client, vip))")
+        let yielded = Self.logTime(lab.processes[other], "yielded to \(owner)'s claim", after: restartedAt)
+        let granted = Self.logTime(lab.processes[owner], "every live peer yielded to this node's claim", after: restartedAt)
+        let answering = Self.logTime(lab.processes[owner], "this node may answer", after: restartedAt)
+        check(yielded != nil && granted != nil && yielded! <= granted!, "\(other) yielded \(String(describing: yielded)), \(owner)'s claim granted \(String(describing: granted))")
+        check(granted != nil && answering != nil && granted! <= answering!, "\(owner): claim granted \(String(describing: granted)), answering \(String(describing: answering))")
+        check(!names.contains { Self.count(lab.processes[$0], "is dead (no answer") > 0 }, "a timeout verdict: IPv6 pings went unanswered")
+    }
 }
