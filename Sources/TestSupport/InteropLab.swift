@@ -206,3 +206,18 @@ public final class InteropLab: @unchecked Sendable {
 }
 
 public enum LabError: Error { case notStarted(String) }
+
+extension ManagedProcess {
+    /// The time of the first JSON log line (IronLB's `time` field) containing `text`, at or after
+    /// `after` (log times have millisecond resolution); nil if none.
+    public func logTime(_ text: String, after: Date = .distantPast) -> Date? {
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for line in stderr.split(separator: "\n") where line.contains(text) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let time = object["time"] as? String, let date = parser.date(from: time) else { continue }
+            if date >= after.addingTimeInterval(-0.001) { return date }
+        }
+        return nil
+    }
+}

@@ -22,15 +22,7 @@ extension SpeakerLayer2InteropTests {
 
     /// The first JSON log line of `process` containing `text`, with its time; nil if none.
     static func logTime(_ process: ManagedProcess?, _ text: String, after: Date = .distantPast) -> Date? {
-        guard let process else { return nil }
-        let parser = ISO8601DateFormatter()
-        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        for line in process.stderr.split(separator: "\n") where line.contains(text) {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let time = object["time"] as? String, let date = parser.date(from: time) else { continue }
-            if date >= after { return date }
-        }
-        return nil
+        process?.logTime(text, after: after)
     }
 
     static func count(_ process: ManagedProcess?, _ text: String) -> Int {

@@ -51,11 +51,6 @@ extension SpeakerLayer2InteropTests {
         defer { lab.tearDown() }
         let failures = Failures()
         defer { if failures.count > 0 { lab.dumpLogs() } }
-        func check(_ condition: Bool, _ comment: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
-            guard !condition else { return }
-            failures.count += 1
-            Issue.record(Comment(rawValue: comment()), sourceLocation: sourceLocation)
-        }
         let client = try #require(lab.nodes["client"])
         let macs = Dictionary(uniqueKeysWithValues: names.map { ($0, Self.mac(lab.nodes[$0]!)) })
         let vip = try #require(vips.first)
@@ -66,32 +61,32 @@ extension SpeakerLayer2InteropTests {
         let cut = Self.owner(vip, among: names)
         let survivors = names.filter { $0 != cut }
         let heir = Self.owner(vip, among: survivors)
-        check(await poll(timeout: 90, interval: 0.5) { answers() == [macs[cut]!] }, "\(vip): \(answers()), expected \(cut)")
+        failures.check(await poll(timeout: 90, interval: 0.5) { answers() == [macs[cut]!] }, "\(vip): \(answers()), expected \(cut)")
 
         // The owner's veth down: no probe and no API request reach it any more.
         let cutAt = Date()
         try lab.lan.check(["ip", "link", "set", "p-\(cut)", "down"])
-        check(await poll(timeout: 90, interval: 0.3) { answers() == [macs[heir]!] }, "after the link cut of \(cut): \(answers()), expected \(heir)")
-        check(Self.leaseHolder(lab, cut) == "", "\(cut)'s Lease is not broken: holder \(String(describing: Self.leaseHolder(lab, cut)))")
+        failures.check(await poll(timeout: 90, interval: 0.3) { answers() == [macs[heir]!] }, "after the link cut of \(cut): \(answers()), expected \(heir)")
+        failures.check(Self.leaseHolder(lab, cut) == "", "\(cut)'s Lease is not broken: holder \(String(describing: Self.leaseHolder(lab, cut)))")
         let verdict = survivors.compactMap { Self.logTime(lab.processes[$0], "speaker on \(cut) is dead (no answer", after: cutAt) }.min()
         let takeover = Self.logTime(lab.processes[heir], "nodeAssigned", after: cutAt)
-        check(verdict != nil, "no timeout verdict against \(cut)")
-        check(takeover != nil, "\(heir) did not log that it started announcing")
-        if let verdict, let takeover { check(verdict <= takeover, "\(heir) took over at \(takeover), before the verdict at \(verdict)") }
-        check(!survivors.contains { Self.logTime(lab.processes[$0], "speaker on \(cut) is dead (its kernel refused", after: cutAt) != nil },
+        failures.check(verdict != nil, "no timeout verdict against \(cut)")
+        failures.check(takeover != nil, "\(heir) did not log that it started announcing")
+        if let verdict, let takeover { failures.check(verdict <= takeover, "\(heir) took over at \(takeover), before the verdict at \(verdict)") }
+        failures.check(!survivors.contains { Self.logTime(lab.processes[$0], "speaker on \(cut) is dead (its kernel refused", after: cutAt) != nil },
               "a refusal verdict against \(cut), whose speaker still runs")
 
         // The link back: the cut node finds its Lease broken and stops, claims, the heir yields,
         // then the cut node answers its VIP again.
         let restoredAt = Date()
         try lab.lan.check(["ip", "link", "set", "p-\(cut)", "up"])
-        check(await poll(timeout: 90, interval: 0.3) { answers() == [macs[cut]!] }, "\(cut) did not take \(vip) back: \(answers())")
+        failures.check(await poll(timeout: 90, interval: 0.3) { answers() == [macs[cut]!] }, "\(cut) did not take \(vip) back: \(answers())")
         let stopped = Self.logTime(lab.processes[cut], "this node stops answering", after: cutAt)
         let yielded = Self.logTime(lab.processes[heir], "yielded to \(cut)'s claim", after: restoredAt)
         let answering = Self.logTime(lab.processes[cut], "this node may answer", after: restoredAt)
-        check(stopped != nil && answering != nil && stopped! <= answering!, "\(cut): stopped \(String(describing: stopped)), answering again \(String(describing: answering))")
-        check(yielded != nil && answering != nil && yielded! <= answering!, "\(heir) yielded \(String(describing: yielded)), \(cut) answering \(String(describing: answering))")
-        for _ in 0..<3 { check(answers() == [macs[cut]!], "\(vip) after the hand-back: \(answers())") }
+        failures.check(stopped != nil && answering != nil && stopped! <= answering!, "\(cut): stopped \(String(describing: stopped)), answering again \(String(describing: answering))")
+        failures.check(yielded != nil && answering != nil && yielded! <= answering!, "\(heir) yielded \(String(describing: yielded)), \(cut) answering \(String(describing: answering))")
+        for _ in 0..<3 { failures.check(answers() == [macs[cut]!], "\(vip) after the hand-back: \(answers())") }
     }
 
     @Test func probesFreshStartAnswersWithoutTheHandoffWait() async throws {
@@ -102,11 +97,6 @@ extension SpeakerLayer2InteropTests {
         defer { lab.tearDown() }
         let failures = Failures()
         defer { if failures.count > 0 { lab.dumpLogs() } }
-        func check(_ condition: Bool, _ comment: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
-            guard !condition else { return }
-            failures.count += 1
-            Issue.record(Comment(rawValue: comment()), sourceLocation: sourceLocation)
-        }
         let client = try #require(lab.nodes["client"])
         let macs = Dictionary(uniqueKeysWithValues: names.map { ($0, Self.mac(lab.nodes[$0]!)) })
         // A hand-off delay of 10 minutes (renew deadline + 4 s): far past every wait below, so a
@@ -120,12 +110,12 @@ extension SpeakerLayer2InteropTests {
             for name in nodes { try? lab.startSpeaker(name, address: Self.probeNodeAddresses[name]!, arguments: slowTimings) }
             for vip in vips {
                 let expected = macs[Self.owner(vip, among: nodes)]!
-                check(await poll(timeout: 120, interval: 0.5) { Set(Self.arping(client, vip)) == [expected] }, "\(step): \(vip) answered by \(Self.arping(client, vip)), expected \(expected)")
+                failures.check(await poll(timeout: 120, interval: 0.5) { Set(Self.arping(client, vip)) == [expected] }, "\(step): \(vip) answered by \(Self.arping(client, vip)), expected \(expected)")
             }
             for name in nodes {
                 let granted = Self.logTime(lab.processes[name], "yielded to this node's claim", after: startedAt)
                 let answering = Self.logTime(lab.processes[name], "this node may answer", after: startedAt)
-                check(granted != nil && answering != nil && granted! <= answering!,
+                failures.check(granted != nil && answering != nil && granted! <= answering!,
                       "\(step), \(name): claim granted \(String(describing: granted)), answering \(String(describing: answering))")
             }
         }
@@ -134,11 +124,11 @@ extension SpeakerLayer2InteropTests {
         }
 
         // A fresh install: no speaker Lease exists yet.
-        for name in names { check(Self.leaseHolder(lab, name) == nil, "\(name)'s Lease exists before any speaker started") }
+        for name in names { failures.check(Self.leaseHolder(lab, name) == nil, "\(name)'s Lease exists before any speaker started") }
         await startAndCheck(names, "fresh start")
         // Every speaker restarted (a DaemonSet rollout that replaced all pods at once).
         stopAll()
-        for name in names { check(Self.leaseHolder(lab, name) == "", "\(name)'s Lease not released by SIGTERM") }
+        for name in names { failures.check(Self.leaseHolder(lab, name) == "", "\(name)'s Lease not released by SIGTERM") }
         await startAndCheck(names, "all restarted")
         // One speaker alone: no other node could be answering, it answers every VIP at once.
         stopAll()
@@ -158,11 +148,6 @@ extension SpeakerLayer2InteropTests {
         defer { lab.tearDown() }
         let failures = Failures()
         defer { if failures.count > 0 { lab.dumpLogs() } }
-        func check(_ condition: Bool, _ comment: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
-            guard !condition else { return }
-            failures.count += 1
-            Issue.record(Comment(rawValue: comment()), sourceLocation: sourceLocation)
-        }
         for name in names {
             try lab.addNode(name, address: Self.probeNodeAddresses[name]!)
             try lab.nodes[name]!.check(["ip", "-6", "addr", "add", v6[name]! + "/64", "dev", "eth0", "nodad"])
@@ -175,29 +160,29 @@ extension SpeakerLayer2InteropTests {
         _ = try lab.api("POST", "/api/v1/namespaces/default/services",
                         InteropLab.json(["metadata": ["name": "svc0"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]))
         _ = try lab.addEndpoints("svc0", nodes: ["node1"])
-        check(await poll(timeout: 60) { lab.ingressIP("svc0") != nil }, "no IP for svc0")
+        failures.check(await poll(timeout: 60) { lab.ingressIP("svc0") != nil }, "no IP for svc0")
         let vip = try #require(lab.ingressIP("svc0"))
         for name in names { try lab.startSpeaker(name, address: Self.probeNodeAddresses[name]!) }
         let owner = Self.owner(vip, among: names)
         let other = names.first { $0 != owner }!
-        check(await poll(timeout: 90, interval: 0.5) { Set(Self.arping(client, vip)) == [macs[owner]!] }, "\(vip): \(Self.arping(client, vip)), expected \(owner)")
+        failures.check(await poll(timeout: 90, interval: 0.5) { Set(Self.arping(client, vip)) == [macs[owner]!] }, "\(vip): \(Self.arping(client, vip)), expected \(owner)")
 
         // SIGKILL: the refusal verdict comes from an IPv6 ping.
         let killedAt = Date()
         lab.processes[owner]?.signal(SIGKILL)
-        check(await poll(timeout: 60, interval: 0.2) { Set(Self.arping(client, vip)) == [macs[other]!] }, "after SIGKILL of \(owner): \(Self.arping(client, vip))")
-        check(Self.logTime(lab.processes[other], "speaker on \(owner) is dead (its kernel refused", after: killedAt) != nil, "no refusal verdict over IPv6")
+        failures.check(await poll(timeout: 60, interval: 0.2) { Set(Self.arping(client, vip)) == [macs[other]!] }, "after SIGKILL of \(owner): \(Self.arping(client, vip))")
+        failures.check(Self.logTime(lab.processes[other], "speaker on \(owner) is dead (its kernel refused", after: killedAt) != nil, "no refusal verdict over IPv6")
 
         // Started again: its claim goes to the peer over IPv6 and the yield comes back.
         _ = lab.processes[owner]?.waitForExit(timeout: 30)
         let restartedAt = Date()
         try lab.startSpeaker(owner, address: Self.probeNodeAddresses[owner]!)
-        check(await poll(timeout: 90, interval: 0.3) { Set(Self.arping(client, vip)) == [macs[owner]!] }, "\(owner) did not take \(vip) back: \(Self.arping(client, vip))")
+        failures.check(await poll(timeout: 90, interval: 0.3) { Set(Self.arping(client, vip)) == [macs[owner]!] }, "\(owner) did not take \(vip) back: \(Self.arping(client, vip))")
         let yielded = Self.logTime(lab.processes[other], "yielded to \(owner)'s claim", after: restartedAt)
         let granted = Self.logTime(lab.processes[owner], "every live peer yielded to this node's claim", after: restartedAt)
         let answering = Self.logTime(lab.processes[owner], "this node may answer", after: restartedAt)
-        check(yielded != nil && granted != nil && yielded! <= granted!, "\(other) yielded \(String(describing: yielded)), \(owner)'s claim granted \(String(describing: granted))")
-        check(granted != nil && answering != nil && granted! <= answering!, "\(owner): claim granted \(String(describing: granted)), answering \(String(describing: answering))")
-        check(!names.contains { Self.count(lab.processes[$0], "is dead (no answer") > 0 }, "a timeout verdict: IPv6 pings went unanswered")
+        failures.check(yielded != nil && granted != nil && yielded! <= granted!, "\(other) yielded \(String(describing: yielded)), \(owner)'s claim granted \(String(describing: granted))")
+        failures.check(granted != nil && answering != nil && granted! <= answering!, "\(owner): claim granted \(String(describing: granted)), answering \(String(describing: answering))")
+        failures.check(!names.contains { Self.count(lab.processes[$0], "is dead (no answer") > 0 }, "a timeout verdict: IPv6 pings went unanswered")
     }
 }

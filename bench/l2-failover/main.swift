@@ -184,19 +184,7 @@ func referenceRun(_ round: Int) async -> (move: Double, announcement: Double) {
     return (at.timeIntervalSince(start), at.timeIntervalSince(announced))
 }
 
-/// The first JSON log line of `process` containing `text` at or after `after`: its time.
-func logTime(_ process: ManagedProcess?, _ text: String, after: Date) -> Date? {
-    guard let process else { return nil }
-    let parser = ISO8601DateFormatter()
-    parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    for line in process.stderr.split(separator: "\n") where line.contains(text) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let time = object["time"] as? String, let date = parser.date(from: time) else { continue }
-        // Log times have millisecond resolution.
-        if date >= after.addingTimeInterval(-0.001) { return date }
-    }
-    return nil
-}
+func logTime(_ process: ManagedProcess?, _ text: String, after: Date) -> Date? { process?.logTime(text, after: after) }
 /// Per SIGTERM run: signal -> owner stops, owner stops -> survivor takes over, takeover -> client event.
 final class TermProfile: @unchecked Sendable { var runs: [(stop: Double, takeover: Double, announce: Double)] = [] }
 let termProfile = TermProfile()
