@@ -44,9 +44,16 @@ public struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "This replica's identity for leader election (default: hostname and a random suffix) [env: POD_NAME].")
     public var identity: String?
 
+    @Option(help: "Create this Secret in the config namespace with a random probe key (data key secretkey) when it is missing, as MetalLB's --ml-secret-name; an existing one is never replaced. The speakers read it for the layer 2 failure detector [env: IRONLB_ML_SECRET_NAME].")
+    public var mlSecretName: String?
+
+    /// The probe key Secret to create, from the flag, else from the environment.
+    var probeKeySecretName: String? { mlSecretName ?? Environment.value("IRONLB_ML_SECRET_NAME") }
+
     public init() {}
 
     public func validate() throws {
+        if let mlSecretName, mlSecretName.isEmpty { throw ValidationError("--ml-secret-name must not be empty when given") }
         let config = LeaderElectionConfig(identity: "x", leaseDuration: leaseDuration.duration, renewDeadline: renewDeadline.duration, retryPeriod: retryPeriod.duration)
         do { try config.validate() } catch { throw ValidationError("leader election timings: \(error.message)") }
     }
@@ -64,6 +71,10 @@ public struct ControllerCommand: AsyncParsableCommand {
 
         let api = KubeControllerAPI(client: client, settings: settings, instance: identity, logger: logger)
         var services: [any Service] = [api]
+        // The speakers' probe key, made once per cluster by whichever replica gets there first.
+        let probeKeySecret = probeKeySecretName.map {
+            ProbeKeySecretService(client: client, namespace: common.configNamespace, name: $0, retryDelay: RetryDelays.kubernetes, logger: logger)
+        }
         let leadership: any LeadershipSource
         if leaderElect {
             let elector = try LeaderElector(
@@ -89,8 +100,10 @@ public struct ControllerCommand: AsyncParsableCommand {
             "lb.class": "\(common.lbClass ?? "<none>")", "lb.leader-elect": "\(leaderElect)",
         ])
         // Shutdown runs in reverse: stop serving, stop writing, release the Lease, stop watching.
+        var parts = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        if let probeKeySecret { parts.insert(.init(service: probeKeySecret, successTerminationBehavior: .ignore), at: 1) }
         var configuration = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0) },
+            services: parts,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -189,11 +189,16 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
         [.reply(message(.yield, to: node, nonce: nonce), to: endpoint)]
     }
 
-    /// The peer's kernel refused a ping sent to `node` (ICMP port unreachable).
+    /// The peer's kernel refused a ping sent to `node` (ICMP port unreachable). Too soon after
+    /// the peer was last heard, the refused probe is dropped, so that the peer is pinged again
+    /// at its next turn (the next interval, with few peers) rather than after `probeTimeout`.
     public mutating func refused(node: String, now: Instant) -> [Action] {
         guard let member = members[node], !member.declared,
-              probes.values.contains(where: { $0.target == node }),
-              now >= member.lastHeard.advanced(by: timings.refusalQuiet) else { return [] }
+              probes.values.contains(where: { $0.target == node }) else { return [] }
+        guard now >= member.lastHeard.advanced(by: timings.refusalQuiet) else {
+            probes = probes.filter { $0.value.target != node }
+            return []
+        }
         members[node]?.declared = true
         probes = probes.filter { $0.value.target != node }
         return [.dead(node, refused: true)]

@@ -8,8 +8,8 @@ import NIOPosix
 import NetPrimitives
 import Synchronization
 
-/// The failure detector's UDP edge: one socket bound to the probe port (requests in, replies
-/// out) and, per peer, one socket connected to the peer's probe port (pings, ping requests and
+/// The failure detector's UDP edge: the sockets bound to the probe port, IPv4 and IPv6 (requests
+/// in, replies out) and, per peer, one socket connected to the peer's probe port (pings, ping requests and
 /// claims out, their answers in). A connected UDP socket learns of the ICMP port unreachable
 /// the peer's kernel sends when no process listens on the port: that is the "refused" evidence
 /// (`PeerProber.refused`). Everything received goes to `inbound` in arrival order.
@@ -24,7 +24,8 @@ final class ProbeTransport: Sendable {
     private let group: any EventLoopGroup
     private let port: Int
     private let logger: Logger
-    private let listener = Mutex<(any Channel)?>(nil)
+    /// The probe port's sockets, per address family.
+    private let listeners = Mutex<[IPFamily: any Channel]>([:])
     /// Per peer: the connected channel (or its pending connect) and the endpoint it goes to.
     private let peers = Mutex<[String: (endpoint: ProbeEndpoint, channel: EventLoopFuture<any Channel>)]>([:])
 
@@ -35,14 +36,25 @@ final class ProbeTransport: Sendable {
         self.logger = logger
     }
 
-    /// Binds the probe port on every address (IPv4 and IPv6 where available).
+    /// Binds the probe port on every address: one IPv4 socket and, where the host has IPv6, one
+    /// IPv6-only socket (a node whose InternalIP is IPv6 is probed over IPv6).
     func bind() async throws {
         let sink = self.sink
-        let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelInitializer { channel in channel.pipeline.addHandler(Reader(sink: sink, node: nil)) }
-            .bind(host: "0.0.0.0", port: port).get()
-        listener.withLock { $0 = channel }
+        func bootstrap() -> DatagramBootstrap {
+            DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { channel in channel.pipeline.addHandler(Reader(sink: sink, node: nil)) }
+        }
+        let v4 = try await bootstrap().bind(host: "0.0.0.0", port: port).get()
+        listeners.withLock { $0[.ipv4] = v4 }
+        do {
+            let v6 = try await bootstrap()
+                .channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+                .bind(host: "::", port: port).get()
+            listeners.withLock { $0[.ipv6] = v6 }
+        } catch {
+            logger.info("layer 2 probes: no IPv6 socket (IPv6 off on this host?); probing over IPv4 only", metadata: ["lb.error": "\(error)"])
+        }
     }
 
     /// A datagram to `node`'s probe port, from its connected socket.
@@ -76,7 +88,7 @@ final class ProbeTransport: Sendable {
 
     /// An answer from the probe port to where a request came from.
     func reply(_ bytes: [UInt8], to endpoint: ProbeEndpoint) {
-        guard let channel = listener.withLock({ $0 }),
+        guard let channel = listeners.withLock({ $0[endpoint.address.family] }),
               let address = try? SocketAddress(ipAddress: endpoint.address.description, port: Int(endpoint.port)) else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
@@ -94,7 +106,7 @@ final class ProbeTransport: Sendable {
 
     func close() {
         keep(only: [])
-        _ = listener.withLock { $0 }?.close()
+        for channel in listeners.withLock({ $0.values }) { _ = channel.close() }
         sink.finish()
     }
 

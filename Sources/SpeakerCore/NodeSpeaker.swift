@@ -283,7 +283,10 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
             }
         }
         var actions = probeActions(prober!.setMembers(endpoints, now: now), now: now)
-        if lease.awaitsHandoff && !shuttingDown {
+        // Only once every informer listed: before that the view may lack peers whose Leases the
+        // list has not delivered yet (the own acquire can overtake them), and a claim granted by
+        // the peers seen so far would leave an unseen current owner answering beside this node.
+        if lease.awaitsHandoff && !shuttingDown && synced {
             if !prober!.isClaiming && !unreachable { actions += probeActions(prober!.startClaim(now: now), now: now) }
         } else if prober!.isClaiming {
             prober!.cancelClaim()

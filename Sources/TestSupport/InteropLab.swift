@@ -76,7 +76,9 @@ public final class InteropLab: @unchecked Sendable {
             try api("POST", "/api/v1/nodes", Self.json(["metadata": ["name": node, "labels": ["kubernetes.io/hostname": node]]]))
         }
         for definition in definitions { try api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition) }
-        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472"] + controllerArguments, in: ctl)
+        // As installed: the controller creates the speakers' probe key Secret (`enableProbes`).
+        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472",
+                                 "--ml-secret-name", Self.probeKeySecret] + controllerArguments, in: ctl)
     }
 
     public var kubeconfig: String { directory + "/kubesim/kubeconfig" }
@@ -90,11 +92,26 @@ public final class InteropLab: @unchecked Sendable {
     /// The probe key file speakers get once `enableProbes` ran (the install's Secret).
     public private(set) var probeKeyFile: String?
 
-    /// Turns on the speakers' failure detector: a probe key for every speaker started after
-    /// this, and each Node's InternalIP (the address its peers probe), as a kubelet reports it.
-    public func enableProbes(nodeAddresses: [String: String]) throws {
+    /// The Secret the controller creates with the speakers' probe key (`--ml-secret-name`).
+    public static let probeKeySecret = "ironlb-memberlist"
+
+    /// The probe key the controller put in its Secret (`secretkey`, decoded), or nil while the
+    /// Secret does not exist.
+    public func probeKey() -> [UInt8]? {
+        let secret = (try? api("GET", "/api/v1/namespaces/ironlb-system/secrets/\(Self.probeKeySecret)"))?.json as? [String: Any]
+        guard let text = (secret?["data"] as? [String: Any])?["secretkey"] as? String, let data = Data(base64Encoded: text) else { return nil }
+        return [UInt8](data)
+    }
+
+    /// Turns on the speakers' failure detector: the key of the controller's Secret, written to
+    /// a file for every speaker started after this (as the kubelet mounts the Secret), and each
+    /// Node's InternalIP (the address its peers probe), as a kubelet reports it.
+    public func enableProbes(nodeAddresses: [String: String]) async throws {
+        guard await poll(timeout: 60, { self.probeKey() != nil }), let key = probeKey() else {
+            throw LabError.notStarted("the controller's probe key Secret \(Self.probeKeySecret)")
+        }
         let file = directory + "/probe-key"
-        try Data("lab-probe-key-\(UUID().uuidString)\n".utf8).write(to: URL(fileURLWithPath: file))
+        try Data(key).write(to: URL(fileURLWithPath: file))
         probeKeyFile = file
         for (node, address) in nodeAddresses.sorted(by: { $0.key < $1.key }) {
             let status = ["metadata": ["name": node], "status": ["addresses": [["type": "InternalIP", "address": address], ["type": "Hostname", "address": node]]]] as [String: Any]
@@ -189,3 +206,18 @@ public final class InteropLab: @unchecked Sendable {
 }
 
 public enum LabError: Error { case notStarted(String) }
+
+extension ManagedProcess {
+    /// The time of the first JSON log line (IronLB's `time` field) containing `text`, at or after
+    /// `after` (log times have millisecond resolution); nil if none.
+    public func logTime(_ text: String, after: Date = .distantPast) -> Date? {
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for line in stderr.split(separator: "\n") where line.contains(text) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let time = object["time"] as? String, let date = parser.date(from: time) else { continue }
+            if date >= after.addingTimeInterval(-0.001) { return date }
+        }
+        return nil
+    }
+}

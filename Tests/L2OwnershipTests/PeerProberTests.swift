@@ -95,8 +95,11 @@ struct PeerProberTests {
     @Test func aRefusedPingDeclaresDeathAtOnceButOnlyForAQuietPeerWithAPingOut() {
         var (a, _) = Self.pair()  // a pinged b at 0 (b counts as heard then)
         #expect(a.refused(node: "nobody", now: .seconds(0.5)).isEmpty)
-        // Too soon after b was last heard: not enough.
+        // Too soon after b was last heard: not enough, and that ping is over.
         #expect(a.refused(node: "b", now: .seconds(0.1)).isEmpty)
+        #expect(a.refused(node: "b", now: .seconds(0.15)).isEmpty)
+        // b is pinged again at its next turn, and that refusal, quiet enough, is the verdict.
+        #expect(Self.sends(a.tick(now: .seconds(0.2))).map(\.node) == ["b"])
         #expect(a.refused(node: "b", now: .seconds(0.5)) == [.dead("b", refused: true)])
         // Once declared, not again.
         #expect(a.refused(node: "b", now: .seconds(0.6)).isEmpty)
@@ -107,6 +110,41 @@ struct PeerProberTests {
         _ = c.receive(ping.bytes, from: Self.endpoint(12, port: 40000), now: .seconds(1))
         _ = c.tick(now: .seconds(1))
         #expect(c.refused(node: "b", now: .seconds(1.1)).isEmpty)
+    }
+
+    /// A killed peer (its kernel refuses every ping) is declared dead at the first refusal
+    /// once it was quiet for `refusalQuiet`: within two ping intervals of that, not after the
+    /// refused probe's `probeTimeout` (which bounded SIGKILL failover near 1 s with two nodes).
+    @Test func aKilledPeerIsDeclaredDeadSoonAfterItFellQuiet() {
+        let timings = ProbeTimings.default
+        for killedAt in stride(from: 0, through: 190, by: 10) {
+            var (a, b) = Self.pair()
+            var now = ManualInstant.zero
+            var lastHeard = ManualInstant.zero
+            var declared: ManualInstant?
+            let kill = ManualInstant.zero.advanced(by: .milliseconds(1000 + killedAt))
+            for _ in 0..<60 where declared == nil {
+                now = now.advanced(by: .milliseconds(50))
+                for ping in Self.sends(a.tick(now: now)) where ping.node == "b" {
+                    if now < kill {
+                        // b alive: it acks.
+                        for ack in Self.replies(b.receive(ping.bytes, from: Self.endpoint(11, port: 40000), now: now)) {
+                            _ = a.receive(ack, from: Self.endpoint(12), now: now)
+                            lastHeard = now
+                        }
+                    } else if !Self.deaths(a.refused(node: "b", now: now)).isEmpty {
+                        declared = now
+                    }
+                }
+            }
+            guard let at = declared else {
+                Issue.record("killed at +\(killedAt) ms: never declared")
+                continue
+            }
+            #expect(at >= lastHeard.advanced(by: timings.refusalQuiet), "killed at +\(killedAt) ms")
+            #expect(at < lastHeard.advanced(by: timings.refusalQuiet + timings.interval * 2), "killed at +\(killedAt) ms: declared at \(at), last heard \(lastHeard)")
+            #expect(at < lastHeard.advanced(by: timings.probeTimeout), "killed at +\(killedAt) ms")
+        }
     }
 
     @Test func indirectProbesKeepAPeerAliveAcrossABrokenDirectPath() {

@@ -33,6 +33,7 @@ import Testing
             permissions("", ["configmaps"], ["get", "list", "watch"])
             + permissions("metallb.io", metallbResources, ["get", "list", "watch"])
             + permissions("coordination.k8s.io", ["leases"], ["get", "list", "watch", "create", "update"])
+            + permissions("", ["secrets"], ["create"])
         ),
         "ClusterRole/ironlb-speaker": Set(
             permissions("", ["services", "nodes"], ["get", "list", "watch"])

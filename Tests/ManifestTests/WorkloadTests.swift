@@ -12,7 +12,8 @@ import Testing
     static let controller = Workload(
         kind: "Deployment", name: "ironlb-controller", subcommand: "controller", metricsPort: 7472,
         flags: ["--kubeconfig", "--config-namespace", "--config-name", "--lb-class", "--leader-elect", "--no-leader-elect",
-                "--lease-name", "--lease-duration", "--renew-deadline", "--retry-period", "--metrics-address", "--log-level"])
+                "--lease-name", "--lease-duration", "--renew-deadline", "--retry-period", "--metrics-address", "--log-level",
+                "--ml-secret-name"])
     static let speaker = Workload(
         kind: "DaemonSet", name: "ironlb-speaker", subcommand: "speaker", metricsPort: 7473,
         flags: ["--node-name", "--config-namespace", "--config-name", "--lb-class", "--metrics-address", "--log-level",
@@ -74,9 +75,20 @@ import Testing
         #expect(container.at("securityContext.allowPrivilegeEscalation")?.bool == false)
         #expect(container.at("securityContext.readOnlyRootFilesystem")?.bool == true)
         #expect(pod.at("securityContext.seccompProfile.type")?.string == "RuntimeDefault")
-        // Nothing from the host: the only volume is the probe key Secret (optional).
+        // Nothing from the host: the only volume is the probe key Secret.
         #expect(pod.at("volumes")?.description.contains("hostPath") != true, "the speaker mounts nothing from the host")
         #expect(pod.at("volumes")?.description.contains("ironlb-memberlist") == true, "the speaker mounts the probe key Secret")
+    }
+
+    /// The controller creates the very Secret the speakers mount (as MetalLB's controller makes
+    /// its memberlist Secret), and the speakers wait for it rather than start without a key.
+    @Test func controllerCreatesTheProbeKeyTheSpeakersMount() throws {
+        let args = try #require(Self.container(Self.object(Self.controller))["args"]?.strings)
+        #expect(args.contains("--ml-secret-name=ironlb-memberlist"), "\(args)")
+        let volumes = try #require(Self.object(Self.speaker).podSpec?["volumes"]?.list)
+        let secret = try #require(volumes.first { $0["name"]?.string == "memberlist" }?["secret"])
+        #expect(secret["secretName"]?.string == "ironlb-memberlist")
+        #expect(secret["optional"]?.bool != true, "a speaker pod must not start without the key (it reads it once)")
     }
 
     @Test func speakerTakesItsNodeNameFromTheDownwardAPI() throws {

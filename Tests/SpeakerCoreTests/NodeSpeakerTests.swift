@@ -59,6 +59,39 @@ struct NodeSpeakerTests {
         return node
     }
 
+    /// A restarted speaker whose own acquire comes back before the list has delivered its peers'
+    /// Leases (the informers coalesce in place: its own old Lease was listed first) claims only
+    /// once synced, from every live peer: a claim granted by the peers seen so far would leave
+    /// the unseen current owner answering beside it.
+    @Test func claimsOnlyOnceSyncedFromEveryLivePeer() {
+        let key = ProbeKey(Array("0123456789abcdef-probe-key".utf8))!
+        var node = Node(nodeName: "n1", timings: .default, probing: .init(key: key, incarnation: 1, seed: 1, port: 7946))
+        func claims(_ actions: [Node.Action]) -> [String] {
+            actions.compactMap { action -> String? in
+                guard case .sendProbe(let bytes, _, let peer) = action,
+                      (try? ProbeMessage(decoding: bytes, key: key))?.kind == .claim else { return nil }
+                return peer
+            }
+        }
+        var sent: [String] = []
+        let address = ["n1": "192.0.2.11", "n2": "192.0.2.12", "n3": "192.0.2.13"]
+        for input in [.config(Self.config), Self.service("a", Self.vip), Self.endpoints("a")] as [SpeakerInput] { _ = node.apply(input, now: .seconds(0)) }
+        for name in ["n1", "n2", "n3"] {
+            _ = node.apply(.nodeUpserted(NodeState(name: name, addresses: [IPAddress(address[name]!)!])), now: .seconds(0))
+        }
+        #expect(node.start(now: .seconds(0)).contains(.lease(.acquire, sentAt: .seconds(0))))
+        sent += claims(node.leaseOutcome(sentAt: .seconds(0), .succeeded(resourceVersion: "7"), now: .seconds(0.1)))
+        // Its own acquire seen back first, n2 next; n3's Lease not delivered yet: no claim.
+        sent += claims(node.apply(.lease(node: "n1", held: true, resourceVersion: "7"), now: .seconds(0.1)))
+        sent += claims(node.apply(.lease(node: "n2", held: true, resourceVersion: "5"), now: .seconds(0.1)))
+        #expect(sent.isEmpty, "claimed before the list was complete: \(sent)")
+        sent += claims(node.apply(.lease(node: "n3", held: true, resourceVersion: "6"), now: .seconds(0.1)))
+        #expect(sent.isEmpty)
+        sent += claims(node.apply(.synced, now: .seconds(0.1)))
+        #expect(Set(sent) == ["n2", "n3"], "the claim goes to every live peer once synced: \(sent)")
+        #expect(!node.mayAnswer)
+    }
+
     @Test func answersAndAnnouncesAfterTheHandOff() throws {
         var node = Self.heldNode()
         let actions = node.timerFired(now: .seconds(12))

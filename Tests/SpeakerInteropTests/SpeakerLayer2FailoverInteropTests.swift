@@ -205,4 +205,11 @@ extension SpeakerLayer2InteropTests {
 /// How many checks failed in one test (read once, at its end).
 final class Failures: @unchecked Sendable {
     var count = 0
+
+    /// Records an issue (and counts it) when `condition` is false.
+    func check(_ condition: Bool, _ comment: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+        guard !condition else { return }
+        count += 1
+        Issue.record(Comment(rawValue: comment()), sourceLocation: sourceLocation)
+    }
 }

@@ -22,15 +22,7 @@ extension SpeakerLayer2InteropTests {
 
     /// The first JSON log line of `process` containing `text`, with its time; nil if none.
     static func logTime(_ process: ManagedProcess?, _ text: String, after: Date = .distantPast) -> Date? {
-        guard let process else { return nil }
-        let parser = ISO8601DateFormatter()
-        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        for line in process.stderr.split(separator: "\n") where line.contains(text) {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let time = object["time"] as? String, let date = parser.date(from: time) else { continue }
-            if date >= after { return date }
-        }
-        return nil
+        process?.logTime(text, after: after)
     }
 
     static func count(_ process: ManagedProcess?, _ text: String) -> Int {
@@ -48,7 +40,7 @@ extension SpeakerLayer2InteropTests {
         let client = try #require(lab.nodes["client"])
         let macs = Dictionary(uniqueKeysWithValues: names.map { ($0, Self.mac(lab.nodes[$0]!)) })
         try await lab.startControlPlane(config: Self.config, nodes: names)
-        try lab.enableProbes(nodeAddresses: Self.probeNodeAddresses)
+        try await lab.enableProbes(nodeAddresses: Self.probeNodeAddresses)
         // Three Services; pick one VIP per step by its predicted owner.
         for index in 0..<3 {
             #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
