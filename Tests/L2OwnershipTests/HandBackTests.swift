@@ -88,10 +88,10 @@ struct HandBackTests {
         table.observe(node: "c", held: true, resourceVersion: "3", now: Self.at(10))
         #expect(table.pendingNodes(now: Self.at(11)) == ["c"])
         #expect(table.due(now: Self.at(11)).next == Self.at(13))
-        table.claimed(node: "c", now: Self.at(11.5))
+        table.claimed(node: "c", version: "3", now: Self.at(11.5))
         #expect(table.pendingNodes(now: Self.at(11.6)).isEmpty)
         // A claim before the watch shows the Lease: live (and settled) at once, then held.
-        table.claimed(node: "d", now: Self.at(20))
+        table.claimed(node: "d", version: "5", now: Self.at(20))
         #expect(table.isLive("d"))
         table.observe(node: "d", held: false, resourceVersion: "4", now: Self.at(20.1))  // older, unheld
         #expect(table.isLive("d"))
