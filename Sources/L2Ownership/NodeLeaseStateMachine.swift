@@ -40,6 +40,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         var acquiredResourceVersion: String
         /// Sent-at of the newest own write ever seen back in this hold (a stall does not reset it).
         var newestSeenSentAt: Instant?
+        /// Some own version was seen on the watch in this hold (a stall does not reset it): an
+        /// unheld version seen afterwards is newer than the hold.
+        var observedAny = false
         /// Sent-at of the last write known to have succeeded.
         var lastSuccessSentAt: Instant
         /// resourceVersion that write produced, until it is seen on the watch.
@@ -156,7 +159,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         case .acquiring(let sent) where sent == sentAt:
             let seen = lastSeenOwnVersion == resourceVersion
             state = .holding(Holding(
-                resourceVersion: resourceVersion, acquiredSentAt: sentAt, acquiredResourceVersion: resourceVersion, newestSeenSentAt: seen ? sentAt : nil, lastSuccessSentAt: sentAt,
+                resourceVersion: resourceVersion, acquiredSentAt: sentAt, acquiredResourceVersion: resourceVersion, newestSeenSentAt: seen ? sentAt : nil, observedAny: seen, lastSuccessSentAt: sentAt,
                 lastSuccessResourceVersion: resourceVersion, freshSentAt: seen ? sentAt : nil, lastObservedResourceVersion: seen ? resourceVersion : nil,
                 inFlight: nil, inFlightIsRead: false, nextRenewAt: sentAt.advanced(by: timings.renewInterval)
             ))
@@ -232,6 +235,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         lastSeenOwnVersion = resourceVersion
         guard case .holding(var h) = state else { return [] }
         h.lastObservedResourceVersion = resourceVersion
+        h.observedAny = true
         if resourceVersion == h.lastSuccessResourceVersion {
             h.freshSentAt = h.lastSuccessSentAt
             h.newestSeenSentAt = h.lastSuccessSentAt
@@ -245,7 +249,10 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// Only after an own version was seen: the watch is ordered, so this event is newer than
     /// our hold (an older, unheld version may still arrive before our acquisition shows).
     public mutating func observedOwnLeaseCleared(resourceVersion: String, now: Instant) -> [Action] {
-        guard case .holding(let h) = state, let seen = h.lastObservedResourceVersion, seen != resourceVersion else { return [] }
+        // Not `lastObservedResourceVersion`, which a stall forgets: a speaker that thaws to find
+        // its Lease broken must stop even when its renewals do not conflict (with heartbeats,
+        // renewals go to another Lease; this event is then what fences it).
+        guard case .holding(let h) = state, h.observedAny, h.lastObservedResourceVersion != resourceVersion else { return [] }
         state = .acquiring(sentAt: now)
         return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }

@@ -65,6 +65,18 @@ struct HandBackTests {
         #expect(m.observedOwnLease(resourceVersion: "2", now: Self.at(9.2)).contains(.startAnswering))
     }
 
+    /// The frozen-owner case with heartbeats: thawed, it renews (its heartbeat, which does not
+    /// conflict) and its watch shows its speaker Lease broken meanwhile: it must act on that.
+    @Test func itsLeaseSeenClearedAfterAStallStillStopsIt() {
+        var m = Self.holding()
+        _ = m.waiveHandoff(now: Self.at(1))
+        _ = m.stalled(now: Self.at(9))
+        #expect(m.observedOwnLeaseCleared(resourceVersion: "7", now: Self.at(9.1)) == [.send(.acquire, sentAt: Self.at(9.1))])
+        _ = m.writeSucceeded(sentAt: Self.at(9.1), resourceVersion: "8", now: Self.at(9.2))
+        _ = m.observedOwnLease(resourceVersion: "8", now: Self.at(9.3))
+        #expect(!m.isAnswering, "a new hold waits for its hand-off again")
+    }
+
     @Test func itsLeaseSeenClearedStopsAndAcquiresButAnOlderVersionBeforeItsOwnDoesNot() {
         var fresh = M(timings: Self.t)
         _ = fresh.start(now: Self.at(0))
