@@ -108,11 +108,11 @@ public struct SpeakerCommand: AsyncParsableCommand {
                            metadata: ["lb.file": "\(keyFile ?? "<none>")"])
         }
         let leaseTimings = timings(probing: probing != nil)
-        // With probes, renewals go to a heartbeat Lease only this speaker watches (watch fan-out).
+        // With heartbeats (off by default), renewals go to a Lease only this speaker watches.
         let api = KubeSpeakerAPI(
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources,
-            heartbeats: probing != nil
+            heartbeats: probing?.heartbeats == true
         )
         // BGP sessions spread over these loops (one per core, at most 4).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))

@@ -40,6 +40,8 @@ struct Simulation {
         var excluded: Set<Int> = []
         /// Run the failure detector (probes) between the speakers.
         var probing = false
+        /// With probing: renew heartbeat Leases that only their speaker watches (watch fan-out).
+        var heartbeats = false
         var probeTimings = ProbeTimings.default
         var maxProbeLatency: Duration = .milliseconds(5)
         var probeLossChance = 0.01
@@ -373,7 +375,7 @@ struct Simulation {
             let name = nodes[index].name
             nodes[index].running = true
             let probing = parameters.probing
-                ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings)
+                ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings, heartbeats: parameters.heartbeats)
                 : nil
             nodes[index].core = Core(nodeName: name, timings: parameters.timings, probing: probing)
             // An informer starts with a list: the whole store, in the watch's order.
@@ -427,7 +429,7 @@ struct Simulation {
         switch request {
         case .own(.acquire):
             outcome = .success(resourceVersion: write(name, holder: name))
-        case .own(.renew) where parameters.probing:
+        case .own(.renew) where parameters.heartbeats:
             // The heartbeat Lease: only its own speaker writes or watches it.
             apiWrites += 1
             let version = nextVersion
@@ -435,7 +437,7 @@ struct Simulation {
             heartbeats[name] = version
             if nodes[index].running { enqueueWatch(index, lease: name, holder: name, version: version, heartbeat: true) }
             outcome = .success(resourceVersion: String(version))
-        case .own(.release) where parameters.probing:
+        case .own(.release) where parameters.heartbeats:
             // The speaker's last version is its heartbeat's: the release clears its own holder.
             if let entry = store[name], entry.holder == name {
                 outcome = .success(resourceVersion: write(name, holder: nil))
