@@ -61,6 +61,13 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     public func changes() -> AsyncStream<SpeakerInput> { inputs.stream() }
 
+    /// What waits, up to 256 inputs at a time: 10,000 Services arriving together are decided in
+    /// batches (one hop to the speaker's actor and one push to each BGP session per batch).
+    public func changeBatches() -> AsyncStream<[SpeakerInput]> {
+        let inputs = self.inputs
+        return AsyncStream(unfolding: { await inputs.nextBatch(maximum: 256) })
+    }
+
     /// The object an input is about (the key its newer inputs replace it under).
     static func object(of input: SpeakerInput) -> String {
         switch input {
