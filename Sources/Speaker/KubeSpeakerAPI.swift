@@ -115,6 +115,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                     case .updated(let old, let service):
                         // Changes to fields the speaker does not read (the controller's annotations,
                         // other status) give the same view: nothing to decide.
+                        guard !service.sameView(as: old) else { continue }
                         if let view = self.view(of: service), view != self.view(of: old) { inputs.yield(.serviceUpserted(view)) }
                     case .deleted(let service):
                         if let namespace = service.metadata.namespace, let name = service.metadata.name {
@@ -346,7 +347,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             action = "LoadConfig"
         }
         do {
-            try await recorder.record(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: action, note: String(event.message.prefix(1024)))
+            try await recorder.post(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: action, note: String(event.message.prefix(1024)))
         } catch {
             logger.warning("could not record an Event", metadata: ["lb.reason": "\(event.reason)", "lb.error": "\(error)"])
         }

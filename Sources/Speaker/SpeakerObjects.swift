@@ -28,6 +28,14 @@ struct SpeakerServiceObject: KubeResource, Hashable {
         self.ingressIPs = ingressIPs
     }
 
+    /// Whether the speaker's view of both is the same without building it (no IP parsed):
+    /// the same identity, type, class, traffic policy and ingress IPs.
+    func sameView(as other: SpeakerServiceObject) -> Bool {
+        identity.name == other.identity.name && identity.namespace == other.identity.namespace
+            && identity.deletionTimestamp == other.identity.deletionTimestamp && type == other.type
+            && loadBalancerClass == other.loadBalancerClass && externalTrafficPolicy == other.externalTrafficPolicy && ingressIPs == other.ingressIPs
+    }
+
     private enum Keys: String, CodingKey { case metadata, spec, status }
     private enum SpecKeys: String, CodingKey { case type, loadBalancerClass, externalTrafficPolicy }
     private enum StatusKeys: String, CodingKey { case loadBalancer }
