@@ -1,3 +1,5 @@
+import BGPWire
+import KubeModel
 import LBCore
 import LBConfig
 import NetPrimitives
@@ -68,10 +70,10 @@ public struct AnnouncedService: Hashable, Sendable {
 /// The attributes of one advertised prefix.
 public struct RouteAttributes: Hashable, Sendable {
     /// Sorted and without duplicates.
-    public var communities: [BGPCommunity]
+    public var communities: [BGPCommunityValue]
     public var localPref: UInt32?
 
-    public init(communities: [BGPCommunity] = [], localPref: UInt32? = nil) {
+    public init(communities: [BGPCommunityValue] = [], localPref: UInt32? = nil) {
         self.communities = Array(Set(communities)).sorted()
         self.localPref = localPref
     }

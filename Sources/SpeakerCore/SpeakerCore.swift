@@ -3,6 +3,7 @@
 // speakers' Leases). The speaker process diffs successive plans and drives its BGP sessions and
 // its ARP/NDP responder with the difference.
 import L2Ownership
+import KubeModel
 import LBConfig
 import LBCore
 import NetPrimitives

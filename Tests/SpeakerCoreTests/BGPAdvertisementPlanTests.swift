@@ -1,4 +1,5 @@
 import Testing
+import BGPWire
 import LBConfig
 import NetPrimitives
 @testable import LBCore
@@ -86,8 +87,8 @@ private func config(_ yaml: String) -> Configuration { try! ConfigParser.parseCo
     }
 
     @Test func aggregatesOfSeveralAdvertisementsMerge() {
-        let merged = RouteAttributes(communities: [.standard(1)], localPref: 100).merged(with: RouteAttributes(communities: [.standard(2), .standard(1)], localPref: 200))
-        #expect(merged == RouteAttributes(communities: [.standard(1), .standard(2)], localPref: 200))
+        let merged = RouteAttributes(communities: [.standard(BGPCommunity(rawValue: 1))], localPref: 100).merged(with: RouteAttributes(communities: [.standard(BGPCommunity(rawValue: 2)), .standard(BGPCommunity(rawValue: 1))], localPref: 200))
+        #expect(merged == RouteAttributes(communities: [.standard(BGPCommunity(rawValue: 1)), .standard(BGPCommunity(rawValue: 2))], localPref: 200))
         #expect(RouteAttributes(localPref: nil).merged(with: RouteAttributes(localPref: 5)).localPref == 5)
     }
 }

@@ -1,4 +1,5 @@
 import L2Ownership
+import KubeModel
 import LBConfig
 import LBCore
 import NetPrimitives
