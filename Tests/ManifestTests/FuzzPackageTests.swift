@@ -18,8 +18,8 @@ import Testing
         let targets: [Target]
     }
 
-    @Test func everyFuzzTargetUsesFuzzSupportAndRunShKnowsIt() throws {
-        let output = try Shell.check(["swift", "package", "--package-path", Artifacts.url("fuzz").path, "dump-package"])
+    @Test func everyFuzzTargetUsesFuzzSupportAndRunShKnowsIt() async throws {
+        let output = try await Shell.checkedOutput(of: ["swift", "package", "--package-path", Artifacts.url("fuzz").path, "dump-package"])
         let manifest = try JSONDecoder().decode(Manifest.self, from: Data(output.utf8))
         let executables = manifest.targets.filter { $0.type == "executable" }
         #expect(executables.count >= 7)
