@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "NetPrimitives"),
         .target(
             name: "LBConfig",
-            dependencies: ["NetPrimitives", "KubeModel", .product(name: "Yams", package: "Yams")]
+            dependencies: ["NetPrimitives", "KubeModel", "BGPWire", .product(name: "Yams", package: "Yams")]
         ),
         // The allocator: which address a Service gets.
         .target(
@@ -49,7 +49,7 @@ let package = Package(
         // The controller's decisions: Service changes in, status patches and Events out.
         .target(name: "ControllerCore", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "Announcements"]),
         // What speakers report and how the controller reads it: `ironlb.io/announced-by`, the report Leases.
-        .target(name: "Announcements", dependencies: ["LBCore"]),
+        .target(name: "Announcements", dependencies: ["LBCore", "LBConfig"]),
 
         // Pure: Kubernetes object model, JSON value/patch algorithms, times, leader-election state machine.
         .target(name: "KubeModel", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
@@ -139,7 +139,7 @@ let package = Package(
             ]
         ),
         // What one node announces, from the cluster state its speaker watches.
-        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "KubeModel", "BGPWire", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
         .target(name: "CPacketShim"),
         .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
@@ -162,7 +162,7 @@ let package = Package(
             name: "Speaker",
             dependencies: [
                 "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire", "BFD", "BFDTransport",
-                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements", "ControllerCore",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -240,7 +240,7 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
-        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", "BGPWire", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "AnnouncementsTests", dependencies: ["Announcements", "LBCore", "TestSupport"]),
@@ -324,7 +324,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
+        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "KubeModel", "BGPWire", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel", "KubeServerModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeServerModelTests", dependencies: ["KubeServerModel", "KubeModel", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "LeaderElectionTests", dependencies: ["LeaderElection", "KubeModel"]),

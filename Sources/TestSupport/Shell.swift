@@ -51,6 +51,24 @@ public enum Shell {
         )
     }
 
+    /// `run` on a thread of its own, for async tests. Swift's cooperative pool has one thread per
+    /// core (two here); a test that waits for a process on one of them (python validating
+    /// manifests, a chart render: tens of seconds on a loaded machine) holds it, and two such
+    /// tests at once stop every other test's tasks, whose deadlines then pass for nothing.
+    public static func output(of argv: [String], input: String? = nil, timeout: Double = 60) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try run(argv, input: input, timeout: timeout) }) }.start()
+        }
+    }
+
+    /// `check` on a thread of its own (see `output(of:)`).
+    @discardableResult
+    public static func checkedOutput(of argv: [String], input: String? = nil, timeout: Double = 60) async throws -> String {
+        let output = try await output(of: argv, input: input, timeout: timeout)
+        guard output.status == 0 else { throw Failure(command: argv, output: output) }
+        return output.stdout
+    }
+
     /// Runs `argv` and throws unless it exits 0; returns its standard output.
     @discardableResult
     public static func check(_ argv: [String], input: String? = nil, timeout: Double = 60) throws -> String {

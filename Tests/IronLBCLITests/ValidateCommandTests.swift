@@ -14,14 +14,14 @@ import TestSupport
         return text
     }
 
-    @Test func validFileSummarisesEachPool() {
+    @Test func validFileSummarisesEachPool() async {
         let report = ConfigValidation.run(files: ["good.yaml"], format: .text, read: read)
         #expect(report.exitCode == 0)
         #expect(report.output == "good.yaml: valid\n  pool web: layer2, 16 addresses\n")
         #expect(report.diagnostics == "")
     }
 
-    @Test func invalidFileListsErrorsWithPathsAndExitsOne() {
+    @Test func invalidFileListsErrorsWithPathsAndExitsOne() async {
         let report = ConfigValidation.run(files: ["good.yaml", "bad.yaml", "missing.yaml"], format: .text, read: read)
         #expect(report.exitCode == 1)
         #expect(report.output == "good.yaml: valid\n  pool web: layer2, 16 addresses\nbad.yaml: invalid (1 error)\nmissing.yaml: invalid (1 error)\n")
@@ -32,7 +32,7 @@ import TestSupport
             """)
     }
 
-    @Test func jsonOutputIsMachineReadable() throws {
+    @Test func jsonOutputIsMachineReadable() async throws {
         let report = ConfigValidation.run(files: ["good.yaml", "bad.yaml"], format: .json, read: read)
         #expect(report.exitCode == 1)
         let object = try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [String: Any]
@@ -46,7 +46,7 @@ import TestSupport
         #expect(error["line"] as? Int == 4)
     }
 
-    @Test func argumentValidation() {
+    @Test func argumentValidation() async {
         #expect(throws: (any Error).self) { try ValidateCommand.parse([]) }
         #expect(throws: (any Error).self) { try ValidateCommand.parse(["-", "-"]) }
         #expect(throws: (any Error).self) { try ValidateCommand.parse(["a.yaml", "--output", "xml"]) }
@@ -54,15 +54,15 @@ import TestSupport
     }
 
     /// The real binary: examples validate, stdin works, exit codes are right.
-    @Test func binaryValidatesTheExamplesAndReadsStandardInput() throws {
+    @Test func binaryValidatesTheExamplesAndReadsStandardInput() async throws {
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
         let root = BuiltProducts.repositoryRoot.path
         let examples = try FileManager.default.contentsOfDirectory(atPath: "\(root)/examples").filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(examples.count >= 2)
-        let ok = try Shell.run([ironlb, "config", "validate"] + examples.map { "\(root)/examples/\($0)" })
+        let ok = try await Shell.output(of: [ironlb, "config", "validate"] + examples.map { "\(root)/examples/\($0)" })
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout.components(separatedBy: ": valid\n").count - 1 == examples.count)
-        let piped = try Shell.run([ironlb, "config", "validate", "-"], input: files["bad.yaml"])
+        let piped = try await Shell.output(of: [ironlb, "config", "validate", "-"], input: files["bad.yaml"])
         #expect(piped.status == 1)
         #expect(piped.stderr.contains("<stdin>:4:15: error: address-pools[0].addresses[0]"))
     }

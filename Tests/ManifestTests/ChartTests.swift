@@ -38,9 +38,9 @@ import Testing
 
     // MARK: values and schema
 
-    @Test func valuesFileMatchesItsSchema() throws {
-        guard ChartTool.available() else { return }
-        let output = try ChartTool.run(["validate-values", ChartTool.schema, ChartTool.values])
+    @Test func valuesFileMatchesItsSchema() async throws {
+        guard await ChartTool.available() else { return }
+        let output = try await ChartTool.run(["validate-values", ChartTool.schema, ChartTool.values])
         #expect(output.status == 0, "\(output.stderr)")
         #expect(output.stdout.contains("Draft7Validator"), "the schema declares draft-07, which every Helm 3 and 4 reads")
     }
@@ -59,29 +59,29 @@ import Testing
         ("config:\n  inline: [a, b]\n", "inline"),
         ("controller:\n  resources:\n    limits:\n      memory: lots\n", "memory"),
     ])
-    func badValuesAreRefused(override: String, key: String) throws {
-        guard ChartTool.available() else { return }
-        let validation = try ChartTool.validate([override])
+    func badValuesAreRefused(override: String, key: String) async throws {
+        guard await ChartTool.available() else { return }
+        let validation = try await ChartTool.validate([override])
         #expect(validation.status == 1, "jsonschema accepted \(override)")
         #expect(validation.stderr.contains(key), "jsonschema's complaint names \(key): \(validation.stderr)")
-        guard case .failure(let failure) = try ChartTool.render([override]) else {
+        guard case .failure(let failure) = try await ChartTool.render([override]) else {
             Issue.record("helm rendered the chart with \(override)")
             return
         }
         #expect(failure.output.stderr.contains("HelmValuesError"), "\(failure.output.stderr)")
     }
 
-    @Test func lintIsClean() throws {
-        guard ChartTool.available() else { return }
-        let output = try ChartTool.run(["lint", ChartTool.chart])
+    @Test func lintIsClean() async throws {
+        guard await ChartTool.available() else { return }
+        let output = try await ChartTool.run(["lint", ChartTool.chart])
         #expect(output.status == 0, "\(output.stderr)")
     }
 
     // MARK: chart versus manifests
 
-    @Test func defaultValuesRenderTheManifestsLessTheNamespace() throws {
-        guard ChartTool.available() else { return }
-        let rendered = try ChartTool.render().get()
+    @Test func defaultValuesRenderTheManifestsLessTheNamespace() async throws {
+        guard await ChartTool.available() else { return }
+        let rendered = try await ChartTool.render().get()
         let manifests = try Artifacts.manifests()
         let expected = manifests.filter { $0.kind != "Namespace" }
         #expect(manifests.count == expected.count + 1)
@@ -89,17 +89,17 @@ import Testing
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
 
-    @Test func namespaceCreateRendersExactlyTheManifests() throws {
-        guard ChartTool.available() else { return }
-        let rendered = try ChartTool.render(["namespace:\n  create: true\n"]).get()
+    @Test func namespaceCreateRendersExactlyTheManifests() async throws {
+        guard await ChartTool.available() else { return }
+        let rendered = try await ChartTool.render(["namespace:\n  create: true\n"]).get()
         let problems = Self.differences(rendered, try Artifacts.manifests())
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
 
     /// The comparison itself notices a difference.
-    @Test func aChangedValueShowsAsADifference() throws {
-        guard ChartTool.available() else { return }
-        let rendered = try ChartTool.render(["namespace:\n  create: true\nspeaker:\n  metricsPort: 9473\n"]).get()
+    @Test func aChangedValueShowsAsADifference() async throws {
+        guard await ChartTool.available() else { return }
+        let rendered = try await ChartTool.render(["namespace:\n  create: true\nspeaker:\n  metricsPort: 9473\n"]).get()
         let problems = Self.differences(rendered, try Artifacts.manifests())
         #expect(problems.contains { $0.contains("DaemonSet/ironlb-system/ironlb-speaker") && $0.contains("9473") })
     }
@@ -107,13 +107,13 @@ import Testing
     // MARK: values reach the objects
 
     @Test(arguments: ["object", "text"])
-    func inlineConfigBecomesTheConfigMap(form: String) throws {
-        guard ChartTool.available() else { return }
+    func inlineConfigBecomesTheConfigMap(form: String) async throws {
+        guard await ChartTool.available() else { return }
         let example = try Artifacts.manifestsIn("examples/bgp.yaml").one("ConfigMap", "config")
         let text = try #require(example.value.at("data.config")?.string)
         let indented = text.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n")
         let override = form == "object" ? "config:\n  inline:\n\(indented)\n" : "config:\n  inline: |\n\(indented)\n"
-        let rendered = try ChartTool.render([override]).get()
+        let rendered = try await ChartTool.render([override]).get()
         let configMap = try rendered.one("ConfigMap", "config")
         #expect(configMap.namespace == "ironlb-system")
         let renderedText = try #require(configMap.value.at("data.config")?.string)
@@ -123,9 +123,9 @@ import Testing
         #expect(try YAMLValue.documents(renderedText) == (try YAMLValue.documents(text)))
     }
 
-    @Test func existingConfigMapIsReadByBothProcesses() throws {
-        guard ChartTool.available() else { return }
-        let rendered = try ChartTool.render(["config:\n  existingConfigMap: lb-pools\n"]).get()
+    @Test func existingConfigMapIsReadByBothProcesses() async throws {
+        guard await ChartTool.available() else { return }
+        let rendered = try await ChartTool.render(["config:\n  existingConfigMap: lb-pools\n"]).get()
         #expect(!rendered.contains { $0.kind == "ConfigMap" })
         for (kind, name) in [("Deployment", "ironlb-controller"), ("DaemonSet", "ironlb-speaker")] {
             let args = try rendered.one(kind, name).containers.first?["args"]?.strings ?? []
@@ -133,8 +133,8 @@ import Testing
         }
     }
 
-    @Test func valuesReachTheWorkloads() throws {
-        guard ChartTool.available() else { return }
+    @Test func valuesReachTheWorkloads() async throws {
+        guard await ChartTool.available() else { return }
         let override = """
         image: {repository: registry.example/ironlb, tag: "0.1.1", pullPolicy: Always}
         imagePullSecrets: [{name: pull}]
@@ -151,7 +151,7 @@ import Testing
           nodeSelector: {kubernetes.io/os: null, edge: "true"}
           tolerations: []
         """
-        let rendered = try ChartTool.render([override]).get()
+        let rendered = try await ChartTool.render([override]).get()
         let controller = try rendered.one("Deployment", "ironlb-controller")
         let speaker = try rendered.one("DaemonSet", "ironlb-speaker")
         #expect(controller.value.at("spec.replicas")?.int == 3)
@@ -178,24 +178,24 @@ import Testing
         ]))
     }
 
-    @Test func leaderElectionOffNeedsASingleReplica() throws {
-        guard ChartTool.available() else { return }
+    @Test func leaderElectionOffNeedsASingleReplica() async throws {
+        guard await ChartTool.available() else { return }
         let off = "controller:\n  leaderElection:\n    enabled: false\n"
-        guard case .failure(let failure) = try ChartTool.render([off]) else {
+        guard case .failure(let failure) = try await ChartTool.render([off]) else {
             Issue.record("two replicas without leader election rendered")
             return
         }
         #expect(failure.output.stderr.contains("controller.replicas=1"))
-        let rendered = try ChartTool.render([off + "  replicas: 1\n"]).get()
+        let rendered = try await ChartTool.render([off + "  replicas: 1\n"]).get()
         let args = try rendered.one("Deployment", "ironlb-controller").containers.first?["args"]?.strings ?? []
         #expect(args.contains("--no-leader-elect") && !args.contains("--leader-elect"))
         #expect(!args.contains { $0.hasPrefix("--lease-") })
     }
 
-    @Test func inlineAndExistingConfigAreExclusive() throws {
-        guard ChartTool.available() else { return }
+    @Test func inlineAndExistingConfigAreExclusive() async throws {
+        guard await ChartTool.available() else { return }
         let both = "config:\n  existingConfigMap: mine\n  inline: {address-pools: []}\n"
-        guard case .failure(let failure) = try ChartTool.render([both]) else {
+        guard case .failure(let failure) = try await ChartTool.render([both]) else {
             Issue.record("both config forms rendered")
             return
         }
@@ -203,9 +203,9 @@ import Testing
     }
 
     /// Another release name renames every object consistently: bindings, accounts, Lease.
-    @Test func releaseNameAndNamespaceNameTheObjects() throws {
-        guard ChartTool.available() else { return }
-        let rendered = try ChartTool.render(name: "edge-lb", namespace: "edge").get()
+    @Test func releaseNameAndNamespaceNameTheObjects() async throws {
+        guard await ChartTool.available() else { return }
+        let rendered = try await ChartTool.render(name: "edge-lb", namespace: "edge").get()
         for object in rendered {
             #expect(object.name?.hasPrefix("edge-lb-") == true, "\(object)")
             if object.kind != "ClusterRole" && object.kind != "ClusterRoleBinding" { #expect(object.namespace == "edge", "\(object)") }
@@ -232,7 +232,7 @@ import Testing
         }
     }
 
-    @Test func everyValueIsInTheReadme() throws {
+    @Test func everyValueIsInTheReadme() async throws {
         let values = try #require(YAMLValue.documents(Artifacts.text("charts/ironlb/values.yaml")).first)
         let paths = Self.valuePaths(values)
         #expect(paths.contains("controller.leaderElection.leaseDuration") && paths.count > 20, "\(paths)")

@@ -10,12 +10,12 @@ enum ChartTool {
     static let values = Artifacts.url("charts/ironlb/values.yaml").path
 
     /// Whether python3 and the packages are here; under CI a missing one fails the test.
-    static func available(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
-        PythonModules.available(["helm_python", "jsonschema", "yaml"], packages: "helm-python-sdk, jsonschema, PyYAML", sourceLocation: sourceLocation)
+    static func available(sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
+        await PythonModules.available(["helm_python", "jsonschema", "yaml"], packages: "helm-python-sdk, jsonschema, PyYAML", sourceLocation: sourceLocation)
     }
 
-    static func run(_ arguments: [String]) throws -> Shell.Output {
-        try Shell.run(["python3", Artifacts.url("scripts/chart-tool").path] + arguments, timeout: 120)
+    static func run(_ arguments: [String]) async throws -> Shell.Output {
+        try await Shell.output(of: ["python3", Artifacts.url("scripts/chart-tool").path] + arguments, timeout: 120)
     }
 
     /// Writes each override to a temporary YAML file (removed by the caller's `defer`).
@@ -32,11 +32,11 @@ enum ChartTool {
     }
 
     /// `helm template` with the given overrides; the rendered objects, or the tool's failure.
-    static func render(_ overrides: [String] = [], name: String = "ironlb", namespace: String = "ironlb-system") throws -> Result<[KubeObject], RenderFailure> {
+    static func render(_ overrides: [String] = [], name: String = "ironlb", namespace: String = "ironlb-system") async throws -> Result<[KubeObject], RenderFailure> {
         let paths = try files(overrides)
         defer { remove(paths) }
         let arguments = ["render", chart, "--name", name, "--namespace", namespace] + paths.flatMap { ["-f", $0] }
-        let output = try run(arguments)
+        let output = try await run(arguments)
         guard output.status == 0 else { return .failure(RenderFailure(output: output)) }
         return .success(try YAMLValue.documents(output.stdout).map(KubeObject.init))
     }
@@ -46,18 +46,18 @@ enum ChartTool {
         var description: String { "chart-tool render exited \(output.status): \(output.stderr)" }
     }
 
-    static func validate(_ overrides: [String]) throws -> Shell.Output {
+    static func validate(_ overrides: [String]) async throws -> Shell.Output {
         let paths = try files(overrides)
         defer { remove(paths) }
-        return try run(["validate-values", schema, values] + paths)
+        return try await run(["validate-values", schema, values] + paths)
     }
 }
 
 /// Python modules some tests run through python3 (scripts/test-python-packages.txt lists them).
 enum PythonModules {
-    static func available(_ modules: [String], packages: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    static func available(_ modules: [String], packages: String, sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
         guard Prerequisites.require(.command("python3"), sourceLocation: sourceLocation) else { return false }
-        let probe = try? Shell.run(["python3", "-c", "import " + modules.joined(separator: ", ")])
+        let probe = try? await Shell.output(of: ["python3", "-c", "import " + modules.joined(separator: ", ")])
         if probe?.status == 0 { return true }
         let reason = "missing the Python packages \(packages) (scripts/install-test-deps installs them)"
         if Prerequisites.isCI {

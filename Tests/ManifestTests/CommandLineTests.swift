@@ -7,15 +7,15 @@ import Testing
 /// (WorkloadTests checks the same against the agreed flag list without the binary.)
 @Suite struct CommandLineTests {
     @Test(arguments: WorkloadTests.workloads)
-    func manifestFlagsAreAcceptedByTheBinary(_ workload: WorkloadTests.Workload) throws {
+    func manifestFlagsAreAcceptedByTheBinary(_ workload: WorkloadTests.Workload) async throws {
         let binary = try #require(BuiltProducts.executable("ironlb"), "swift build --build-tests builds ironlb")
-        let top = try Shell.run([binary, "--help"])
+        let top = try await Shell.output(of: [binary, "--help"])
         guard top.stdout.contains(" \(workload.subcommand) ") || top.stdout.contains(" \(workload.subcommand)\n") else {
             // The subcommand has not landed yet: nothing to compare with.
             print("SKIP: \(#fileID): `ironlb \(workload.subcommand)` does not exist yet")
             return
         }
-        let help = try Shell.run([binary, workload.subcommand, "--help"])
+        let help = try await Shell.output(of: [binary, workload.subcommand, "--help"])
         #expect(help.status == 0, "\(help.stderr)")
         let text = help.stdout + help.stderr
         let args = try #require(WorkloadTests.container(WorkloadTests.object(workload))["args"]?.strings)

@@ -13,17 +13,17 @@ import Testing
         let json: Bool
     }
 
-    static func instructions() throws -> [Instruction] {
+    static func instructions() async throws -> [Instruction] {
         let script = "import dockerfile, json, sys; print(json.dumps([dict(cmd=c.cmd.upper(), flags=list(c.flags), value=list(c.value), json=c.json) for c in dockerfile.parse_file(sys.argv[1])]))"
-        let output = try Shell.check(["python3", "-c", script, Artifacts.url("Dockerfile").path])
+        let output = try await Shell.checkedOutput(of: ["python3", "-c", script, Artifacts.url("Dockerfile").path])
         return try JSONDecoder().decode([Instruction].self, from: Data(output.utf8))
     }
 
     /// The instructions of each stage (global ARGs before the first FROM left out), and the
     /// defaults of those global ARGs.
-    static func stages() throws -> (stages: [[Instruction]], arguments: [String: String]) {
+    static func stages() async throws -> (stages: [[Instruction]], arguments: [String: String]) {
         var stages: [[Instruction]] = [], arguments: [String: String] = [:]
-        for instruction in try instructions() {
+        for instruction in try await instructions() {
             if instruction.cmd == "FROM" {
                 stages.append([instruction])
             } else if stages.isEmpty {
@@ -44,25 +44,25 @@ import Testing
         return image
     }
 
-    @Test func twoStagesSwiftBuilderAndSlimRuntime() throws {
-        guard PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
-        let (stages, arguments) = try Self.stages()
+    @Test func twoStagesSwiftBuilderAndSlimRuntime() async throws {
+        guard await PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
+        let (stages, arguments) = try await Self.stages()
         try #require(stages.count == 2, "a builder stage and a runtime stage")
         #expect(Self.image(stages[0][0], arguments) == "swift:6.3-bookworm")
         #expect(stages[0][0].value.dropFirst().map { $0.lowercased() } == ["as", "build"])
         #expect(["debian:bookworm-slim", "gcr.io/distroless/cc-debian12"].contains(Self.image(stages[1][0], arguments)))
     }
 
-    @Test func builderMakesAReleaseBinaryWithAStaticStandardLibrary() throws {
-        guard PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
-        let builder = try Self.stages().stages[0]
+    @Test func builderMakesAReleaseBinaryWithAStaticStandardLibrary() async throws {
+        guard await PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
+        let builder = try await Self.stages().stages[0]
         let runs = builder.filter { $0.cmd == "RUN" }.flatMap(\.value).joined(separator: "\n")
         #expect(runs.contains("swift build -c release --static-swift-stdlib --product ironlb"))
     }
 
-    @Test func runtimeHoldsOneBinaryAndRunsItAsNonRoot() throws {
-        guard PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
-        let runtime = try Self.stages().stages[1]
+    @Test func runtimeHoldsOneBinaryAndRunsItAsNonRoot() async throws {
+        guard await PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
+        let runtime = try await Self.stages().stages[1]
         let copies = runtime.filter { $0.cmd == "COPY" || $0.cmd == "ADD" }
         #expect(copies.count == 1)
         #expect(copies.first?.flags == ["--from=build"])
@@ -82,7 +82,7 @@ import Testing
         #expect(controller.podSpec?.at("securityContext.runAsUser")?.int == uid)
     }
 
-    @Test func buildContextLeavesOutBuildProducts() throws {
+    @Test func buildContextLeavesOutBuildProducts() async throws {
         let ignored = try Artifacts.text(".dockerignore").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for entry in [".build", ".git"] { #expect(ignored.contains(entry), "\(entry) in .dockerignore") }
     }

@@ -9,26 +9,26 @@ import Testing
 @Suite(.serialized) struct KubernetesSchemaTests {
     static let versions = ["1.26.0", "1.37.0"]
 
-    static func validate(_ paths: [String], version: String) throws -> Shell.Output {
-        try Shell.run(["python3", "-m", "kubernetes_validate", "--strict", "--quiet", "-k", version] + paths, timeout: 120)
+    static func validate(_ paths: [String], version: String) async throws -> Shell.Output {
+        try await Shell.output(of: ["python3", "-m", "kubernetes_validate", "--strict", "--quiet", "-k", version] + paths, timeout: 120)
     }
 
-    static var available: Bool {
-        PythonModules.available(["kubernetes_validate"], packages: "kubernetes-validate")
+    static func available() async -> Bool {
+        await PythonModules.available(["kubernetes_validate"], packages: "kubernetes-validate")
     }
 
     @Test(arguments: versions)
-    func manifestsAndExamplesValidate(version: String) throws {
-        guard Self.available else { return }
+    func manifestsAndExamplesValidate(version: String) async throws {
+        guard await Self.available() else { return }
         let files = ["manifests/ironlb.yaml", "examples/layer2.yaml", "examples/bgp.yaml"].map { Artifacts.url($0).path }
-        let output = try Self.validate(files, version: version)
+        let output = try await Self.validate(files, version: version)
         #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
     }
 
     /// The chart, rendered with defaults and with every optional part switched on.
     @Test(arguments: versions)
-    func chartRendersValidate(version: String) throws {
-        guard Self.available, ChartTool.available() else { return }
+    func chartRendersValidate(version: String) async throws {
+        guard await Self.available(), await ChartTool.available() else { return }
         let overrides = [
             "",
             """
@@ -45,23 +45,23 @@ import Testing
         for override in overrides {
             let paths = try ChartTool.files(override.isEmpty ? [] : [override])
             defer { ChartTool.remove(paths) }
-            let render = try ChartTool.run(["render", ChartTool.chart] + paths.flatMap { ["-f", $0] })
+            let render = try await ChartTool.run(["render", ChartTool.chart] + paths.flatMap { ["-f", $0] })
             try #require(render.status == 0, "\(render.stderr)")
             let rendered = try ChartTool.files([render.stdout])
             defer { ChartTool.remove(rendered) }
-            let output = try Self.validate(rendered, version: version)
+            let output = try await Self.validate(rendered, version: version)
             #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
         }
     }
 
     /// The validator itself refuses a misspelt field (so a pass above means something).
-    @Test func aMisspeltFieldIsRefused() throws {
-        guard Self.available else { return }
+    @Test func aMisspeltFieldIsRefused() async throws {
+        guard await Self.available() else { return }
         let manifest = try Artifacts.text("manifests/ironlb.yaml")
             .replacingOccurrences(of: "readOnlyRootFilesystem: true", with: "readOnlyRootFileSystem: true")
         let paths = try ChartTool.files([manifest])
         defer { ChartTool.remove(paths) }
-        let output = try Self.validate(paths, version: Self.versions[1])
+        let output = try await Self.validate(paths, version: Self.versions[1])
         #expect(output.status != 0)
         #expect((output.stdout + output.stderr).contains("readOnlyRootFileSystem"))
     }

@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test(arguments: expected.keys.sorted())
-    func roleGrantsExactlyTheListedPermissions(role id: String) throws {
+    func roleGrantsExactlyTheListedPermissions(role id: String) async throws {
         let parts = id.split(separator: "/").map(String.init)
         let role = try Artifacts.manifests().one(parts[0], parts[1])
         let granted = Self.granted(by: role)
@@ -81,14 +81,14 @@ import Testing
         #expect(missing.isEmpty, "\(id) lacks: \(missing)")
     }
 
-    @Test func everyRoleInTheManifestIsInTheTable() throws {
+    @Test func everyRoleInTheManifestIsInTheTable() async throws {
         let roles = try Artifacts.manifests().filter { $0.kind == "Role" || $0.kind == "ClusterRole" }
         #expect(Set(roles.map { "\($0.kind!)/\($0.name!)" }) == Set(Self.expected.keys))
     }
 
     @Test(arguments: ["ClusterRoleBinding/ironlb-controller", "ClusterRoleBinding/ironlb-speaker",
                       "RoleBinding/ironlb-controller", "RoleBinding/ironlb-speaker"])
-    func bindingGivesItsRoleToItsOwnServiceAccountOnly(binding id: String) throws {
+    func bindingGivesItsRoleToItsOwnServiceAccountOnly(binding id: String) async throws {
         let parts = id.split(separator: "/").map(String.init)
         let binding = try Artifacts.manifests().one(parts[0], parts[1])
         let roleKind = parts[0] == "ClusterRoleBinding" ? "ClusterRole" : "Role"
@@ -103,7 +103,7 @@ import Testing
     /// `MetalLBKinds` (the informers of both processes) at the version the CRDs serve, and, in the
     /// chart with `config.metallbResources`, `get` on Secrets for the speaker only (it reads the
     /// Secrets BGPPeers name one by one) and the flag on both processes.
-    @Test func theMetalLBResourcesTheCodeReadsAreGranted() throws {
+    @Test func theMetalLBResourcesTheCodeReadsAreGranted() async throws {
         let requested: [ResourceDescriptor] = [
             MetalLBKinds.IPAddressPool.resource, MetalLBKinds.L2Advertisement.resource, MetalLBKinds.BGPAdvertisement.resource,
             MetalLBKinds.Community.resource, MetalLBKinds.BFDProfile.resource, MetalLBKinds.BGPPeer.resource,
@@ -132,8 +132,8 @@ import Testing
             #expect(served.contains(resource.version), "\(resource.plural): served \(served), informer asks for \(resource.version)")
         }
 
-        guard ChartTool.available() else { return }
-        let rendered = try ChartTool.render(["config:\n  metallbResources: true\n"]).get()
+        guard await ChartTool.available() else { return }
+        let rendered = try await ChartTool.render(["config:\n  metallbResources: true\n"]).get()
         let speaker = Self.granted(by: try rendered.one("Role", "ironlb-speaker"))
         #expect(speaker.filter { $0.resource == "secrets" } == [Permission(group: "", resource: "secrets", verb: "get")])
         #expect(speaker.subtracting(Self.expected["Role/ironlb-speaker"]!) == [Permission(group: "", resource: "secrets", verb: "get")])
@@ -143,14 +143,14 @@ import Testing
             let args = try rendered.one(kind, name).containers.first?["args"]?.strings ?? []
             #expect(args.contains("--metallb-resources"), "\(kind) \(args)")
         }
-        let off = try ChartTool.render().get()
+        let off = try await ChartTool.render().get()
         for (kind, name) in [("Deployment", "ironlb-controller"), ("DaemonSet", "ironlb-speaker")] {
             #expect(!(try off.one(kind, name).containers.first?["args"]?.strings ?? []).contains("--metallb-resources"))
         }
     }
 
     /// The check itself catches an extra verb (a table test that could never fail proves nothing).
-    @Test func anExtraVerbIsCaught() throws {
+    @Test func anExtraVerbIsCaught() async throws {
         let yaml = """
         apiVersion: rbac.authorization.k8s.io/v1
         kind: Role
