@@ -181,7 +181,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
             action = "LoadConfig"
         }
         do {
-            try await recorder.record(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: action, note: String(event.message.prefix(1024)))
+            try await recorder.post(regarding: regarding, type: event.kind.rawValue, reason: event.reason, action: action, note: String(event.message.prefix(1024)))
         } catch {
             logger.warning("could not record an Event", metadata: ["lb.reason": "\(event.reason)", "lb.error": "\(error)"])
         }

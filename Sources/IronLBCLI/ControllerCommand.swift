@@ -60,6 +60,7 @@ public struct ControllerCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let level = common.level
+        MemoryTuning.apply()
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "ironlb.controller")
         let identity = identity ?? Environment.value("POD_NAME") ?? "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8))"

@@ -90,6 +90,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let level = common.level
+        MemoryTuning.apply()
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let node = self.node!
         var logger = Logger(label: "ironlb.speaker")

@@ -96,6 +96,20 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
         }
     }
 
+    /// The oldest waiting values, up to `maximum`, in order, waiting for the first one; nil once
+    /// finished and empty, or when the task is cancelled. A consumer that decides per batch
+    /// pays its per-decision costs (a hop to an actor, a push to each BGP session) once per batch.
+    public func nextBatch(maximum: Int) async -> [Value]? {
+        guard let first = await next() else { return nil }
+        var batch = [first]
+        state.withLock { state in
+            while batch.count < maximum, let key = state.order.popFirst() {
+                if let value = state.pending.removeValue(forKey: key) { batch.append(value) }
+            }
+        }
+        return batch
+    }
+
     /// The values as an `AsyncStream` that takes one only when its consumer asks.
     public func stream() -> AsyncStream<Value> {
         AsyncStream(unfolding: { await self.next() })

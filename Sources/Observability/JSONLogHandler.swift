@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import KubeModel
 
 /// A swift-log handler writing one JSON object per line: `time`, `level`, `logger`, `msg`,
 /// then the metadata keys (`lb.service`, `lb.peer`, ...). Executables bootstrap it; libraries
@@ -34,24 +35,26 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit { merged.merge(explicit) { $1 } }
-        var object: [String: Any] = [
-            "time": Self.timestamp(Date()),
-            "level": level.rawValue,
-            "logger": label,
-            "msg": message.description,
+        var fields: [String: JSONValue] = [
+            "time": .string(Self.timestamp(Date())),
+            "level": .string(level.rawValue),
+            "logger": .string(label),
+            "msg": .string(message.description),
         ]
-        for (key, value) in merged { object[key] = Self.json(value) }
-        if let error { object["error"] = "\(error)" }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        sink(String(decoding: data, as: UTF8.self))
+        for (key, value) in merged { fields[key] = Self.json(value) }
+        if let error { fields["error"] = .string("\(error)") }
+        // KubeModel's writer: sorted keys, slashes not escaped, as `JSONSerialization` wrote it
+        // with `[.sortedKeys, .withoutEscapingSlashes]`, without building Foundation objects per
+        // line (that was a twelfth of the speaker's CPU at 10,000 Services: one line each).
+        sink(JSONValue.object(fields).serialized())
     }
 
-    static func json(_ value: Logger.Metadata.Value) -> Any {
+    static func json(_ value: Logger.Metadata.Value) -> JSONValue {
         switch value {
-        case .string(let text): return text
-        case .stringConvertible(let value): return value.description
-        case .array(let values): return values.map(json)
-        case .dictionary(let values): return values.mapValues(json)
+        case .string(let text): return .string(text)
+        case .stringConvertible(let value): return .string(value.description)
+        case .array(let values): return .array(values.map(json))
+        case .dictionary(let values): return .object(values.mapValues(json))
         }
     }
 

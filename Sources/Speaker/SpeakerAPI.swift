@@ -10,12 +10,28 @@ import Announcements
 /// The narrow view of the Kubernetes API the speaker needs.
 public protocol SpeakerAPI: Sendable {
     func changes() -> AsyncStream<SpeakerInput>
+    /// The same inputs in batches: what waits when the speaker is ready for more, oldest first.
+    func changeBatches() -> AsyncStream<[SpeakerInput]>
     func leaseRequest(_ request: NodeLeaseStateMachine<ContinuousClock.Instant>.Request, node: String) async -> LeaseWriteOutcome
     /// Clears another node's expired Lease, only if it is still at `resourceVersion`.
     func breakLease(node: String, resourceVersion: String) async -> Bool
     func record(_ event: RecordedEvent) async
     /// Writes this node's announcement report (`AnnouncementReport`); false when it failed.
     func publishReport(_ report: [ServiceKey: String], node: String) async -> Bool
+}
+
+extension SpeakerAPI {
+    /// One input per batch.
+    public func changeBatches() -> AsyncStream<[SpeakerInput]> {
+        let changes = changes()
+        return AsyncStream { continuation in
+            let task = Task {
+                for await input in changes { continuation.yield([input]) }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
 }
 
 /// What answers ARP/NDP on the node's interfaces.

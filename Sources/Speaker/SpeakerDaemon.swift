@@ -72,7 +72,7 @@ public final class SpeakerDaemon: Service, Sendable {
         await state.start()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await input in api.changes() { await state.apply(input) }
+                for await batch in api.changeBatches() { await state.apply(batch) }
             }
             // Lease writes, one at a time, in order; each outcome goes back to the state machine.
             group.addTask {
@@ -154,9 +154,12 @@ actor SpeakerState {
     private var report: [ServiceKey: String] = [:]
     private let clock = ContinuousClock()
     private var node: NodeSpeaker<Instant>
-    /// The `ironlb_speaker_announced` label sets, per Service.
-    private var announcedLabels: [ServiceKey: Set<[String]>] = [:]
+    /// The Services this node announces (their metric series are in `metrics`).
+    private var announcedServices: Set<ServiceKey> = []
     private var shuttingDown = false
+    /// Within `apply(_ batch:)`: route changes wait in `pendingRoutes` until its end.
+    private var batching = false
+    private var pendingRoutes: [IPPrefix: RouteAttributes?] = [:]
     nonisolated let readiness = Mutex<String?>("caches not synced")
     private let probes: ProbeTransport?
 
@@ -203,6 +206,25 @@ actor SpeakerState {
     func apply(_ input: SpeakerInput) {
         perform(node.apply(input, now: clock.now))
         if case .config = input { logConfig(node.configOutcome) }
+    }
+
+    /// Decides each input in order; the route changes of the batch go to the BGP sessions once,
+    /// at its end (one UPDATE pass per session instead of one per input).
+    func apply(_ batch: [SpeakerInput]) {
+        batching = true
+        for input in batch { apply(input) }
+        batching = false
+        flushRoutes()
+    }
+
+    /// Sends the route changes held during a batch.
+    private func flushRoutes() {
+        guard !pendingRoutes.isEmpty else { return }
+        let routes = pendingRoutes
+        pendingRoutes = [:]
+        if !shuttingDown {
+            sessions.apply(peers: nil, routes: routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+        }
     }
 
     func leaseOutcome(_ request: NodeLeaseStateMachine<Instant>.Request, sentAt: Instant, outcome: LeaseWriteOutcome) {
@@ -283,33 +305,31 @@ actor SpeakerState {
     /// duties, and for each Service whose announcements changed: its Event when this node
     /// starts announcing it, its metrics, its line in the announcement report.
     private func applyChange(_ change: SpeakerPlanChange) {
-        if !shuttingDown {
-            sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+        if batching && change.peers == nil {
+            for (prefix, attributes) in change.routes { pendingRoutes.updateValue(attributes, forKey: prefix) }
+        } else {
+            // A change of peers goes out at once, after the routes held so far (a new session
+            // starts with every route the sessions carry).
+            flushRoutes()
+            if !shuttingDown {
+                sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+            }
         }
         if let layer2 = change.layer2 { dataPlane.answer(layer2.mapValues(\.interfaces)) }
         guard !change.announced.isEmpty || !change.withheld.isEmpty else { return }
         for (service, ways) in change.announced.sorted(by: { $0.key < $1.key }) {
-            let before = announcedLabels[service] ?? []
             guard let ways else {
-                metrics.announced([], previous: before)
-                announcedLabels[service] = nil
+                metrics.announced(service, [])
+                announcedServices.remove(service)
                 report[service] = nil
                 continue
             }
-            if announcedLabels[service] == nil {
+            if announcedServices.insert(service).inserted {
                 let event = RecordedEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
                 logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
                 if case .dropped = events.yield(event) { metrics.eventDropped() }
             }
-            var labels: Set<[String]> = []
-            for way in ways {
-                switch way {
-                case .layer2(let ips, _): for ip in ips { labels.insert([service.description, "layer2", ip.description]) }
-                case .bgp(let ips, _): for ip in ips { labels.insert([service.description, "bgp", ip.description]) }
-                }
-            }
-            metrics.announced(labels, previous: before)
-            announcedLabels[service] = labels
+            metrics.announced(service, ways)
             report[service] = Self.way(ways)
         }
         // Services no node announces (no usable endpoint): the report says why, for the

@@ -9,18 +9,31 @@ import KubeModel
 /// A Service as the speaker reads it: type, class, traffic policy and ingress IPs.
 struct SpeakerServiceObject: KubeResource, Hashable {
     static let resource = ResourceDescriptor.services
-    var metadata: ObjectMeta
+    /// The metadata it keeps (`ObjectIdentity`: 88 bytes instead of `ObjectMeta`'s 200).
+    private var identity: ObjectIdentity
+    var metadata: ObjectMeta {
+        get { identity.metadata }
+        set { identity = ObjectIdentity(newValue) }
+    }
     var type: String?
     var loadBalancerClass: String?
     var externalTrafficPolicy: String?
     var ingressIPs: [String] = []
 
     init(metadata: ObjectMeta, type: String? = nil, loadBalancerClass: String? = nil, externalTrafficPolicy: String? = nil, ingressIPs: [String] = []) {
-        self.metadata = metadata
+        self.identity = ObjectIdentity(metadata)
         self.type = type
         self.loadBalancerClass = loadBalancerClass
         self.externalTrafficPolicy = externalTrafficPolicy
         self.ingressIPs = ingressIPs
+    }
+
+    /// Whether the speaker's view of both is the same without building it (no IP parsed):
+    /// the same identity, type, class, traffic policy and ingress IPs.
+    func sameView(as other: SpeakerServiceObject) -> Bool {
+        identity.name == other.identity.name && identity.namespace == other.identity.namespace
+            && identity.deletionTimestamp == other.identity.deletionTimestamp && type == other.type
+            && loadBalancerClass == other.loadBalancerClass && externalTrafficPolicy == other.externalTrafficPolicy && ingressIPs == other.ingressIPs
     }
 
     private enum Keys: String, CodingKey { case metadata, spec, status }
@@ -31,7 +44,7 @@ struct SpeakerServiceObject: KubeResource, Hashable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
-        metadata = try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0) } ?? ObjectMeta()
+        identity = ObjectIdentity(try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0) } ?? ObjectMeta())
         if let spec = try container.projectionDecoder(forKey: .spec) {
             let fields = try spec.container(keyedBy: SpecKeys.self)
             type = try fields.decodeIfPresent(String.self, forKey: .type)
@@ -63,7 +76,12 @@ struct SpeakerServiceObject: KubeResource, Hashable {
 struct SpeakerEndpointSlice: KubeResource, Hashable {
     static let resource = ResourceDescriptor.endpointSlices
     static let serviceLabel = "kubernetes.io/service-name"
-    var metadata: ObjectMeta
+    /// The metadata it keeps (`ObjectIdentity`: 88 bytes instead of `ObjectMeta`'s 200).
+    private var identity: ObjectIdentity
+    var metadata: ObjectMeta {
+        get { identity.metadata }
+        set { identity = ObjectIdentity(newValue) }
+    }
     var endpoints: [Endpoint] = []
 
     struct Endpoint: Codable, Hashable {
@@ -72,7 +90,7 @@ struct SpeakerEndpointSlice: KubeResource, Hashable {
     }
 
     init(metadata: ObjectMeta, endpoints: [Endpoint] = []) {
-        self.metadata = metadata
+        self.identity = ObjectIdentity(metadata)
         self.endpoints = endpoints
     }
 
@@ -80,7 +98,7 @@ struct SpeakerEndpointSlice: KubeResource, Hashable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
-        metadata = try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0, labels: [Self.serviceLabel]) } ?? ObjectMeta()
+        identity = ObjectIdentity(try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0, labels: [Self.serviceLabel]) } ?? ObjectMeta())
         endpoints = try container.decodeIfPresent([Endpoint].self, forKey: .endpoints) ?? []
     }
 
@@ -95,11 +113,16 @@ struct SpeakerEndpointSlice: KubeResource, Hashable {
 /// report, are skipped).
 struct SpeakerLease: KubeResource, Hashable {
     static let resource = ResourceDescriptor.leases
-    var metadata: ObjectMeta
+    /// The metadata it keeps (`ObjectIdentity`: 88 bytes instead of `ObjectMeta`'s 200).
+    private var identity: ObjectIdentity
+    var metadata: ObjectMeta {
+        get { identity.metadata }
+        set { identity = ObjectIdentity(newValue) }
+    }
     var spec: LeaseSpec?
 
     init(metadata: ObjectMeta, spec: LeaseSpec? = nil) {
-        self.metadata = metadata
+        self.identity = ObjectIdentity(metadata)
         self.spec = spec
     }
 
@@ -107,7 +130,7 @@ struct SpeakerLease: KubeResource, Hashable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
-        metadata = try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0) } ?? ObjectMeta()
+        identity = ObjectIdentity(try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0) } ?? ObjectMeta())
         spec = try container.decodeIfPresent(LeaseSpec.self, forKey: .spec)
     }
 

@@ -105,7 +105,7 @@ public struct SpeakerCore: Sendable {
     /// The routes advertised to every peer (the same set for each).
     public private(set) var routes: [IPPrefix: RouteAttributes] = [:]
     /// Per prefix, what each Service contributes (several Services share an aggregate).
-    private var routeSources: [IPPrefix: [ServiceKey: RouteAttributes]] = [:]
+    private var routeSources: [IPPrefix: RouteSources] = [:]
     private var servicePrefixes: [ServiceKey: Set<IPPrefix>] = [:]
     /// The IPs of this node's BGP announcements, per Service.
     private var bgpIPs: [ServiceKey: [IPAddress]] = [:]
@@ -294,11 +294,11 @@ public struct SpeakerCore: Sendable {
             let before = routeSources[prefix]?[key]
             let after = contribution[prefix]
             guard before != after else { continue }
-            routeSources[prefix, default: [:]][key] = after
+            routeSources[prefix, default: RouteSources()][key] = after
             if routeSources[prefix]?.isEmpty == true { routeSources[prefix] = nil }
             // Merging is commutative (all communities, the highest local preference).
             var merged: RouteAttributes?
-            for attributes in routeSources[prefix]?.values ?? [:].values {
+            for attributes in routeSources[prefix]?.values ?? [] {
                 merged = merged.map { $0.merged(with: attributes) } ?? attributes
             }
             if routes[prefix] != merged {
@@ -391,6 +391,35 @@ public struct ConfigKeeper: Sendable {
             appliedText = text
             stale = false
             return .applied(configuration)
+        }
+    }
+}
+
+/// The Services contributing one prefix, with their attributes: nearly always one, held inline;
+/// a dictionary only when several Services share the prefix (an aggregate). A dictionary per
+/// prefix was 10,000 small hash tables at 10,000 Services (docs/design/scale.md).
+struct RouteSources: Sendable {
+    /// Nil only when there is none (then `others` is empty too).
+    private var first: (key: ServiceKey, attributes: RouteAttributes)?
+    private var others: [ServiceKey: RouteAttributes] = [:]
+
+    var isEmpty: Bool { first == nil }
+
+    var values: [RouteAttributes] {
+        guard let first else { return [] }
+        return [first.attributes] + others.values
+    }
+
+    subscript(key: ServiceKey) -> RouteAttributes? {
+        get { first?.key == key ? first?.attributes : others[key] }
+        set {
+            if first?.key == key {
+                if let newValue { first = (key, newValue) } else { first = others.popFirst().map { ($0.key, $0.value) } }
+            } else if let newValue, first == nil {
+                first = (key, newValue)
+            } else {
+                others[key] = newValue
+            }
         }
     }
 }
