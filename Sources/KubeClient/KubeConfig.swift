@@ -12,7 +12,7 @@
 
 import Foundation
 import KubeModel
-import Yams
+import YAML
 import LeaderElection
 
 /// Everything needed to reach an API server.
@@ -196,7 +196,7 @@ public enum KubeConfigLoader {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// A kubeconfig decoding error by position and kind only: Yams' own descriptions quote
+    /// A kubeconfig decoding error by position and kind only: libyaml's problems quote no text, but Yams' descriptions quoted
     /// the offending line, which can hold a token, a client key or a password.
     static func describe(_ error: Error) -> String {
         func position(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
@@ -204,15 +204,10 @@ public enum KubeConfigLoader {
             codingPath.isEmpty ? "the document" : codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
         }
         switch error {
-        case let error as YamlError:
-            switch error {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                return "not valid YAML at \(position(mark)): \(problem)"
-            case .reader(let problem, let offset, _, _):
-                return "not readable YAML" + (offset.map { " at byte \($0)" } ?? "") + ": \(problem)"
-            case .no, .memory, .writer, .emitter, .representer, .dataCouldNotBeDecoded:
-                return "not valid YAML"
-            }
+        case let error as YAMLError:
+            if let mark = error.mark { return "not valid YAML at \(position(mark)): \(error.problem)" }
+            if error.stage == .reader { return "not readable YAML" + (error.offset.map { " at byte \($0)" } ?? "") + ": \(error.problem)" }
+            return "not valid YAML"
         case let error as DecodingError:
             switch error {
             case .dataCorrupted(let context):

@@ -7,7 +7,7 @@
 // object: `IPAddressPool/public spec.addresses[0]: ...`. See docs/design/crd-config.md.
 import enum KubeModel.Base64
 import NetPrimitives
-import Yams
+import YAML
 
 /// One object of a configuration: `IPAddressPool/public`.
 public struct ResourceName: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -109,7 +109,7 @@ public enum ResourceConfigParser {
         var documents: [Node] = []
         for (index, text) in objects.enumerated() {
             do {
-                if let node = try Yams.compose(yaml: text) { documents.append(node) }
+                if let node = try YAML.compose(yaml: text) { documents.append(node) }
             } catch {
                 return .failure(ConfigErrors([ConfigError(path: "", message: "object \(index) is not JSON: \(error)")]))
             }

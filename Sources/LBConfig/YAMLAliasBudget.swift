@@ -1,4 +1,4 @@
-import Yams
+import YAML
 
 /// Bounds what YAML aliases may add to a configuration. Yams resolves an alias to the anchored
 /// node itself, so a 65 KB text that aliases one long list into a thousand pools composes
