@@ -99,6 +99,7 @@ let package = Package(
         .target(
             name: "Observability",
             dependencies: [
+                "KubeModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -10,7 +10,11 @@
 // writes events.k8s.io/v1 Events with series aggregation. `LeaderElector` drives KubeModel's
 // `LeaderElectionStateMachine` against a Lease.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeModel
 import YAML
 import LeaderElection
@@ -101,7 +105,7 @@ public enum KubeConfigLoader {
         if let kc = environment["KUBECONFIG"], !kc.isEmpty {
             return try load(paths: kc.split(separator: ":").map(String.init), context: context, environment: environment)
         }
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         let def = home + "/.kube/config"
         if FileManager.default.fileExists(atPath: def) { return try load(paths: [def], context: context, environment: environment) }
         return try inCluster(environment: environment)
@@ -117,7 +121,7 @@ public enum KubeConfigLoader {
         for path in paths where !path.isEmpty {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
             any = true
-            let dir = (path as NSString).deletingLastPathComponent
+            let dir = Self.directory(of: path)
             let file: KubeConfigFile
             do { file = try YAMLDecoder().decode(KubeConfigFile.self, from: text) } catch {
                 throw KubeConfigError("kubeconfig_parse", "\(path): \(describe(error))")
@@ -186,7 +190,7 @@ public enum KubeConfigLoader {
         guard FileManager.default.fileExists(atPath: root + "/token") else { throw KubeConfigError("no_token", "\(root)/token: missing") }
         cfg.credentials = .tokenFile(root + "/token")
         if let ns = try? String(contentsOfFile: root + "/namespace", encoding: .utf8) {
-            cfg.namespace = ns.trimmingCharacters(in: .whitespacesAndNewlines)
+            cfg.namespace = ns.trimmingWhitespace()
         }
         return cfg
     }
@@ -225,6 +229,18 @@ public enum KubeConfigLoader {
         default:
             return "not a valid kubeconfig"
         }
+    }
+
+    /// The directory part of a path, as NSString's `deletingLastPathComponent`: "" for a bare
+    /// name, "/" for a file at the root; trailing slashes ignored.
+    static func directory(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        if slash == trimmed.startIndex { return "/" }
+        var directory = trimmed[..<slash]
+        while directory.count > 1, directory.hasSuffix("/") { directory = directory.dropLast() }
+        return String(directory)
     }
 
     static func resolve(_ p: String, _ dir: String) -> String {

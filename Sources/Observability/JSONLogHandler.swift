@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KubeModel
 import Logging
 
 /// A swift-log handler writing one JSON object per line: `time`, `level`, `logger`, `msg`,
@@ -18,7 +23,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public static let standardError: @Sendable (String) -> Void = { line in
-        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
+        StandardStream.error.write(line + "\n")
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -34,24 +39,24 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit { merged.merge(explicit) { $1 } }
-        var object: [String: Any] = [
-            "time": Self.timestamp(Date()),
-            "level": level.rawValue,
-            "logger": label,
-            "msg": message.description,
+        var object: [String: JSONValue] = [
+            "time": .string(Self.timestamp(Date())),
+            "level": .string(level.rawValue),
+            "logger": .string(label),
+            "msg": .string(message.description),
         ]
         for (key, value) in merged { object[key] = Self.json(value) }
-        if let error { object["error"] = "\(error)" }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        sink(String(decoding: data, as: UTF8.self))
+        if let error { object["error"] = .string("\(error)") }
+        // Sorted keys, `/` unescaped: the line JSONSerialization wrote, without Foundation.
+        sink(JSONValue.object(object).serialized())
     }
 
-    static func json(_ value: Logger.Metadata.Value) -> Any {
+    static func json(_ value: Logger.Metadata.Value) -> JSONValue {
         switch value {
-        case .string(let text): return text
-        case .stringConvertible(let value): return value.description
-        case .array(let values): return values.map(json)
-        case .dictionary(let values): return values.mapValues(json)
+        case .string(let text): return .string(text)
+        case .stringConvertible(let value): return .string(value.description)
+        case .array(let values): return .array(values.map(json))
+        case .dictionary(let values): return .object(values.mapValues(json))
         }
     }
 

@@ -3,7 +3,7 @@ import YAML
 
 /// The plain-scalar resolution rules (Yams' default resolver, YAML 1.1), case by case.
 @Suite struct ResolverTests {
-    static let cases: [(String, Tag.Name)] = [
+    static let cases: [(String, YAML.Tag.Name)] = [
         ("yes", .bool), ("No", .bool), ("TRUE", .bool), ("off", .bool), ("On", .bool), ("tRUE", .str), ("y", .str),
         ("0", .int), ("-0", .int), ("+12", .int), ("1_000", .int), ("0b1010", .int), ("-0b1_0", .int), ("0o17", .int), ("017", .int),
         ("0x1F", .int), ("0xfF_0", .int), ("190:20:30", .int), ("1:5", .int), ("1:60", .str), ("0:30", .str),
@@ -16,7 +16,7 @@ import YAML
     ]
 
     @Test(arguments: cases)
-    func plainScalarsResolveAsYAML11(_ text: String, _ tag: Tag.Name) {
+    func plainScalarsResolveAsYAML11(_ text: String, _ tag: YAML.Tag.Name) {
         #expect(Node(text).tag.name == tag, "\(text)")
     }
 
@@ -30,7 +30,7 @@ import YAML
         for (text, value) in integers { #expect(Node(text).int == value, "\(text)") }
         #expect(Node("9:9999999999999999999:1").int == 541)  // an unreadable part is skipped, as in Yams
         #expect(Node("9999999999999999:0:0:0").int == nil)  // Yams trapped on the overflow
-        #expect(Node("12", Tag(.str), .doubleQuoted).int == nil)
+        #expect(Node("12", YAML.Tag(.str), .doubleQuoted).int == nil)
         for (text, value) in [("Yes", true), ("OFF", false), ("true", true), ("maybe", nil)] as [(String, Bool?)] {
             #expect(Node(text).bool == value, "\(text)")
         }
@@ -90,7 +90,7 @@ import YAML
         literal.style = .literal
         let node = Node.mapping(.init([
             (Node("name"), Node("x")),
-            (Node("list"), .sequence(.init([Node("1", Tag(.int)), Node("64500:100", Tag(.str), .doubleQuoted), Node("é")]))),
+            (Node("list"), .sequence(.init([Node("1", YAML.Tag(.int)), Node("64500:100", YAML.Tag(.str), .doubleQuoted), Node("é")]))),
             (Node("empty"), .sequence(.init([]))),
             (Node("text"), .scalar(literal)),
         ]))
