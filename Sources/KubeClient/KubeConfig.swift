@@ -200,8 +200,8 @@ public enum KubeConfigLoader {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// A kubeconfig decoding error by position and kind only: libyaml's problems quote no text, but Yams' descriptions quoted
-    /// the offending line, which can hold a token, a client key or a password.
+    /// A kubeconfig decoding error by position and kind only, never quoting the offending line,
+    /// which can hold a token, a client key or a password.
     static func describe(_ error: Error) -> String {
         func position(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
         func path(_ codingPath: [CodingKey]) -> String {
