@@ -88,8 +88,8 @@ public actor CredentialSource {
     }
 }
 
-/// Runs an exec credential plugin on a thread of its own (it blocks reading the plugin's
-/// output), killing it after `timeout`.
+/// Runs an exec credential plugin on NIO's blocking thread pool (it blocks reading the
+/// plugin's output), killing it after `timeout`.
 enum ExecPlugin {
     static func run(_ e: ExecConfig, timeout: Duration) async throws -> (String, KubeTime?) {
         try await NIOThreadPool.singleton.runIfActive { try runBlocking(e, timeout: timeout) }
