@@ -36,8 +36,9 @@ let package = Package(
     targets: [
         // Pure targets.
         .target(name: "NetPrimitives"),
-        // Debian's libyaml (libyaml-dev), linked statically; YAML is its parser and emitter as a node tree.
-        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // Debian's libyaml (libyaml-dev), linked statically by YAML (no pkgConfig: its `-lyaml` would
+        // link the shared library); YAML is its parser and emitter as a node tree.
+        .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .target(
             name: "YAML",
             dependencies: ["CYAML"],
