@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # IronLB's image: one `ironlb` binary (controller and speaker are its subcommands), built in
-# release mode with the Swift standard library and Foundation linked statically, on a minimal
+# release mode with the Swift standard library, FoundationEssentials and libyaml linked statically, on a minimal
 # Debian runtime, running as the unprivileged user 65532.
 #
 #   docker build -t registry.example/ironlb:0.1.0 .
@@ -15,6 +15,8 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build
 WORKDIR /src
+# libyaml (the YAML target's C library), linked statically: the runtime stage needs no libyaml-0-2.
+RUN apt-get update && apt-get install -y --no-install-recommends libyaml-dev && rm -rf /var/lib/apt/lists/*
 # Dependencies first: a change to the sources reuses the resolved packages.
 COPY Package.swift ./
 RUN swift package resolve

@@ -21,7 +21,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -29,7 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
@@ -37,9 +36,17 @@ let package = Package(
     targets: [
         // Pure targets.
         .target(name: "NetPrimitives"),
+        // Debian's libyaml (libyaml-dev), linked statically by YAML (no pkgConfig: its `-lyaml` would
+        // link the shared library); YAML is its parser and emitter as a node tree.
+        .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
+        .target(
+            name: "YAML",
+            dependencies: ["CYAML"],
+            linkerSettings: [.linkedLibrary(":libyaml.a", .when(platforms: [.linux])), .linkedLibrary("yaml", .when(platforms: [.macOS]))]
+        ),
         .target(
             name: "LBConfig",
-            dependencies: ["NetPrimitives", "KubeModel", "BGPWire", .product(name: "Yams", package: "Yams")]
+            dependencies: ["NetPrimitives", "KubeModel", "BGPWire", "YAML"]
         ),
         // The allocator: which address a Service gets.
         .target(
@@ -85,7 +92,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
+                "YAML",
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
@@ -174,8 +181,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
-                .product(name: "Yams", package: "Yams"),
+                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability", "YAML",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -240,7 +246,8 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
-        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", "BGPWire", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", "BGPWire", "YAML"]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "AnnouncementsTests", dependencies: ["Announcements", "LBCore", "TestSupport"]),
@@ -333,7 +340,7 @@ let package = Package(
         // Install artifacts and operator documentation (manifests/, charts/, Dockerfile, docs/).
         .testTarget(
             name: "ManifestTests",
-            dependencies: ["LBConfig", "KubeModel", "TestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["LBConfig", "KubeModel", "TestSupport", "YAML"]
         ),
         .testTarget(
             name: "PacketIOTests",

@@ -110,3 +110,12 @@ int cps_link_address(const struct sockaddr *address, uint8_t mac[6]) {
     memcpy(mac, link->sll_addr, 6);
     return 1;
 }
+
+#include <pthread.h>
+
+int cps_name_current_thread(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof(truncated) - 1);
+    truncated[sizeof(truncated) - 1] = 0;
+    return pthread_setname_np(pthread_self(), truncated);
+}

@@ -2,7 +2,11 @@ import ArgumentParser
 import BGPSession
 import BGPTransport
 import BGPWire
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Controller
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeClient
 import KubeModel
 import LBCore

@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Observability
 import LBConfig
 
 /// `ironlb config convert --to crds|configmap FILE`: MetalLB's ConfigMap to its custom resources
@@ -33,8 +38,8 @@ public struct ConvertCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let result = ConfigConversion.run(text: try ConfigValidation.readFile(file), to: to, namespace: namespace)
-        try? FileHandle.standardOutput.write(contentsOf: Data(result.output.utf8))
-        if !result.diagnostics.isEmpty { try? FileHandle.standardError.write(contentsOf: Data(result.diagnostics.utf8)) }
+        StandardStream.output.write(result.output)
+        if !result.diagnostics.isEmpty { StandardStream.error.write(result.diagnostics) }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import KubeModel
 import LBConfig
-import Yams
+import YAML
 
 /// `ironlb lab --metallb-resources`: MetalLB's CRDs and the lab's configuration as metallb.io
 /// objects, as API requests (path, body) for the embedded API server (docs/design/lab.md).
@@ -40,14 +40,38 @@ enum LabResources {
         }
         let output = ConfigWriter.resources(configuration, namespace: "ironlb-system")
         guard output.notExpressible.isEmpty else { throw LabResourcesError(message: "not expressible as objects: \(output.notExpressible)") }
-        return try Yams.load_all(yaml: output.text).compactMap { document -> (String, JSONValue)? in
-            guard document is [String: Any] else { return nil }          // an empty document
-            let object = try JSONValue.parse(JSONSerialization.data(withJSONObject: document))
+        return try YAML.composeAll(yaml: output.text).compactMap { document -> (String, JSONValue)? in
+            guard case .mapping = document else { return nil }          // an empty document
+            let object = try jsonValue(document)
             guard let kind = kinds.first(where: { $0.kind == object["kind"]?.stringValue }) else {
                 throw LabResourcesError(message: "unexpected object \(object["kind"]?.stringValue ?? "?")")
             }
             return ("/apis/\(kind.group)/\(kind.version)/namespaces/ironlb-system/\(kind.plural)", object)
         }
+    }
+}
+
+/// A YAML node as JSON: scalars by their resolved YAML 1.1 type.
+private func jsonValue(_ node: Node) throws -> JSONValue {
+    switch node {
+    case .scalar(let scalar):
+        switch node.tag.name {
+        case .null: return .null
+        case .bool: return .bool(node.bool ?? false)
+        case .int:
+            guard let value = node.int else { throw LabResourcesError(message: "bad integer \(scalar.string)") }
+            return .int(Int64(value))
+        case .float: return .double(node.float ?? .nan)
+        default: return .string(scalar.string)
+        }
+    case .sequence(let sequence): return .array(try sequence.map(jsonValue))
+    case .mapping(let mapping):
+        var members: [String: JSONValue] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else { throw LabResourcesError(message: "a mapping key that is not a string") }
+            members[name] = try jsonValue(value)
+        }
+        return .object(members)
     }
 }
 

@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Observability
 import LBConfig
 
 public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -37,8 +42,8 @@ public struct ValidateCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let report = ConfigValidation.run(files: files, format: output, read: ConfigValidation.readFile)
-        try? FileHandle.standardOutput.write(contentsOf: Data(report.output.utf8))
-        if !report.diagnostics.isEmpty { try? FileHandle.standardError.write(contentsOf: Data(report.diagnostics.utf8)) }
+        StandardStream.output.write(report.output)
+        if !report.diagnostics.isEmpty { StandardStream.error.write(report.diagnostics) }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }
@@ -77,7 +82,7 @@ public enum ConfigValidation {
 
     public static func readFile(_ path: String) throws -> String {
         if path == "-" {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            return String(decoding: StandardStream.readInput(), as: UTF8.self)
         }
         return try String(contentsOfFile: path, encoding: .utf8)
     }
@@ -145,8 +150,13 @@ public enum ConfigValidation {
     }
 
     private static func describe(_ error: Error) -> String {
-        let nsError = error as NSError
-        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError { return "no such file" }
-        return nsError.localizedDescription
+        // Foundation's localizedDescription needs ICU; the reasons a read fails, in words.
+        guard let error = error as? CocoaError else { return "\(error)" }
+        switch error.code {
+        case .fileReadNoSuchFile: return "no such file"
+        case .fileReadNoPermission: return "permission denied"
+        case .fileReadInapplicableStringEncoding, .fileReadCorruptFile: return "not UTF-8 text"
+        default: return "error \(error.code.rawValue)"
+        }
     }
 }

@@ -1,8 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
 import KubeModel
+import NIOPosix
 
 /// Supplies the `Authorization` header: a static token, a token file re-read at least every
 /// minute and after a 401 (client-go `transport/token_source.go`), or an exec credential plugin
@@ -48,7 +53,7 @@ public actor CredentialSource {
                 throw KubeConfigError("token_file_unreadable", "cannot read token file \(path)")
             }
             fileReads += 1
-            let t = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let t = String(decoding: d, as: UTF8.self).trimmingWhitespace()
             cached = t
             cachedAt = .now
             return "Bearer \(t)"
@@ -83,49 +88,35 @@ public actor CredentialSource {
     }
 }
 
-/// Runs an exec credential plugin on a thread of its own (it blocks reading the plugin's
-/// output), killing it after `timeout`.
+/// Runs an exec credential plugin on NIO's blocking thread pool (it blocks reading the
+/// plugin's output), killing it after `timeout`.
 enum ExecPlugin {
     static func run(_ e: ExecConfig, timeout: Duration) async throws -> (String, KubeTime?) {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result { try runBlocking(e, timeout: timeout) })
-            }
-            thread.name = "ironlb-exec-credential"
-            thread.start()
-        }
+        try await NIOThreadPool.singleton.runIfActive { try runBlocking(e, timeout: timeout) }
     }
 
     private static func runBlocking(_ e: ExecConfig, timeout: Duration) throws -> (String, KubeTime?) {
-        let p = Process()
-        if e.command.contains("/") {
-            p.executableURL = URL(fileURLWithPath: e.command)
-            p.arguments = e.args
-        } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [e.command] + e.args
-        }
+        let arguments = e.command.contains("/") ? [e.command] + e.args : ["/usr/bin/env", e.command] + e.args
         var env = ProcessInfo.processInfo.environment
         for (k, v) in e.env { env[k] = v }
         var spec: JSONValue = ["interactive": false]
         if let s = e.clusterServer { spec["cluster"] = ["server": .string(s)] }
         env["KUBERNETES_EXEC_INFO"] = JSONValue.object(["apiVersion": .string(e.apiVersion), "kind": "ExecCredential", "spec": spec]).serialized()
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { throw KubeConfigError("exec_failed", "exec plugin \(e.command): \(error)") }
+        let child: ChildProcess
+        do { child = try ChildProcess(arguments: arguments, environment: env) } catch {
+            throw KubeConfigError("exec_failed", "exec plugin \(e.command): \(error)")
+        }
+        defer { close(child.output) }
         // Read until EOF or the deadline; then the plugin is killed (a plugin that hangs, or
         // whose children keep the pipe open, cannot hold the request forever).
-        let (data, finished) = readOutput(out.fileHandleForReading.fileDescriptor, until: ContinuousClock.now.advanced(by: timeout))
+        let (data, finished) = readOutput(child.output, until: ContinuousClock.now.advanced(by: timeout))
         if !finished {
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-            p.waitUntilExit()
+            kill(child.identifier, SIGKILL)
+            _ = child.wait()
             throw KubeConfigError("exec_timeout", "exec plugin \(e.command) did not finish within \(timeout)")
         }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw KubeConfigError("exec_failed", "exec plugin \(e.command) exited with \(p.terminationStatus)") }
+        let status = child.wait()
+        guard status == 0 else { throw KubeConfigError("exec_failed", "exec plugin \(e.command) exited with \(status)") }
         guard let v = try? JSONValue.parse(data), v["kind"]?.stringValue == "ExecCredential",
               let token = v.value(atPath: "status.token")?.stringValue, !token.isEmpty
         else { throw KubeConfigError("exec_bad_output", "exec plugin \(e.command): output is not an ExecCredential with status.token") }

@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeModel
 import Logging
 import NIOCore
@@ -107,10 +111,33 @@ public final class KubeClient: Sendable {
         return u
     }
 
+    /// Percent-encodes a query value: everything but letters, digits and `-._~` (as
+    /// `addingPercentEncoding(withAllowedCharacters: .alphanumerics + "-._~")`, letters and digits
+    /// of any script kept, without Foundation's character sets).
     static func escape(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+        var result = ""
+        for scalar in s.unicodeScalars {
+            if Self.isAlphanumeric(scalar) || "-._~".unicodeScalars.contains(scalar) {
+                result.unicodeScalars.append(scalar)
+            } else {
+                for byte in String(scalar).utf8 {
+                    let hex = Array("0123456789ABCDEF".utf8)
+                    result += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+                }
+            }
+        }
+        return result
+    }
+
+    /// Foundation's `CharacterSet.alphanumerics`: the general categories L*, M* and N*.
+    static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            return true
+        default:
+            return false
+        }
     }
 
     func makeRequest(_ method: HTTPMethod, _ path: String, _ query: [(String, String)], _ body: [UInt8]?, _ contentType: String?) async throws -> HTTPClientRequest {

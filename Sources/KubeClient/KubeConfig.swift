@@ -10,9 +10,13 @@
 // writes events.k8s.io/v1 Events with series aggregation. `LeaderElector` drives KubeModel's
 // `LeaderElectionStateMachine` against a Lease.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeModel
-import Yams
+import YAML
 import LeaderElection
 
 /// Everything needed to reach an API server.
@@ -101,7 +105,7 @@ public enum KubeConfigLoader {
         if let kc = environment["KUBECONFIG"], !kc.isEmpty {
             return try load(paths: kc.split(separator: ":").map(String.init), context: context, environment: environment)
         }
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         let def = home + "/.kube/config"
         if FileManager.default.fileExists(atPath: def) { return try load(paths: [def], context: context, environment: environment) }
         return try inCluster(environment: environment)
@@ -117,7 +121,7 @@ public enum KubeConfigLoader {
         for path in paths where !path.isEmpty {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
             any = true
-            let dir = (path as NSString).deletingLastPathComponent
+            let dir = Self.directory(of: path)
             let file: KubeConfigFile
             do { file = try YAMLDecoder().decode(KubeConfigFile.self, from: text) } catch {
                 throw KubeConfigError("kubeconfig_parse", "\(path): \(describe(error))")
@@ -186,7 +190,7 @@ public enum KubeConfigLoader {
         guard FileManager.default.fileExists(atPath: root + "/token") else { throw KubeConfigError("no_token", "\(root)/token: missing") }
         cfg.credentials = .tokenFile(root + "/token")
         if let ns = try? String(contentsOfFile: root + "/namespace", encoding: .utf8) {
-            cfg.namespace = ns.trimmingCharacters(in: .whitespacesAndNewlines)
+            cfg.namespace = ns.trimmingWhitespace()
         }
         return cfg
     }
@@ -196,23 +200,18 @@ public enum KubeConfigLoader {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// A kubeconfig decoding error by position and kind only: Yams' own descriptions quote
-    /// the offending line, which can hold a token, a client key or a password.
+    /// A kubeconfig decoding error by position and kind only, never quoting the offending line,
+    /// which can hold a token, a client key or a password.
     static func describe(_ error: Error) -> String {
         func position(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
         func path(_ codingPath: [CodingKey]) -> String {
             codingPath.isEmpty ? "the document" : codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
         }
         switch error {
-        case let error as YamlError:
-            switch error {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                return "not valid YAML at \(position(mark)): \(problem)"
-            case .reader(let problem, let offset, _, _):
-                return "not readable YAML" + (offset.map { " at byte \($0)" } ?? "") + ": \(problem)"
-            case .no, .memory, .writer, .emitter, .representer, .dataCouldNotBeDecoded:
-                return "not valid YAML"
-            }
+        case let error as YAMLError:
+            if let mark = error.mark { return "not valid YAML at \(position(mark)): \(error.problem)" }
+            if error.stage == .reader { return "not readable YAML" + (error.offset.map { " at byte \($0)" } ?? "") + ": \(error.problem)" }
+            return "not valid YAML"
         case let error as DecodingError:
             switch error {
             case .dataCorrupted(let context):
@@ -230,6 +229,18 @@ public enum KubeConfigLoader {
         default:
             return "not a valid kubeconfig"
         }
+    }
+
+    /// The directory part of a path, as NSString's `deletingLastPathComponent`: "" for a bare
+    /// name, "/" for a file at the root; trailing slashes ignored.
+    static func directory(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        if slash == trimmed.startIndex { return "/" }
+        var directory = trimmed[..<slash]
+        while directory.count > 1, directory.hasSuffix("/") { directory = directory.dropLast() }
+        return String(directory)
     }
 
     static func resolve(_ p: String, _ dir: String) -> String {

@@ -1,7 +1,7 @@
 import BGPWire
 import KubeModel
 import NetPrimitives
-import Yams
+import YAML
 
 /// Where a configuration was read from.
 public enum ConfigSource: Equatable, Sendable {
@@ -31,12 +31,9 @@ public enum ConfigParser {
     /// ConfigMap) or the bare `config` value.
     public static func parse(_ text: String) -> Result<ParsedConfiguration, ConfigErrors> {
         if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
-        var documents: [Node] = []
+        let documents: [Node]
         do {
-            // compose_all stops at the first bad document and keeps the error aside.
-            var sequence = try Yams.compose_all(yaml: text)
-            while let document = sequence.next() { documents.append(document) }
-            if let error = sequence.error { throw error }
+            documents = try YAML.composeAll(yaml: text)
         } catch {
             return .failure(ConfigErrors([yamlSyntaxError(error)]))
         }
@@ -63,7 +60,7 @@ public enum ConfigParser {
         if let error = YAMLNestingBound.check(text) { return .failure(ConfigErrors([error])) }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAML.compose(yaml: text)
         } catch {
             return .failure(ConfigErrors([yamlSyntaxError(error)]))
         }
@@ -110,14 +107,9 @@ public enum ConfigParser {
 
     /// The parser's message, shortened: its description quotes the offending line, which a
     /// hostile text makes as long as it likes.
-    private static func yamlSyntaxError(_ error: Error) -> ConfigError {
-        if let yamlError = error as? YamlError {
-            switch yamlError {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-                return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(problem)"), line: mark.line, column: mark.column)
-            default:
-                return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(yamlError)"))
-            }
+    private static func yamlSyntaxError(_ error: YAMLError) -> ConfigError {
+        if let mark = error.mark {
+            return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(error.problem)"), line: mark.line, column: mark.column)
         }
         return ConfigError(path: "", message: YAMLReader.shortened("invalid YAML: \(error)"))
     }

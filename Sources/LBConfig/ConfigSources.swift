@@ -1,5 +1,5 @@
 import NetPrimitives
-import Yams
+import YAML
 
 /// The two configuration sources together: the ConfigMap and MetalLB's custom resources make one
 /// configuration, with pool and BFD profile names unique across both, no address in two pools
@@ -96,7 +96,7 @@ extension ConfigSources {
                 (Node("metadata"), Node.mapping(.init([(Node("namespace"), Node(namespace)), (Node("name"), Node(name))]))),
                 (Node("data"), Node.mapping(.init([(Node(ConfigParser.dataKey), .scalar(value))]))),
             ]))
-            documents.append((try? Yams.serialize(node: manifest)) ?? "")
+            documents.append((try? YAML.serialize(node: manifest)) ?? "")
         }
         documents += objects.map { $0 + "\n" }
         if let secrets {

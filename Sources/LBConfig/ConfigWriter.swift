@@ -1,6 +1,6 @@
 import KubeModel
 import NetPrimitives
-import Yams
+import YAML
 
 /// `ironlb config convert`: writes a `Configuration` as a ConfigMap or as MetalLB's custom
 /// resources (what MetalLB's `configmaptocrs` does), naming what the target cannot express.
@@ -211,7 +211,7 @@ public enum ConfigWriter {
     /// A string scalar, quoted when plain YAML would read it as something else (`64500:100`).
     private static func string(_ text: String) -> Node {
         var scalar = Node.Scalar(text, Tag(.str))
-        let plain = try? Yams.compose(yaml: text)
+        let plain = try? YAML.compose(yaml: text)
         if text.isEmpty || plain.map({ YAMLReader.tagName($0) != .str || $0.string != text }) ?? true {
             scalar.style = .doubleQuoted
         }
@@ -223,6 +223,6 @@ public enum ConfigWriter {
     private static func bool(_ value: Bool) -> Node { .scalar(.init(value ? "true" : "false", Tag(.bool))) }
 
     private static func serialize(_ node: Node) -> String {
-        (try? Yams.serialize(node: node, indent: 2, width: -1, sortKeys: false)) ?? ""
+        (try? YAML.serialize(node: node, indent: 2, width: -1)) ?? ""
     }
 }

@@ -9,7 +9,7 @@ import enum KubeModel.Base64
 import BGPWire
 import KubeModel
 import NetPrimitives
-import Yams
+import YAML
 
 /// One object of a configuration: `IPAddressPool/public`.
 public struct ResourceName: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -111,7 +111,7 @@ public enum ResourceConfigParser {
         var documents: [Node] = []
         for (index, text) in objects.enumerated() {
             do {
-                if let node = try Yams.compose(yaml: text) { documents.append(node) }
+                if let node = try YAML.compose(yaml: text) { documents.append(node) }
             } catch {
                 return .failure(ConfigErrors([ConfigError(path: "", message: "object \(index) is not JSON: \(error)")]))
             }

@@ -1,8 +1,8 @@
-import Yams
+import YAML
 
-/// Bounds what YAML aliases may add to a configuration. Yams resolves an alias to the anchored
-/// node itself, so a 65 KB text that aliases one long list into a thousand pools composes
-/// cheaply but reads as a million entries: every later step (validation, the overlap check,
+/// Bounds what YAML aliases may add to a configuration. The YAML target resolves an alias to
+/// the anchored node itself (as Yams did), so a 65 KB text that aliases one long list into a
+/// thousand pools composes cheaply but reads as a million entries: every later step (validation, the overlap check,
 /// the error report, each speaker's parse) would pay for the expansion. Anchors and aliases
 /// stay allowed (operators use them to share advertisements); what they add beyond the text as
 /// written is capped, and the walk that measures it stops at the cap.

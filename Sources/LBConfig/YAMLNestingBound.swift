@@ -1,4 +1,4 @@
-/// Refuses text nested too deeply before Yams composes it: Yams builds the node tree
+/// Refuses text nested too deeply before the YAML target composes it: it builds the node tree
 /// recursively, so `[[[[...` 20,000 levels deep overflows the stack and kills the process
 /// (the controller, and every speaker reading the same ConfigMap). A configuration needs a
 /// handful of levels.

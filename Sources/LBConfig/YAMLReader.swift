@@ -1,4 +1,4 @@
-import Yams
+import YAML
 
 /// Reads typed values out of a composed YAML tree, collecting path-qualified errors instead of
 /// stopping at the first one. Scalars must have the YAML type the schema asks for: a quoted

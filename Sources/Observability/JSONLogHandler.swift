@@ -1,6 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Logging
+#endif
 import KubeModel
+import Logging
 
 /// A swift-log handler writing one JSON object per line: `time`, `level`, `logger`, `msg`,
 /// then the metadata keys (`lb.service`, `lb.peer`, ...). Executables bootstrap it; libraries
@@ -19,7 +23,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public static let standardError: @Sendable (String) -> Void = { line in
-        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
+        StandardStream.error.write(line + "\n")
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPacketShim
 import LinkWire
 import NIOCore
 import NetPrimitives
@@ -201,7 +209,6 @@ private final class Reader: @unchecked Sendable {
     private weak var owner: Layer2Responder?
     private let running = Atomic<Bool>(true)
     private let done = Mutex<Bool>(false)
-    private var thread: Thread?
 
     init(interface: ResponderInterface, owner: Layer2Responder) throws(PacketIOError) {
         self.interface = interface
@@ -210,7 +217,7 @@ private final class Reader: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
+        ReaderThread.start(name: "ironlb-l2-\(interface.name)") { [self] in
             while running.load(ordering: .acquiring) {
                 do {
                     guard let (bytes, type) = try socket.receive(timeoutMilliseconds: 200) else { continue }
@@ -218,19 +225,44 @@ private final class Reader: @unchecked Sendable {
                     owner?.handle(bytes, on: interface, socket: socket)
                 } catch {
                     owner?.readFailed()
-                    Thread.sleep(forTimeInterval: 0.1)
+                    usleep(100_000)
                 }
             }
             done.withLock { $0 = true }
         }
-        thread.name = "ironlb-l2-\(interface.name)"
-        self.thread = thread
-        thread.start()
     }
 
     /// Asks the thread to finish; it does within one receive timeout. The socket closes when
     /// the last reference (the thread's) goes.
     func stop() {
         running.store(false, ordering: .releasing)
+    }
+}
+
+/// A detached POSIX thread running one closure (Foundation's Thread would link ICU).
+enum ReaderThread {
+    private final class Body {
+        let name: String
+        let run: () -> Void
+        init(_ name: String, _ run: @escaping () -> Void) {
+            self.name = name
+            self.run = run
+        }
+    }
+
+    static func start(name: String, _ run: @escaping @Sendable () -> Void) {
+        let body = Unmanaged.passRetained(Body(name, run)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { argument in
+            let body = Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue()
+            _ = cps_name_current_thread(body.name)
+            body.run()
+            return nil
+        }, body)
+        guard result == 0 else {
+            Unmanaged<Body>.fromOpaque(body).release()
+            fatalError("pthread_create failed: \(result)")
+        }
+        pthread_detach(thread)
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 import enum KubeModel.Base64
 import NetPrimitives
 import Testing
-import Yams
+import YAML
 @testable import LBConfig
 
 /// MetalLB's custom resources as a configuration source: field by field, the documentation's
@@ -417,8 +417,5 @@ import Yams
 }
 
 func composeDocuments(_ text: String) throws -> [Node] {
-    var documents: [Node] = []
-    var sequence = try Yams.compose_all(yaml: text)
-    while let document = sequence.next() { documents.append(document) }
-    return documents
+    try YAML.composeAll(yaml: text)
 }

@@ -1,8 +1,8 @@
 // ManifestTests: checks the install artifacts (manifests/ironlb.yaml, charts/ironlb, the
 // Dockerfile) and the operator documentation against what the code and the design require.
-// Kubernetes objects are read with Yams into `YAMLValue`, a plain tree that compares by value.
+// Kubernetes objects are read with the YAML target (libyaml) into `YAMLValue`, a plain tree that compares by value.
 import Foundation
-import Yams
+import YAML
 
 /// A YAML document as a value: scalars resolved to their YAML 1.1 types, maps unordered.
 indirect enum YAMLValue: Equatable, Sendable, CustomStringConvertible {
@@ -45,7 +45,7 @@ indirect enum YAMLValue: Equatable, Sendable, CustomStringConvertible {
 
     /// Every non-empty document of a multi-document YAML text.
     static func documents(_ text: String) throws -> [YAMLValue] {
-        try Yams.compose_all(yaml: text).map(YAMLValue.init).filter { $0 != .null }
+        try YAML.composeAll(yaml: text).map(YAMLValue.init).filter { $0 != .null }
     }
 
     subscript(key: String) -> YAMLValue? {

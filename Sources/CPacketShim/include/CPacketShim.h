@@ -50,4 +50,7 @@ struct sockaddr;
 /// or 0 when `address` is not AF_PACKET or its address is not 6 bytes long.
 int cps_link_address(const struct sockaddr *address, uint8_t mac[6]);
 
+/// Names the calling thread (Linux keeps the first 15 bytes): what `ps -T` and debuggers show.
+int cps_name_current_thread(const char *name);
+
 #endif

@@ -1,0 +1,10 @@
+extension String {
+    /// Without leading and trailing white space and line breaks (Foundation's
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)`, which needs ICU's character sets).
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[first...last])
+    }
+}
