@@ -173,7 +173,22 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "Observability",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The lab: `ironlb lab` (KubeSim, a controller, speakers, a route collector) and `ironlb kubesim`.
+        .target(
+            name: "IronLBLab",
+            dependencies: [
+                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "Controller", "Speaker", "SpeakerCore", "BGPTransport",
+                "KubeClient", "KubeModel", "KubeSim", "Observability",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -185,7 +200,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ironlb",
-            dependencies: ["IronLBCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["IronLBCLI", "IronLBLab", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Benchmarks (run by bench/run, never by the test suite).
@@ -265,7 +280,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport", "BGPSession", "BGPWire", "NetPrimitives"]),
+        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "IronLBLab", "TestSupport", "BGPSession", "BGPWire", "NetPrimitives"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: [

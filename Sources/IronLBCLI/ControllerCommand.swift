@@ -124,16 +124,6 @@ struct ElectionService: Service {
     }
 }
 
-enum RetryDelays {
-    /// client-go's backoff for failed writes: 0.8 s doubling to 30 s, jittered.
-    static let kubernetes: @Sendable (Int) -> Duration = { attempt in
-        var backoff = Backoff()
-        var delay = Duration.zero
-        for _ in 0..<max(1, min(attempt, 12)) { delay = backoff.next(random: Double.random(in: 0..<1), now: .zero) }
-        return delay
-    }
-}
-
 /// Where the API server is and how to authenticate.
 enum ClusterAccess {
     /// As controller-runtime: --kubeconfig, then $KUBECONFIG, then in-cluster, then ~/.kube/config.
