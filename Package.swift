@@ -105,7 +105,8 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "LBCore", "ControllerCore", "Announcements", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel",
+                "LBCore", "ControllerCore", "Announcements", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel", "LeaderElection", "Observability",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -161,7 +162,7 @@ let package = Package(
             name: "Speaker",
             dependencies: [
                 "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire", "BFD", "BFDTransport",
-                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements", "ControllerCore",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements", "ControllerCore", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -68,15 +68,7 @@ extension LabCommand {
             let client = try KubeClient(configuration: clientConfiguration, logger: Logger(label: "ironlb.kubeclient"))
             clients.append(client)
             let endpoints = LabPorts()
-            let settings = ControllerCore.Settings(readsMetalLBResources: metallbResources)
-            let registry = PrometheusCollectorRegistry()
-            let controllerAPI = KubeControllerAPI(client: client, settings: settings, instance: "lab-controller", logger: logger)
-            let controller = ControllerService(api: controllerAPI, settings: settings, registry: registry, logger: logger, retryDelay: RetryDelays.kubernetes)
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: controllerAPI), .init(service: controller)]
-            services.append(.init(service: ObservabilityServer(
-                host: "127.0.0.1", port: 0, registry: registry, logger: logger, readiness: { controller.notReadyReason() },
-                onBound: { address in endpoints.set("controller", address.port) }
-            )))
+            var services = try controllerServices(client: client, endpoints: endpoints, logger: logger)
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             let speakers = network.nodes.map { node in
                 LabSpeakerProcesses.Speaker(
