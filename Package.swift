@@ -189,7 +189,7 @@ let package = Package(
             name: "IronLBLab",
             dependencies: [
                 "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "Controller", "Speaker", "SpeakerCore", "BGPTransport",
-                "KubeClient", "KubeModel", "KubeSim", "Observability",
+                "KubeClient", "KubeModel", "KubeSim", "Observability", "NetworkLab",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -251,8 +251,10 @@ let package = Package(
             path: "bench/controller"
         ),
 
+        // Network namespaces, bridges and short commands: the lab's network and the tests'.
+        .target(name: "NetworkLab"),
         // Test support: prerequisite gating, network namespaces, processes.
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: ["NetworkLab"]),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", .product(name: "Yams", package: "Yams")]),

@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeSim
+import NetworkLab
 import LBCore
 import Logging
 import NIOPosix
@@ -35,7 +36,7 @@ extension LabCommand {
     static let speakerLeaseFlags = ["--lease-duration", "6s", "--renew-deadline", "4s", "--retry-period", "1s"]
 
     func runLayer2() async throws {
-        let ip = LabShell.which("ip"), arping = LabShell.which("arping")
+        let ip = Shell.which("ip", extra: []), arping = Shell.which("arping", extra: [])
         let missing = LabError.layer2Missing(isRoot: geteuid() == 0, ip: ip, arping: arping)
         guard missing.isEmpty, let ip, let arping else {
             throw LabError(code: "prerequisites", description: "ironlb lab --layer2 cannot start; it needs\n" + missing.map { "  - \($0)\n" }.joined() + "Nothing was created.")
@@ -311,7 +312,7 @@ final class Layer2LabView: Service, Sendable {
             for (index, service) in services.enumerated() {
                 guard let address = service.1, !address.contains(":") else { continue }
                 group.addTask {
-                    let output = try? await LabShell.run([ip, "netns", "exec", client, arping, "-c", "1", "-w", "1", "-I", "eth0", address])
+                    let output = try? await Shell.runAsync([ip, "netns", "exec", client, arping, "-c", "1", "-w", "1", "-I", "eth0", address])
                     return (index, Self.macs(inArpingOutput: output?.stdout ?? ""))
                 }
             }

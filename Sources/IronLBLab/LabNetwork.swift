@@ -1,4 +1,5 @@
 import Foundation
+import NetworkLab
 import Synchronization
 
 /// The network of `ironlb lab --layer2`: a bridge namespace, one namespace per simulated node and
@@ -20,7 +21,7 @@ final class LabNetwork: Sendable {
     let nodes: [Member]
     let client: Member
     let ip: String
-    private let created = Mutex<[String]>([])
+    private let created = Mutex<[NetworkNamespace]>([])
 
     /// The names only; nothing is created before `setUp`.
     init(prefix: String, nodes names: [String], ip: String) {
@@ -42,32 +43,23 @@ final class LabNetwork: Sendable {
     /// Creates the namespaces, the bridge and the links. `interrupted` is asked between steps;
     /// when it says so, set-up stops with `LabError.interrupted` (call `tearDown` after any error).
     func setUp(interrupted: @Sendable () -> Bool) async throws {
-        try await addNamespace(lan)
-        try await run(["-n", lan, "link", "add", "br0", "type", "bridge"])
-        try await run(["-n", lan, "link", "set", "br0", "up"])
-        for member in nodes + [client] {
-            if interrupted() { throw LabError.interrupted }
-            try await addNamespace(member.namespace)
-            try await run(["-n", lan, "link", "add", member.port, "type", "veth", "peer", "name", "eth0", "netns", member.namespace])
-            try await run(["-n", lan, "link", "set", member.port, "master", "br0", "up"])
-            try await run(["-n", member.namespace, "link", "set", "eth0", "address", member.mac])
-            try await run(["-n", member.namespace, "addr", "add", member.address + "/24", "dev", "eth0"])
-            try await run(["-n", member.namespace, "link", "set", "eth0", "up"])
+        do {
+            let bridge = try addNamespace(lan)
+            try bridge.addBridge()
+            for member in nodes + [client] {
+                if interrupted() { throw LabError.interrupted }
+                try bridge.attach(try addNamespace(member.namespace), port: member.port, address: member.address + "/24", mac: member.mac)
+            }
+        } catch let failure as Shell.Failure {
+            throw LabError(code: "network", description: "\(failure.command.joined(separator: " ")) failed: \(failure.output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         if interrupted() { throw LabError.interrupted }
     }
 
-    private func addNamespace(_ name: String) async throws {
-        try await run(["netns", "add", name])
-        created.withLock { $0.append(name) }
-        try await run(["-n", name, "link", "set", "lo", "up"])
-    }
-
-    private func run(_ arguments: [String]) async throws {
-        let output = try await LabShell.run([ip] + arguments)
-        guard output.status == 0 else {
-            throw LabError(code: "network", description: "ip \(arguments.joined(separator: " ")) failed: \(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
+    private func addNamespace(_ name: String) throws -> NetworkNamespace {
+        let namespace = try NetworkNamespace(named: name)
+        created.withLock { $0.append(namespace) }
+        return namespace
     }
 
     /// Deletes every namespace created (deleting the bridge namespace removes the veth pairs).
@@ -75,12 +67,12 @@ final class LabNetwork: Sendable {
     /// Returns the names deleted.
     @discardableResult
     func tearDown() -> [String] {
-        let names = created.withLock { names in
-            defer { names.removeAll() }
-            return names
+        let namespaces = created.withLock { namespaces in
+            defer { namespaces.removeAll() }
+            return namespaces
         }
-        for name in names.reversed() { _ = LabShell.runSync([ip, "netns", "del", name]) }
-        return names
+        for namespace in namespaces.reversed() { namespace.destroy() }
+        return namespaces.map(\.name)
     }
 }
 
@@ -101,84 +93,5 @@ struct LabError: Error, CustomStringConvertible {
         if ip == nil { missing.append("the `ip` command (iproute2) on PATH: `apt-get install iproute2`") }
         if arping == nil { missing.append("the `arping` command on PATH: `apt-get install arping` (or iputils-arping)") }
         return missing
-    }
-}
-
-/// Runs short commands (`ip`, `arping`) for the lab, output to files (never a pipe another child
-/// could inherit and keep open).
-enum LabShell {
-    struct Output: Sendable {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    /// The path of `name` on PATH, or nil.
-    static func which(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
-        for directory in (path ?? "").split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    static func run(_ argv: [String]) async throws -> Output {
-        let (process, files) = try prepare(argv)
-        let status: Int32
-        do {
-            status = try await withCheckedThrowingContinuation { continuation in
-                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-                do { try process.run() } catch { continuation.resume(throwing: error) }
-            }
-        } catch {
-            _ = finish(-1, files)
-            throw error
-        }
-        return finish(status, files)
-    }
-
-    /// For tear-down paths that cannot await.
-    static func runSync(_ argv: [String]) -> Output? {
-        guard let (process, files) = try? prepare(argv) else { return nil }
-        guard (try? process.run()) != nil else {
-            _ = finish(-1, files)
-            return nil
-        }
-        process.waitUntilExit()
-        return finish(process.terminationStatus, files)
-    }
-
-    /// The output files of one command, closed and removed by `finish`.
-    private struct Files {
-        let out: String
-        let err: String
-        let handles: [FileHandle]
-    }
-
-    private static func prepare(_ argv: [String]) throws -> (Process, Files) {
-        let base = NSTemporaryDirectory() + "ironlb-lab-cmd-\(getpid())-\(UUID().uuidString.prefix(8))"
-        let out = base + ".out", err = base + ".err"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let handles = [FileHandle(forWritingAtPath: out), FileHandle(forWritingAtPath: err)].compactMap { $0 }
-        guard handles.count == 2 else { throw LabError(code: "output", description: "cannot write \(base).out/.err") }
-        process.standardOutput = handles[0]
-        process.standardError = handles[1]
-        process.standardInput = FileHandle.nullDevice
-        return (process, Files(out: out, err: err, handles: handles))
-    }
-
-    private static func finish(_ status: Int32, _ files: Files) -> Output {
-        // Closed here, not when the Process object goes away (it may outlive the call).
-        for handle in files.handles { try? handle.close() }
-        defer {
-            try? FileManager.default.removeItem(atPath: files.out)
-            try? FileManager.default.removeItem(atPath: files.err)
-        }
-        return Output(status: status, stdout: (try? String(contentsOfFile: files.out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: files.err, encoding: .utf8)) ?? "")
     }
 }

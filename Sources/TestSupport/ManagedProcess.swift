@@ -1,4 +1,5 @@
 import Foundation
+import NetworkLab
 
 /// A long-running child process (a router daemon, a speaker) owned by one test: output goes to
 /// files, and `stop()` kills it by PID (never by name: other tests run the same programs).
