@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 //
 // IronLB: a bare-metal load balancer for Kubernetes.
 // Targets: see docs/architecture.md (the map of targets and decisions). Pure targets import only the
@@ -18,6 +18,12 @@ let package = Package(
         .library(name: "KubeServerModel", targets: ["KubeServerModel"]),
         .library(name: "LBConfig", targets: ["LBConfig"]),
         .library(name: "BFD", targets: ["BFD"]),
+    ],
+    // `Lab` (on by default): `ironlb lab` and `ironlb kubesim`. The production build turns it off
+    // (`scripts/build-release`: --disable-default-traits) and links no KubeSim (docs/design/lean-binary.md).
+    traits: [
+        .trait(name: "Lab", description: "ironlb lab and ironlb kubesim: KubeSim, the lab's network and views, in the ironlb binary"),
+        .default(enabledTraits: ["Lab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -201,7 +207,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "ironlb",
-            dependencies: ["IronLBCLI", "IronLBLab", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "IronLBCLI", .target(name: "IronLBLab", condition: .when(traits: ["Lab"])),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         // Benchmarks (run by bench/run, never by the test suite).
