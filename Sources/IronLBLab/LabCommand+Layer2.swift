@@ -153,14 +153,12 @@ struct LabSignalWatcher: Service {
 
 /// The lab's child processes by PID: signalled only while running, killed at the end.
 final class LabChildren: Sendable {
-    private let processes = Mutex<[Int32: Process]>([:])
+    private let processes = Mutex<[Int32: ManagedProcess]>([:])
 
-    func add(_ process: Process) { processes.withLock { $0[process.processIdentifier] = process } }
+    func add(_ process: ManagedProcess) { processes.withLock { $0[process.pid] = process } }
 
     func signal(_ pid: Int32, _ signal: Int32) {
-        processes.withLock { processes in
-            if let process = processes[pid], process.isRunning { kill(pid, signal) }
-        }
+        processes.withLock { processes in processes[pid]?.signal(signal) }
     }
 
     /// SIGKILLs every child still running and waits for it.
@@ -169,10 +167,7 @@ final class LabChildren: Sendable {
             defer { processes.removeAll() }
             return Array(processes.values)
         }
-        for process in all where process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        for process in all where process.isRunning { process.stop(signal: SIGKILL) }
     }
 }
 
@@ -197,20 +192,11 @@ struct LabSpeakerProcesses: Service {
     func run() async throws {
         var exits: [(Speaker, Int32, AsyncStream<Int32>)] = []
         for speaker in speakers {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: speaker.argv[0])
-            process.arguments = Array(speaker.argv.dropFirst())
-            _ = FileManager.default.createFile(atPath: speaker.logPath, contents: nil)
-            let log = FileHandle(forWritingAtPath: speaker.logPath)
-            process.standardOutput = log
-            process.standardError = log
-            process.standardInput = FileHandle.nullDevice
             let (stream, continuation) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
-            process.terminationHandler = { continuation.yield($0.terminationStatus) }
-            try process.run()
+            let process = try ManagedProcess(speaker.argv, logPath: speaker.logPath, onExit: { continuation.yield($0) })
             children.add(process)
-            exits.append((speaker, process.processIdentifier, stream))
-            say("  speaker         \(speaker.node.name) pid \(process.processIdentifier) in \(speaker.node.namespace) (log: \(speaker.logPath))")
+            exits.append((speaker, process.pid, stream))
+            say("  speaker         \(speaker.node.name) pid \(process.pid) in \(speaker.node.namespace) (log: \(speaker.logPath))")
         }
         let children = self.children
         let pids = exits.map(\.1)
