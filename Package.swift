@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "NetPrimitives"),
         .target(
             name: "LBConfig",
-            dependencies: ["NetPrimitives", "KubeModel", .product(name: "Yams", package: "Yams")]
+            dependencies: ["NetPrimitives", "KubeModel", "BGPWire", .product(name: "Yams", package: "Yams")]
         ),
         // The allocator: which address a Service gets.
         .target(
@@ -55,7 +55,7 @@ let package = Package(
         // The controller's decisions: Service changes in, status patches and Events out.
         .target(name: "ControllerCore", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "Announcements"]),
         // What speakers report and how the controller reads it: `ironlb.io/announced-by`, the report Leases.
-        .target(name: "Announcements", dependencies: ["LBCore"]),
+        .target(name: "Announcements", dependencies: ["LBCore", "LBConfig"]),
 
         // Pure: Kubernetes object model, JSON value/patch algorithms, times, leader-election state machine.
         .target(name: "KubeModel", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
@@ -145,7 +145,7 @@ let package = Package(
             ]
         ),
         // What one node announces, from the cluster state its speaker watches.
-        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "NetPrimitives"]),
+        .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "KubeModel", "BGPWire", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
         .target(name: "CPacketShim"),
         .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
@@ -168,7 +168,7 @@ let package = Package(
             name: "Speaker",
             dependencies: [
                 "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire", "BFD", "BFDTransport",
-                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements", "ControllerCore", "Observability",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -266,7 +266,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NetworkLab"]),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
-        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", "BGPWire", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "LBCoreTests", dependencies: ["LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "AnnouncementsTests", dependencies: ["Announcements", "LBCore", "TestSupport"]),
@@ -350,7 +350,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "TestSupport"]),
+        .testTarget(name: "SpeakerCoreTests", dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "KubeModel", "BGPWire", "NetPrimitives", "TestSupport"]),
         .testTarget(name: "KubeModelTests", dependencies: ["KubeModel", "KubeServerModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KubeServerModelTests", dependencies: ["KubeServerModel", "KubeModel", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "LeaderElectionTests", dependencies: ["LeaderElection", "KubeModel"]),

@@ -14,6 +14,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzBGPMessage",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "BGPWire", package: "IronLB"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -21,9 +22,14 @@ let package = Package(
         .executableTarget(
             name: "FuzzBGPSession",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "BGPSession", package: "IronLB"),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzBFDPacket",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "BFD", package: "IronLB"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -31,6 +37,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzKubeProtobuf",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "KubeModel", package: "IronLB"),
                 .product(name: "KubeServerModel", package: "IronLB"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -54,6 +61,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzLinkWire",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "LinkWire", package: "IronLB"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -1,6 +1,7 @@
 // Controller: `ironlb controller` as a ServiceLifecycle service. It feeds cluster changes to
 // LBCore's pure ControllerCore and carries out its actions (status patches, Events) while this
 // replica leads; a standby keeps its caches warm and rebuilds the core from them on takeover.
+import Announcements
 import LBCore
 import NetPrimitives
 import ControllerCore
@@ -38,7 +39,7 @@ public protocol ControllerAPI: Sendable {
     /// Merge-patches the `ironlb.io/announced-by` annotation through `services/{name}/status`
     /// (nil removes it).
     func writeAnnouncedBy(_ service: ServiceKey, _ value: String?) async -> WriteOutcome
-    func record(_ event: ControllerEvent) async
+    func record(_ event: RecordedEvent) async
 }
 
 /// Whether this replica leads, as it changes.

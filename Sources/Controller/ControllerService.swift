@@ -126,7 +126,7 @@ actor ControllerState {
             // restart that finds the annotation already saying it).
             let reason = wanted.flatMap { AnnouncedByIndex.withheldReason(annotation: $0) }
             if let reason, withheldNotified[key] != reason, current.flatMap({ AnnouncedByIndex.withheldReason(annotation: $0) }) != reason {
-                perform([.event(ControllerEvent(.service(key), .normal, "NotAnnounced", "no node announces the Service: \(reason)"))])
+                perform([.event(RecordedEvent(.service(key), .normal, "NotAnnounced", "no node announces the Service: \(reason)"))])
             }
             withheldNotified[key] = reason
             if current != wanted { annotations.enqueue(key, wanted) }
@@ -184,7 +184,7 @@ actor ControllerState {
         }
     }
 
-    private static func metadata(for object: ControllerEvent.Object) -> Logger.Metadata {
+    private static func metadata(for object: RecordedEvent.Object) -> Logger.Metadata {
         switch object {
         case .service(let key): return ["lb.service": "\(key)"]
         case .configMap(let namespace, let name): return ["lb.configmap": "\(namespace)/\(name)"]

@@ -168,7 +168,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         }
     }
 
-    public func record(_ event: ControllerEvent) async {
+    public func record(_ event: RecordedEvent) async {
         let regarding: ObjectReference
         let action: String
         switch event.object {
@@ -214,7 +214,7 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
         guard let key = key(of: service.metadata) else { return nil }
         let spec = service.spec
         let families = (spec?.ipFamilies ?? []).compactMap(IPFamily.init(rawValue:))
-        let ports = (spec?.ports ?? []).map { ServicePort(Int($0.port), TransportProtocol(rawValue: $0.protocol ?? "TCP") ?? .tcp) }
+        let ports = (spec?.ports ?? []).map { TransportPort(Int($0.port), TransportProtocol(rawValue: $0.protocol ?? "TCP") ?? .tcp) }
         return ServiceState(
             key: key,
             uid: service.metadata.uid ?? "",

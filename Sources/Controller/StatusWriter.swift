@@ -1,3 +1,4 @@
+import Announcements
 import LBCore
 import NetPrimitives
 import Prometheus
@@ -194,17 +195,17 @@ struct FirstInFirstOut<Element: Hashable & Sendable>: Sendable {
 /// wait; beyond that the oldest is dropped and counted in `dropped`.
 final class EventSink: Sendable {
     private let api: any ControllerAPI
-    private let events: AsyncStream<ControllerEvent>
-    private let continuation: AsyncStream<ControllerEvent>.Continuation
+    private let events: AsyncStream<RecordedEvent>
+    private let continuation: AsyncStream<RecordedEvent>.Continuation
     private let dropped: Counter
 
     init(api: any ControllerAPI, capacity: Int = 10_000, dropped: Counter) {
         self.api = api
         self.dropped = dropped
-        (events, continuation) = AsyncStream<ControllerEvent>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
+        (events, continuation) = AsyncStream<RecordedEvent>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
     }
 
-    func record(_ event: ControllerEvent) {
+    func record(_ event: RecordedEvent) {
         if case .dropped = continuation.yield(event) { dropped.increment() }
     }
 

@@ -1,3 +1,4 @@
+import Announcements
 import LBCore
 import LBConfig
 import NetPrimitives
@@ -16,7 +17,7 @@ public struct ServiceState: Hashable, Sendable {
     public var ipFamilyPolicy: IPFamilyPolicy
     public var externalTrafficPolicyLocal: Bool
     public var selector: [String: String]
-    public var ports: Set<ServicePort>
+    public var ports: Set<TransportPort>
     /// `status.loadBalancer.ingress[].ip` as found (text: it may hold garbage).
     public var ingressIPs: [String]
 
@@ -24,7 +25,7 @@ public struct ServiceState: Hashable, Sendable {
         key: ServiceKey, uid: String, isLoadBalancer: Bool = true, loadBalancerClass: String? = nil, isDeleting: Bool = false,
         annotations: [String: String] = [:], labels: [String: String] = [:], loadBalancerIP: String? = nil,
         ipFamilies: [IPFamily] = [.ipv4], ipFamilyPolicy: IPFamilyPolicy = .singleStack, externalTrafficPolicyLocal: Bool = false,
-        selector: [String: String] = [:], ports: Set<ServicePort> = [], ingressIPs: [String] = []
+        selector: [String: String] = [:], ports: Set<TransportPort> = [], ingressIPs: [String] = []
     ) {
         self.key = key
         self.uid = uid
@@ -52,64 +53,13 @@ public struct ServiceState: Hashable, Sendable {
     }
 }
 
-/// An Event the controller wants recorded.
-public struct ControllerEvent: Hashable, Sendable {
-    public enum Object: Hashable, Sendable {
-        case service(ServiceKey)
-        case configMap(namespace: String, name: String)
-        /// A metallb.io object (`IPAddressPool`, `BGPPeer`, ...) in the config namespace.
-        case resource(kind: String, namespace: String, name: String)
-
-        /// The configuration object (the ConfigMap or a metallb.io object) as kind, namespace
-        /// and name; nil for a Service.
-        public var configurationObject: (kind: String, namespace: String, name: String)? {
-            switch self {
-            case .service: return nil
-            case .configMap(let namespace, let name): return ("ConfigMap", namespace, name)
-            case .resource(let kind, let namespace, let name): return (kind, namespace, name)
-            }
-        }
-    }
-
-    public enum Kind: String, Hashable, Sendable {
-        case normal = "Normal"
-        case warning = "Warning"
-    }
-
-    public let object: Object
-    public let kind: Kind
-    public let reason: String
-    public let message: String
-
-    public init(_ object: Object, _ kind: Kind, _ reason: String, _ message: String) {
-        self.object = object
-        self.kind = kind
-        self.reason = reason
-        self.message = message
-    }
-}
-
-extension ControllerEvent {
-    /// The Warning about a refused configuration, from the controller and the speakers alike: on
-    /// the metallb.io object the first error names, else on the ConfigMap.
-    public static func configurationRefused(
-        reason: String, headline: String, problems: [String], errors: ConfigErrors?, configNamespace: String, configName: String
-    ) -> ControllerEvent {
-        var object = Object.configMap(namespace: configNamespace, name: configName)
-        if let path = errors?.errors.first?.path, let resource = ResourceName(errorPath: path) {
-            object = .resource(kind: resource.kind, namespace: configNamespace, name: resource.name)
-        }
-        return ControllerEvent(object, .warning, reason, "\(headline): " + problems.joined(separator: "; "))
-    }
-}
-
 /// What the controller's edges should do.
 public enum ControllerAction: Hashable, Sendable {
     /// Merge-patch `services/{name}/status`: the ingress IPs and the pool annotation.
     case setStatus(ServiceKey, ips: [IPAddress], pool: String)
     /// Merge-patch `services/{name}/status`: no ingress, no pool annotation.
     case clearStatus(ServiceKey)
-    case event(ControllerEvent)
+    case event(RecordedEvent)
     case log(level: LogLevel, message: String)
 
     public enum LogLevel: String, Hashable, Sendable {
@@ -308,7 +258,7 @@ public struct ControllerCore: Sendable {
     }
 
     private func rejection(_ problems: [String], reason: String, headline: String, about errors: ConfigErrors? = nil) -> [ControllerAction] {
-        let event = ControllerEvent.configurationRefused(
+        let event = RecordedEvent.configurationRefused(
             reason: reason, headline: headline, problems: problems, errors: errors, configNamespace: settings.configNamespace, configName: settings.configName
         )
         return [.event(event), .log(level: .error, message: event.message)]
@@ -340,7 +290,7 @@ public struct ControllerCore: Sendable {
         appliedText = text
         configStale = false
         var actions: [ControllerAction] = [
-            .event(ControllerEvent(.configMap(namespace: settings.configNamespace, name: settings.configName), .normal, "ConfigLoaded", "configuration loaded: \(configuration.pools.count) pools")),
+            .event(RecordedEvent(.configMap(namespace: settings.configNamespace, name: settings.configName), .normal, "ConfigLoaded", "configuration loaded: \(configuration.pools.count) pools")),
             .log(level: .info, message: "configuration loaded: \(configuration.pools.count) pools"),
         ]
         // Pool names may have changed under existing assignments: refresh their annotation.
@@ -380,7 +330,7 @@ public struct ControllerCore: Sendable {
             if state.isLoadBalancer && !state.isDeleting && !state.ingressIPs.isEmpty {
                 // The class changed hands (or --lb-class does not match): leave its status to its owner.
             } else if !state.isDeleting {
-                actions.append(.event(ControllerEvent(.service(key), .normal, "IPReleased", "released \(held.ips.map(\.description).joined(separator: ", ")): the Service is no longer of type LoadBalancer")))
+                actions.append(.event(RecordedEvent(.service(key), .normal, "IPReleased", "released \(held.ips.map(\.description).joined(separator: ", ")): the Service is no longer of type LoadBalancer")))
                 // The API server cleared the status; the pool annotation is ours to remove.
                 if state.allocatedFromPool != nil { actions.append(.clearStatus(key)) }
             }
@@ -395,7 +345,7 @@ public struct ControllerCore: Sendable {
         switch ServiceAnnotations.parse(state.annotations, loadBalancerIP: state.loadBalancerIP) {
         case .failure(let problem):
             if annotationsChanged {
-                actions.append(.event(ControllerEvent(.service(key), .warning, "AllocationFailed", problem.description)))
+                actions.append(.event(RecordedEvent(.service(key), .warning, "AllocationFailed", problem.description)))
             }
             return actions        // keep whatever it holds: a bad edit must not drop traffic
         case .success(let parsed):
@@ -403,7 +353,7 @@ public struct ControllerCore: Sendable {
         }
         if annotationsChanged {
             for warning in annotations.warnings {
-                actions.append(.event(ControllerEvent(.service(key), .warning, "DeprecatedAnnotation", warning)))
+                actions.append(.event(RecordedEvent(.service(key), .warning, "DeprecatedAnnotation", warning)))
             }
         }
         guard let request = request(for: state) else { return actions }
@@ -416,16 +366,16 @@ public struct ControllerCore: Sendable {
                 actions.append(.setStatus(key, ips: assignment.ips, pool: assignment.pool))
             }
             if before?.ips != assignment.ips {
-                actions.append(.event(ControllerEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))
+                actions.append(.event(RecordedEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))
             }
         case .failure(let failure):
             if waitingMembers.insert(key).inserted { waiting.append(key) }
             if !state.ingressIPs.isEmpty || state.allocatedFromPool != nil {
                 actions.append(.clearStatus(key))
-                actions.append(.event(ControllerEvent(.service(key), .warning, "ClearAssignment", "cleared \(state.ingressIPs.joined(separator: ", ")): \(failure.description)")))
+                actions.append(.event(RecordedEvent(.service(key), .warning, "ClearAssignment", "cleared \(state.ingressIPs.joined(separator: ", ")): \(failure.description)")))
             }
             if lastFailure[key] != failure || annotationsChanged || before != nil {
-                actions.append(.event(ControllerEvent(.service(key), .warning, "AllocationFailed", "\(failure.reason): \(failure.description)")))
+                actions.append(.event(RecordedEvent(.service(key), .warning, "AllocationFailed", "\(failure.reason): \(failure.description)")))
             }
             lastFailure[key] = failure
         }
@@ -471,7 +421,7 @@ public struct ControllerCore: Sendable {
                 admitted.insert(key)
                 lastFailure[key] = nil
                 if !statusMatches(state, assignment) { actions.append(.setStatus(key, ips: assignment.ips, pool: assignment.pool)) }
-                actions.append(.event(ControllerEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))
+                actions.append(.event(RecordedEvent(.service(key), .normal, "IPAllocated", "assigned IP \(assignment.ips.map(\.description).joined(separator: ", ")) from pool \(assignment.pool)")))
             }
         }
         return actions

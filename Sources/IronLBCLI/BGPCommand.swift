@@ -77,19 +77,18 @@ public struct BGPAnnounceCommand: AsyncParsableCommand {
             guard let address = IPv6Address(text) else { throw ValidationError("--next-hop-ipv6 \"\(text)\" is not an IPv6 address") }
             return address
         }
+        // One community reader for the command line and the configuration (BGPCommunityValue).
         let communities = try community.map { text -> BGPCommunity in
-            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 2, let asn = UInt16(parts[0]), let value = UInt16(parts[1]) else {
+            guard case .standard(let community) = try? BGPCommunityValue(parsing: text) else {
                 throw ValidationError("--community \"\(text)\" is not ASN:VALUE with 16-bit numbers")
             }
-            return BGPCommunity(asn: asn, value: value)
+            return community
         }
         let largeCommunities = try largeCommunity.map { text -> BGPLargeCommunity in
-            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { UInt32($0) }
-            guard parts.count == 3, let a = parts[0], let b = parts[1], let c = parts[2] else {
+            guard case .large(let community) = try? BGPCommunityValue(parsing: "large:" + text) else {
                 throw ValidationError("--large-community \"\(text)\" is not GLOBAL:LOCAL1:LOCAL2 with 32-bit numbers")
             }
-            return BGPLargeCommunity(a, b, c)
+            return community
         }
         let attributes = BGPRouteAttributes(communities: communities, largeCommunities: largeCommunities, localPref: localPref)
         var routes: [IPPrefix: BGPRouteAttributes] = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import KubeModel
+import KubeServerModel
 import NIOConcurrencyHelpers
 
 /// One change in the global history.

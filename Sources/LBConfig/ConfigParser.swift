@@ -1,3 +1,5 @@
+import BGPWire
+import KubeModel
 import NetPrimitives
 import Yams
 
@@ -191,17 +193,17 @@ struct ConfigBuilder {
     mutating func build(_ root: Node) -> Configuration? {
         guard let top = reader.fields(root, "", known: Self.topKeys) else { return nil }
 
-        var aliases: [String: BGPCommunity] = [:]
+        var aliases: [String: BGPCommunityValue] = [:]
         if let node = top["bgp-communities"], let entries = reader.entries(node, "bgp-communities") {
             for entry in entries {
                 let path = "bgp-communities.\(entry.key)"
-                if (try? BGPCommunity(parsing: entry.key)) != nil {
+                if (try? BGPCommunityValue(parsing: entry.key)) != nil {
                     reader.fail(path, "an alias must not itself look like a community", at: entry.keyNode)
                     continue
                 }
                 guard let text = reader.nonEmptyString(entry.value, path) else { continue }
                 do {
-                    aliases[entry.key] = try BGPCommunity(parsing: text)
+                    aliases[entry.key] = try BGPCommunityValue(parsing: text)
                 } catch {
                     reader.fail(path, "\"\(text)\" \(error)", at: entry.value)
                 }
@@ -278,15 +280,15 @@ struct ConfigBuilder {
             var advertisements: [BGPAdvertisement] = []
             for var pendingAdvertisement in pending.advertisements {
                 checkAggregation(&pendingAdvertisement, pool: pool)
-                var communities: [BGPCommunity] = []
+                var communities: [BGPCommunityValue] = []
                 for item in pendingAdvertisement.communities {
-                    if let community = try? BGPCommunity(parsing: item.text) {
+                    if let community = try? BGPCommunityValue(parsing: item.text) {
                         communities.append(community)
                     } else if let community = aliases[item.text] {
                         communities.append(community)
                     } else if item.text.hasPrefix("large:") || item.text.contains(":") {
                         do {
-                            _ = try BGPCommunity(parsing: item.text)
+                            _ = try BGPCommunityValue(parsing: item.text)
                         } catch {
                             reader.fail(item.path, "\"\(item.text)\" \(error)", at: item.node)
                         }

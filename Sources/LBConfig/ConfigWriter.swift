@@ -1,3 +1,4 @@
+import KubeModel
 import NetPrimitives
 import Yams
 

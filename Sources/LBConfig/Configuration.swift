@@ -5,6 +5,8 @@
 // into CRDs (per-pool `interfaces`, `node-selectors`, `service-allocation`, large communities).
 // `ConfigParser` translates that text, once and purely, into the typed `Configuration` below;
 // every error names its path (`address-pools[1].addresses[0]`) and all are reported at once.
+import BGPWire
+import KubeModel
 import NetPrimitives
 
 /// A validated configuration: what the controller allocates from and the speakers announce.
@@ -12,10 +14,10 @@ public struct Configuration: Equatable, Sendable {
     public var peers: [Peer]
     public var pools: [AddressPool]
     /// `bgp-communities`: alias name → community.
-    public var communityAliases: [String: BGPCommunity]
+    public var communityAliases: [String: BGPCommunityValue]
     public var bfdProfiles: [BFDProfile]
 
-    public init(peers: [Peer] = [], pools: [AddressPool] = [], communityAliases: [String: BGPCommunity] = [:], bfdProfiles: [BFDProfile] = []) {
+    public init(peers: [Peer] = [], pools: [AddressPool] = [], communityAliases: [String: BGPCommunityValue] = [:], bfdProfiles: [BFDProfile] = []) {
         self.peers = peers
         self.pools = pools
         self.communityAliases = communityAliases
@@ -148,9 +150,9 @@ public struct BGPAdvertisement: Equatable, Hashable, Sendable {
     public var aggregationLengthV6: Int
     public var localPref: UInt32?
     /// Aliases already resolved.
-    public var communities: [BGPCommunity]
+    public var communities: [BGPCommunityValue]
 
-    public init(aggregationLength: Int = 32, aggregationLengthV6: Int = 128, localPref: UInt32? = nil, communities: [BGPCommunity] = []) {
+    public init(aggregationLength: Int = 32, aggregationLengthV6: Int = 128, localPref: UInt32? = nil, communities: [BGPCommunityValue] = []) {
         self.aggregationLength = aggregationLength
         self.aggregationLengthV6 = aggregationLengthV6
         self.localPref = localPref

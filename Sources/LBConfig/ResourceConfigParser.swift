@@ -6,6 +6,8 @@
 // either honoured or refused with an error naming it and why. Errors are path-qualified with the
 // object: `IPAddressPool/public spec.addresses[0]: ...`. See docs/design/crd-config.md.
 import enum KubeModel.Base64
+import BGPWire
+import KubeModel
 import NetPrimitives
 import Yams
 
@@ -292,8 +294,8 @@ struct ResourceBuilder {
         return Configuration(peers: peers, pools: pools, communityAliases: aliases, bfdProfiles: profiles)
     }
 
-    private mutating func communities() -> [String: BGPCommunity] {
-        var aliases: [String: BGPCommunity] = [:]
+    private mutating func communities() -> [String: BGPCommunityValue] {
+        var aliases: [String: BGPCommunityValue] = [:]
         var origins: [String: String] = [:]
         for object in objects("Community") {
             guard let fields = fields(object, known: ResourceConfigParser.specFields["Community"] ?? []), let list = fields["communities"],
@@ -303,7 +305,7 @@ struct ResourceBuilder {
                 guard let entry = base.reader.fields(item, path, known: ["name", "value"], required: ["name", "value"]),
                       let name = entry["name"].flatMap({ base.reader.nonEmptyString($0, "\(path).name") }),
                       let text = entry["value"].flatMap({ base.reader.nonEmptyString($0, "\(path).value") }) else { continue }
-                if (try? BGPCommunity(parsing: name)) != nil {
+                if (try? BGPCommunityValue(parsing: name)) != nil {
                     base.reader.fail("\(path).name", "an alias must not itself look like a community", at: entry["name"])
                     continue
                 }
@@ -312,7 +314,7 @@ struct ResourceBuilder {
                     continue
                 }
                 do {
-                    aliases[name] = try BGPCommunity(parsing: text)
+                    aliases[name] = try BGPCommunityValue(parsing: text)
                     origins[name] = path
                 } catch {
                     base.reader.fail("\(path).value", "\"\(text)\" \(error)", at: entry["value"])
@@ -469,7 +471,7 @@ struct ResourceBuilder {
 
     // MARK: Pools and advertisements
 
-    private mutating func pools(aliases: [String: BGPCommunity]) -> [AddressPool] {
+    private mutating func pools(aliases: [String: BGPCommunityValue]) -> [AddressPool] {
         var pools: [(object: Object, pool: AddressPool, blockPaths: [String])] = []
         for object in objects("IPAddressPool") {
             let path = object.path
@@ -574,7 +576,7 @@ struct ResourceBuilder {
         return PendingL2(object: object, selection: selection, interfaces: interfaces, nodeSelectors: selectors)
     }
 
-    private mutating func bgpAdvertisement(_ object: Object, aliases: [String: BGPCommunity]) -> PendingBGP? {
+    private mutating func bgpAdvertisement(_ object: Object, aliases: [String: BGPCommunityValue]) -> PendingBGP? {
         let path = object.path
         let before = base.reader.errors.count
         guard let fields = fields(object, known: ResourceConfigParser.specFields["BGPAdvertisement"] ?? []) else { return nil }
@@ -596,10 +598,10 @@ struct ResourceBuilder {
                 guard let text = base.reader.nonEmptyString(item, itemPath) else { continue }
                 if !seen.insert(text).inserted {
                     base.reader.fail(itemPath, "duplicate community \"\(text)\"", at: item)
-                } else if let community = aliases[text] ?? (try? BGPCommunity(parsing: text)) {
+                } else if let community = aliases[text] ?? (try? BGPCommunityValue(parsing: text)) {
                     advertisement.communities.append(community)
                 } else if text.contains(":") {
-                    do { _ = try BGPCommunity(parsing: text) } catch { base.reader.fail(itemPath, "\"\(text)\" \(error)", at: item) }
+                    do { _ = try BGPCommunityValue(parsing: text) } catch { base.reader.fail(itemPath, "\"\(text)\" \(error)", at: item) }
                 } else {
                     base.reader.fail(itemPath, "\"\(text)\" is neither a community (AS:value or large:A:B:C) nor an alias from a Community object", at: item)
                 }

@@ -57,7 +57,7 @@ public enum AllocationError: Error, Hashable, Sendable, CustomStringConvertible 
 public enum SharingConflict: Hashable, Sendable, CustomStringConvertible {
     case sharingKeyDiffers(mine: String?, theirs: String?)
     case backendsDiffer
-    case portClash([ServicePort])
+    case portClash([TransportPort])
     /// The other Service is in another namespace, and the pool does not admit both.
     case otherNamespace(String)
 

@@ -40,7 +40,7 @@ public enum TransportProtocol: String, Hashable, Comparable, Sendable, CaseItera
 }
 
 /// A Service port as far as IP sharing cares: two Services on one IP may not both use it.
-public struct ServicePort: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct TransportPort: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let port: Int
     public let `protocol`: TransportProtocol
 
@@ -51,7 +51,7 @@ public struct ServicePort: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public var description: String { "\(port)/\(`protocol`.rawValue)" }
 
-    public static func < (lhs: ServicePort, rhs: ServicePort) -> Bool {
+    public static func < (lhs: TransportPort, rhs: TransportPort) -> Bool {
         (lhs.port, lhs.protocol) < (rhs.port, rhs.protocol)
     }
 }
@@ -69,7 +69,7 @@ public struct AllocationRequest: Hashable, Sendable {
     public var requestedPool: String?
     /// From the `allow-shared-ip` annotation: Services with the same key may share an IP.
     public var sharingKey: String?
-    public var ports: Set<ServicePort>
+    public var ports: Set<TransportPort>
     /// Nil for `externalTrafficPolicy: Cluster`; for `Local`, a key of the Service's backends
     /// (its selector): Local Services share an IP only when they send to the same pods.
     public var backendKey: String?
@@ -79,7 +79,7 @@ public struct AllocationRequest: Hashable, Sendable {
     public init(
         service: ServiceKey, uid: String, ipFamilies: [IPFamily] = [.ipv4], ipFamilyPolicy: IPFamilyPolicy = .singleStack,
         requestedIPs: [IPAddress] = [], requestedPool: String? = nil, sharingKey: String? = nil,
-        ports: Set<ServicePort> = [], backendKey: String? = nil,
+        ports: Set<TransportPort> = [], backendKey: String? = nil,
         namespaceLabels: [String: String] = [:], serviceLabels: [String: String] = [:]
     ) {
         self.service = service

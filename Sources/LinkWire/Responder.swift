@@ -150,8 +150,8 @@ public enum Responder {
         if let reason = check(.v6(ns.target), on: interface, owned: owned) { return .drop(reason) }
 
         // §7.2.4: to the solicitation's source, or to all-nodes with Solicited clear for DAD.
-        let destination = isDAD ? Announcement.allNodes : ipv6.source
-        let destinationMAC = isDAD ? MACAddress(ipv6Multicast: Announcement.allNodes) : (sourceLinkLayerAddress ?? ethernet.source)
+        let destination = isDAD ? LinkAnnouncement.allNodes : ipv6.source
+        let destinationMAC = isDAD ? MACAddress(ipv6Multicast: LinkAnnouncement.allNodes) : (sourceLinkLayerAddress ?? ethernet.source)
         let na = NeighborAdvertisement(
             flags: isDAD ? [.override] : [.solicited, .override],
             target: ns.target,

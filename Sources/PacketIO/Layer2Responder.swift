@@ -79,7 +79,7 @@ public final class Layer2Responder: Sendable {
     public func announce(_ vips: [IPAddress]) {
         let (plan, interfaces, readers) = state.withLock { ($0.plan, $0.interfaces, $0.readers) }
         for vip in vips {
-            for (name, frame) in Announcement.frames(for: vip, plan: plan, interfaces: interfaces) {
+            for (name, frame) in LinkAnnouncement.frames(for: vip, plan: plan, interfaces: interfaces) {
                 do {
                     try readers[name]?.socket.send(frame)
                 } catch {

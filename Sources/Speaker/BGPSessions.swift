@@ -191,12 +191,12 @@ final class BGPSessions: Sendable {
     }
 
     static func attributes(_ attributes: RouteAttributes, for peer: Peer) -> BGPRouteAttributes {
-        var standard: [BGPWire.BGPCommunity] = []
+        var standard: [BGPCommunity] = []
         var large: [BGPLargeCommunity] = []
         for community in attributes.communities {
             switch community {
-            case .standard(let value): standard.append(BGPWire.BGPCommunity(rawValue: value))
-            case .large(let a, let b, let c): large.append(BGPLargeCommunity(a, b, c))
+            case .standard(let community): standard.append(community)
+            case .large(let community): large.append(community)
             }
         }
         return BGPRouteAttributes(communities: standard, largeCommunities: large, localPref: peer.isIBGP ? attributes.localPref : nil)

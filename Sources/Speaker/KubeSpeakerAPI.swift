@@ -9,7 +9,6 @@ import NetPrimitives
 import ServiceLifecycle
 import SpeakerCore
 import Synchronization
-import ControllerCore
 import Announcements
 
 /// The speaker's view of the API server: informers for Services, EndpointSlices, Nodes, the
@@ -325,7 +324,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         }
     }
 
-    public func record(_ event: ControllerEvent) async {
+    public func record(_ event: RecordedEvent) async {
         let regarding: ObjectReference
         let action: String
         switch event.object {

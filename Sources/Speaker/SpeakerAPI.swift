@@ -5,7 +5,6 @@ import L2Ownership
 import LBCore
 import NetPrimitives
 import SpeakerCore
-import ControllerCore
 import Announcements
 
 /// The narrow view of the Kubernetes API the speaker needs.
@@ -14,7 +13,7 @@ public protocol SpeakerAPI: Sendable {
     func leaseRequest(_ request: NodeLeaseStateMachine<ContinuousClock.Instant>.Request, node: String) async -> LeaseWriteOutcome
     /// Clears another node's expired Lease, only if it is still at `resourceVersion`.
     func breakLease(node: String, resourceVersion: String) async -> Bool
-    func record(_ event: ControllerEvent) async
+    func record(_ event: RecordedEvent) async
     /// Writes this node's announcement report (`AnnouncementReport`); false when it failed.
     func publishReport(_ report: [ServiceKey: String], node: String) async -> Bool
 }

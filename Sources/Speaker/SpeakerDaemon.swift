@@ -8,7 +8,6 @@ import Prometheus
 import ServiceLifecycle
 import SpeakerCore
 import Synchronization
-import ControllerCore
 import Announcements
 
 /// `ironlb speaker`: keeps, at every moment, exactly the announcements the cluster calls for.
@@ -17,7 +16,7 @@ public final class SpeakerDaemon: Service, Sendable {
     private let state: SpeakerState
     private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant)>
     private let breaks: AsyncStream<PeerLeaseTable<ContinuousClock.Instant>.Break>
-    private let events: AsyncStream<ControllerEvent>
+    private let events: AsyncStream<RecordedEvent>
     /// "The report changed": the writer reads the newest report when it is ready to write.
     private let reports: AsyncStream<Void>
     private let probes: ProbeTransport?
@@ -33,7 +32,7 @@ public final class SpeakerDaemon: Service, Sendable {
         self.api = api
         let (requests, requestSink) = AsyncStream.makeStream(of: (NodeLeaseStateMachine<ContinuousClock.Instant>.Request, ContinuousClock.Instant).self)
         let (breaks, breakSink) = AsyncStream.makeStream(of: PeerLeaseTable<ContinuousClock.Instant>.Break.self)
-        let (events, eventSink) = AsyncStream.makeStream(of: ControllerEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let (events, eventSink) = AsyncStream.makeStream(of: RecordedEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         // Only the newest report matters: a change signals, the writer reads the report when it
         // writes (handing over the whole report on every change copied it, 10,000 entries, each time).
         let (reports, reportSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -146,7 +145,7 @@ actor SpeakerState {
     private let logger: Logger
     private let leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation
     private let breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation
-    private let events: AsyncStream<ControllerEvent>.Continuation
+    private let events: AsyncStream<RecordedEvent>.Continuation
     private let reports: AsyncStream<Void>.Continuation
     /// The config ConfigMap's namespace and name: where a refused configuration's Event goes
     /// when no metallb.io object is to blame.
@@ -166,7 +165,7 @@ actor SpeakerState {
         probing: NodeSpeaker<Instant>.Probing?, probes: ProbeTransport?, metrics: SpeakerMetrics, logger: Logger,
         leaseRequests: AsyncStream<(NodeLeaseStateMachine<Instant>.Request, Instant)>.Continuation,
         breaks: AsyncStream<PeerLeaseTable<Instant>.Break>.Continuation,
-        events: AsyncStream<ControllerEvent>.Continuation,
+        events: AsyncStream<RecordedEvent>.Continuation,
         reports: AsyncStream<Void>.Continuation,
         configSource: (namespace: String, name: String)
     ) {
@@ -241,7 +240,7 @@ actor SpeakerState {
             let problems = errors.errors.map(\.description)
             logger.error("configuration is invalid; keeping the last good one", metadata: ["lb.errors": .array(problems.map { .string($0) })])
             // The controller's Event, from this node too: each speaker keeps its own last good one.
-            let event = ControllerEvent.configurationRefused(
+            let event = RecordedEvent.configurationRefused(
                 reason: "InvalidConfig", headline: "configuration is invalid; keeping the last good one", problems: problems, errors: errors,
                 configNamespace: configSource.namespace, configName: configSource.name
             )
@@ -298,7 +297,7 @@ actor SpeakerState {
                 continue
             }
             if announcedLabels[service] == nil {
-                let event = ControllerEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
+                let event = RecordedEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
                 logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
                 if case .dropped = events.yield(event) { metrics.eventDropped() }
             }

@@ -1,3 +1,5 @@
+import BGPWire
+import KubeModel
 import LBCore
 import LBConfig
 import NetPrimitives
@@ -44,34 +46,13 @@ public struct NodeState: Hashable, Sendable {
     public var mayAnnounce: Bool { !excludedByLabel && !networkUnavailable }
 }
 
-/// A Service as the speaker sees it: its allocated IPs (from status) and where its endpoints are.
-public struct AnnouncedService: Hashable, Sendable {
-    public var key: ServiceKey
-    public var ips: [IPAddress]
-    /// `externalTrafficPolicy: Local`.
-    public var localTrafficPolicy: Bool
-    /// Nodes with an endpoint that is ready, or serving while terminating (a rollout keeps its
-    /// route until the old pods are gone).
-    public var endpointNodes: Set<String>
-
-    public init(key: ServiceKey, ips: [IPAddress], localTrafficPolicy: Bool = false, endpointNodes: Set<String> = []) {
-        self.key = key
-        self.ips = ips
-        self.localTrafficPolicy = localTrafficPolicy
-        self.endpointNodes = endpointNodes
-    }
-
-    /// Whether `node` may announce this Service at all (the Local policy's condition).
-    public func hasEndpoint(on node: String) -> Bool { !localTrafficPolicy || endpointNodes.contains(node) }
-}
-
 /// The attributes of one advertised prefix.
 public struct RouteAttributes: Hashable, Sendable {
     /// Sorted and without duplicates.
-    public var communities: [BGPCommunity]
+    public var communities: [BGPCommunityValue]
     public var localPref: UInt32?
 
-    public init(communities: [BGPCommunity] = [], localPref: UInt32? = nil) {
+    public init(communities: [BGPCommunityValue] = [], localPref: UInt32? = nil) {
         self.communities = Array(Set(communities)).sorted()
         self.localPref = localPref
     }
@@ -100,12 +81,14 @@ public enum BGPAdvertisementPlan {
 
     /// Desired routes per peer. Every peer of the node is present, with no routes when the
     /// node may not announce (excluded, NetworkUnavailable): sessions stay up, routes go.
-    public static func routes(for node: NodeState, configuration: Configuration, services: [AnnouncedService]) -> [Peer: [IPPrefix: RouteAttributes]] {
+    /// The routes `node` advertises to each of its peers for `services`, whose endpoints the
+    /// caller has already checked (`EndpointGate`): the plan from scratch, as tests specify it.
+    public static func routes(for node: NodeState, configuration: Configuration, services: [SpeakerService]) -> [Peer: [IPPrefix: RouteAttributes]] {
         let peers = peers(for: node, in: configuration)
         var routes: [IPPrefix: RouteAttributes] = [:]
         if node.mayAnnounce {
             for service in services {
-                for (prefix, attributes) in Self.routes(of: service, for: node, configuration: configuration) {
+                for (prefix, attributes) in Self.routes(of: service.ips, for: node, configuration: configuration) {
                     routes[prefix] = routes[prefix].map { $0.merged(with: attributes) } ?? attributes
                 }
             }
@@ -115,16 +98,19 @@ public enum BGPAdvertisementPlan {
         return result
     }
 
-    /// One Service's routes from this node (its IPs in bgp pools that select the node, each
-    /// masked to every advertisement's aggregation length); empty when the Local policy
-    /// leaves the node out. Whether the node may announce at all is the caller's check.
-    public static func routes(of service: AnnouncedService, for node: NodeState, configuration: Configuration) -> [IPPrefix: RouteAttributes] {
+    /// Those of `ips` that `node` advertises over BGP: in a BGP pool whose node selectors match it.
+    public static func advertisedIPs(_ ips: [IPAddress], for node: NodeState, configuration: Configuration) -> [IPAddress] {
+        ips.filter { ip in
+            configuration.pools.first { $0.contains(ip) }.map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, node.labels) } ?? false
+        }
+    }
+
+    /// The prefixes and attributes one Service's `ips` contribute (each advertisement of the
+    /// pool aggregates them at its lengths).
+    public static func routes(of ips: [IPAddress], for node: NodeState, configuration: Configuration) -> [IPPrefix: RouteAttributes] {
         var routes: [IPPrefix: RouteAttributes] = [:]
-        guard service.hasEndpoint(on: node.name) else { return routes }
-        for ip in service.ips {
-            guard let pool = configuration.pools.first(where: { $0.contains(ip) }), pool.protocol == .bgp,
-                  LabelSelector.anyMatches(pool.nodeSelectors, node.labels)
-            else { continue }
+        for ip in advertisedIPs(ips, for: node, configuration: configuration) {
+            guard let pool = configuration.pools.first(where: { $0.contains(ip) }) else { continue }
             for advertisement in pool.bgpAdvertisements {
                 let length = ip.family == .ipv4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6
                 let prefix = IPPrefix(containing: ip, length: length)

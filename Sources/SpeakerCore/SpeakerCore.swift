@@ -3,6 +3,7 @@
 // speakers' Leases). The speaker process diffs successive plans and drives its BGP sessions and
 // its ARP/NDP responder with the difference.
 import L2Ownership
+import KubeModel
 import LBConfig
 import LBCore
 import NetPrimitives
@@ -280,12 +281,9 @@ public struct SpeakerCore: Sendable {
         var ips: [IPAddress] = []
         if let configuration = config.current, let me = nodes[nodeName], me.mayAnnounce, !peers.isEmpty,
            let service = services[key], service.isOurs {
-            let announcedService = AnnouncedService(key: key, ips: service.ips, localTrafficPolicy: service.localTrafficPolicy, endpointNodes: endpoints[key]?.nodes ?? [])
             if endpointReason(key) == nil {
-                contribution = BGPAdvertisementPlan.routes(of: announcedService, for: me, configuration: configuration)
-                ips = service.ips.filter { ip in
-                    configuration.pools.first { $0.contains(ip) }.map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, me.labels) } ?? false
-                }
+                contribution = BGPAdvertisementPlan.routes(of: service.ips, for: me, configuration: configuration)
+                ips = BGPAdvertisementPlan.advertisedIPs(service.ips, for: me, configuration: configuration)
             }
         }
         bgpIPs[key] = ips.isEmpty ? nil : ips

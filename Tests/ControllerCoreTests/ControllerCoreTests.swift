@@ -1,3 +1,4 @@
+import Announcements
 import Testing
 import LBConfig
 import NetPrimitives
@@ -11,7 +12,7 @@ let poolConfig = """
     """
 
 func svc(_ name: String, ingress: [String] = [], annotations: [String: String] = [:], type lb: Bool = true,
-         class lbClass: String? = nil, uid: String? = nil, ports: [ServicePort] = [ServicePort(80)]) -> ServiceState {
+         class lbClass: String? = nil, uid: String? = nil, ports: [TransportPort] = [TransportPort(80)]) -> ServiceState {
     ServiceState(key: ServiceKey(namespace: "default", name: name), uid: uid ?? "uid-\(name)", isLoadBalancer: lb,
                  loadBalancerClass: lbClass, annotations: annotations, ports: Set(ports), ingressIPs: ingress)
 }
@@ -142,7 +143,7 @@ struct Harness {
         #expect(h.takeEvents() == ["Warning AllocationFailed"])
         #expect(h.core.waitingServices.map(\.name) == ["c"])
         // An unrelated update does not repeat the event.
-        h.put(svc("c", ports: [ServicePort(81)]))
+        h.put(svc("c", ports: [TransportPort(81)]))
         #expect(h.takeEvents() == [])
         h.delete("a")
         #expect(h.ip("c") == ["198.51.100.1"])
@@ -242,7 +243,7 @@ struct Harness {
         #expect(h.log.isEmpty)
         // The orphaning message names the Service.
         let actions = h.core.configChanged("address-pools: [{name: main, protocol: layer2, addresses: [198.51.100.2/32]}]")
-        #expect(actions.contains(.event(ControllerEvent(.configMap(namespace: "ironlb-system", name: "config"), .warning, "ConfigRejected",
+        #expect(actions.contains(.event(RecordedEvent(.configMap(namespace: "ironlb-system", name: "config"), .warning, "ConfigRejected",
             "configuration would take IPs from Services; keeping the last good one: default/a (198.51.100.1): 198.51.100.1 is in no pool of the new configuration"))))
         // The last good pools are still in force, and a valid config clears the stale flag.
         h.put(svc("b"))

@@ -14,7 +14,7 @@ import NetPrimitives
             """
         // Start-up: the status of evil/x shows a prod IP; it is not adopted, and cleared.
         var h = Harness()
-        let evil = ServiceState(key: ServiceKey(namespace: "evil", name: "x"), uid: "uid-x", ports: [ServicePort(80)], ingressIPs: ["203.0.113.11"])
+        let evil = ServiceState(key: ServiceKey(namespace: "evil", name: "x"), uid: "uid-x", ports: [TransportPort(80)], ingressIPs: ["203.0.113.11"])
         h.services["x"] = evil
         _ = h.core.serviceChanged(evil)
         h.feed(h.core.cachesSynced())
@@ -26,7 +26,7 @@ import NetPrimitives
         var reload = Harness()
         reload.feed(reload.core.cachesSynced())
         reload.feed(reload.core.configChanged("address-pools: [{name: prod, protocol: layer2, addresses: [203.0.113.10-203.0.113.12]}]"))
-        reload.put(ServiceState(key: ServiceKey(namespace: "evil", name: "x"), uid: "uid-x", ports: [ServicePort(80)]))
+        reload.put(ServiceState(key: ServiceKey(namespace: "evil", name: "x"), uid: "uid-x", ports: [TransportPort(80)]))
         #expect(reload.ip("x") == ["203.0.113.10"])
         reload.feed(reload.core.configChanged(restricted))
         #expect(reload.ip("x") == [])

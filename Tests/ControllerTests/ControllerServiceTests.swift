@@ -14,7 +14,7 @@ let config = """
     """
 
 func service(_ name: String) -> ServiceState {
-    ServiceState(key: ServiceKey(namespace: "default", name: name), uid: "uid-\(name)", ports: [ServicePort(80)])
+    ServiceState(key: ServiceKey(namespace: "default", name: name), uid: "uid-\(name)", ports: [TransportPort(80)])
 }
 
 /// Runs `body` while the given controllers run, then shuts them down.
@@ -151,7 +151,7 @@ func makeController(_ cluster: FakeCluster, leadership: any LeadershipSource = A
         cluster.put(service("a"))
         let a = ServiceKey(namespace: "default", name: "a")
         let withheld = AnnouncementReport.withheldWay("no ready endpoints")
-        func notAnnounced() -> [ControllerEvent] { cluster.state.withLock { $0.events.filter { $0.reason == "NotAnnounced" } } }
+        func notAnnounced() -> [RecordedEvent] { cluster.state.withLock { $0.events.filter { $0.reason == "NotAnnounced" } } }
         try await withControllers([makeController(cluster)]) {
             #expect(await poll(timeout: 120) { () async -> Bool in cluster.ips("a") == ["198.51.100.1"] })
             cluster.send(.speakerLease(node: "node1", held: true))

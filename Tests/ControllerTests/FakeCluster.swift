@@ -12,7 +12,7 @@ final class FakeCluster: ControllerAPI, Sendable {
         var services: [ServiceKey: ServiceState] = [:]
         var config: String?
         var watchers: [AsyncStream<ControllerInput>.Continuation] = []
-        var events: [ControllerEvent] = []
+        var events: [RecordedEvent] = []
         var writes: [(ServiceKey, [IPAddress], String?)] = []
         var annotationWrites: [(ServiceKey, String?)] = []
         var failuresLeft = 0
@@ -70,7 +70,7 @@ final class FakeCluster: ControllerAPI, Sendable {
         state.withLock { $0.services[ServiceKey(namespace: "default", name: name)]?.annotations[AnnouncedByIndex.annotation] }
     }
 
-    func record(_ event: ControllerEvent) async {
+    func record(_ event: RecordedEvent) async {
         state.withLock { $0.events.append(event) }
     }
 

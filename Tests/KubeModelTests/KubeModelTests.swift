@@ -227,13 +227,21 @@ func fixture(_ name: String) throws -> [UInt8] {
         ("!exclude,app", ["app": "x"], true),
         ("!exclude", ["exclude": ""], false),
         ("", ["any": "x"], true),
+        ("tier!=db", [:], true),
+        ("app in (web,api),!legacy", ["app": "web", "legacy": "1"], false),
     ] as [(String, [String: String], Bool)])
     func labelSelector(_ s: String, _ labels: [String: String], _ expected: Bool) throws {
         #expect(try LabelSelector(parsing: s).matches(labels) == expected)
     }
 
-    @Test func badSelectorsAreErrors() {
+    @Test func badSelectorsAreErrors() throws {
         #expect(throws: SelectorError.self) { try LabelSelector(parsing: "a b c") }
+        // The one label key/value rule (LabelSelector.problem(withKey:/withValue:)), as kube-apiserver's.
+        #expect(throws: SelectorError.self) { try LabelSelector(parsing: "a/b/c=x") }
+        #expect(throws: SelectorError.self) { try LabelSelector(parsing: String(repeating: "k", count: 64) + "=x") }
+        #expect(throws: SelectorError.self) { try LabelSelector(parsing: "Example.COM/app=x") }
+        #expect(throws: SelectorError.self) { try LabelSelector(parsing: "app=-web") }
+        #expect(try LabelSelector(parsing: "example.com/app=x") == LabelSelector(matchExpressions: [.init(key: "example.com/app", operator: .in, values: ["x"])]))
         #expect(throws: SelectorError.self) { try FieldSelector(parsing: "nonsense") }
     }
 

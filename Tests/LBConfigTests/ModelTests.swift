@@ -1,3 +1,5 @@
+import BGPWire
+import KubeModel
 import Testing
 import NetPrimitives
 @testable import LBConfig
@@ -56,8 +58,8 @@ import NetPrimitives
             """)
         let advertisement = try #require(config.pools.first?.bgpAdvertisements.first)
         #expect(advertisement.communities == [
-            .standard(0xFFFF_FF02), .large(globalAdministrator: 64500, localData1: 7, localData2: 9),
-            .standard(64500 << 16 | 1), .large(globalAdministrator: 1, localData1: 2, localData2: 3),
+            .standard(BGPCommunity(rawValue: 0xFFFF_FF02)), .large(BGPLargeCommunity(64500, 7, 9)),
+            .standard(BGPCommunity(rawValue: 64500 << 16 | 1)), .large(BGPLargeCommunity(1, 2, 3)),
         ])
         #expect(advertisement.communities.map(\.description) == ["65535:65282", "large:64500:7:9", "64500:1", "large:1:2:3"])
         #expect(advertisement.localPref == 150)

@@ -1,3 +1,5 @@
+import BGPWire
+import KubeModel
 import Foundation
 import enum KubeModel.Base64
 import NetPrimitives
@@ -124,7 +126,7 @@ import Yams
         #expect(pool.nodeSelectors == [LabelSelector(matchLabels: ["bgp": "yes"])])
         #expect(pool.bgpAdvertisements == [
             BGPAdvertisement(aggregationLength: 24, aggregationLengthV6: 120, localPref: 50, communities: [
-                .standard(65535 << 16 | 65282), .large(globalAdministrator: 64500, localData1: 1, localData2: 2), .standard(64500 << 16 | 7),
+                .standard(BGPCommunity(rawValue: 65535 << 16 | 65282)), .large(BGPLargeCommunity(64500, 1, 2)), .standard(BGPCommunity(rawValue: 64500 << 16 | 7)),
             ]),
             // localPref 0 is MetalLB's "unset".
             BGPAdvertisement(),

@@ -35,7 +35,7 @@ import TestSupport
             case 1:
                 // Requested IP somewhere in pool b, sometimes shared.
                 let share = random.next() % 2 == 0 ? "k" : nil
-                let port = ServicePort(Int(random.next() % 3) + 80)
+                let port = TransportPort(Int(random.next() % 3) + 80)
                 let target = usableB4[Int(random.next() % UInt64(usableB4.count))]
                 let result = allocator.allocate(request(name, ips: [target.description], share: share, ports: [port]))
                 if case .success = result { live.insert(name) } else { live.remove(name) }

@@ -15,7 +15,7 @@ func config(_ yaml: String) -> Configuration {
 func request(
     _ name: String, namespace: String = "default", uid: String? = nil, families: [IPFamily] = [.ipv4],
     policy: IPFamilyPolicy = .singleStack, ips: [String] = [], pool: String? = nil, share: String? = nil,
-    ports: [ServicePort] = [ServicePort(80)], backend: String? = nil,
+    ports: [TransportPort] = [TransportPort(80)], backend: String? = nil,
     namespaceLabels: [String: String] = [:], labels: [String: String] = [:]
 ) -> AllocationRequest {
     AllocationRequest(
@@ -167,15 +167,15 @@ let twoPools = config("""
         }
         let a = ServiceKey(namespace: "default", name: "a")
         let cases: [Case] = [
-            Case(name: "same key, other ports", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [ServicePort(443)]), expect: nil),
-            Case(name: "same key, same port other protocol", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [ServicePort(80, .udp)]), expect: nil),
-            Case(name: "same key, clashing port", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [ServicePort(80), ServicePort(443)]),
-                 expect: .incompatibleSharing(ip("198.51.100.1"), with: [a], reason: .portClash([ServicePort(80)]))),
-            Case(name: "other key", second: request("b", ips: ["198.51.100.1"], share: "other", ports: [ServicePort(443)]),
+            Case(name: "same key, other ports", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [TransportPort(443)]), expect: nil),
+            Case(name: "same key, same port other protocol", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [TransportPort(80, .udp)]), expect: nil),
+            Case(name: "same key, clashing port", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [TransportPort(80), TransportPort(443)]),
+                 expect: .incompatibleSharing(ip("198.51.100.1"), with: [a], reason: .portClash([TransportPort(80)]))),
+            Case(name: "other key", second: request("b", ips: ["198.51.100.1"], share: "other", ports: [TransportPort(443)]),
                  expect: .incompatibleSharing(ip("198.51.100.1"), with: [a], reason: .sharingKeyDiffers(mine: "other", theirs: "k"))),
-            Case(name: "no key", second: request("b", ips: ["198.51.100.1"], ports: [ServicePort(443)]),
+            Case(name: "no key", second: request("b", ips: ["198.51.100.1"], ports: [TransportPort(443)]),
                  expect: .incompatibleSharing(ip("198.51.100.1"), with: [a], reason: .sharingKeyDiffers(mine: nil, theirs: "k"))),
-            Case(name: "Local versus Cluster", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [ServicePort(443)], backend: "app=web"),
+            Case(name: "Local versus Cluster", second: request("b", ips: ["198.51.100.1"], share: "k", ports: [TransportPort(443)], backend: "app=web"),
                  expect: .incompatibleSharing(ip("198.51.100.1"), with: [a], reason: .backendsDiffer)),
         ]
         for item in cases {
@@ -192,17 +192,17 @@ let twoPools = config("""
     @Test func localServicesShareOnlyWithTheSameBackends() {
         var allocator = Allocator(configuration: pool)
         _ = allocator.allocate(request("a", ips: ["198.51.100.2"], share: "k", backend: "app=web"))
-        #expect(allocator.allocate(request("b", ips: ["198.51.100.2"], share: "k", ports: [ServicePort(443)], backend: "app=web")).ips == ["198.51.100.2"])
-        #expect(allocator.allocate(request("c", ips: ["198.51.100.2"], share: "k", ports: [ServicePort(8080)], backend: "app=db")).failure?.reason == "IncompatibleSharing")
+        #expect(allocator.allocate(request("b", ips: ["198.51.100.2"], share: "k", ports: [TransportPort(443)], backend: "app=web")).ips == ["198.51.100.2"])
+        #expect(allocator.allocate(request("c", ips: ["198.51.100.2"], share: "k", ports: [TransportPort(8080)], backend: "app=db")).failure?.reason == "IncompatibleSharing")
     }
 
     @Test func automaticAllocationJoinsACompatibleSharedIP() {
         var allocator = Allocator(configuration: pool)
         #expect(allocator.allocate(request("plain")).ips == ["198.51.100.0"])
-        #expect(allocator.allocate(request("dns-tcp", share: "dns", ports: [ServicePort(53, .tcp)])).ips == ["198.51.100.1"])
-        #expect(allocator.allocate(request("dns-udp", share: "dns", ports: [ServicePort(53, .udp)])).ips == ["198.51.100.1"])
+        #expect(allocator.allocate(request("dns-tcp", share: "dns", ports: [TransportPort(53, .tcp)])).ips == ["198.51.100.1"])
+        #expect(allocator.allocate(request("dns-udp", share: "dns", ports: [TransportPort(53, .udp)])).ips == ["198.51.100.1"])
         // A clash sends the third one to a free address.
-        #expect(allocator.allocate(request("dns-udp-2", share: "dns", ports: [ServicePort(53, .udp)])).ips == ["198.51.100.2"])
+        #expect(allocator.allocate(request("dns-udp-2", share: "dns", ports: [TransportPort(53, .udp)])).ips == ["198.51.100.2"])
         #expect(allocator.usage.first?.inUse == 3)
         // The shared IP stays held until its last holder goes.
         allocator.release(ServiceKey(namespace: "default", name: "dns-tcp"))
@@ -267,8 +267,8 @@ let twoPools = config("""
         #expect(allocator.allocate(request("b")).ips == ["198.51.100.2"])
         allocator.release(ServiceKey(namespace: "default", name: "a"))
         // b is asked again (a resync): it keeps .2 although .1 is now lower and free.
-        #expect(allocator.allocate(request("b", ports: [ServicePort(8080)])).ips == ["198.51.100.2"])
-        #expect(allocator.assignment(for: ServiceKey(namespace: "default", name: "b"))?.request.ports == [ServicePort(8080)])
+        #expect(allocator.allocate(request("b", ports: [TransportPort(8080)])).ips == ["198.51.100.2"])
+        #expect(allocator.assignment(for: ServiceKey(namespace: "default", name: "b"))?.request.ports == [TransportPort(8080)])
     }
 
     @Test func aNewUIDIsANewService() {

@@ -70,14 +70,14 @@ let prodOnly = config("""
 
     @Test func aSharingKeyDoesNotCrossNamespaces() {
         var allocator = Allocator(configuration: open)
-        #expect(allocator.allocate(request("web", namespace: "prod", ips: ["203.0.113.11"], share: "k", ports: [ServicePort(80)])).ips == ["203.0.113.11"])
+        #expect(allocator.allocate(request("web", namespace: "prod", ips: ["203.0.113.11"], share: "k", ports: [TransportPort(80)])).ips == ["203.0.113.11"])
         // Same key, other ports, naming the IP: refused.
-        let byIP = allocator.allocate(request("x", namespace: "evil", ips: ["203.0.113.11"], share: "k", ports: [ServicePort(443)]))
+        let byIP = allocator.allocate(request("x", namespace: "evil", ips: ["203.0.113.11"], share: "k", ports: [TransportPort(443)]))
         #expect(byIP.failure == .incompatibleSharing(ip("203.0.113.11"), with: [ServiceKey(namespace: "prod", name: "web")], reason: .otherNamespace("prod")))
         // Same key, automatic choice: a fresh IP, never prod's.
-        #expect(allocator.allocate(request("y", namespace: "evil", share: "k", ports: [ServicePort(8080)])).ips == ["203.0.113.10"])
+        #expect(allocator.allocate(request("y", namespace: "evil", share: "k", ports: [TransportPort(8080)])).ips == ["203.0.113.10"])
         // The same namespace still shares.
-        #expect(allocator.allocate(request("api", namespace: "prod", ips: ["203.0.113.11"], share: "k", ports: [ServicePort(443)])).ips == ["203.0.113.11"])
+        #expect(allocator.allocate(request("api", namespace: "prod", ips: ["203.0.113.11"], share: "k", ports: [TransportPort(443)])).ips == ["203.0.113.11"])
     }
 
     @Test func aPoolNamingBothNamespacesAllowsThemToShare() {
@@ -87,13 +87,13 @@ let prodOnly = config("""
             """)
         var allocator = Allocator(configuration: both)
         #expect(allocator.allocate(request("web", namespace: "prod", ips: ["203.0.113.11"], share: "k")).ips == ["203.0.113.11"])
-        #expect(allocator.allocate(request("web", namespace: "staging", ips: ["203.0.113.11"], share: "k", ports: [ServicePort(443)])).ips == ["203.0.113.11"])
-        #expect(allocator.allocate(request("x", namespace: "evil", ips: ["203.0.113.11"], share: "k", ports: [ServicePort(8443)])).failure == .poolNotAllowed(pool: "shared"))
+        #expect(allocator.allocate(request("web", namespace: "staging", ips: ["203.0.113.11"], share: "k", ports: [TransportPort(443)])).ips == ["203.0.113.11"])
+        #expect(allocator.allocate(request("x", namespace: "evil", ips: ["203.0.113.11"], share: "k", ports: [TransportPort(8443)])).failure == .poolNotAllowed(pool: "shared"))
     }
 
     @Test func adoptionDoesNotLetAnotherNamespaceOntoASharedIP() {
         var allocator = Allocator(configuration: open)
         #expect(allocator.adopt(request("web", namespace: "prod", share: "k"), ips: [ip("203.0.113.11")]).ips == ["203.0.113.11"])
-        #expect(allocator.adopt(request("x", namespace: "evil", share: "k", ports: [ServicePort(443)]), ips: [ip("203.0.113.11")]).failure?.reason == "IncompatibleSharing")
+        #expect(allocator.adopt(request("x", namespace: "evil", share: "k", ports: [TransportPort(443)]), ips: [ip("203.0.113.11")]).failure?.reason == "IncompatibleSharing")
     }
 }

@@ -2,7 +2,7 @@ import LinkWire
 import NetPrimitives
 import Testing
 
-/// Announcement frames per answered interface, and the plan as `Responder.decide` takes it.
+/// LinkAnnouncement frames per answered interface, and the plan as `Responder.decide` takes it.
 struct AnnouncementPlanTests {
     static let interfaces = [
         InterfaceInfo(name: "eth0", mac: MACAddress("02:00:00:00:00:01")!, addresses: [IPPrefix("192.0.2.0/25")!, IPPrefix("2001:db8::/64")!]),
@@ -13,13 +13,13 @@ struct AnnouncementPlanTests {
     @Test func framesPerInterfaceWithItsMAC() {
         let vip = IPAddress("203.0.113.5")!
         let plan: [IPAddress: Set<String>] = [vip: ["eth1", "eth0"]]
-        let frames = Announcement.frames(for: vip, plan: plan, interfaces: Self.interfaces)
+        let frames = LinkAnnouncement.frames(for: vip, plan: plan, interfaces: Self.interfaces)
         #expect(frames.map(\.interface) == ["eth0", "eth0", "eth1", "eth1"])
         #expect(frames.map(\.frame.ethernet.source) == [Self.interfaces[0].mac, Self.interfaces[0].mac, Self.interfaces[1].mac, Self.interfaces[1].mac])
-        #expect(Announcement.frames(for: IPAddress("203.0.113.6")!, plan: plan, interfaces: Self.interfaces).isEmpty)
+        #expect(LinkAnnouncement.frames(for: IPAddress("203.0.113.6")!, plan: plan, interfaces: Self.interfaces).isEmpty)
         let v6 = IPAddress("2001:db8::100")!
-        let na = Announcement.frames(for: v6, plan: [v6: ["eth0"]], interfaces: Self.interfaces)
-        #expect(na.count == 1 && na.first?.frame == Announcement.unsolicitedNA(address: IPv6Address("2001:db8::100")!, mac: Self.interfaces[0].mac))
+        let na = LinkAnnouncement.frames(for: v6, plan: [v6: ["eth0"]], interfaces: Self.interfaces)
+        #expect(na.count == 1 && na.first?.frame == LinkAnnouncement.unsolicitedNA(address: IPv6Address("2001:db8::100")!, mac: Self.interfaces[0].mac))
     }
 
     /// The interface selection feeds the responder: an ARP request for the VIP arriving on a

@@ -47,12 +47,12 @@ struct KernelComparisonTests {
     }
 
     @Test func unsolicitedNAIsByteIdenticalToTheKernels() throws {
-        let frame = Announcement.unsolicitedNA(address: Fixture.nodeV6New, mac: Fixture.nodeMAC)
+        let frame = LinkAnnouncement.unsolicitedNA(address: Fixture.nodeV6New, mac: Fixture.nodeMAC)
         #expect(frame.bytes == (try Fixture.bytes("na-unsolicited-kernel")))
     }
 
     @Test func gratuitousARPRequestIsByteIdenticalToTheKernels() throws {
-        let frame = Announcement.gratuitousARP(.request, address: Fixture.nodeV4, mac: Fixture.nodeMAC)
+        let frame = LinkAnnouncement.gratuitousARP(.request, address: Fixture.nodeV4, mac: Fixture.nodeMAC)
         #expect(frame.bytes == (try Fixture.bytes("garp-request-kernel")))
     }
 
@@ -60,7 +60,7 @@ struct KernelComparisonTests {
     /// §4.6 (and IronLB) use the sender's own. Everything else matches.
     @Test(arguments: [(nil, "garp-reply-arping"), (VLANTag(id: 100), "vlan-garp-reply-arping")] as [(VLANTag?, String)])
     func gratuitousARPReplyMatchesArpingsButForTheTargetHardwareAddress(_ vlan: VLANTag?, _ file: String) throws {
-        let ours = Announcement.gratuitousARP(.reply, address: Fixture.nodeV4, mac: Fixture.nodeMAC, vlan: vlan)
+        let ours = LinkAnnouncement.gratuitousARP(.reply, address: Fixture.nodeV4, mac: Fixture.nodeMAC, vlan: vlan)
         var theirs = try LinkFrame(decoding: Fixture.bytes(file))
         guard case .arp(var arp) = theirs.packet else {
             Issue.record("not ARP")
@@ -74,7 +74,7 @@ struct KernelComparisonTests {
     }
 
     @Test func announcementFramesPerFamily() {
-        let v4 = Announcement.frames(for: .v4(Fixture.nodeV4), mac: Fixture.nodeMAC)
+        let v4 = LinkAnnouncement.frames(for: .v4(Fixture.nodeV4), mac: Fixture.nodeMAC)
         #expect(v4.count == 2)
         #expect(v4.map { frame -> ARPOperation? in
             if case .arp(let arp) = frame.packet { return arp.operation }
@@ -84,15 +84,15 @@ struct KernelComparisonTests {
             if case .arp(let arp) = frame.packet { return arp.isAnnouncement && frame.ethernet.destination.isBroadcast }
             return false
         })
-        let v6 = Announcement.frames(for: .v6(Fixture.nodeV6), mac: Fixture.nodeMAC, vlan: VLANTag(id: 7, priority: 5))
-        #expect(v6 == [Announcement.unsolicitedNA(address: Fixture.nodeV6, mac: Fixture.nodeMAC, vlan: VLANTag(id: 7, priority: 5))])
+        let v6 = LinkAnnouncement.frames(for: .v6(Fixture.nodeV6), mac: Fixture.nodeMAC, vlan: VLANTag(id: 7, priority: 5))
+        #expect(v6 == [LinkAnnouncement.unsolicitedNA(address: Fixture.nodeV6, mac: Fixture.nodeMAC, vlan: VLANTag(id: 7, priority: 5))])
         #expect(v6.first?.ethernet.vlan?.tci == 0xa007)
     }
 
     /// Generated frames decode back to themselves (the encoder and decoder agree).
     @Test func generatedFramesRoundTrip() throws {
-        var frames = Announcement.frames(for: .v4(Fixture.nodeV4), mac: Fixture.nodeMAC, vlan: VLANTag(id: 4095, priority: 7, dropEligible: true))
-        frames += Announcement.frames(for: .v6(Fixture.nodeV6), mac: Fixture.nodeMAC)
+        var frames = LinkAnnouncement.frames(for: .v4(Fixture.nodeV4), mac: Fixture.nodeMAC, vlan: VLANTag(id: 4095, priority: 7, dropEligible: true))
+        frames += LinkAnnouncement.frames(for: .v6(Fixture.nodeV6), mac: Fixture.nodeMAC)
         for file in Fixture.all {
             if case .reply(let reply) = Responder.decide(try Fixture.buffer(file), arrivedOn: Fixture.node, owned: Fixture.owned) {
                 frames.append(reply)

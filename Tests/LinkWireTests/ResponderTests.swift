@@ -167,7 +167,7 @@ struct ResponderTests {
     /// RFC 4861 §7.2.4: a DAD probe is answered to all-nodes with Solicited clear.
     @Test func dadProbeIsAnsweredToAllNodes() throws {
         let frame = try Self.reply(try Self.f("ns-dad-kernel"), on: Self.otherHost)
-        #expect(frame == Announcement.unsolicitedNA(address: Fixture.nodeV6New, mac: MACAddress("02:00:00:00:03:03")!))
+        #expect(frame == LinkAnnouncement.unsolicitedNA(address: Fixture.nodeV6New, mac: MACAddress("02:00:00:00:03:03")!))
     }
 
     @Test func taggedRequestIsAnsweredWithTheSameTag() throws {

@@ -139,7 +139,7 @@ struct ResponderNetnsTests {
         hopLimit[21] = 64
         var checksum = ns
         checksum[57] ^= 0x55
-        let arp = Announcement.gratuitousARP(.request, address: IPv4Address("192.0.2.10")!, mac: client).bytes
+        let arp = LinkAnnouncement.gratuitousARP(.request, address: IPv4Address("192.0.2.10")!, mac: client).bytes
         return [("ns-hop-limit-64", hopLimit), ("ns-bad-checksum", checksum), ("arp-truncated", Array(arp.prefix(30)))]
     }
 }

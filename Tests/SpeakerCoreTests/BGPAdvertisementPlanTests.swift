@@ -1,4 +1,5 @@
 import Testing
+import BGPWire
 import LBConfig
 import NetPrimitives
 @testable import LBCore
@@ -50,10 +51,10 @@ private func config(_ yaml: String) -> Configuration { try! ConfigParser.parseCo
 
     @Test func prefixesAggregatesAndAttributes() {
         let services = [
-            AnnouncedService(key: key("web"), ips: [ip("203.0.113.7"), ip("2001:db8::7")]),
-            AnnouncedService(key: key("api"), ips: [ip("203.0.113.9")]),
-            AnnouncedService(key: key("l2"), ips: [ip("192.0.2.130")]),          // layer2 pool: not via BGP
-            AnnouncedService(key: key("b"), ips: [ip("198.51.100.3")]),          // pool for rack b only
+            SpeakerService(key: key("web"), ips: [ip("203.0.113.7"), ip("2001:db8::7")]),
+            SpeakerService(key: key("api"), ips: [ip("203.0.113.9")]),
+            SpeakerService(key: key("l2"), ips: [ip("192.0.2.130")]),          // layer2 pool: not via BGP
+            SpeakerService(key: key("b"), ips: [ip("198.51.100.3")]),          // pool for rack b only
         ]
         let plan = BGPAdvertisementPlan.routes(for: NodeState(name: "n1", labels: ["rack": "a"]), configuration: configuration, services: services)
         let expected = [
@@ -68,26 +69,18 @@ private func config(_ yaml: String) -> Configuration { try! ConfigParser.parseCo
         #expect(describe(rackB)["192.0.2.1"]?.contains("198.51.100.3/32  lp=-") == true)
     }
 
-    @Test func localPolicyAnnouncesOnlyWhereEndpointsAre() {
-        let services = [AnnouncedService(key: key("web"), ips: [ip("203.0.113.7")], localTrafficPolicy: true, endpointNodes: ["n2"])]
-        let here = BGPAdvertisementPlan.routes(for: NodeState(name: "n1"), configuration: configuration, services: services)
-        #expect(describe(here) == ["192.0.2.1": []])
-        let there = BGPAdvertisementPlan.routes(for: NodeState(name: "n2"), configuration: configuration, services: services)
-        #expect(describe(there)["192.0.2.1"]?.count == 2)
-    }
-
     @Test(arguments: [
         NodeState(name: "n1", labels: [NodeState.excludeLabel: ""]),
         NodeState(name: "n1", networkUnavailable: true),
     ])
     func excludedNodesKeepSessionsButAnnounceNothing(node: NodeState) {
-        let plan = BGPAdvertisementPlan.routes(for: node, configuration: configuration, services: [AnnouncedService(key: key("web"), ips: [ip("203.0.113.7")])])
+        let plan = BGPAdvertisementPlan.routes(for: node, configuration: configuration, services: [SpeakerService(key: key("web"), ips: [ip("203.0.113.7")])])
         #expect(describe(plan) == ["192.0.2.1": []])
     }
 
     @Test func aggregatesOfSeveralAdvertisementsMerge() {
-        let merged = RouteAttributes(communities: [.standard(1)], localPref: 100).merged(with: RouteAttributes(communities: [.standard(2), .standard(1)], localPref: 200))
-        #expect(merged == RouteAttributes(communities: [.standard(1), .standard(2)], localPref: 200))
+        let merged = RouteAttributes(communities: [.standard(BGPCommunity(rawValue: 1))], localPref: 100).merged(with: RouteAttributes(communities: [.standard(BGPCommunity(rawValue: 2)), .standard(BGPCommunity(rawValue: 1))], localPref: 200))
+        #expect(merged == RouteAttributes(communities: [.standard(BGPCommunity(rawValue: 1)), .standard(BGPCommunity(rawValue: 2))], localPref: 200))
         #expect(RouteAttributes(localPref: nil).merged(with: RouteAttributes(localPref: 5)).localPref == 5)
     }
 }

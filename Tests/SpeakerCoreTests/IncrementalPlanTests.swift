@@ -1,4 +1,5 @@
 import L2Ownership
+import KubeModel
 import LBConfig
 import LBCore
 import NetPrimitives
@@ -48,12 +49,11 @@ struct IncrementalPlanTests {
         guard let config, let me = nodes[name] else { return plan }
         let servable = ours.filter { endpoints[$0.key]?.anyUsable == true }
         let announced = servable.filter { !$0.localTrafficPolicy || endpoints[$0.key]?.nodes.contains(name) == true }
-            .map { AnnouncedService(key: $0.key, ips: $0.ips, localTrafficPolicy: $0.localTrafficPolicy, endpointNodes: endpoints[$0.key]?.nodes ?? []) }
         plan.bgp = BGPAdvertisementPlan.routes(for: me, configuration: config, services: announced)
         let peerCount = plan.bgp.count
         var ways: [ServiceKey: [Announcement]] = [:]
         if me.mayAnnounce && peerCount > 0 {
-            for service in announced where service.hasEndpoint(on: name) {
+            for service in announced {
                 let ips = service.ips.filter { ip in
                     config.pools.first { $0.contains(ip) }.map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, me.labels) } ?? false
                 }

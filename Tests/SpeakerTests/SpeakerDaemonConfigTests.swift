@@ -1,5 +1,5 @@
 import Foundation
-import ControllerCore
+import Announcements
 import LBCore
 import Logging
 import NIOPosix
@@ -13,7 +13,7 @@ import TestSupport
 import Testing
 
 /// Issue #14: a speaker reports a refused configuration as the controller does, with the same
-/// Event (`ControllerEvent.configurationRefused`): on the metallb.io object the first error
+/// Event (`RecordedEvent.configurationRefused`): on the metallb.io object the first error
 /// names, else on the speaker's config ConfigMap; `ironlb_config_stale` is 1 meanwhile and the
 /// last good configuration stays.
 /// Waits are long (300 s): in the parallel phase, CPU-bound simulation tests can hold the

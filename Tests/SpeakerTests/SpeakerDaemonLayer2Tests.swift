@@ -11,7 +11,7 @@ import SpeakerCore
 import Synchronization
 import TestSupport
 import Testing
-import ControllerCore
+import Announcements
 
 /// The speaker daemon's layer 2 edge with a scripted API and a recording data plane: what it
 /// hands the data plane, in what order. Real time, short Lease timings, bounded waits.
@@ -51,8 +51,8 @@ struct SpeakerDaemonLayer2Tests {
 
         func breakLease(node: String, resourceVersion: String) async -> Bool { false }
         /// The Events the daemon asked to record, in order.
-        let events = Mutex<[ControllerEvent]>([])
-        func record(_ event: ControllerEvent) async { events.withLock { $0.append(event) } }
+        let events = Mutex<[RecordedEvent]>([])
+        func record(_ event: RecordedEvent) async { events.withLock { $0.append(event) } }
         func publishReport(_ report: [ServiceKey: String], node: String) async -> Bool { true }
     }
 

@@ -22,7 +22,7 @@ let configuration: Configuration = {
 }()
 
 func request(_ n: Int) -> AllocationRequest {
-    AllocationRequest(service: ServiceKey(namespace: "bench", name: "svc-\(n)"), uid: "uid-\(n)", ports: [ServicePort(80)])
+    AllocationRequest(service: ServiceKey(namespace: "bench", name: "svc-\(n)"), uid: "uid-\(n)", ports: [TransportPort(80)])
 }
 
 struct Result { var allocations = 0; var releases = 0; var seconds = 0.0; var allocationSeconds = 0.0; var releaseSeconds = 0.0 }

@@ -5,6 +5,7 @@
 // bytes up to its Length (when Length covers exactly its sections) and decodes again to the same packet; and a session in each state
 // must accept or drop it without trapping. `Tests/BFDTests` replays the kept corpus
 // (fuzz/corpus/bfd) through the same checks.
+import FuzzSupport
 import BFD
 import NIOCore
 
@@ -61,18 +62,7 @@ public func fuzzBFDPacket(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links executables with `main` aliased to `<Module>_main`, which hides libFuzzer's
-// own `main`; hand control to libFuzzer's driver from there (as FuzzBGPMessage does).
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzBFDPacket_main")
-public func fuzzBFDPacketMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv) { data, size in fuzzBFDPacket(data, size) }
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runLibFuzzer(argc, argv) { data, size in fuzzBFDPacket(data, size) }
 }

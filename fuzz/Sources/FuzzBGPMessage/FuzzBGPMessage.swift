@@ -4,11 +4,12 @@
 // with 2-octet ones and extended messages. The decoder must never trap, must leave the
 // buffer untouched when it throws or needs more bytes, and whatever it decodes must
 // re-encode to bytes that decode to the same message.
+import FuzzSupport
 import BGPWire
 import NIOCore
 
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzBGPMessage(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+public func fuzzBGPMessage(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: start, count: count)
     for options in [BGPCodecOptions(fourOctetASN: true), BGPCodecOptions(fourOctetASN: false, extendedMessages: true)] {
         var buffer = ByteBuffer(bytes: bytes)
@@ -54,18 +55,7 @@ private func checkRoundTrip(_ message: BGPMessage, options: BGPCodecOptions) {
     }
 }
 
-// SwiftPM links executables with `main` aliased to `<Module>_main`, which hides
-// libFuzzer's own `main`; hand control to libFuzzer's driver from there.
-@_silgen_name("LLVMFuzzerRunDriver")
-private func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzBGPMessage_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzBGPMessage(data, size) }
+    runLibFuzzer(argc, argv) { data, size in fuzzBGPMessage(data, size) }
 }

@@ -7,6 +7,7 @@
 // mutations reach every field table without having to rebuild the envelope. Besides "no trap, no sanitizer report" it checks that a field
 // read that fails or needs more bytes leaves the buffer untouched, that every error has a code,
 // and that a decoded object is a JSON object with its kind whose serialization parses back to it.
+import FuzzSupport
 import KubeModel
 import KubeServerModel
 import NIOCore
@@ -69,18 +70,7 @@ public func fuzzKubeProtobuf(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     return 0
 }
 
-// SwiftPM links executables with `main` aliased to `<Module>_main`, which hides libFuzzer's
-// own `main`; hand control to libFuzzer's driver from there (as FuzzBGPMessage does).
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzKubeProtobuf_main")
-public func fuzzKubeProtobufMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv) { data, size in fuzzKubeProtobuf(data, size) }
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runLibFuzzer(argc, argv) { data, size in fuzzKubeProtobuf(data, size) }
 }

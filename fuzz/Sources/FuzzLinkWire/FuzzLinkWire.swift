@@ -4,6 +4,7 @@
 // back to the same bytes (up to the two spellings of a zero checksum) and decode again to
 // the same frame; and give a responder decision whose reply, if any, round-trips too.
 // `Tests/LinkWireTests` replays the kept corpus (fuzz/corpus/linkwire) through the same checks.
+import FuzzSupport
 import LinkWire
 import NIOCore
 import NetPrimitives
@@ -53,18 +54,7 @@ public func fuzzLinkWire(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links executables with `main` aliased to `<Module>_main`, which hides libFuzzer's
-// own `main`; hand control to libFuzzer's driver from there (as FuzzBGPMessage does).
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzLinkWire_main")
-public func fuzzLinkWireMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv) { data, size in fuzzLinkWire(data, size) }
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runLibFuzzer(argc, argv) { data, size in fuzzLinkWire(data, size) }
 }

@@ -69,13 +69,13 @@ public struct LabelSelector: Equatable, Hashable, Sendable {
             : "label value \"\(value)\" is not valid (at most 63 characters: letters, digits, '-', '_', '.', alphanumeric at both ends)"
     }
 
-    static func isLabelName(_ name: Substring) -> Bool {
+    public static func isLabelName(_ name: Substring) -> Bool {
         guard !name.isEmpty, name.utf8.count <= 63, let first = name.utf8.first, let last = name.utf8.last,
               isAlphanumeric(first), isAlphanumeric(last) else { return false }
         return name.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 
-    static func isDNSLabel(_ label: Substring) -> Bool {
+    public static func isDNSLabel(_ label: Substring) -> Bool {
         guard !label.isEmpty, label.utf8.count <= 63, let first = label.utf8.first, let last = label.utf8.last,
               isLowerAlphanumeric(first), isLowerAlphanumeric(last) else { return false }
         return label.utf8.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }

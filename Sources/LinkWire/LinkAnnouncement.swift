@@ -1,7 +1,7 @@
 import NetPrimitives
 
 /// The frames a new owner sends to move neighbours' caches to its MAC.
-public enum Announcement {
+public enum LinkAnnouncement {
     /// The two forms of gratuitous ARP. IronLB sends both on takeover: the request form is
     /// what RFC 5227 specifies and Linux sends itself; some routers update only on replies.
     public enum ARPForm: Hashable, Sendable, CaseIterable {
@@ -54,7 +54,7 @@ public enum Announcement {
     }
 }
 
-extension Announcement {
+extension LinkAnnouncement {
     /// The announcement frames for `address` on each interface it is answered on (`plan`:
     /// VIP → interface names), with that interface's MAC, in interface-name order.
     public static func frames(for address: IPAddress, plan: [IPAddress: Set<String>], interfaces: [InterfaceInfo]) -> [(interface: String, frame: LinkFrame)] {

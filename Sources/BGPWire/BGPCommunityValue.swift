@@ -1,8 +1,8 @@
-/// A BGP community: standard (RFC 1997, `AS:value`, two 16-bit halves) or large
-/// (RFC 8092, `large:global:local1:local2`, three 32-bit parts).
-public enum BGPCommunity: Hashable, Comparable, Sendable, CustomStringConvertible {
-    case standard(UInt32)
-    case large(globalAdministrator: UInt32, localData1: UInt32, localData2: UInt32)
+/// A community as configuration spells it (MetalLB's syntax): standard (RFC 1997, `AS:value`,
+/// two 16-bit halves) or large (RFC 8092, `large:global:local1:local2`, three 32-bit parts).
+public enum BGPCommunityValue: Hashable, Comparable, Sendable, CustomStringConvertible {
+    case standard(BGPCommunity)
+    case large(BGPLargeCommunity)
 
     public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case syntax
@@ -28,7 +28,7 @@ public enum BGPCommunity: Hashable, Comparable, Sendable, CustomStringConvertibl
                 guard let value = UInt32(field) else { throw .partOutOfRange(String(field)) }
                 parts.append(value)
             }
-            self = .large(globalAdministrator: parts[0], localData1: parts[1], localData2: parts[2])
+            self = .large(BGPLargeCommunity(parts[0], parts[1], parts[2]))
             return
         }
         guard fields.count == 2, Self.isDecimal(fields[0]), Self.isDecimal(fields[1]) else { throw .syntax }
@@ -37,7 +37,7 @@ public enum BGPCommunity: Hashable, Comparable, Sendable, CustomStringConvertibl
             guard let value = UInt16(field) else { throw .halfOutOfRange(String(field)) }
             halves.append(UInt32(value))
         }
-        self = .standard(halves[0] << 16 | halves[1])
+        self = .standard(BGPCommunity(rawValue: halves[0] << 16 | halves[1]))
     }
 
     private static func isDecimal(_ text: Substring) -> Bool {
@@ -46,13 +46,23 @@ public enum BGPCommunity: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case .standard(let value): return "\(value >> 16):\(value & 0xffff)"
-        case .large(let a, let b, let c): return "large:\(a):\(b):\(c)"
+        case .standard(let community): return community.description
+        case .large(let community): return "large:\(community)"
         }
     }
 
     public var isLarge: Bool {
         if case .large = self { return true }
         return false
+    }
+}
+
+extension BGPCommunity: Comparable {
+    public static func < (lhs: BGPCommunity, rhs: BGPCommunity) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+extension BGPLargeCommunity: Comparable {
+    public static func < (lhs: BGPLargeCommunity, rhs: BGPLargeCommunity) -> Bool {
+        (lhs.globalAdministrator, lhs.localData1, lhs.localData2) < (rhs.globalAdministrator, rhs.localData1, rhs.localData2)
     }
 }
