@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # IronLB's image: one `ironlb` binary (controller and speaker are its subcommands), built in
-# release mode with the Swift standard library, FoundationEssentials and libyaml linked statically, on a minimal
+# release mode with the Swift standard library, FoundationEssentials and libyaml linked statically
+# and without the lab (`--disable-default-traits`, as scripts/build-release), on a minimal
 # Debian runtime, running as the unprivileged user 65532.
 #
 #   docker build -t registry.example/ironlb:0.1.0 .
@@ -21,8 +22,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends libyaml-dev && 
 COPY Package.swift ./
 RUN swift package resolve
 COPY . .
-RUN swift build -c release --static-swift-stdlib --product ironlb \
- && install -D -s -m 0755 "$(swift build -c release --show-bin-path)/ironlb" /out/ironlb \
+# The flags of scripts/build-release: no lab and no KubeSim in the image (docs/design/lean-binary.md).
+RUN swift build -c release --static-swift-stdlib --product ironlb --disable-default-traits \
+ && install -D -s -m 0755 "$(swift build -c release --static-swift-stdlib --product ironlb --disable-default-traits --show-bin-path)/ironlb" /out/ironlb \
  && /out/ironlb --version
 
 FROM ${RUNTIME_IMAGE}

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 //
 // IronLB: a bare-metal load balancer for Kubernetes.
 // Targets: see docs/architecture.md (the map of targets and decisions). Pure targets import only the
@@ -18,6 +18,12 @@ let package = Package(
         .library(name: "KubeServerModel", targets: ["KubeServerModel"]),
         .library(name: "LBConfig", targets: ["LBConfig"]),
         .library(name: "BFD", targets: ["BFD"]),
+    ],
+    // `Lab` (on by default): `ironlb lab` and `ironlb kubesim`. The production build turns it off
+    // (`scripts/build-release`: --disable-default-traits) and links no KubeSim (docs/design/lean-binary.md).
+    traits: [
+        .trait(name: "Lab", description: "ironlb lab and ironlb kubesim: KubeSim, the lab's network and views, in the ironlb binary"),
+        .default(enabledTraits: ["Lab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -113,7 +119,8 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "LBCore", "ControllerCore", "Announcements", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel",
+                "LBCore", "ControllerCore", "Announcements", "LBConfig", "NetPrimitives", "KubeClient", "KubeModel", "LeaderElection", "Observability",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -169,7 +176,7 @@ let package = Package(
             name: "Speaker",
             dependencies: [
                 "SpeakerCore", "L2Ownership", "LBCore", "LBConfig", "NetPrimitives", "BGPTransport", "BGPSession", "BGPWire", "BFD", "BFDTransport",
-                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements",
+                "KubeClient", "KubeModel", "PacketIO", "LinkWire", "Announcements", "Observability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -181,7 +188,21 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "KubeSim", "Observability", "YAML",
+                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "Observability", "YAML",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The lab: `ironlb lab` (KubeSim, a controller, speakers, a route collector) and `ironlb kubesim`.
+        .target(
+            name: "IronLBLab",
+            dependencies: [
+                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "Controller", "Speaker", "SpeakerCore", "BGPTransport",
+                "KubeClient", "KubeModel", "KubeSim", "Observability", "NetworkLab", "YAML",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -192,7 +213,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "ironlb",
-            dependencies: ["IronLBCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "IronLBCLI", .target(name: "IronLBLab", condition: .when(traits: ["Lab"])),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         // Benchmarks (run by bench/run, never by the test suite).
@@ -242,8 +266,10 @@ let package = Package(
             path: "bench/controller"
         ),
 
+        // Network namespaces, bridges and short commands: the lab's network and the tests'.
+        .target(name: "NetworkLab"),
         // Test support: prerequisite gating, network namespaces, processes.
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: ["NetworkLab"]),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
@@ -273,7 +299,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "TestSupport", "BGPSession", "BGPWire", "NetPrimitives"]),
+        .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "IronLBLab", "TestSupport", "BGPSession", "BGPWire", "NetPrimitives"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: [

@@ -69,46 +69,23 @@ public struct ControllerCommand: AsyncParsableCommand {
         let logger = Logger(label: "ironlb.controller")
         let identity = identity ?? Environment.value("POD_NAME") ?? "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8))"
         let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), logger: Logger(label: "ironlb.kubeclient"))
-        let registry = PrometheusCollectorRegistry()
         let settings = ControllerCore.Settings(
             loadBalancerClass: common.lbClass, configNamespace: common.configNamespace, configName: common.configName, readsMetalLBResources: metallbResources
         )
-
-        let api = KubeControllerAPI(client: client, settings: settings, instance: identity, logger: logger)
-        var services: [any Service] = [api]
-        // The speakers' probe key, made once per cluster by whichever replica gets there first.
-        let probeKeySecret = probeKeySecretName.map {
-            ProbeKeySecretService(client: client, namespace: common.configNamespace, name: $0, retryDelay: RetryDelays.kubernetes, logger: logger)
-        }
-        let leadership: any LeadershipSource
-        if leaderElect {
-            let elector = try LeaderElector(
-                client: client, namespace: common.configNamespace, name: leaseName,
-                config: LeaderElectionConfig(identity: identity, leaseDuration: leaseDuration.duration, renewDeadline: renewDeadline.duration, retryPeriod: retryPeriod.duration)
-            )
-            services.append(ElectionService(elector: elector))
-            leadership = LeaseLeadership(elector: elector)
-        } else {
-            leadership = AlwaysLeader()
-        }
-        let controller = ControllerService(
-            api: api, leadership: leadership, settings: settings, registry: registry, logger: logger,
-            retryDelay: RetryDelays.kubernetes
-        )
-        services.append(controller)
-        services.append(ObservabilityServer(
-            host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,
-            readiness: { controller.notReadyReason() }
-        ))
+        let election = leaderElect ? (
+            leaseName: leaseName,
+            config: LeaderElectionConfig(identity: identity, leaseDuration: leaseDuration.duration, renewDeadline: renewDeadline.duration, retryPeriod: retryPeriod.duration)
+        ) : nil
+        let process = try ControllerProcess(client: client, options: .init(
+            settings: settings, identity: identity, election: election, probeKeySecretName: probeKeySecretName,
+            metricsHost: metricsAddress.host, metricsPort: metricsAddress.port
+        ), logger: logger)
         logger.info("starting", metadata: [
             "lb.identity": "\(identity)", "lb.config": "\(common.configNamespace)/\(common.configName)",
             "lb.class": "\(common.lbClass ?? "<none>")", "lb.leader-elect": "\(leaderElect)",
         ])
-        // Shutdown runs in reverse: stop serving, stop writing, release the Lease, stop watching.
-        var parts = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        if let probeKeySecret { parts.insert(.init(service: probeKeySecret, successTerminationBehavior: .ignore), at: 1) }
         var configuration = ServiceGroupConfiguration(
-            services: parts,
+            services: process.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -117,25 +94,6 @@ public struct ControllerCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: configuration)
         try await group.run()
         try? await client.shutdown()
-    }
-}
-
-/// Runs a Lease election as a ServiceLifecycle service; shutdown cancels it, which releases the Lease.
-struct ElectionService: Service {
-    let elector: LeaderElector
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await elector.run() }
-    }
-}
-
-enum RetryDelays {
-    /// client-go's backoff for failed writes: 0.8 s doubling to 30 s, jittered.
-    static let kubernetes: @Sendable (Int) -> Duration = { attempt in
-        var backoff = Backoff()
-        var delay = Duration.zero
-        for _ in 0..<max(1, min(attempt, 12)) { delay = backoff.next(random: Double.random(in: 0..<1), now: .zero) }
-        return delay
     }
 }
 

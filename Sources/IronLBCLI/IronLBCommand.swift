@@ -2,16 +2,18 @@
 // them up front and hands over to the library that does the work.
 import ArgumentParser
 
-public struct IronLBCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "ironlb",
-        abstract: "A bare-metal load balancer for Kubernetes Services of type LoadBalancer.",
-        discussion: "Reads MetalLB's ConfigMap format and annotations.",
-        version: IronLBVersion.current,
-        subcommands: [LabCommand.self, ConfigCommand.self, ControllerCommand.self, SpeakerCommand.self, KubeSimCommand.self, BGPCommand.self]
-    )
-
-    public init() {}
+// The lab's subcommands (`lab`, `kubesim`) live in IronLBLab, which the `ironlb` executable adds.
+public enum IronLBCommand {
+    /// The `ironlb` command with its subcommands: `lab` first, `kubesim` (when given) after `speaker`.
+    public static func configuration(lab: any ParsableCommand.Type, kubesim: (any ParsableCommand.Type)?) -> CommandConfiguration {
+        CommandConfiguration(
+            commandName: "ironlb",
+            abstract: "A bare-metal load balancer for Kubernetes Services of type LoadBalancer.",
+            discussion: "Reads MetalLB's ConfigMap format and annotations.",
+            version: IronLBVersion.current,
+            subcommands: [lab, ConfigCommand.self, ControllerCommand.self, SpeakerCommand.self] + (kubesim.map { [$0] } ?? []) + [BGPCommand.self]
+        )
+    }
 }
 
 public enum IronLBVersion {

@@ -100,11 +100,6 @@ public struct SpeakerCommand: AsyncParsableCommand {
         var logger = Logger(label: "ironlb.speaker")
         logger[metadataKey: "lb.node"] = "\(node)"
         let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), logger: Logger(label: "ironlb.kubeclient"))
-        let registry = PrometheusCollectorRegistry()
-        let api = KubeSpeakerAPI(
-            client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
-            leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources
-        )
         var probing: NodeSpeaker<ContinuousClock.Instant>.Probing?
         if let keyFile, FileManager.default.fileExists(atPath: keyFile) {
             probing = .init(
@@ -119,30 +114,14 @@ public struct SpeakerCommand: AsyncParsableCommand {
         let leaseTimings = timings(probing: probing != nil)
         // BGP sessions spread over these loops (one per core, at most 4).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
-        var dataPlane: PacketDataPlane?
-        if layer2 {
-            do {
-                dataPlane = try PacketDataPlane(registry: registry, logger: logger)
-            } catch {
-                logger.error("layer 2 disabled: cannot open packet sockets (the speaker needs CAP_NET_RAW)", metadata: ["lb.error": "\(error)"])
-            }
-        }
-        let daemon = SpeakerDaemon(
-            nodeName: node, api: api, dataPlane: dataPlane ?? NoLayer2DataPlane() as any Layer2DataPlane, eventLoops: group,
-            routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node), timings: leaseTimings,
-            probing: probing, configNamespace: common.configNamespace, configName: common.configName, registry: registry, logger: logger
-        )
-        let observability = ObservabilityServer(
-            host: metricsAddress.host, port: metricsAddress.port, registry: registry, logger: logger,
-            readiness: { daemon.notReadyReason() }, extraMetrics: { daemon.serviceMetrics() }
-        )
+        let process = SpeakerProcess(client: client, eventLoops: group, options: .init(
+            node: node, configNamespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
+            readsMetalLBResources: metallbResources, routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node),
+            timings: leaseTimings, probing: probing, layer2: layer2, metricsHost: metricsAddress.host, metricsPort: metricsAddress.port
+        ), logger: logger)
         logger.info("starting", metadata: ["lb.config": "\(common.configNamespace)/\(common.configName)", "lb.class": "\(common.lbClass ?? "<none>")"])
-        // Shutdown runs in reverse: stop serving, release the Lease and withdraw, stop watching.
-        var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api)]
-        if let dataPlane { parts.append(.init(service: dataPlane)) }
-        parts += [.init(service: daemon), .init(service: observability)]
         var configuration = ServiceGroupConfiguration(
-            services: parts,
+            services: process.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

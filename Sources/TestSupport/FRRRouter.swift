@@ -1,4 +1,5 @@
 import Foundation
+import NetworkLab
 
 /// FRR (zebra + bgpd) running in a namespace with its own sockets and config directory,
 /// stopped by PID.

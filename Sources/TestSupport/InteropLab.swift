@@ -1,4 +1,5 @@
 import Foundation
+import NetworkLab
 
 /// A small cluster in network namespaces for end-to-end tests and benchmarks: a bridge ("lan"),
 /// a control namespace (KubeSim and the controller at 192.0.2.100), a router namespace, and node
@@ -21,16 +22,13 @@ public final class InteropLab: @unchecked Sendable {
         lan = try NetworkNamespace(prefix: "e2e-lan")
         ctl = try NetworkNamespace(prefix: "e2e-ctl")
         rtr = try NetworkNamespace(prefix: "e2e-rtr")
-        try lan.check(["ip", "link", "add", "br0", "type", "bridge"])
-        try lan.check(["ip", "link", "set", "br0", "up"])
+        try lan.addBridge()
         try attach(ctl, port: "p-ctl", address: "192.0.2.100/24")
         try attach(rtr, port: "p-rtr", address: "192.0.2.1/24")
     }
 
     public func attach(_ namespace: NetworkNamespace, port: String, address: String) throws {
-        try lan.link(port, to: namespace, as: "eth0")
-        try lan.check(["ip", "link", "set", port, "master", "br0"])
-        try namespace.addAddress(address, to: "eth0")
+        try lan.attach(namespace, port: port, address: address)
     }
 
     public func addNode(_ name: String, address: String) throws {

@@ -2,6 +2,7 @@
 // network namespaces), network namespaces with veth links, managed child processes and
 // bounded polling. Only test targets and benchmarks depend on it.
 import Foundation
+import NetworkLab
 import Testing
 
 /// Something an integration test needs from the machine.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
-@testable import IronLBCLI
+@testable import IronLBLab
 
 /// The layer 2 lab's view, without root: parsing real `arping` output and deciding when every
 /// Service is answered by exactly one node.

@@ -1,30 +1,43 @@
 import Foundation
 
-/// A long-running child process (a router daemon, a speaker) owned by one test: output goes to
-/// files, and `stop()` kills it by PID (never by name: other tests run the same programs).
+/// A long-running child process (a router daemon, a speaker) owned by one test or by the lab:
+/// output goes to files, and `stop()` kills it by PID (never by name: other tests run the same
+/// programs).
 public final class ManagedProcess: @unchecked Sendable {
     public let argv: [String]
     public let stdoutPath: String
     public let stderrPath: String
     private let process = Process()
 
-    /// Starts `argv`, inside `namespace` when given.
-    public init(_ argv: [String], namespace: NetworkNamespace? = nil, environment: [String: String] = [:], logDirectory: String = NSTemporaryDirectory()) throws {
+    /// Starts `argv`, inside `namespace` when given, its output in two new files in `logDirectory`.
+    public convenience init(_ argv: [String], namespace: NetworkNamespace? = nil, environment: [String: String] = [:], logDirectory: String = NSTemporaryDirectory()) throws {
         let full = (namespace.map { ["ip", "netns", "exec", $0.name] } ?? []) + argv
-        self.argv = full
         let base = "\(logDirectory)/ironlb-proc-\(getpid())-\(UUID().uuidString.prefix(8))"
-        stdoutPath = base + ".out"
-        stderrPath = base + ".err"
+        try self.init(full, environment: environment, stdoutPath: base + ".out", stderrPath: base + ".err", onExit: nil)
+    }
+
+    /// Starts `argv` with its standard output and error in the one file `logPath`; `onExit`
+    /// gets its exit status when it ends.
+    public convenience init(_ argv: [String], logPath: String, onExit: @escaping @Sendable (Int32) -> Void) throws {
+        try self.init(argv, environment: [:], stdoutPath: logPath, stderrPath: logPath, onExit: onExit)
+    }
+
+    private init(_ argv: [String], environment: [String: String], stdoutPath: String, stderrPath: String, onExit: (@Sendable (Int32) -> Void)?) throws {
+        self.argv = argv
+        self.stdoutPath = stdoutPath
+        self.stderrPath = stderrPath
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: try Shell.resolve(full[0]))
-        process.arguments = Array(full.dropFirst())
+        if stderrPath != stdoutPath { _ = FileManager.default.createFile(atPath: stderrPath, contents: nil) }
+        process.executableURL = URL(fileURLWithPath: try Shell.resolve(argv[0]))
+        process.arguments = Array(argv.dropFirst())
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        let output = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardOutput = output
+        process.standardError = stderrPath == stdoutPath ? output : FileHandle(forWritingAtPath: stderrPath)
         process.standardInput = FileHandle.nullDevice
+        if let onExit { process.terminationHandler = { onExit($0.terminationStatus) } }
         try Self.withUnblockedSignals { try process.run() }
     }
 

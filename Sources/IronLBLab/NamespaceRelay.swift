@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NetworkLab
 import Synchronization
 
 #if canImport(Glibc)
@@ -71,14 +72,11 @@ final class NamespaceRelay: Sendable {
     /// Runs on a thread of its own: the thread enters the namespace and never leaves it.
     private static func openInNamespace(_ namespace: String, port: Int) throws -> CInt {
         #if canImport(Glibc)
-        typealias SetNS = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(nil, "setns") else { throw LabError(code: "setns", description: "setns(2) is not available") }
-        let setns = unsafeBitCast(symbol, to: SetNS.self)
-        let namespaceFD = Glibc.open("/var/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-        guard namespaceFD >= 0 else { throw LabError(code: "setns", description: "cannot open the namespace \(namespace): errno \(errno)") }
-        defer { Glibc.close(namespaceFD) }
-        let cloneNewNet: Int32 = 0x4000_0000   // CLONE_NEWNET, <linux/sched.h>
-        guard setns(namespaceFD, cloneNewNet) == 0 else { throw LabError(code: "setns", description: "cannot enter the namespace \(namespace): errno \(errno)") }
+        do {
+            try NetworkNamespace.enterOnCurrentThread(namespace)
+        } catch {
+            throw LabError(code: "setns", description: "\(error)")
+        }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LabError(code: "relay", description: "socket: errno \(errno)") }
         var one: Int32 = 1

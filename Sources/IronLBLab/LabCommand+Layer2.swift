@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeSim
+import NetworkLab
 import LBCore
 import Logging
 import NIOPosix
@@ -35,7 +36,7 @@ extension LabCommand {
     static let speakerLeaseFlags = ["--lease-duration", "6s", "--renew-deadline", "4s", "--retry-period", "1s"]
 
     func runLayer2() async throws {
-        let ip = LabShell.which("ip"), arping = LabShell.which("arping")
+        let ip = Shell.which("ip", extra: []), arping = Shell.which("arping", extra: [])
         let missing = LabError.layer2Missing(isRoot: geteuid() == 0, ip: ip, arping: arping)
         guard missing.isEmpty, let ip, let arping else {
             throw LabError(code: "prerequisites", description: "ironlb lab --layer2 cannot start; it needs\n" + missing.map { "  - \($0)\n" }.joined() + "Nothing was created.")
@@ -68,15 +69,7 @@ extension LabCommand {
             let client = try KubeClient(configuration: clientConfiguration, logger: Logger(label: "ironlb.kubeclient"))
             clients.append(client)
             let endpoints = LabPorts()
-            let settings = ControllerCore.Settings(readsMetalLBResources: metallbResources)
-            let registry = PrometheusCollectorRegistry()
-            let controllerAPI = KubeControllerAPI(client: client, settings: settings, instance: "lab-controller", logger: logger)
-            let controller = ControllerService(api: controllerAPI, settings: settings, registry: registry, logger: logger, retryDelay: RetryDelays.kubernetes)
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: controllerAPI), .init(service: controller)]
-            services.append(.init(service: ObservabilityServer(
-                host: "127.0.0.1", port: 0, registry: registry, logger: logger, readiness: { controller.notReadyReason() },
-                onBound: { address in endpoints.set("controller", address.port) }
-            )))
+            var services = try controllerServices(client: client, endpoints: endpoints, logger: logger)
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             let speakers = network.nodes.map { node in
                 LabSpeakerProcesses.Speaker(
@@ -160,14 +153,12 @@ struct LabSignalWatcher: Service {
 
 /// The lab's child processes by PID: signalled only while running, killed at the end.
 final class LabChildren: Sendable {
-    private let processes = Mutex<[Int32: Process]>([:])
+    private let processes = Mutex<[Int32: ManagedProcess]>([:])
 
-    func add(_ process: Process) { processes.withLock { $0[process.processIdentifier] = process } }
+    func add(_ process: ManagedProcess) { processes.withLock { $0[process.pid] = process } }
 
     func signal(_ pid: Int32, _ signal: Int32) {
-        processes.withLock { processes in
-            if let process = processes[pid], process.isRunning { kill(pid, signal) }
-        }
+        processes.withLock { processes in processes[pid]?.signal(signal) }
     }
 
     /// SIGKILLs every child still running and waits for it.
@@ -176,10 +167,7 @@ final class LabChildren: Sendable {
             defer { processes.removeAll() }
             return Array(processes.values)
         }
-        for process in all where process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        for process in all where process.isRunning { process.stop(signal: SIGKILL) }
     }
 }
 
@@ -204,20 +192,11 @@ struct LabSpeakerProcesses: Service {
     func run() async throws {
         var exits: [(Speaker, Int32, AsyncStream<Int32>)] = []
         for speaker in speakers {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: speaker.argv[0])
-            process.arguments = Array(speaker.argv.dropFirst())
-            _ = FileManager.default.createFile(atPath: speaker.logPath, contents: nil)
-            let log = FileHandle(forWritingAtPath: speaker.logPath)
-            process.standardOutput = log
-            process.standardError = log
-            process.standardInput = FileHandle.nullDevice
             let (stream, continuation) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
-            process.terminationHandler = { continuation.yield($0.terminationStatus) }
-            try process.run()
+            let process = try ManagedProcess(speaker.argv, logPath: speaker.logPath, onExit: { continuation.yield($0) })
             children.add(process)
-            exits.append((speaker, process.processIdentifier, stream))
-            say("  speaker         \(speaker.node.name) pid \(process.processIdentifier) in \(speaker.node.namespace) (log: \(speaker.logPath))")
+            exits.append((speaker, process.pid, stream))
+            say("  speaker         \(speaker.node.name) pid \(process.pid) in \(speaker.node.namespace) (log: \(speaker.logPath))")
         }
         let children = self.children
         let pids = exits.map(\.1)
@@ -319,7 +298,7 @@ final class Layer2LabView: Service, Sendable {
             for (index, service) in services.enumerated() {
                 guard let address = service.1, !address.contains(":") else { continue }
                 group.addTask {
-                    let output = try? await LabShell.run([ip, "netns", "exec", client, arping, "-c", "1", "-w", "1", "-I", "eth0", address])
+                    let output = try? await Shell.output(of: [ip, "netns", "exec", client, arping, "-c", "1", "-w", "1", "-I", "eth0", address], timeout: 10)
                     return (index, Self.macs(inArpingOutput: output?.stdout ?? ""))
                 }
             }

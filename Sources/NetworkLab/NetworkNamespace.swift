@@ -1,17 +1,27 @@
 import Foundation
 
-/// A network namespace created for one test, deleted by `destroy()` (call it in a `defer`).
-/// Names carry the creating process's PID so parallel runs never collide.
+/// A network namespace (`ip netns`), deleted by `destroy()`. Names carry the creating process's
+/// PID so parallel runs never collide.
 public final class NetworkNamespace: @unchecked Sendable {
     public let name: String
 
     private static let counter = Counter()
 
-    public init(prefix: String) throws {
-        let serial = Self.counter.next()
-        name = "\(prefix)-\(getpid())-\(serial)"
+    /// A new namespace named `prefix-PID-N`.
+    public convenience init(prefix: String) throws {
+        try self.init(named: "\(prefix)-\(getpid())-\(Self.counter.next())")
+    }
+
+    /// A new namespace with exactly this name, its loopback up.
+    public init(named name: String) throws {
+        self.name = name
         try Shell.check(["ip", "netns", "add", name])
-        try Shell.check(["ip", "-n", name, "link", "set", "lo", "up"])
+        do {
+            try Shell.check(["ip", "-n", name, "link", "set", "lo", "up"])
+        } catch {
+            destroy()
+            throw error
+        }
     }
 
     /// `ip netns exec NAME argv...` to completion.
@@ -45,15 +55,34 @@ public final class NetworkNamespace: @unchecked Sendable {
         try Shell.check(["ip", "-n", peer.name, "link", "set", peerName, "up"])
     }
 
+    /// Makes this namespace a LAN: a bridge `br0`, up.
+    public func addBridge() throws {
+        try check(["ip", "link", "add", "br0", "type", "bridge"])
+        try check(["ip", "link", "set", "br0", "up"])
+    }
+
+    /// Joins `member` to this namespace's bridge (`addBridge`): a veth pair with `port` here on
+    /// `br0` and `eth0` in `member`, with `address` (CIDR) and, when given, `mac`.
+    public func attach(_ member: NetworkNamespace, port: String, address: String, mac: String? = nil) throws {
+        try link(port, to: member, as: "eth0")
+        try Shell.check(["ip", "-n", name, "link", "set", port, "master", "br0"])
+        if let mac { try Shell.check(["ip", "-n", member.name, "link", "set", "eth0", "address", mac]) }
+        try member.addAddress(address, to: "eth0")
+    }
+
     public func destroy() {
         _ = try? Shell.run(["ip", "netns", "del", name])
     }
 }
 
-final class Counter: @unchecked Sendable {
+/// A counter shared by threads: the serial numbers in namespace and link names.
+public final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
-    func next() -> Int {
+
+    public init() {}
+
+    public func next() -> Int {
         lock.lock(); defer { lock.unlock() }
         value += 1
         return value

@@ -107,28 +107,15 @@ public struct LabCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let endpoints = LabPorts()
-        let settings = ControllerCore.Settings(readsMetalLBResources: metallbResources)
-        let controllerRegistry = PrometheusCollectorRegistry()
-        let controllerAPI = KubeControllerAPI(client: client, settings: settings, instance: "lab-controller", logger: logger)
-        let controller = ControllerService(api: controllerAPI, settings: settings, registry: controllerRegistry, logger: logger, retryDelay: RetryDelays.kubernetes)
-        services += [.init(service: controllerAPI), .init(service: controller)]
-        services.append(.init(service: ObservabilityServer(
-            host: "127.0.0.1", port: 0, registry: controllerRegistry, logger: logger, readiness: { controller.notReadyReason() },
-            onBound: { address in endpoints.set("controller", address.port) }
-        )))
+        services += try controllerServices(client: client, endpoints: endpoints, logger: logger)
         for (index, node) in Self.nodes.enumerated() {
             var nodeLogger = logger
             nodeLogger[metadataKey: "lb.node"] = "\(node)"
-            let registry = PrometheusCollectorRegistry()
-            let api = KubeSpeakerAPI(client: try makeClient(), namespace: "ironlb-system", configName: "config", loadBalancerClass: nil,
-                                     leaseDuration: .seconds(15), node: node, logger: nodeLogger, readsMetalLBResources: metallbResources)
-            let daemon = SpeakerDaemon(nodeName: node, api: api, eventLoops: group,
-                                       routerID: IPv4Address(127, 0, 0, UInt8(11 + index)), registry: registry, logger: nodeLogger)
-            services += [.init(service: api), .init(service: daemon)]
-            services.append(.init(service: ObservabilityServer(
-                host: "127.0.0.1", port: 0, registry: registry, logger: nodeLogger, readiness: { daemon.notReadyReason() },
-                onBound: { address in endpoints.set(node, address.port) }, extraMetrics: { daemon.serviceMetrics() }
-            )))
+            let speaker = SpeakerProcess(client: try makeClient(), eventLoops: group, options: .init(
+                node: node, readsMetalLBResources: metallbResources, routerID: IPv4Address(127, 0, 0, UInt8(11 + index)),
+                metricsHost: "127.0.0.1", metricsPort: 0, onMetricsBound: { address in endpoints.set(node, address.port) }
+            ), logger: nodeLogger)
+            services += speaker.services
         }
         let view = LabView(sim: sim, collector: collector, kubeconfig: sim.kubeconfigPath, endpoints: endpoints, once: once, timeout: timeout, say: say)
         services.append(.init(service: view, successTerminationBehavior: .gracefullyShutdownGroup))
@@ -143,6 +130,14 @@ public struct LabCommand: AsyncParsableCommand {
         try? await group.shutdownGracefully()
         try? await sim.stop()
         if once, !view.succeeded { throw ExitCode(1) }
+    }
+
+    /// The lab's controller (both lab modes): one replica, its metrics on 127.0.0.1.
+    func controllerServices(client: KubeClient, endpoints: LabPorts, logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        try ControllerProcess(client: client, options: .init(
+            settings: ControllerCore.Settings(readsMetalLBResources: metallbResources), identity: "lab-controller",
+            metricsHost: "127.0.0.1", metricsPort: 0, onMetricsBound: { address in endpoints.set("controller", address.port) }
+        ), logger: logger).services
     }
 
     /// The lab's directory (created) and JSON logs to `lab.log` there; returns a function that
