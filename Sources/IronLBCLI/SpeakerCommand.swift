@@ -96,10 +96,6 @@ public struct SpeakerCommand: AsyncParsableCommand {
         logger[metadataKey: "lb.node"] = "\(node)"
         let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), logger: Logger(label: "ironlb.kubeclient"))
         let registry = PrometheusCollectorRegistry()
-        let api = KubeSpeakerAPI(
-            client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
-            leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources
-        )
         var probing: NodeSpeaker<ContinuousClock.Instant>.Probing?
         if let keyFile, FileManager.default.fileExists(atPath: keyFile) {
             probing = .init(
@@ -112,6 +108,12 @@ public struct SpeakerCommand: AsyncParsableCommand {
                            metadata: ["lb.file": "\(keyFile ?? "<none>")"])
         }
         let leaseTimings = timings(probing: probing != nil)
+        // With heartbeats (off by default), renewals go to a Lease only this speaker watches.
+        let api = KubeSpeakerAPI(
+            client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
+            leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources,
+            heartbeats: probing?.heartbeats == true
+        )
         // BGP sessions spread over these loops (one per core, at most 4).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
         var dataPlane: PacketDataPlane?

@@ -36,6 +36,13 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         var resourceVersion: String
         /// Sent-at of the write that acquired the Lease (start of the hold-off).
         var acquiredSentAt: Instant
+        /// The version that write produced (what a claim names).
+        var acquiredResourceVersion: String
+        /// Sent-at of the newest own write ever seen back in this hold (a stall does not reset it).
+        var newestSeenSentAt: Instant?
+        /// Some own version was seen on the watch in this hold (a stall does not reset it): an
+        /// unheld version seen afterwards is newer than the hold.
+        var observedAny = false
         /// Sent-at of the last write known to have succeeded.
         var lastSuccessSentAt: Instant
         /// resourceVersion that write produced, until it is seen on the watch.
@@ -106,6 +113,21 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         return h.freshSentAt != nil && !h.handoffWaived && !answering
     }
 
+    /// The version the write that acquired the Lease this node holds produced, if it holds it
+    /// (a claim names it: peers know the claim is newer than everything their watch shows before it).
+    public var acquiredVersion: String? {
+        guard case .holding(let h) = state else { return nil }
+        return h.acquiredResourceVersion
+    }
+
+    /// Holding, not answering, and no own write sent in the last `renewDeadline` came back (the
+    /// fence closed: no API, or a watch that does not move). Peers told so (probes) break the
+    /// Lease: the node answers nothing, and its VIPs move on instead of waiting for its API.
+    public func isFenced(now: Instant) -> Bool {
+        guard case .holding(let h) = state, !answering else { return false }
+        return now >= (h.newestSeenSentAt ?? h.acquiredSentAt).advanced(by: timings.renewDeadline)
+    }
+
     /// Every live peer in this node's view yielded to its claim: answer without waiting out
     /// the hand-off delay (the fence still applies).
     public mutating func waiveHandoff(now: Instant) -> [Action] {
@@ -137,7 +159,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         case .acquiring(let sent) where sent == sentAt:
             let seen = lastSeenOwnVersion == resourceVersion
             state = .holding(Holding(
-                resourceVersion: resourceVersion, acquiredSentAt: sentAt, lastSuccessSentAt: sentAt,
+                resourceVersion: resourceVersion, acquiredSentAt: sentAt, acquiredResourceVersion: resourceVersion, newestSeenSentAt: seen ? sentAt : nil, observedAny: seen, lastSuccessSentAt: sentAt,
                 lastSuccessResourceVersion: resourceVersion, freshSentAt: seen ? sentAt : nil, lastObservedResourceVersion: seen ? resourceVersion : nil,
                 inFlight: nil, inFlightIsRead: false, nextRenewAt: sentAt.advanced(by: timings.renewInterval)
             ))
@@ -146,7 +168,10 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             h.resourceVersion = resourceVersion
             h.lastSuccessSentAt = sentAt
             h.lastSuccessResourceVersion = resourceVersion
-            if h.lastObservedResourceVersion == resourceVersion { h.freshSentAt = sentAt }
+            if h.lastObservedResourceVersion == resourceVersion {
+                h.freshSentAt = sentAt
+                h.newestSeenSentAt = sentAt
+            }
             state = .holding(h)
         case .releasing(let sent) where sent == sentAt:
             state = .finished
@@ -210,7 +235,11 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         lastSeenOwnVersion = resourceVersion
         guard case .holding(var h) = state else { return [] }
         h.lastObservedResourceVersion = resourceVersion
-        if resourceVersion == h.lastSuccessResourceVersion { h.freshSentAt = h.lastSuccessSentAt }
+        h.observedAny = true
+        if resourceVersion == h.lastSuccessResourceVersion {
+            h.freshSentAt = h.lastSuccessSentAt
+            h.newestSeenSentAt = h.lastSuccessSentAt
+        }
         state = .holding(h)
         return reconcile(now: now)
     }
@@ -220,7 +249,10 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// Only after an own version was seen: the watch is ordered, so this event is newer than
     /// our hold (an older, unheld version may still arrive before our acquisition shows).
     public mutating func observedOwnLeaseCleared(resourceVersion: String, now: Instant) -> [Action] {
-        guard case .holding(let h) = state, let seen = h.lastObservedResourceVersion, seen != resourceVersion else { return [] }
+        // Not `lastObservedResourceVersion`, which a stall forgets: a speaker that thaws to find
+        // its Lease broken must stop even when its renewals do not conflict (with heartbeats,
+        // renewals go to another Lease; this event is then what fences it).
+        guard case .holding(let h) = state, h.observedAny, h.lastObservedResourceVersion != resourceVersion else { return [] }
         state = .acquiring(sentAt: now)
         return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }

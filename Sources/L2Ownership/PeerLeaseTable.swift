@@ -28,17 +28,25 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         var joinedAt: Instant?
         /// The newcomer claimed its VIPs (probe `claim`): it counts fully at once.
         var claimed = false
-        /// Live by an authenticated claim that the watch has not shown yet, until then.
+        /// Live by an authenticated claim that the watch has not caught up with yet, until then.
         var claimedUntil: Instant?
+        /// The claimant's Lease version named in its claim: until the watch shows it, every
+        /// event for this Lease is older than the claim and cannot end its liveness.
+        var claimVersion: String?
     }
 
     public let selfName: String
     public let timings: LeaseTimings
+    /// Whether a Lease seen unchanged for `leaseDuration` is broken. Off when the speakers
+    /// renew a heartbeat Lease only they watch (with probes): the Leases every speaker watches
+    /// then change only on acquire, release and break, and probe evidence breaks them.
+    public let breaksOnExpiry: Bool
     private var peers: [String: Peer] = [:]
 
-    public init(selfName: String, timings: LeaseTimings) {
+    public init(selfName: String, timings: LeaseTimings, breaksOnExpiry: Bool = true) {
         self.selfName = selfName
         self.timings = timings
+        self.breaksOnExpiry = breaksOnExpiry
     }
 
     /// A watch event (or list item) for `node`'s Lease. `held`: it names a holder.
@@ -57,25 +65,36 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
                 peer.joinedAt = now
             }
             if old?.claimedUntil != nil { peer.claimed = true }
-        } else if let until = old?.claimedUntil {
-            // A claim is newer than any unheld version the watch may still deliver.
+        }
+        // A claim is newer than every version the watch delivers before the one it names (the
+        // watch is ordered): an unheld one among them (the break the claimant recovered from,
+        // delivered late) must not end the claimant's liveness. Once the named version shows,
+        // the watch is past the claim and the Lease speaks alone again.
+        if let until = old?.claimedUntil, let version = old?.claimVersion, version != resourceVersion {
             peer.claimedUntil = until
+            peer.claimVersion = version
+            peer.claimed = true
         }
         peers[node] = peer
     }
 
-    /// An authenticated claim from `node`: it holds its Lease (perhaps not yet on this
-    /// speaker's watch) and asks this speaker to yield. It counts as live and settled.
-    public mutating func claimed(node: String, now: Instant) {
+    /// An authenticated claim from `node`: it holds its Lease at `version` (perhaps not yet on
+    /// this speaker's watch) and asks this speaker to yield. It counts as live and settled
+    /// until the watch shows that version, whatever older versions the watch still delivers
+    /// (at most `handoffDelay`, in case the watch skips it, e.g. on a relist).
+    public mutating func claimed(node: String, version: String, now: Instant) {
         guard node != selfName else { return }
-        if peers[node]?.held == true {
-            peers[node]?.claimed = true
+        var peer = peers[node] ?? Peer(held: false, resourceVersion: "", observedAt: now, breakTried: nil)
+        peer.claimed = true
+        if peer.held, peer.resourceVersion == version {
+            // The watch already shows the claimed version: nothing older can come any more.
+            peer.claimedUntil = nil
+            peer.claimVersion = nil
         } else {
-            var peer = peers[node] ?? Peer(held: false, resourceVersion: "", observedAt: now, breakTried: nil)
-            peer.claimed = true
             peer.claimedUntil = now.advanced(by: timings.handoffDelay)
-            peers[node] = peer
+            peer.claimVersion = version
         }
+        peers[node] = peer
     }
 
     /// Newcomers that outrank for starting but not yet for keeping: seen joining less than
@@ -129,7 +148,7 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
                 if now < settles { next = next.map { min($0, settles) } ?? settles }
             }
         }
-        for (name, peer) in peers where peer.held && peer.breakTried != peer.resourceVersion {
+        for (name, peer) in peers where breaksOnExpiry && peer.held && peer.breakTried != peer.resourceVersion {
             let expiry = peer.observedAt.advanced(by: timings.leaseDuration)
             guard now >= expiry else {
                 next = next.map { min($0, expiry) } ?? expiry

@@ -17,12 +17,29 @@ import Announcements
 /// Service: its `run()` drives the informers that feed `changes()`.
 public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     public static let leasePrefix = SpeakerLeaseNames.liveness
+    /// With probes, the speaker renews this Lease instead of its speaker Lease; only it watches it.
+    public static let heartbeatPrefix = "ironlb-heartbeat-"
+    /// The label that picks what a speaker watches with probes: `all` on speaker Leases,
+    /// `heartbeatLabel(node)` on a node's heartbeat (docs/design/layer2-leases.md, "Watch fan-out").
+    public static let watchLabel = "ironlb.io/watch"
+
+    /// A label value for the node's heartbeat: node names may exceed a label value's 63
+    /// characters, so a stable hash of the name (a collision only delivers another node's
+    /// heartbeat, which the speaker ignores).
+    public static func heartbeatLabel(_ node: String) -> String {
+        var hash = StableHash()
+        hash.add(node.utf8)
+        return "hb-" + String(hash.finalized, radix: 16)
+    }
 
     private let client: KubeClient
     private let namespace: String
     private let configName: String
     private let loadBalancerClass: String?
     private let leaseDurationSeconds: Int32
+    private let node: String
+    /// Renews go to the heartbeat Lease (with probes, `NodeSpeaker.renewsHeartbeat`).
+    private let heartbeats: Bool
     private let recorder: EventRecorder
     private let logger: Logger
     /// The latest input per object: an object that changes faster than the speaker decides
@@ -41,8 +58,10 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     public init(
         client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger,
-        readsMetalLBResources: Bool = false
+        readsMetalLBResources: Bool = false, heartbeats: Bool = false
     ) {
+        self.node = node
+        self.heartbeats = heartbeats
         self.client = client
         self.namespace = namespace
         self.configName = configName
@@ -55,7 +74,14 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         slices = Informer<SpeakerEndpointSlice>(client: client, coalescing: true)
         nodes = Informer<V1Node>(client: client, coalescing: true)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
-        leases = Informer<SpeakerLease>(client: client, namespace: namespace, coalescing: true)
+        // With heartbeats, one watch for every speaker Lease and this node's heartbeat: one
+        // ordered stream, so the own heartbeat seen back proves the speaker Leases current (not
+        // coalesced then: merging an object's events would reorder them across objects).
+        leases = Informer<SpeakerLease>(
+            client: client, namespace: namespace,
+            labelSelector: heartbeats ? "\(Self.watchLabel) in (all,\(Self.heartbeatLabel(node)))" : nil,
+            coalescing: !heartbeats
+        )
         metallb = readsMetalLBResources ? MetalLBInformers(client: client, namespace: namespace) : nil
     }
 
@@ -71,6 +97,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         case .nodeDeleted(let name): return "node/\(name)"
         case .config: return "config"
         case .lease(let node, _, _): return "lease/\(node)"
+        case .heartbeat(let node, _): return "heartbeat/\(node)"
         case .leaseDeleted(let node): return "lease/\(node)"
         case .synced: return "synced"
         }
@@ -155,6 +182,10 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 for await event in self.leases.events {
                     switch event {
                     case .added(let lease), .updated(_, let lease):
+                        if let name = lease.metadata.name, name.hasPrefix(Self.heartbeatPrefix) {
+                            inputs.yield(.heartbeat(node: String(name.dropFirst(Self.heartbeatPrefix.count)), resourceVersion: lease.metadata.resourceVersion ?? ""))
+                            continue
+                        }
                         guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
                         let node = String(name.dropFirst(Self.leasePrefix.count))
                         let held = !(lease.spec?.holderIdentity ?? "").isEmpty
@@ -225,10 +256,24 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     private func now() -> MicroTime { MicroTime(KubeTime(epochNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))) }
 
+    /// Labels of a speaker Lease (every speaker watches it).
+    static let speakerLeaseLabels = ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker", watchLabel: "all"]
+
     public func leaseRequest(_ request: NodeLeaseStateMachine<ContinuousClock.Instant>.Request, node: String) async -> LeaseWriteOutcome {
         let name = Self.leasePrefix + node
         do {
             switch request {
+            case .renew where heartbeats:
+                return .succeeded(resourceVersion: try await heartbeat(node: node))
+            case .release where heartbeats:
+                // The version the machine knows is its heartbeat's: read the speaker Lease, and
+                // clear it (compare-and-swap) if it is still this node's.
+                var lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
+                guard lease.spec?.holderIdentity == node else { return .succeeded(resourceVersion: lease.metadata.resourceVersion ?? "") }
+                lease.spec?.holderIdentity = ""
+                lease.spec?.renewTime = now()
+                let updated = try await client.update(lease)
+                return .succeeded(resourceVersion: updated.metadata.resourceVersion ?? "")
             case .acquire:
                 do {
                     var lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
@@ -238,11 +283,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                     spec.leaseDurationSeconds = leaseDurationSeconds
                     spec.renewTime = now()
                     lease.spec = spec
+                    lease.metadata.labels = (lease.metadata.labels ?? [:]).merging(Self.speakerLeaseLabels) { _, new in new }
                     let updated = try await client.update(lease)
                     return .succeeded(resourceVersion: updated.metadata.resourceVersion ?? "")
                 } catch let error as KubeAPIError where error.isNotFound {
                     let lease = V1Lease(
-                        metadata: ObjectMeta(name: name, namespace: namespace, labels: ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker"]),
+                        metadata: ObjectMeta(name: name, namespace: namespace, labels: Self.speakerLeaseLabels),
                         spec: LeaseSpec(holderIdentity: node, leaseDurationSeconds: leaseDurationSeconds, acquireTime: now(), renewTime: now(), leaseTransitions: 0)
                     )
                     let created = try await client.create(lease)
@@ -272,13 +318,34 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         }
     }
 
+    /// Renews this node's heartbeat Lease (creating it the first time); its new version.
+    private func heartbeat(node: String) async throws -> String {
+        let name = Self.heartbeatPrefix + node
+        let labels = ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker", Self.watchLabel: Self.heartbeatLabel(node)]
+        let spec = LeaseSpec(holderIdentity: node, leaseDurationSeconds: leaseDurationSeconds, renewTime: now())
+        // The informer's copy first (one request); on a conflict or a miss, read and retry once.
+        if let cached = leases.get("\(namespace)/\(name)"), let version = cached.metadata.resourceVersion {
+            var metadata = ObjectMeta(name: name, namespace: namespace, labels: labels)
+            metadata.resourceVersion = version
+            if let updated = try? await client.update(V1Lease(metadata: metadata, spec: spec)) { return updated.metadata.resourceVersion ?? "" }
+        }
+        do {
+            var lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
+            lease.spec = spec
+            lease.metadata.labels = labels
+            return try await client.update(lease).metadata.resourceVersion ?? ""
+        } catch let error as KubeAPIError where error.isNotFound {
+            return try await client.create(V1Lease(metadata: ObjectMeta(name: name, namespace: namespace, labels: labels), spec: spec)).metadata.resourceVersion ?? ""
+        }
+    }
+
     /// A compare-and-swap update of the Lease at `version`.
     private func write(name: String, version: String, _ change: @Sendable (inout LeaseSpec) -> Void) async throws -> String {
         var spec = LeaseSpec(leaseDurationSeconds: leaseDurationSeconds)
         if let current = leases.get("\(namespace)/\(name)")?.spec { spec = current }
         change(&spec)
         spec.leaseDurationSeconds = leaseDurationSeconds
-        var metadata = ObjectMeta(name: name, namespace: namespace)
+        var metadata = ObjectMeta(name: name, namespace: namespace, labels: Self.speakerLeaseLabels)
         metadata.resourceVersion = version
         let updated = try await client.update(V1Lease(metadata: metadata, spec: spec))
         return updated.metadata.resourceVersion ?? ""

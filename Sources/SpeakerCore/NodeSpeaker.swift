@@ -18,6 +18,9 @@ public enum SpeakerInput: Hashable, Sendable {
     case config(String?)
     /// A speaker Lease (`ironlb-speaker-<node>`): whether it names a holder.
     case lease(node: String, held: Bool, resourceVersion: String)
+    /// A speaker's heartbeat Lease (`ironlb-heartbeat-<node>`, with probes): renewed instead of
+    /// the speaker Lease, watched by its own speaker only (its fence); others' are ignored.
+    case heartbeat(node: String, resourceVersion: String)
     case leaseDeleted(node: String)
     case synced
 }
@@ -55,6 +58,8 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         case replyProbe([UInt8], to: ProbeEndpoint)
         /// The failure detector declared a peer dead and breaks its Lease (for logs).
         case peerDead(String, refused: Bool)
+        /// A peer said its fence is closed (it answers nothing); its Lease is broken (for logs).
+        case peerFenced(String)
         /// A probe datagram was refused: bad tag, replayed, misdirected (for metrics).
         case probeRejected(String)
         /// This node yielded to a peer's claim (stopped what the peer outranks it for; for logs).
@@ -71,8 +76,12 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         public var seed: UInt64
         public var port: UInt16
         public var timings: ProbeTimings
+        /// Renew a heartbeat Lease only this speaker watches (watch fan-out, see the design
+        /// note). Off by default: the simulation still finds overlaps with it (issue 12, open).
+        public var heartbeats: Bool
 
-        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default) {
+        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = false) {
+            self.heartbeats = heartbeats
             self.key = key
             self.incarnation = incarnation
             self.seed = seed
@@ -97,11 +106,17 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     public init(nodeName: String, timings: LeaseTimings, probing: Probing? = nil, announceInterval: Duration = .seconds(1), announceRepeats: Int = 5) {
         core = SpeakerCore(nodeName: nodeName)
         lease = NodeLeaseStateMachine(timings: timings)
-        peers = PeerLeaseTable(selfName: nodeName, timings: timings)
+        // With probes, peers renew heartbeats this node does not watch: no expiry breaks.
+        peers = PeerLeaseTable(selfName: nodeName, timings: timings, breaksOnExpiry: probing?.heartbeats != true)
+        renewsHeartbeat = probing?.heartbeats == true
         announcements = AnnouncementScheduler(interval: announceInterval, repeats: announceRepeats)
         prober = probing.map { PeerProber(selfName: nodeName, key: $0.key, incarnation: $0.incarnation, seed: $0.seed, timings: $0.timings) }
         probePort = probing?.port ?? 0
     }
+
+    /// Renews go to the heartbeat Lease (`SpeakerInput.heartbeat`), not the speaker Lease: with
+    /// probes (docs/design/layer2-leases.md, "Watch fan-out").
+    public let renewsHeartbeat: Bool
 
     /// Probe datagrams and bytes this node sent (the simulation's traffic figures).
     public var probeTraffic: (datagrams: Int, bytes: Int) { (prober?.sentCount ?? 0, prober?.sentBytes ?? 0) }
@@ -153,6 +168,9 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
             } else {
                 peers.observe(node: node, held: held, resourceVersion: resourceVersion, now: now)
             }
+        case .heartbeat(let node, let resourceVersion):
+            // Own writes seen back renew the fence, as with the speaker Lease.
+            if node == nodeName, renewsHeartbeat { actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, now: now)) }
         case .leaseDeleted(let node):
             if node != nodeName { peers.removed(node: node) }
         case .synced:
@@ -195,8 +213,8 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         var actions: [Action] = []
         var claims: [(String, UInt64, ProbeEndpoint)] = []
         for action in received {
-            if case .claimReceived(let node, let nonce, let from) = action {
-                peers.claimed(node: node, now: now)
+            if case .claimReceived(let node, let nonce, let version, let from) = action {
+                peers.claimed(node: node, version: version, now: now)
                 claims.append((node, nonce, from))
             } else {
                 actions += probeActions([action], now: now)
@@ -260,6 +278,11 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
                 if let lease = peers.evidence(node: node) {
                     out += [.peerDead(node, refused: refused), .breakLease(node: lease.node, resourceVersion: lease.resourceVersion)]
                 }
+            case .fenced(let node):
+                // The node itself says it answers nothing: break at once (no quiet period).
+                if let lease = peers.evidence(node: node) {
+                    out += [.peerFenced(node), .breakLease(node: lease.node, resourceVersion: lease.resourceVersion)]
+                }
             case .claimReceived: break  // handled by `probeReceived`
             case .claimGranted: out += [.claimGranted] + leaseActions(lease.waiveHandoff(now: now))
             case .rejected(let reason): out.append(.probeRejected(reason))
@@ -273,6 +296,7 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// with the Leases: claim while in the hand-off wait, if every live peer can be asked.
     private mutating func updateProbing(now: Instant) -> [Action] {
         guard prober != nil else { return [] }
+        prober!.fenced = renewsHeartbeat && lease.isFenced(now: now) && !shuttingDown
         var endpoints: [String: ProbeEndpoint] = [:]
         var unreachable = false
         for name in peers.liveNodes {
@@ -287,7 +311,9 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         // list has not delivered yet (the own acquire can overtake them), and a claim granted by
         // the peers seen so far would leave an unseen current owner answering beside this node.
         if lease.awaitsHandoff && !shuttingDown && synced {
-            if !prober!.isClaiming && !unreachable { actions += probeActions(prober!.startClaim(now: now), now: now) }
+            if !prober!.isClaiming && !unreachable, let version = lease.acquiredVersion {
+                actions += probeActions(prober!.startClaim(version: version, now: now), now: now)
+            }
         } else if prober!.isClaiming {
             prober!.cancelClaim()
         }

@@ -40,6 +40,8 @@ struct Simulation {
         var excluded: Set<Int> = []
         /// Run the failure detector (probes) between the speakers.
         var probing = false
+        /// With probing: renew heartbeat Leases that only their speaker watches (watch fan-out).
+        var heartbeats = false
         var probeTimings = ProbeTimings.default
         var maxProbeLatency: Duration = .milliseconds(5)
         var probeLossChance = 0.01
@@ -88,6 +90,8 @@ struct Simulation {
         var lease: String
         var holder: String?
         var resourceVersion: String
+        /// The node's heartbeat Lease (with probes), not its speaker Lease.
+        var heartbeat = false
     }
 
     struct Node {
@@ -120,6 +124,8 @@ struct Simulation {
     var rng: SplitMix64
     var now = ManualInstant.zero
     var store: [String: (holder: String?, version: Int)] = [:]
+    /// With probes, speakers renew a heartbeat Lease per node that only its speaker watches.
+    var heartbeats: [String: Int] = [:]
     var nextVersion = 1
     var nodes: [Node] = []
     var events: [Event] = []
@@ -149,6 +155,8 @@ struct Simulation {
     var watchEvents = 0
     var probeDatagrams = 0
     var probeBytes = 0
+    /// When set, what happened, one line per event or action (to trace a failing seed).
+    var trace: [String]?
     let probeKey = ProbeKey(Array("simulation-probe-key-0123456789".utf8))!
     static let probePort: UInt16 = 7946
 
@@ -246,6 +254,10 @@ struct Simulation {
     mutating func injectFaults() {
         let index = Int.random(in: 0..<nodes.count, using: &rng)
         guard nodes[index].running else { return }
+        let before = trace == nil ? [:] : faults
+        defer {
+            for (kind, count) in faults where before[kind, default: 0] != count && trace != nil { note("fault \(kind) on node-\(index)") }
+        }
         if rng.chance(parameters.crashChance) {
             faults["crash", default: 0] += 1
             kill(index)
@@ -323,10 +335,21 @@ struct Simulation {
         }
     }
 
+    mutating func note(_ line: @autoclosure () -> String) {
+        if trace != nil { trace!.append("\(now) \(line())") }
+    }
+
     mutating func handle(_ kind: EventKind) {
         if let index = target(of: kind), let until = nodes[index].frozenUntil {
             schedule(at: until, kind)
             return
+        }
+        if trace != nil {
+            switch kind {
+            case .datagram(let index, _, let bytes, _):
+                if let message = try? ProbeMessage(decoding: bytes, key: probeKey) { note("node-\(index) got \(message.kind) from \(message.from)") }
+            default: note("event \(kind)")
+            }
         }
         switch kind {
         case .thaw(let index, let frozenFor):
@@ -352,12 +375,14 @@ struct Simulation {
             let name = nodes[index].name
             nodes[index].running = true
             let probing = parameters.probing
-                ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings)
+                ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings, heartbeats: parameters.heartbeats)
                 : nil
             nodes[index].core = Core(nodeName: name, timings: parameters.timings, probing: probing)
             // An informer starts with a list: the whole store, in the watch's order.
-            for (lease, entry) in store.sorted(by: { $0.value.version < $1.value.version }) {
-                enqueueWatch(index, lease: lease, holder: entry.holder, version: entry.version)
+            var listed = store.map { (lease: $0.key, holder: $0.value.holder, version: $0.value.version, heartbeat: false) }
+            if let version = heartbeats[name] { listed.append((lease: name, holder: name, version: version, heartbeat: true)) }
+            for entry in listed.sorted(by: { $0.version < $1.version }) {
+                enqueueWatch(index, lease: entry.lease, holder: entry.holder, version: entry.version, heartbeat: entry.heartbeat)
             }
             for input in clusterInputs { apply(nodes[index].core.apply(input, now: local(index)), to: index) }
             apply(nodes[index].core.start(now: local(index)), to: index)
@@ -404,6 +429,21 @@ struct Simulation {
         switch request {
         case .own(.acquire):
             outcome = .success(resourceVersion: write(name, holder: name))
+        case .own(.renew) where parameters.heartbeats:
+            // The heartbeat Lease: only its own speaker writes or watches it.
+            apiWrites += 1
+            let version = nextVersion
+            nextVersion += 1
+            heartbeats[name] = version
+            if nodes[index].running { enqueueWatch(index, lease: name, holder: name, version: version, heartbeat: true) }
+            outcome = .success(resourceVersion: String(version))
+        case .own(.release) where parameters.heartbeats:
+            // The speaker's last version is its heartbeat's: the release clears its own holder.
+            if let entry = store[name], entry.holder == name {
+                outcome = .success(resourceVersion: write(name, holder: nil))
+            } else {
+                outcome = .conflict
+            }
         case .own(.renew(let version)):
             if let entry = store[name], entry.holder == name, String(entry.version) == version {
                 outcome = .success(resourceVersion: write(name, holder: name))
@@ -449,11 +489,11 @@ struct Simulation {
         return String(version)
     }
 
-    mutating func enqueueWatch(_ index: Int, lease: String, holder: String?, version: Int) {
+    mutating func enqueueWatch(_ index: Int, lease: String, holder: String?, version: Int, heartbeat: Bool = false) {
         let at = max(nodes[index].lastWatchDelivery, now.advanced(by: rng.duration(0...lagSeconds)))
         nodes[index].lastWatchDelivery = at
         watchEvents += 1
-        nodes[index].watch.append(WatchItem(deliverAt: at, lease: lease, holder: holder, resourceVersion: String(version)))
+        nodes[index].watch.append(WatchItem(deliverAt: at, lease: lease, holder: holder, resourceVersion: String(version), heartbeat: heartbeat))
     }
 
     /// Hands due watch events to running, connected speakers, in order; true if any.
@@ -464,7 +504,10 @@ struct Simulation {
             while let item = nodes[index].watch.first, item.deliverAt <= now {
                 nodes[index].watch.removeFirst()
                 any = true
-                let input = SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion)
+                let input = item.heartbeat
+                    ? SpeakerInput.heartbeat(node: item.lease, resourceVersion: item.resourceVersion)
+                    : SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion)
+                note("node-\(index) watch \(item.lease) holder \(item.holder ?? "-") rv \(item.resourceVersion)")
                 apply(nodes[index].core.apply(input, now: local(index)), to: index)
                 guard nodes[index].running else { break }
             }
@@ -475,6 +518,12 @@ struct Simulation {
     mutating func apply(_ actions: [Core.Action], to index: Int) {
         for action in actions {
             guard nodes[index].running else { return }
+            if trace != nil {
+                switch action {
+                case .scheduleTimer, .sendProbe, .replyProbe: break
+                default: note("node-\(index) does \(action)")
+                }
+            }
             switch action {
             case .lease(let request, let sentAt):
                 send(index, .own(request), sentAt: sentAt)
@@ -498,7 +547,7 @@ struct Simulation {
                 do { try check() } catch { pendingViolation = pendingViolation ?? "\(error)" }
             case .announce(let vip):
                 announcements.append((now, nodes[index].name, vip))
-            case .answering, .peerDead, .probeRejected, .yielded, .claimGranted:
+            case .answering, .peerDead, .peerFenced, .probeRejected, .yielded, .claimGranted:
                 break
             case .sendProbe(let bytes, let endpoint, let peer):
                 transmit(bytes, from: index, to: endpoint, connectedTo: peer)
