@@ -51,6 +51,11 @@ struct Simulation {
         var portBlockChance = 0.0
         /// Each node's clock runs at a rate drawn from this range (1 = true time).
         var clockRates: ClosedRange<Double> = 1...1
+        /// Budget: a run fails (naming the seed and the step) rather than run unbounded, after
+        /// this many events in all, or this many in a row without simulated time advancing
+        /// (a livelock: actions that re-trigger each other at one instant).
+        var maxEvents = 3_000_000
+        var maxEventsAtOneInstant = 20_000
     }
 
     enum Outcome {
@@ -121,7 +126,10 @@ struct Simulation {
     }
 
     let parameters: Parameters
+    let seed: UInt64
     var rng: SplitMix64
+    /// Events processed since simulated time last advanced (the livelock budget).
+    var eventsAtThisInstant = 0
     var now = ManualInstant.zero
     var store: [String: (holder: String?, version: Int)] = [:]
     /// With probes, speakers renew a heartbeat Lease per node that only its speaker watches.
@@ -162,6 +170,7 @@ struct Simulation {
 
     init(seed: UInt64, parameters: Parameters = Parameters()) {
         self.parameters = parameters
+        self.seed = seed
         rng = SplitMix64(state: seed)
         let names = (0..<parameters.nodes).map { "node-\($0)" }
         vips = (0..<parameters.vips).map { IPAddress.v4(IPv4Address(203, 0, 113, UInt8(10 + $0))) }
@@ -235,13 +244,23 @@ struct Simulation {
             let index = 0
             let nextWatch = nodes.compactMap { node in node.running && !node.partitioned && !node.watchStalled && node.frozenUntil == nil ? node.watch.first?.deliverAt : nil }.min()
             if let nextWatch, nextWatch < events[index].at {
+                if nextWatch > now { eventsAtThisInstant = 0 } else { eventsAtThisInstant += 1 }
+                guard eventsAtThisInstant <= parameters.maxEventsAtOneInstant else {
+                    throw Violation(description: "seed \(seed), step \(processed), \(now): watch deliveries without time advancing (livelock)")
+                }
                 now = max(now, nextWatch)
                 continue
             }
             guard events[index].at <= until else { break }
             let event = events.remove(at: index)
+            if event.at > now { eventsAtThisInstant = 0 }
             now = max(now, event.at)
             processed += 1
+            eventsAtThisInstant += 1
+            if processed > parameters.maxEvents || eventsAtThisInstant > parameters.maxEventsAtOneInstant {
+                let why = processed > parameters.maxEvents ? "more than \(parameters.maxEvents) events" : "\(eventsAtThisInstant) events without time advancing (livelock)"
+                throw Violation(description: "seed \(seed), step \(processed), \(now): \(why); pending \(events.count) events, next \(events.prefix(3).map { "\($0.kind)" })")
+            }
             handle(event.kind)
             try check()
             if faultsEnabled { injectFaults() }
