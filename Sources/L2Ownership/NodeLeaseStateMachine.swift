@@ -312,10 +312,13 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             answering = may
             actions.append(may ? .startAnswering : .stopAnswering)
         }
-        var next = h.nextRenewAt
-        if now < answerFrom { next = min(next, answerFrom) }
-        if let fenceAt, now < fenceAt { next = min(next, fenceAt) }
-        actions.append(.scheduleTimer(next))
+        // While a request is in flight the renewal waits for its outcome (which reconciles
+        // again), not for a timer: a past `nextRenewAt` (the request outlived the interval, e.g.
+        // across a SIGSTOP) would otherwise ask for a timer that is already due, over and over.
+        var next: Instant? = h.inFlight == nil || now < h.nextRenewAt ? h.nextRenewAt : nil
+        if now < answerFrom { next = min(next ?? answerFrom, answerFrom) }
+        if let fenceAt, now < fenceAt { next = min(next ?? fenceAt, fenceAt) }
+        if let next { actions.append(.scheduleTimer(next)) }
         return actions
     }
 }

@@ -214,3 +214,24 @@ struct AnnouncementSchedulerTests {
         #expect(s.update(owned: [Self.vip, Self.vip2], now: .seconds(2.5)).contains(.announce(Self.vip)))
     }
 }
+
+/// A renewal in flight past its interval (the answer deferred by a SIGSTOP) asks for no timer
+/// that is already due: its outcome reconciles (the simulation livelocked on it, seed 9).
+struct RenewalInFlightTimerTests {
+    static func at(_ seconds: Double) -> ManualInstant { .zero.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+
+    @Test func noPastTimerWhileARenewalIsInFlight() {
+        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+        _ = m.start(now: Self.at(0))
+        _ = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "1", now: Self.at(0.2))
+        _ = m.observedOwnLease(resourceVersion: "1", now: Self.at(0.5))
+        #expect(m.timerFired(now: Self.at(5)).contains(.send(.renew(resourceVersion: "1"), sentAt: Self.at(5))))
+        // The answer has not come 9 s later; every timer asked for lies ahead.
+        for seconds in [10.0, 12.0, 14.0] {
+            for action in m.timerFired(now: Self.at(seconds)) {
+                if case .scheduleTimer(let next) = action { #expect(next > Self.at(seconds), "timer at \(next) asked at \(seconds) s") }
+                #expect(action != .send(.renew(resourceVersion: "1"), sentAt: Self.at(seconds)))
+            }
+        }
+    }
+}
