@@ -74,6 +74,11 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// The last own version the watch showed, in any state (the watch may show the acquiring
     /// write before its answer arrives).
     private var lastSeenOwnVersion: String?
+    /// The watch showed this node's Lease cleared after `lastSeenOwnVersion` (so the clearing
+    /// is newer than that version): a hold acquired at that version is already broken.
+    private var clearedSinceLastSeen = false
+    /// The last version of the speaker Lease itself the watch showed held (not a heartbeat's).
+    private var lastSeenHeldVersion: String?
     private var answering = false
 
     public init(timings: LeaseTimings) {
@@ -158,6 +163,13 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         switch state {
         case .acquiring(let sent) where sent == sentAt:
             let seen = lastSeenOwnVersion == resourceVersion
+            if lastSeenHeldVersion == resourceVersion && clearedSinceLastSeen {
+                // The answer came after the watch showed the acquired version and then a break
+                // of it (the answer was late: a SIGSTOP, a slow API): the hold is already lost,
+                // and with heartbeat Leases no renewal would conflict to say so. Acquire again.
+                state = .acquiring(sentAt: now)
+                return [.send(.acquire, sentAt: now)]
+            }
             state = .holding(Holding(
                 resourceVersion: resourceVersion, acquiredSentAt: sentAt, acquiredResourceVersion: resourceVersion, newestSeenSentAt: seen ? sentAt : nil, observedAny: seen, lastSuccessSentAt: sentAt,
                 lastSuccessResourceVersion: resourceVersion, freshSentAt: seen ? sentAt : nil, lastObservedResourceVersion: seen ? resourceVersion : nil,
@@ -230,9 +242,14 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }
 
-    /// The watch showed this node's own Lease at `resourceVersion`.
-    public mutating func observedOwnLease(resourceVersion: String, now: Instant) -> [Action] {
+    /// The watch showed this node's own Lease at `resourceVersion` (`heartbeat`: its heartbeat
+    /// Lease, renewed instead of the speaker Lease with probes).
+    public mutating func observedOwnLease(resourceVersion: String, heartbeat: Bool = false, now: Instant) -> [Action] {
         lastSeenOwnVersion = resourceVersion
+        if !heartbeat {
+            lastSeenHeldVersion = resourceVersion
+            clearedSinceLastSeen = false
+        }
         guard case .holding(var h) = state else { return [] }
         h.lastObservedResourceVersion = resourceVersion
         h.observedAny = true
@@ -249,6 +266,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// Only after an own version was seen: the watch is ordered, so this event is newer than
     /// our hold (an older, unheld version may still arrive before our acquisition shows).
     public mutating func observedOwnLeaseCleared(resourceVersion: String, now: Instant) -> [Action] {
+        if lastSeenHeldVersion != nil { clearedSinceLastSeen = true }
         // Not `lastObservedResourceVersion`, which a stall forgets: a speaker that thaws to find
         // its Lease broken must stop even when its renewals do not conflict (with heartbeats,
         // renewals go to another Lease; this event is then what fences it).

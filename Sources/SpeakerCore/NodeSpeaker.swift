@@ -170,7 +170,7 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
             }
         case .heartbeat(let node, let resourceVersion):
             // Own writes seen back renew the fence, as with the speaker Lease.
-            if node == nodeName, renewsHeartbeat { actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, now: now)) }
+            if node == nodeName, renewsHeartbeat { actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, heartbeat: true, now: now)) }
         case .leaseDeleted(let node):
             if node != nodeName { peers.removed(node: node) }
         case .synced:

@@ -235,3 +235,35 @@ struct RenewalInFlightTimerTests {
         }
     }
 }
+
+/// The acquiring write's answer arrives after the watch showed the acquired version and then its
+/// break (the speaker was frozen meanwhile): the hold is lost, acquire again (heartbeat seeds
+/// 7, 9, 27, 30, 33 of the probe simulation held on to it).
+struct LateAcquireAnswerTests {
+    static func at(_ seconds: Double) -> ManualInstant { .zero.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+
+    @Test(arguments: [false, true])
+    func aBreakSeenBeforeTheAcquireAnswerIsNotForgotten(heartbeatAfter: Bool) {
+        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+        _ = m.start(now: Self.at(0))
+        _ = m.observedOwnLease(resourceVersion: "9", now: Self.at(4))
+        _ = m.observedOwnLeaseCleared(resourceVersion: "16", now: Self.at(4))
+        // A heartbeat seen afterwards says nothing about the speaker Lease.
+        if heartbeatAfter { _ = m.observedOwnLease(resourceVersion: "17", heartbeat: true, now: Self.at(4)) }
+        let actions = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "9", now: Self.at(4.1))
+        #expect(actions == [.send(.acquire, sentAt: Self.at(4.1))])
+        #expect(m.acquiredVersion == nil)
+        // Later, nothing makes it answer on the lost hold.
+        #expect(!m.timerFired(now: Self.at(20)).contains(.startAnswering))
+    }
+
+    @Test func aBreakOfAnOlderHoldDoesNotCancelANewAcquire() {
+        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+        _ = m.start(now: Self.at(0))
+        _ = m.observedOwnLease(resourceVersion: "3", now: Self.at(0.5))
+        _ = m.observedOwnLeaseCleared(resourceVersion: "8", now: Self.at(0.6))
+        let actions = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "9", now: Self.at(1))
+        #expect(!actions.contains(.send(.acquire, sentAt: Self.at(1))))
+        #expect(m.acquiredVersion == "9")
+    }
+}

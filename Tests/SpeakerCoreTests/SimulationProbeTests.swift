@@ -28,8 +28,9 @@ struct SimulationProbeTests {
         try runEveryFault(seed: seed)
     }
 
-    func runEveryFault(seed: UInt64) throws {
+    func runEveryFault(seed: UInt64, heartbeats: Bool = false) throws {
         var parameters = Self.parameters(nodes: 3 + Int(seed % 4))
+        parameters.heartbeats = heartbeats
         parameters.freezeChance = 0.0006
         parameters.oneWayLossChance = 0.0006
         parameters.pairPartitionChance = 0.0006
