@@ -271,6 +271,15 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         // its Lease broken must stop even when its renewals do not conflict (with heartbeats,
         // renewals go to another Lease; this event is then what fences it).
         guard case .holding(let h) = state, h.observedAny, h.lastObservedResourceVersion != resourceVersion else { return [] }
+        if h.inFlight == now {
+            // A request sent at this very instant is still out (a renewal sent by the tick that
+            // ran just before, e.g. on waking from SIGSTOP): answers are told apart by sent-at
+            // only, so its answer would pass for the acquire's (with heartbeat Leases it even
+            // succeeds, naming a heartbeat version). Acquire on the next timer instead.
+            let retryAt = now.advanced(by: .milliseconds(1))
+            state = .waitingToAcquire(retryAt: retryAt)
+            return stopIfAnswering() + [.scheduleTimer(retryAt)]
+        }
         state = .acquiring(sentAt: now)
         return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }

@@ -267,3 +267,26 @@ struct LateAcquireAnswerTests {
         #expect(m.acquiredVersion == "9")
     }
 }
+
+/// Answers are matched by sent-at: a break seen at the instant a renewal was sent must not
+/// produce an acquire with the same sent-at (heartbeat seed 27: the renewal's answer, naming a
+/// heartbeat version, passed for the acquire's and the speaker answered on a Lease it lacked).
+struct SameInstantAcquireTests {
+    static func at(_ seconds: Double) -> ManualInstant { .zero.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+
+    @Test func theAcquireAfterABreakNeverSharesTheRenewalsSentAt() {
+        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+        _ = m.start(now: Self.at(0))
+        _ = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "1", now: Self.at(0.2))
+        _ = m.observedOwnLease(resourceVersion: "1", now: Self.at(0.5))
+        #expect(m.timerFired(now: Self.at(5)).contains(.send(.renew(resourceVersion: "1"), sentAt: Self.at(5))))
+        let cleared = m.observedOwnLeaseCleared(resourceVersion: "7", now: Self.at(5))
+        #expect(!cleared.contains(.send(.acquire, sentAt: Self.at(5))), "\(cleared)")
+        // The renewal's answer is not taken for an acquisition.
+        _ = m.writeSucceeded(sentAt: Self.at(5), resourceVersion: "8", now: Self.at(5.1))
+        #expect(m.acquiredVersion == nil)
+        // The acquire goes out on the next timer, with a sent-at of its own.
+        let retried = m.timerFired(now: Self.at(5.2))
+        #expect(retried == [.send(.acquire, sentAt: Self.at(5.2))])
+    }
+}
