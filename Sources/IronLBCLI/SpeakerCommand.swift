@@ -108,7 +108,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
                            metadata: ["lb.file": "\(keyFile ?? "<none>")"])
         }
         let leaseTimings = timings(probing: probing != nil)
-        // With heartbeats (off by default), renewals go to a Lease only this speaker watches.
+        // With probes, renewals go to a heartbeat Lease only this speaker watches (watch fan-out).
         let api = KubeSpeakerAPI(
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources,

@@ -77,10 +77,10 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         public var port: UInt16
         public var timings: ProbeTimings
         /// Renew a heartbeat Lease only this speaker watches (watch fan-out, see the design
-        /// note). Off by default: the simulation still finds overlaps with it (issue 12, open).
+        /// note): the default with probes; liveness then comes from probes, not Lease expiry.
         public var heartbeats: Bool
 
-        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = false) {
+        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = true) {
             self.heartbeats = heartbeats
             self.key = key
             self.incarnation = incarnation

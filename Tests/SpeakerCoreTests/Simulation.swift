@@ -40,8 +40,9 @@ struct Simulation {
         var excluded: Set<Int> = []
         /// Run the failure detector (probes) between the speakers.
         var probing = false
-        /// With probing: renew heartbeat Leases that only their speaker watches (watch fan-out).
-        var heartbeats = false
+        /// With probing: renew heartbeat Leases that only their speaker watches (watch fan-out;
+        /// the speaker's default with probes, `NodeSpeaker.Probing.heartbeats`).
+        var heartbeats = true
         var probeTimings = ProbeTimings.default
         var maxProbeLatency: Duration = .milliseconds(5)
         var probeLossChance = 0.01
@@ -448,7 +449,7 @@ struct Simulation {
         switch request {
         case .own(.acquire):
             outcome = .success(resourceVersion: write(name, holder: name))
-        case .own(.renew) where parameters.heartbeats:
+        case .own(.renew) where parameters.probing && parameters.heartbeats:
             // The heartbeat Lease: only its own speaker writes or watches it.
             apiWrites += 1
             let version = nextVersion
@@ -456,7 +457,7 @@ struct Simulation {
             heartbeats[name] = version
             if nodes[index].running { enqueueWatch(index, lease: name, holder: name, version: version, heartbeat: true) }
             outcome = .success(resourceVersion: String(version))
-        case .own(.release) where parameters.heartbeats:
+        case .own(.release) where parameters.probing && parameters.heartbeats:
             // The speaker's last version is its heartbeat's: the release clears its own holder.
             if let entry = store[name], entry.holder == name {
                 outcome = .success(resourceVersion: write(name, holder: nil))

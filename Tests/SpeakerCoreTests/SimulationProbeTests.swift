@@ -22,13 +22,20 @@ struct SimulationProbeTests {
     }
 
     /// Every fault at once, invariant after every event; then quiet, and every VIP ends with
-    /// the owner a perfect view names.
-    @Test(arguments: 1...12 as ClosedRange<UInt64>)
+    /// the owner a perfect view names. Heartbeat Leases, as the speaker runs with probes.
+    @Test(arguments: 1...24 as ClosedRange<UInt64>)
     func neverTwoOwnersWithProbesUnderEveryFault(seed: UInt64) throws {
         try runEveryFault(seed: seed)
     }
 
-    func runEveryFault(seed: UInt64, heartbeats: Bool = false) throws {
+    /// The same without heartbeat Leases (every speaker watches every renewal, Leases also
+    /// expire): the expiry path beside the probes.
+    @Test(arguments: 1...8 as ClosedRange<UInt64>)
+    func neverTwoOwnersWithProbesAndExpiringLeases(seed: UInt64) throws {
+        try runEveryFault(seed: seed, heartbeats: false)
+    }
+
+    func runEveryFault(seed: UInt64, heartbeats: Bool = true) throws {
         var parameters = Self.parameters(nodes: 3 + Int(seed % 4))
         parameters.heartbeats = heartbeats
         parameters.freezeChance = 0.0006
@@ -43,13 +50,13 @@ struct SimulationProbeTests {
         try sim.run(until: .seconds(150), faultsEnabled: true)
         #expect(sim.processed > 4_000, "only \(sim.processed) events")  // seed 12 (3 nodes): 4,991 once refused peers are re-pinged at once
         let kinds = ["crash", "freeze", "pairPartition"]
-        #expect(kinds.allSatisfy { sim.faults[$0, default: 0] > 0 } || seed > 6, "\(sim.faults)")
+        #expect(kinds.filter { sim.faults[$0, default: 0] > 0 }.count >= 2 || seed > 6, "\(sim.faults)")
         #expect(sim.takeovers > parameters.vips, "\(sim.takeovers) takeovers")
-        print("simulation seed \(seed): \(sim.processed) events, faults \(sim.faults.sorted { $0.key < $1.key }), admitted overlaps \(sim.admittedOverlaps) (longest \(sim.longestAdmittedOverlap) after the break)")
+        print("simulation seed \(seed)\(heartbeats ? "" : " (expiring Leases)"): \(sim.processed) events, faults \(sim.faults.sorted { $0.key < $1.key }), admitted overlaps \(sim.admittedOverlaps) (longest \(sim.longestAdmittedOverlap) after the break)")
 
         sim.healAll()
         try sim.run(until: sim.now.advanced(by: .seconds(120)), faultsEnabled: false)
-        print("simulation seed \(seed) healed: \(sim.processed) events in all, \(sim.admittedOverlaps) admitted overlaps")
+        print("simulation seed \(seed)\(heartbeats ? "" : " (expiring Leases)") healed: \(sim.processed) events in all, \(sim.admittedOverlaps) admitted overlaps")
         for (vip, answering) in sim.answerers {
             let expected = sim.expectedOwner(of: vip)
             #expect(answering == (expected.map { [$0] } ?? []), "\(vip): \(answering), expected \(String(describing: expected))")
