@@ -218,14 +218,10 @@ struct AnnouncementSchedulerTests {
 /// A renewal in flight past its interval (the answer deferred by a SIGSTOP) asks for no timer
 /// that is already due: its outcome reconciles (the simulation livelocked on it, seed 9).
 struct RenewalInFlightTimerTests {
-    static func at(_ seconds: Double) -> ManualInstant { .zero.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+    static func at(_ seconds: Double) -> ManualInstant { NodeLeaseStateMachineTests.at(seconds) }
 
     @Test func noPastTimerWhileARenewalIsInFlight() {
-        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
-        _ = m.start(now: Self.at(0))
-        _ = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "1", now: Self.at(0.2))
-        _ = m.observedOwnLease(resourceVersion: "1", now: Self.at(0.5))
-        #expect(m.timerFired(now: Self.at(5)).contains(.send(.renew(resourceVersion: "1"), sentAt: Self.at(5))))
+        var m = renewalSentAtFive()
         // The answer has not come 9 s later; every timer asked for lies ahead.
         for seconds in [10.0, 12.0, 14.0] {
             for action in m.timerFired(now: Self.at(seconds)) {
@@ -240,7 +236,7 @@ struct RenewalInFlightTimerTests {
 /// break (the speaker was frozen meanwhile): the hold is lost, acquire again (heartbeat seeds
 /// 7, 9, 27, 30, 33 of the probe simulation held on to it).
 struct LateAcquireAnswerTests {
-    static func at(_ seconds: Double) -> ManualInstant { .zero.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+    static func at(_ seconds: Double) -> ManualInstant { NodeLeaseStateMachineTests.at(seconds) }
 
     @Test(arguments: [false, true])
     func aBreakSeenBeforeTheAcquireAnswerIsNotForgotten(heartbeatAfter: Bool) {
@@ -272,14 +268,10 @@ struct LateAcquireAnswerTests {
 /// produce an acquire with the same sent-at (heartbeat seed 27: the renewal's answer, naming a
 /// heartbeat version, passed for the acquire's and the speaker answered on a Lease it lacked).
 struct SameInstantAcquireTests {
-    static func at(_ seconds: Double) -> ManualInstant { .zero.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+    static func at(_ seconds: Double) -> ManualInstant { NodeLeaseStateMachineTests.at(seconds) }
 
     @Test func theAcquireAfterABreakNeverSharesTheRenewalsSentAt() {
-        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
-        _ = m.start(now: Self.at(0))
-        _ = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "1", now: Self.at(0.2))
-        _ = m.observedOwnLease(resourceVersion: "1", now: Self.at(0.5))
-        #expect(m.timerFired(now: Self.at(5)).contains(.send(.renew(resourceVersion: "1"), sentAt: Self.at(5))))
+        var m = renewalSentAtFive()
         let cleared = m.observedOwnLeaseCleared(resourceVersion: "7", now: Self.at(5))
         #expect(!cleared.contains(.send(.acquire, sentAt: Self.at(5))), "\(cleared)")
         // The renewal's answer is not taken for an acquisition.
@@ -289,4 +281,14 @@ struct SameInstantAcquireTests {
         let retried = m.timerFired(now: Self.at(5.2))
         #expect(retried == [.send(.acquire, sentAt: Self.at(5.2))])
     }
+}
+
+/// Acquired at 0 (rv 1, seen back at 0.5), its first renewal sent at 5 s and not answered yet.
+private func renewalSentAtFive() -> NodeLeaseStateMachine<ManualInstant> {
+    var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+    _ = m.start(now: .seconds(0))
+    _ = m.writeSucceeded(sentAt: .seconds(0), resourceVersion: "1", now: .seconds(0.2))
+    _ = m.observedOwnLease(resourceVersion: "1", now: .seconds(0.5))
+    #expect(m.timerFired(now: .seconds(5)).contains(.send(.renew(resourceVersion: "1"), sentAt: .seconds(5))))
+    return m
 }
