@@ -51,6 +51,9 @@ public struct SpeakerCommand: AsyncParsableCommand {
     @Option(help: "File holding the cluster's probe key (the ironlb-memberlist Secret); without it, no probes: failover waits for the Lease [env: IRONLB_PROBE_KEY_FILE].")
     var probeKeyFile: String?
 
+    @Flag(help: "With the probe key: renew a heartbeat Lease only this speaker watches instead of the speaker Lease (watch events grow as nodes, not nodes squared). Off by default: only when every speaker runs this version, never during an upgrade from 0.1.0 (docs/design/layer2-leases.md).")
+    var heartbeatLeases = false
+
     var keyFile: String? { probeKeyFile ?? Environment.value("IRONLB_PROBE_KEY_FILE") }
 
     public init() {}
@@ -100,7 +103,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
         if let keyFile, FileManager.default.fileExists(atPath: keyFile) {
             probing = .init(
                 key: try Self.probeKey(file: keyFile), incarnation: UInt64(Date().timeIntervalSince1970 * 1000),
-                seed: UInt64.random(in: .min ... .max), port: probePort
+                seed: UInt64.random(in: .min ... .max), port: probePort, heartbeats: heartbeatLeases
             )
         } else {
             // The manifest mounts the Secret as optional: a cluster without it still runs.
@@ -108,7 +111,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
                            metadata: ["lb.file": "\(keyFile ?? "<none>")"])
         }
         let leaseTimings = timings(probing: probing != nil)
-        // With probes, renewals go to a heartbeat Lease only this speaker watches (watch fan-out).
+        // With probes and --heartbeat-leases, renewals go to a heartbeat Lease only this speaker watches.
         let api = KubeSpeakerAPI(
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources,

@@ -77,10 +77,11 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         public var port: UInt16
         public var timings: ProbeTimings
         /// Renew a heartbeat Lease only this speaker watches (watch fan-out, see the design
-        /// note): the default with probes; liveness then comes from probes, not Lease expiry.
+        /// note); liveness then comes from probes, not Lease expiry. Off unless asked for
+        /// (`ironlb speaker --heartbeat-leases`): a 0.1.0 speaker beside it would break its Lease.
         public var heartbeats: Bool
 
-        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = true) {
+        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = false) {
             self.heartbeats = heartbeats
             self.key = key
             self.incarnation = incarnation
