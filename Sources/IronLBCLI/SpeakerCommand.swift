@@ -111,11 +111,11 @@ public struct SpeakerCommand: AsyncParsableCommand {
                            metadata: ["lb.file": "\(keyFile ?? "<none>")"])
         }
         let leaseTimings = timings(probing: probing != nil)
-        // With probes and --heartbeat-leases, renewals go to a heartbeat Lease only this speaker watches.
+        // With probes the Lease carries its marker; with --heartbeat-leases renewals may go to a heartbeat Lease.
         let api = KubeSpeakerAPI(
             client: client, namespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             leaseDuration: leaseDuration.duration, node: node, logger: logger, readsMetalLBResources: metallbResources,
-            heartbeats: probing?.heartbeats == true
+            leaseProtocol: probing?.leaseProtocol
         )
         // BGP sessions spread over these loops (one per core, at most 4).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))

@@ -17,6 +17,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         /// holder: only this node's speaker writes a holder into this Lease).
         case acquire
         case renew(resourceVersion: String)
+        /// Renew this node's heartbeat Lease instead (while `renewsHeartbeat`): no version, only
+        /// this node writes it.
+        case heartbeat
         /// Clear the holder (planned shutdown).
         case release(resourceVersion: String)
         /// Read the Lease after a conflict, report with `leaseRead`.
@@ -33,6 +36,8 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     }
 
     private struct Holding: Sendable {
+        /// The speaker Lease's version from this node's last write of it (renewals and release
+        /// compare-and-swap on it; heartbeat renewals leave it).
         var resourceVersion: String
         /// Sent-at of the write that acquired the Lease (start of the hold-off).
         var acquiredSentAt: Instant
@@ -54,6 +59,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         /// Sent-at of the write (renew or read) in flight, if any.
         var inFlight: Instant?
         var inFlightIsRead: Bool
+        var inFlightIsHeartbeat = false
         /// When the next renew is due.
         var nextRenewAt: Instant
         /// Every live peer yielded to this node's claim: no hand-off wait.
@@ -80,9 +86,22 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// The last version of the speaker Lease itself the watch showed held (not a heartbeat's).
     private var lastSeenHeldVersion: String?
     private var answering = false
+    /// Renewals go to the heartbeat Lease (`Request.heartbeat`) instead of the speaker Lease.
+    public private(set) var renewsHeartbeat = false
 
     public init(timings: LeaseTimings) {
         self.timings = timings
+    }
+
+    /// Where renewals go from now on (docs/design/layer2-leases.md, "Upgrades"). Back to the
+    /// speaker Lease: renew it at once (a speaker that breaks Leases on expiry has just appeared).
+    public mutating func setRenewsHeartbeat(_ heartbeat: Bool, now: Instant) -> [Action] {
+        guard heartbeat != renewsHeartbeat else { return [] }
+        renewsHeartbeat = heartbeat
+        guard !heartbeat, case .holding(var h) = state else { return [] }
+        if h.inFlight == nil || h.inFlightIsHeartbeat { h.nextRenewAt = now }
+        state = .holding(h)
+        return reconcile(now: now)
     }
 
     /// The state, for logs and test failures.
@@ -177,7 +196,8 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             ))
         case .holding(var h) where h.inFlight == sentAt && !h.inFlightIsRead:
             h.inFlight = nil
-            h.resourceVersion = resourceVersion
+            if !h.inFlightIsHeartbeat { h.resourceVersion = resourceVersion }
+            h.inFlightIsHeartbeat = false
             h.lastSuccessSentAt = sentAt
             h.lastSuccessResourceVersion = resourceVersion
             if h.lastObservedResourceVersion == resourceVersion {
@@ -204,7 +224,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             return [.scheduleTimer(retryAt)]
         case .holding(var h) where h.inFlight == sentAt:
             h.inFlight = nil
-            if conflict && !h.inFlightIsRead {
+            let wasHeartbeat = h.inFlightIsHeartbeat
+            h.inFlightIsHeartbeat = false
+            if conflict && !h.inFlightIsRead && !wasHeartbeat {
                 // Broken by another speaker, or our own earlier write committed without an
                 // answer. Read to tell which; until then nothing counts as renewed.
                 h.inFlight = now
@@ -327,8 +349,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         if h.inFlight == nil && now >= h.nextRenewAt {
             h.inFlight = now
             h.inFlightIsRead = false
+            h.inFlightIsHeartbeat = renewsHeartbeat
             h.nextRenewAt = now.advanced(by: timings.renewInterval)
-            actions.append(.send(.renew(resourceVersion: h.resourceVersion), sentAt: now))
+            actions.append(.send(renewsHeartbeat ? .heartbeat : .renew(resourceVersion: h.resourceVersion), sentAt: now))
         }
         state = .holding(h)
 

@@ -1,3 +1,15 @@
+/// What the holder of a speaker Lease says it speaks (its marker, docs/design/layer2-leases.md,
+/// "Upgrades"). A Lease without a (current) marker is held by a speaker without probes: 0.1.0,
+/// or one without the probe key.
+public enum LeaseProtocol: String, Hashable, Sendable {
+    /// It answers probes on the probe port, renews its speaker Lease, breaks expired Leases of
+    /// holders not marked `heartbeats`.
+    case probes
+    /// As `probes`, and it may renew a heartbeat Lease instead of its speaker Lease: nobody
+    /// breaks its Lease on expiry, only on probe evidence.
+    case heartbeats
+}
+
 /// The other speakers' Leases as this speaker's watch shows them.
 ///
 /// A peer is live while its Lease has a holder. Liveness only ends by a write (release on
@@ -33,37 +45,39 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         /// The claimant's Lease version named in its claim: until the watch shows it, every
         /// event for this Lease is older than the claim and cannot end its liveness.
         var claimVersion: String?
+        /// The holder's marker (nil: a speaker without probes, e.g. 0.1.0).
+        var marker: LeaseProtocol?
     }
 
     public let selfName: String
     public let timings: LeaseTimings
-    /// Whether a Lease seen unchanged for `leaseDuration` is broken. Off when the speakers
-    /// renew a heartbeat Lease only they watch (with probes): the Leases every speaker watches
-    /// then change only on acquire, release and break, and probe evidence breaks them.
-    public let breaksOnExpiry: Bool
     private var peers: [String: Peer] = [:]
 
-    public init(selfName: String, timings: LeaseTimings, breaksOnExpiry: Bool = true) {
+    public init(selfName: String, timings: LeaseTimings) {
         self.selfName = selfName
         self.timings = timings
-        self.breaksOnExpiry = breaksOnExpiry
     }
 
-    /// A watch event (or list item) for `node`'s Lease. `held`: it names a holder.
-    public mutating func observe(node: String, held: Bool, resourceVersion: String, now: Instant) {
+    /// A watch event (or list item) for `node`'s Lease. `held`: it names a holder; `marker`:
+    /// the holder's current marker. A Lease seen unchanged for `leaseDuration` is broken unless
+    /// marked `heartbeats` (its holder may renew a Lease only it watches): those only on evidence.
+    public mutating func observe(node: String, held: Bool, resourceVersion: String, marker: LeaseProtocol?, now: Instant) {
         guard node != selfName else { return }
         let old = peers[node]
         if let old, old.resourceVersion == resourceVersion { return }
         var peer = Peer(held: held, resourceVersion: resourceVersion, observedAt: now, breakTried: nil)
+        peer.marker = held ? marker : nil
         if held {
             // A newcomer when it was not held before (pending only matters for VIPs this
             // speaker already answers). Its claim may have come before the watch showed it.
             if old?.held == true || old?.claimedUntil != nil {
                 peer.joinedAt = old?.joinedAt
                 peer.claimed = old?.claimed ?? false
-            } else {
+            } else if marker != nil {
                 peer.joinedAt = now
             }
+            // A newcomer without probes (0.1.0) has the shorter hand-off delay of its version and
+            // claims nothing: it counts fully at once, no keep window (see the design note).
             if old?.claimedUntil != nil { peer.claimed = true }
         }
         // A claim is newer than every version the watch delivers before the one it names (the
@@ -107,9 +121,11 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         }.keys)
     }
 
-    /// A probe found `node` dead: break its Lease now, if it is held (once per version).
+    /// A probe found `node` dead: break its Lease now, if it is held (once per version) and its
+    /// holder is marked: a speaker without probes (0.1.0) has no probe port, its silence
+    /// proves nothing.
     public mutating func evidence(node: String) -> Break? {
-        guard let peer = peers[node], peer.held, peer.breakTried != peer.resourceVersion else { return nil }
+        guard let peer = peers[node], peer.held, peer.marker != nil, peer.breakTried != peer.resourceVersion else { return nil }
         peers[node]?.breakTried = peer.resourceVersion
         return Break(node: node, resourceVersion: peer.resourceVersion)
     }
@@ -126,6 +142,18 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
 
     public var liveNodes: [String] {
         peers.filter { $0.value.held || $0.value.claimedUntil != nil }.map(\.key).sorted()
+    }
+
+    /// Live peers whose Lease carries no marker: speakers without probes (0.1.0), which never
+    /// answer a probe or yield to a claim.
+    public var unmarkedLiveNodes: [String] {
+        peers.filter { $0.value.held && $0.value.marker == nil && $0.value.claimedUntil == nil }.map(\.key).sorted()
+    }
+
+    /// Every held Lease in view is marked `heartbeats`: no speaker in view breaks a Lease that
+    /// is not renewed, so this speaker may renew its heartbeat instead (the upgrade rule).
+    public var everyHolderAllowsHeartbeats: Bool {
+        peers.values.allSatisfy { !$0.held || $0.marker == .heartbeats }
     }
 
     /// The breaks to try now, and the next instant to look again. The speaker first in the
@@ -148,7 +176,7 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
                 if now < settles { next = next.map { min($0, settles) } ?? settles }
             }
         }
-        for (name, peer) in peers where breaksOnExpiry && peer.held && peer.breakTried != peer.resourceVersion {
+        for (name, peer) in peers where peer.held && peer.marker != .heartbeats && peer.breakTried != peer.resourceVersion {
             let expiry = peer.observedAt.advanced(by: timings.leaseDuration)
             guard now >= expiry else {
                 next = next.map { min($0, expiry) } ?? expiry

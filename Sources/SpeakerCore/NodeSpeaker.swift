@@ -16,8 +16,9 @@ public enum SpeakerInput: Hashable, Sendable {
     case nodeUpserted(NodeState)
     case nodeDeleted(String)
     case config(String?)
-    /// A speaker Lease (`ironlb-speaker-<node>`): whether it names a holder.
-    case lease(node: String, held: Bool, resourceVersion: String)
+    /// A speaker Lease (`ironlb-speaker-<node>`): whether it names a holder, and the holder's
+    /// marker (nil: none, or stale: a speaker without probes, e.g. 0.1.0).
+    case lease(node: String, held: Bool, resourceVersion: String, marker: LeaseProtocol?)
     /// A speaker's heartbeat Lease (`ironlb-heartbeat-<node>`, with probes): renewed instead of
     /// the speaker Lease, watched by its own speaker only (its fence); others' are ignored.
     case heartbeat(node: String, resourceVersion: String)
@@ -77,9 +78,12 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         public var port: UInt16
         public var timings: ProbeTimings
         /// Renew a heartbeat Lease only this speaker watches (watch fan-out, see the design
-        /// note); liveness then comes from probes, not Lease expiry. Off unless asked for
-        /// (`ironlb speaker --heartbeat-leases`): a 0.1.0 speaker beside it would break its Lease.
+        /// note) while every held Lease in view is marked `heartbeats`; liveness then comes from
+        /// probes, not Lease expiry. Off unless asked for (`ironlb speaker --heartbeat-leases`).
         public var heartbeats: Bool
+
+        /// The marker the speaker's Lease carries (docs/design/layer2-leases.md, "Upgrades").
+        public var leaseProtocol: LeaseProtocol { heartbeats ? .heartbeats : .probes }
 
         public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = false) {
             self.heartbeats = heartbeats
@@ -107,17 +111,24 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     public init(nodeName: String, timings: LeaseTimings, probing: Probing? = nil, announceInterval: Duration = .seconds(1), announceRepeats: Int = 5) {
         core = SpeakerCore(nodeName: nodeName)
         lease = NodeLeaseStateMachine(timings: timings)
-        // With probes, peers renew heartbeats this node does not watch: no expiry breaks.
-        peers = PeerLeaseTable(selfName: nodeName, timings: timings, breaksOnExpiry: probing?.heartbeats != true)
-        renewsHeartbeat = probing?.heartbeats == true
+        peers = PeerLeaseTable(selfName: nodeName, timings: timings)
+        mayRenewHeartbeat = probing?.heartbeats == true
+        leaseProtocol = probing?.leaseProtocol
         announcements = AnnouncementScheduler(interval: announceInterval, repeats: announceRepeats)
         prober = probing.map { PeerProber(selfName: nodeName, key: $0.key, incarnation: $0.incarnation, seed: $0.seed, timings: $0.timings) }
         probePort = probing?.port ?? 0
     }
 
-    /// Renews go to the heartbeat Lease (`SpeakerInput.heartbeat`), not the speaker Lease: with
-    /// probes (docs/design/layer2-leases.md, "Watch fan-out").
-    public let renewsHeartbeat: Bool
+    /// Heartbeats are allowed (`Probing.heartbeats`): the node marks its Lease `heartbeats`.
+    private let mayRenewHeartbeat: Bool
+
+    /// The marker this node's speaker Lease carries (nil without probes).
+    public let leaseProtocol: LeaseProtocol?
+
+    /// Renewals go to the heartbeat Lease (`SpeakerInput.heartbeat`), not the speaker Lease:
+    /// allowed, the informers synced, and every held Lease in view marked `heartbeats`
+    /// (docs/design/layer2-leases.md, "Upgrades").
+    public var renewsHeartbeat: Bool { lease.renewsHeartbeat }
 
     /// Probe datagrams and bytes this node sent (the simulation's traffic figures).
     public var probeTraffic: (datagrams: Int, bytes: Int) { (prober?.sentCount ?? 0, prober?.sentBytes ?? 0) }
@@ -153,7 +164,7 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
             core.nodeDeleted(name)
             probeAddresses[name] = nil
         case .config(let text): configOutcome = core.configChanged(text)
-        case .lease(let node, let held, let resourceVersion):
+        case .lease(let node, let held, let resourceVersion, let marker):
             if node == nodeName {
                 // Our own holding seen back renews the fence; a cleared Lease was broken by a
                 // peer: stop at once, acquire again, and for a while give no timeout verdicts
@@ -167,11 +178,11 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
                     actions += cleared
                 }
             } else {
-                peers.observe(node: node, held: held, resourceVersion: resourceVersion, now: now)
+                peers.observe(node: node, held: held, resourceVersion: resourceVersion, marker: marker, now: now)
             }
         case .heartbeat(let node, let resourceVersion):
             // Own writes seen back renew the fence, as with the speaker Lease.
-            if node == nodeName, renewsHeartbeat { actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, heartbeat: true, now: now)) }
+            if node == nodeName, mayRenewHeartbeat { actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, heartbeat: true, now: now)) }
         case .leaseDeleted(let node):
             if node != nodeName { peers.removed(node: node) }
         case .synced:
@@ -299,8 +310,11 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         guard prober != nil else { return [] }
         prober!.fenced = renewsHeartbeat && lease.isFenced(now: now) && !shuttingDown
         var endpoints: [String: ProbeEndpoint] = [:]
-        var unreachable = false
-        for name in peers.liveNodes {
+        // A peer without probes (0.1.0) is not probed (no port: its refusal proves nothing) and
+        // never yields: no claim while one is live, the hand-off delay applies.
+        let unmarked = Set(peers.unmarkedLiveNodes)
+        var unreachable = !unmarked.isEmpty
+        for name in peers.liveNodes where !unmarked.contains(name) {
             if let address = probeAddresses[name] {
                 endpoints[name] = ProbeEndpoint(address: address, port: probePort)
             } else {
@@ -324,6 +338,8 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// Breaks expired peer Leases, recomputes the plan and hands out what changed.
     private mutating func reconcile(now: Instant) -> [Action] {
         var actions: [Action] = []
+        // The upgrade rule: heartbeats only while no speaker in view would break an unrenewed Lease.
+        actions += leaseActions(lease.setRenewsHeartbeat(mayRenewHeartbeat && synced && !shuttingDown && peers.everyHolderAllowsHeartbeats, now: now))
         let due = peers.due(now: now)
         actions += due.breaks.map { .breakLease(node: $0.node, resourceVersion: $0.resourceVersion) }
         if let next = due.next { actions.append(.scheduleTimer(next)) }

@@ -92,12 +92,12 @@ struct HandBackTests {
 
     @Test func aNewcomerIsPendingForTheKeepWindowOrUntilItClaims() {
         var table = PeerLeaseTable<ManualInstant>(selfName: "a", timings: Self.t)
-        table.observe(node: "b", held: true, resourceVersion: "1", now: Self.at(0))
-        table.observe(node: "c", held: false, resourceVersion: "2", now: Self.at(0))
+        table.observe(node: "b", held: true, resourceVersion: "1", marker: .probes, now: Self.at(0))
+        table.observe(node: "c", held: false, resourceVersion: "2", marker: .probes, now: Self.at(0))
         #expect(table.pendingNodes(now: Self.at(1)) == ["b"])
         #expect(table.pendingNodes(now: Self.at(3)).isEmpty)
         // c rejoins at 10; a due() tick wakes the speaker when its keep window ends.
-        table.observe(node: "c", held: true, resourceVersion: "3", now: Self.at(10))
+        table.observe(node: "c", held: true, resourceVersion: "3", marker: .probes, now: Self.at(10))
         #expect(table.pendingNodes(now: Self.at(11)) == ["c"])
         #expect(table.due(now: Self.at(11)).next == Self.at(13))
         table.claimed(node: "c", version: "3", now: Self.at(11.5))
@@ -105,9 +105,9 @@ struct HandBackTests {
         // A claim before the watch shows the Lease: live (and settled) at once, then held.
         table.claimed(node: "d", version: "5", now: Self.at(20))
         #expect(table.isLive("d"))
-        table.observe(node: "d", held: false, resourceVersion: "4", now: Self.at(20.1))  // older, unheld
+        table.observe(node: "d", held: false, resourceVersion: "4", marker: .probes, now: Self.at(20.1))  // older, unheld
         #expect(table.isLive("d"))
-        table.observe(node: "d", held: true, resourceVersion: "5", now: Self.at(20.2))
+        table.observe(node: "d", held: true, resourceVersion: "5", marker: .probes, now: Self.at(20.2))
         #expect(table.isLive("d") && !table.pendingNodes(now: Self.at(20.3)).contains("d"))
         // Evidence breaks a held Lease once per version.
         #expect(table.evidence(node: "d") == .init(node: "d", resourceVersion: "5"))

@@ -151,7 +151,7 @@ struct PeerLeaseTableTests {
         let order = OwnerElection.ranking(of: ["a", "b"], forKey: "c")
         var tables = names.filter { $0 != "c" }.map { PeerLeaseTable<ManualInstant>(selfName: $0, timings: Self.t) }
         for i in tables.indices {
-            for name in names { tables[i].observe(node: name, held: true, resourceVersion: "v1-\(name)", now: .seconds(0)) }
+            for name in names { tables[i].observe(node: name, held: true, resourceVersion: "v1-\(name)", marker: .probes, now: .seconds(0)) }
         }
         for i in tables.indices {
             let me = tables[i].selfName
@@ -166,21 +166,21 @@ struct PeerLeaseTableTests {
         }
         // A renewal seen in time defers the break.
         var table = PeerLeaseTable<ManualInstant>(selfName: "a", timings: Self.t)
-        table.observe(node: "b", held: true, resourceVersion: "1", now: .seconds(0))
-        table.observe(node: "b", held: true, resourceVersion: "2", now: .seconds(10))
+        table.observe(node: "b", held: true, resourceVersion: "1", marker: .probes, now: .seconds(0))
+        table.observe(node: "b", held: true, resourceVersion: "2", marker: .probes, now: .seconds(10))
         #expect(table.due(now: .seconds(20)).breaks.isEmpty)
         #expect(table.due(now: .seconds(20)).next == .seconds(25))
-        table.observe(node: "b", held: true, resourceVersion: "2", now: .seconds(21))  // same version: no change
+        table.observe(node: "b", held: true, resourceVersion: "2", marker: .probes, now: .seconds(21))  // same version: no change
         #expect(table.due(now: .seconds(25)).breaks == [.init(node: "b", resourceVersion: "2")])
         // Released or broken: not live, nothing to break.
-        table.observe(node: "b", held: false, resourceVersion: "3", now: .seconds(26))
+        table.observe(node: "b", held: false, resourceVersion: "3", marker: .probes, now: .seconds(26))
         #expect(!table.isLive("b"))
         let late = table.due(now: .seconds(100))
         #expect(late.breaks.isEmpty)
         #expect(late.next == nil)
         table.removed(node: "b")
         #expect(table.liveNodes.isEmpty)
-        table.observe(node: "a", held: true, resourceVersion: "1", now: .seconds(0))
+        table.observe(node: "a", held: true, resourceVersion: "1", marker: .probes, now: .seconds(0))
         #expect(table.liveNodes.isEmpty)  // itself is not a peer
     }
 }

@@ -110,8 +110,8 @@ struct ClaimThenLateBreakTests {
                     ownVersion += 1
                     let version = "own-\(ownVersion)"
                     handle(node.leaseOutcome(sentAt: sentAt, .succeeded(resourceVersion: version), now: .seconds(now)))
-                    handle(node.apply(.lease(node: "node-3", held: true, resourceVersion: version), now: .seconds(now)))
-                case .release, .read:
+                    handle(node.apply(.lease(node: "node-3", held: true, resourceVersion: version, marker: .probes), now: .seconds(now)))
+                case .release, .read, .heartbeat:
                     Issue.record("unexpected \(request)")
                 }
             }
@@ -121,7 +121,7 @@ struct ClaimThenLateBreakTests {
             switch step {
             case .peer(let held, let version):
                 now += 0.1
-                handle(node.apply(.lease(node: "node-2", held: held, resourceVersion: version), now: .seconds(now)))
+                handle(node.apply(.lease(node: "node-2", held: held, resourceVersion: version, marker: .probes), now: .seconds(now)))
             case .claim(let version):
                 now += 0.1
                 counter += 1

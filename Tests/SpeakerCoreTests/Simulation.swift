@@ -40,9 +40,15 @@ struct Simulation {
         var excluded: Set<Int> = []
         /// Run the failure detector (probes) between the speakers.
         var probing = false
-        /// With probing: renew heartbeat Leases that only their speaker watches (watch fan-out;
-        /// the speaker's default with probes, `NodeSpeaker.Probing.heartbeats`).
+        /// With probing: heartbeat Leases allowed (`--heartbeat-leases`, `NodeSpeaker.Probing.heartbeats`):
+        /// speakers renew one only their speaker watches while every held Lease is marked so.
         var heartbeats = true
+        /// Nodes that run as 0.1.0 did (a rolling update): no probes, no marker on their Lease,
+        /// blind to markers (they break every Lease seen unchanged for `leaseDuration`), a closed
+        /// probe port, 0.1.0's timings (no keep window). Until `upgradeAt`: a legacy node that
+        /// (re)starts later runs this version.
+        var legacyNodes: Set<Int> = []
+        var upgradeAt: ManualInstant?
         var probeTimings = ProbeTimings.default
         var maxProbeLatency: Duration = .milliseconds(5)
         var probeLossChance = 0.01
@@ -96,6 +102,7 @@ struct Simulation {
         var lease: String
         var holder: String?
         var resourceVersion: String
+        var marker: LeaseProtocol?
         /// The node's heartbeat Lease (with probes), not its speaker Lease.
         var heartbeat = false
     }
@@ -110,6 +117,8 @@ struct Simulation {
         /// The VIPs the speaker answers (from its last setAnswers).
         var answered: Set<IPAddress> = []
         var watch: [WatchItem] = []
+        /// Runs as 0.1.0 did (`Parameters.legacyNodes`).
+        var legacy = false
         var lastWatchDelivery = ManualInstant.zero
         var timers: Set<ManualInstant> = []
         /// SIGSTOP: nothing runs (events wait) until then.
@@ -132,7 +141,7 @@ struct Simulation {
     /// Events processed since simulated time last advanced (the livelock budget).
     var eventsAtThisInstant = 0
     var now = ManualInstant.zero
-    var store: [String: (holder: String?, version: Int)] = [:]
+    var store: [String: (holder: String?, version: Int, marker: LeaseProtocol?)] = [:]
     /// With probes, speakers renew a heartbeat Lease per node that only its speaker watches.
     var heartbeats: [String: Int] = [:]
     var nextVersion = 1
@@ -394,15 +403,21 @@ struct Simulation {
             kill(index)
             let name = nodes[index].name
             nodes[index].running = true
-            let probing = parameters.probing
+            nodes[index].legacy = parameters.legacyNodes.contains(index) && parameters.upgradeAt.map { now < $0 } != false
+            let probing = parameters.probing && !nodes[index].legacy
                 ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings, heartbeats: parameters.heartbeats)
                 : nil
-            nodes[index].core = Core(nodeName: name, timings: parameters.timings, probing: probing)
+            // 0.1.0: the hand-off delay is the deadline plus one second, no keep window.
+            let legacyTimings = LeaseTimings.flags(
+                renewInterval: parameters.timings.renewInterval, renewDeadline: parameters.timings.renewDeadline,
+                leaseDuration: parameters.timings.leaseDuration, keepWindow: .zero
+            )
+            nodes[index].core = Core(nodeName: name, timings: nodes[index].legacy ? legacyTimings : parameters.timings, probing: probing)
             // An informer starts with a list: the whole store, in the watch's order.
-            var listed = store.map { (lease: $0.key, holder: $0.value.holder, version: $0.value.version, heartbeat: false) }
-            if let version = heartbeats[name] { listed.append((lease: name, holder: name, version: version, heartbeat: true)) }
+            var listed = store.map { (lease: $0.key, holder: $0.value.holder, version: $0.value.version, marker: $0.value.marker, heartbeat: false) }
+            if let version = heartbeats[name] { listed.append((lease: name, holder: name, version: version, marker: nil, heartbeat: true)) }
             for entry in listed.sorted(by: { $0.version < $1.version }) {
-                enqueueWatch(index, lease: entry.lease, holder: entry.holder, version: entry.version, heartbeat: entry.heartbeat)
+                enqueueWatch(index, lease: entry.lease, holder: entry.holder, version: entry.version, marker: entry.marker, heartbeat: entry.heartbeat)
             }
             for input in clusterInputs { apply(nodes[index].core.apply(input, now: local(index)), to: index) }
             apply(nodes[index].core.start(now: local(index)), to: index)
@@ -448,8 +463,8 @@ struct Simulation {
         let outcome: Outcome
         switch request {
         case .own(.acquire):
-            outcome = .success(resourceVersion: write(name, holder: name))
-        case .own(.renew) where parameters.probing && parameters.heartbeats:
+            outcome = .success(resourceVersion: write(name, holder: name, marker: nodes[index].core.leaseProtocol))
+        case .own(.heartbeat):
             // The heartbeat Lease: only its own speaker writes or watches it.
             apiWrites += 1
             let version = nextVersion
@@ -457,7 +472,7 @@ struct Simulation {
             heartbeats[name] = version
             if nodes[index].running { enqueueWatch(index, lease: name, holder: name, version: version, heartbeat: true) }
             outcome = .success(resourceVersion: String(version))
-        case .own(.release) where parameters.probing && parameters.heartbeats:
+        case .own(.release) where nodes[index].core.leaseProtocol == .heartbeats:
             // The speaker's last version is its heartbeat's: the release clears its own holder.
             if let entry = store[name], entry.holder == name {
                 outcome = .success(resourceVersion: write(name, holder: nil))
@@ -466,7 +481,7 @@ struct Simulation {
             }
         case .own(.renew(let version)):
             if let entry = store[name], entry.holder == name, String(entry.version) == version {
-                outcome = .success(resourceVersion: write(name, holder: name))
+                outcome = .success(resourceVersion: write(name, holder: name, marker: nodes[index].core.leaseProtocol))
             } else {
                 outcome = .conflict
             }
@@ -497,23 +512,24 @@ struct Simulation {
         }
     }
 
-    mutating func write(_ lease: String, holder: String?) -> String {
+    /// Only the holder marks its Lease (acquire, renew); a release or a break leaves none.
+    mutating func write(_ lease: String, holder: String?, marker: LeaseProtocol? = nil) -> String {
         apiWrites += 1
         if holder != nil { wrongBreaks[lease] = nil }
         let version = nextVersion
         nextVersion += 1
-        store[lease] = (holder, version)
+        store[lease] = (holder, version, marker)
         for index in nodes.indices where nodes[index].running {
-            enqueueWatch(index, lease: lease, holder: holder, version: version)
+            enqueueWatch(index, lease: lease, holder: holder, version: version, marker: marker)
         }
         return String(version)
     }
 
-    mutating func enqueueWatch(_ index: Int, lease: String, holder: String?, version: Int, heartbeat: Bool = false) {
+    mutating func enqueueWatch(_ index: Int, lease: String, holder: String?, version: Int, marker: LeaseProtocol? = nil, heartbeat: Bool = false) {
         let at = max(nodes[index].lastWatchDelivery, now.advanced(by: rng.duration(0...lagSeconds)))
         nodes[index].lastWatchDelivery = at
         watchEvents += 1
-        nodes[index].watch.append(WatchItem(deliverAt: at, lease: lease, holder: holder, resourceVersion: String(version), heartbeat: heartbeat))
+        nodes[index].watch.append(WatchItem(deliverAt: at, lease: lease, holder: holder, resourceVersion: String(version), marker: marker, heartbeat: heartbeat))
     }
 
     /// Hands due watch events to running, connected speakers, in order; true if any.
@@ -526,7 +542,8 @@ struct Simulation {
                 any = true
                 let input = item.heartbeat
                     ? SpeakerInput.heartbeat(node: item.lease, resourceVersion: item.resourceVersion)
-                    : SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion)
+                    // 0.1.0 reads no marker.
+                    : SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion, marker: nodes[index].legacy ? nil : item.marker)
                 note("node-\(index) watch \(item.lease) holder \(item.holder ?? "-") rv \(item.resourceVersion)")
                 apply(nodes[index].core.apply(input, now: local(index)), to: index)
                 guard nodes[index].running else { break }
@@ -608,7 +625,8 @@ struct Simulation {
             || pairPartitions.contains([min(index, target), max(index, target)]) || rng.chance(parameters.probeLossChance) {
             return
         }
-        guard nodes[target].running else {
+        // 0.1.0 has no probe port: its kernel refuses every probe.
+        guard nodes[target].running, !nodes[target].legacy else {
             if let peer { schedule(at: now.advanced(by: latency * 2), .refused(node: index, incarnation: nodes[index].incarnation, peer: peer)) }
             return
         }
