@@ -105,6 +105,8 @@ struct Simulation {
         var marker: LeaseProtocol?
         /// The node's heartbeat Lease (with probes), not its speaker Lease.
         var heartbeat = false
+        /// Not a Lease: the end of the list at start (`SpeakerInput.synced`).
+        var synced = false
     }
 
     struct Node {
@@ -219,7 +221,9 @@ struct Simulation {
                 inputs.append(.endpoints(key, requirement.readyEndpointNodes.map { ServiceEndpoints(nodes: $0) } ?? ServiceEndpoints(anyUsable: true)))
             }
         }
-        clusterInputs = inputs + [.synced]
+        // `.synced` comes on the Lease watch after the listed Leases (as the informers deliver
+        // their list before they report synced).
+        clusterInputs = inputs
         for name in names {
             nodes.append(Node(name: name, core: Core(nodeName: name, timings: parameters.timings)))
         }
@@ -419,6 +423,9 @@ struct Simulation {
             for entry in listed.sorted(by: { $0.version < $1.version }) {
                 enqueueWatch(index, lease: entry.lease, holder: entry.holder, version: entry.version, marker: entry.marker, heartbeat: entry.heartbeat)
             }
+            let syncedAt = max(nodes[index].lastWatchDelivery, now.advanced(by: rng.duration(0...lagSeconds)))
+            nodes[index].lastWatchDelivery = syncedAt
+            nodes[index].watch.append(WatchItem(deliverAt: syncedAt, lease: "", holder: nil, resourceVersion: "", synced: true))
             for input in clusterInputs { apply(nodes[index].core.apply(input, now: local(index)), to: index) }
             apply(nodes[index].core.start(now: local(index)), to: index)
         case .heal(let index):
@@ -540,7 +547,9 @@ struct Simulation {
             while let item = nodes[index].watch.first, item.deliverAt <= now {
                 nodes[index].watch.removeFirst()
                 any = true
-                let input = item.heartbeat
+                let input = item.synced
+                    ? SpeakerInput.synced
+                    : item.heartbeat
                     ? SpeakerInput.heartbeat(node: item.lease, resourceVersion: item.resourceVersion)
                     // 0.1.0 reads no marker.
                     : SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion, marker: nodes[index].legacy ? nil : item.marker)
