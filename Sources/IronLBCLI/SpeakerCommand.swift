@@ -51,8 +51,8 @@ public struct SpeakerCommand: AsyncParsableCommand {
     @Option(help: "File holding the cluster's probe key (the ironlb-memberlist Secret); without it, no probes: failover waits for the Lease [env: IRONLB_PROBE_KEY_FILE].")
     var probeKeyFile: String?
 
-    @Flag(help: "With the probe key: renew a heartbeat Lease only this speaker watches instead of the speaker Lease (watch events grow as nodes, not nodes squared). Off by default: only when every speaker runs this version, never during an upgrade from 0.1.0 (docs/design/layer2-leases.md).")
-    var heartbeatLeases = false
+    @Flag(inversion: .prefixedNo, help: "With the probe key: renew a heartbeat Lease only this speaker watches instead of the speaker Lease while every speaker Lease says its holder does the same (watch events grow as nodes, not nodes squared; beside 0.1.0 speakers, as in a rolling update, it renews the speaker Lease: docs/design/layer2-leases.md, \"Upgrades\").")
+    var heartbeatLeases = true
 
     var keyFile: String? { probeKeyFile ?? Environment.value("IRONLB_PROBE_KEY_FILE") }
 

@@ -79,13 +79,13 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         public var timings: ProbeTimings
         /// Renew a heartbeat Lease only this speaker watches (watch fan-out, see the design
         /// note) while every held Lease in view is marked `heartbeats`; liveness then comes from
-        /// probes, not Lease expiry. Off unless asked for (`ironlb speaker --heartbeat-leases`).
+        /// probes, not Lease expiry. The speaker's default (`ironlb speaker --no-heartbeat-leases`: off).
         public var heartbeats: Bool
 
         /// The marker the speaker's Lease carries (docs/design/layer2-leases.md, "Upgrades").
         public var leaseProtocol: LeaseProtocol { heartbeats ? .heartbeats : .probes }
 
-        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = false) {
+        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = true) {
             self.heartbeats = heartbeats
             self.key = key
             self.incarnation = incarnation

@@ -111,7 +111,13 @@ struct ClaimThenLateBreakTests {
                     let version = "own-\(ownVersion)"
                     handle(node.leaseOutcome(sentAt: sentAt, .succeeded(resourceVersion: version), now: .seconds(now)))
                     handle(node.apply(.lease(node: "node-3", held: true, resourceVersion: version, marker: .probes), now: .seconds(now)))
-                case .release, .read, .heartbeat:
+                case .heartbeat:
+                    // node-2 unheld, or marked `heartbeats`: node-3 renews its heartbeat Lease.
+                    ownVersion += 1
+                    let version = "own-\(ownVersion)"
+                    handle(node.leaseOutcome(sentAt: sentAt, .succeeded(resourceVersion: version), now: .seconds(now)))
+                    handle(node.apply(.heartbeat(node: "node-3", resourceVersion: version), now: .seconds(now)))
+                case .release, .read:
                     Issue.record("unexpected \(request)")
                 }
             }
