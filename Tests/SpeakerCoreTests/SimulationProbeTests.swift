@@ -35,9 +35,9 @@ struct SimulationProbeTests {
         try runEveryFault(seed: seed, heartbeats: false)
     }
 
-    func runEveryFault(seed: UInt64, heartbeats: Bool = true) throws {
+    /// Every fault at once, for 3-6 nodes by seed.
+    static func everyFault(seed: UInt64) -> Simulation.Parameters {
         var parameters = Self.parameters(nodes: 3 + Int(seed % 4))
-        parameters.heartbeats = heartbeats
         parameters.freezeChance = 0.0006
         parameters.oneWayLossChance = 0.0006
         parameters.pairPartitionChance = 0.0006
@@ -46,6 +46,12 @@ struct SimulationProbeTests {
         parameters.stopChance *= 2
         parameters.probeLossChance = 0.05
         parameters.clockRates = 0.99...1.01
+        return parameters
+    }
+
+    func runEveryFault(seed: UInt64, heartbeats: Bool = true) throws {
+        var parameters = Self.everyFault(seed: seed)
+        parameters.heartbeats = heartbeats
         var sim = Simulation(seed: seed, parameters: parameters)
         try sim.run(until: .seconds(150), faultsEnabled: true)
         #expect(sim.processed > 4_000, "only \(sim.processed) events")  // seed 12 (3 nodes): 4,991 once refused peers are re-pinged at once

@@ -45,17 +45,9 @@ struct SimulationUpgradeTests {
     /// every VIP ends with the owner a perfect view names.
     @Test(arguments: 1...16 as ClosedRange<UInt64>)
     func neverTwoOwnersWithA010SpeakerUnderEveryFault(seed: UInt64) throws {
-        var parameters = SimulationProbeTests.parameters(nodes: 3 + Int(seed % 4))
+        var parameters = SimulationProbeTests.everyFault(seed: seed)
         parameters.legacyNodes = [0]
         parameters.upgradeAt = .seconds(75)
-        parameters.freezeChance = 0.0006
-        parameters.oneWayLossChance = 0.0006
-        parameters.pairPartitionChance = 0.0006
-        parameters.portBlockChance = 0.0004
-        parameters.crashChance *= 2
-        parameters.stopChance *= 2
-        parameters.probeLossChance = 0.05
-        parameters.clockRates = 0.99...1.01
         var sim = Simulation(seed: seed, parameters: parameters)
         try sim.run(until: .seconds(150), faultsEnabled: true)
         #expect(sim.takeovers > parameters.vips, "\(sim.takeovers) takeovers")
