@@ -351,6 +351,7 @@ let package = Package(
             name: "SpeakerTests",
             dependencies: [
                 "Speaker", "SpeakerCore", "L2Ownership", "LBCore", "ControllerCore", "Announcements", "NetPrimitives", "TestSupport",
+                "KubeSim", "KubeClient", "KubeModel",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

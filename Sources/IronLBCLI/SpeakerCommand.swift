@@ -55,6 +55,9 @@ public struct SpeakerCommand: AsyncParsableCommand {
     @Option(help: "File holding the cluster's probe key (the ironlb-memberlist Secret); without it, no probes: failover waits for the Lease [env: IRONLB_PROBE_KEY_FILE].")
     var probeKeyFile: String?
 
+    @Flag(inversion: .prefixedNo, help: "With the probe key: renew a heartbeat Lease only this speaker watches instead of the speaker Lease while every speaker Lease says its holder does the same (watch events grow as nodes, not nodes squared; beside 0.1.0 speakers, as in a rolling update, it renews the speaker Lease: docs/design/layer2-leases.md, \"Upgrades\").")
+    var heartbeatLeases = true
+
     var keyFile: String? { probeKeyFile ?? Environment.value("IRONLB_PROBE_KEY_FILE") }
 
     public init() {}
@@ -104,7 +107,7 @@ public struct SpeakerCommand: AsyncParsableCommand {
         if let keyFile, FileManager.default.fileExists(atPath: keyFile) {
             probing = .init(
                 key: try Self.probeKey(file: keyFile), incarnation: UInt64(Date().timeIntervalSince1970 * 1000),
-                seed: UInt64.random(in: .min ... .max), port: probePort
+                seed: UInt64.random(in: .min ... .max), port: probePort, heartbeats: heartbeatLeases
             )
         } else {
             // The manifest mounts the Secret as optional: a cluster without it still runs.

@@ -17,6 +17,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         /// holder: only this node's speaker writes a holder into this Lease).
         case acquire
         case renew(resourceVersion: String)
+        /// Renew this node's heartbeat Lease instead (while `renewsHeartbeat`): no version, only
+        /// this node writes it.
+        case heartbeat
         /// Clear the holder (planned shutdown).
         case release(resourceVersion: String)
         /// Read the Lease after a conflict, report with `leaseRead`.
@@ -33,9 +36,18 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     }
 
     private struct Holding: Sendable {
+        /// The speaker Lease's version from this node's last write of it (renewals and release
+        /// compare-and-swap on it; heartbeat renewals leave it).
         var resourceVersion: String
         /// Sent-at of the write that acquired the Lease (start of the hold-off).
         var acquiredSentAt: Instant
+        /// The version that write produced (what a claim names).
+        var acquiredResourceVersion: String
+        /// Sent-at of the newest own write ever seen back in this hold (a stall does not reset it).
+        var newestSeenSentAt: Instant?
+        /// Some own version was seen on the watch in this hold (a stall does not reset it): an
+        /// unheld version seen afterwards is newer than the hold.
+        var observedAny = false
         /// Sent-at of the last write known to have succeeded.
         var lastSuccessSentAt: Instant
         /// resourceVersion that write produced, until it is seen on the watch.
@@ -47,6 +59,7 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         /// Sent-at of the write (renew or read) in flight, if any.
         var inFlight: Instant?
         var inFlightIsRead: Bool
+        var inFlightIsHeartbeat = false
         /// When the next renew is due.
         var nextRenewAt: Instant
         /// Every live peer yielded to this node's claim: no hand-off wait.
@@ -67,10 +80,28 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// The last own version the watch showed, in any state (the watch may show the acquiring
     /// write before its answer arrives).
     private var lastSeenOwnVersion: String?
+    /// The watch showed this node's Lease cleared after `lastSeenOwnVersion` (so the clearing
+    /// is newer than that version): a hold acquired at that version is already broken.
+    private var clearedSinceLastSeen = false
+    /// The last version of the speaker Lease itself the watch showed held (not a heartbeat's).
+    private var lastSeenHeldVersion: String?
     private var answering = false
+    /// Renewals go to the heartbeat Lease (`Request.heartbeat`) instead of the speaker Lease.
+    public private(set) var renewsHeartbeat = false
 
     public init(timings: LeaseTimings) {
         self.timings = timings
+    }
+
+    /// Where renewals go from now on (docs/design/layer2-leases.md, "Upgrades"). Back to the
+    /// speaker Lease: renew it at once (a speaker that breaks Leases on expiry has just appeared).
+    public mutating func setRenewsHeartbeat(_ heartbeat: Bool, now: Instant) -> [Action] {
+        guard heartbeat != renewsHeartbeat else { return [] }
+        renewsHeartbeat = heartbeat
+        guard !heartbeat, case .holding(var h) = state else { return [] }
+        if h.inFlight == nil || h.inFlightIsHeartbeat { h.nextRenewAt = now }
+        state = .holding(h)
+        return reconcile(now: now)
     }
 
     /// The state, for logs and test failures.
@@ -106,6 +137,21 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         return h.freshSentAt != nil && !h.handoffWaived && !answering
     }
 
+    /// The version the write that acquired the Lease this node holds produced, if it holds it
+    /// (a claim names it: peers know the claim is newer than everything their watch shows before it).
+    public var acquiredVersion: String? {
+        guard case .holding(let h) = state else { return nil }
+        return h.acquiredResourceVersion
+    }
+
+    /// Holding, not answering, and no own write sent in the last `renewDeadline` came back (the
+    /// fence closed: no API, or a watch that does not move). Peers told so (probes) break the
+    /// Lease: the node answers nothing, and its VIPs move on instead of waiting for its API.
+    public func isFenced(now: Instant) -> Bool {
+        guard case .holding(let h) = state, !answering else { return false }
+        return now >= (h.newestSeenSentAt ?? h.acquiredSentAt).advanced(by: timings.renewDeadline)
+    }
+
     /// Every live peer in this node's view yielded to its claim: answer without waiting out
     /// the hand-off delay (the fence still applies).
     public mutating func waiveHandoff(now: Instant) -> [Action] {
@@ -136,17 +182,28 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         switch state {
         case .acquiring(let sent) where sent == sentAt:
             let seen = lastSeenOwnVersion == resourceVersion
+            if lastSeenHeldVersion == resourceVersion && clearedSinceLastSeen {
+                // The answer came after the watch showed the acquired version and then a break
+                // of it (the answer was late: a SIGSTOP, a slow API): the hold is already lost,
+                // and with heartbeat Leases no renewal would conflict to say so. Acquire again.
+                state = .acquiring(sentAt: now)
+                return [.send(.acquire, sentAt: now)]
+            }
             state = .holding(Holding(
-                resourceVersion: resourceVersion, acquiredSentAt: sentAt, lastSuccessSentAt: sentAt,
+                resourceVersion: resourceVersion, acquiredSentAt: sentAt, acquiredResourceVersion: resourceVersion, newestSeenSentAt: seen ? sentAt : nil, observedAny: seen, lastSuccessSentAt: sentAt,
                 lastSuccessResourceVersion: resourceVersion, freshSentAt: seen ? sentAt : nil, lastObservedResourceVersion: seen ? resourceVersion : nil,
                 inFlight: nil, inFlightIsRead: false, nextRenewAt: sentAt.advanced(by: timings.renewInterval)
             ))
         case .holding(var h) where h.inFlight == sentAt && !h.inFlightIsRead:
             h.inFlight = nil
-            h.resourceVersion = resourceVersion
+            if !h.inFlightIsHeartbeat { h.resourceVersion = resourceVersion }
+            h.inFlightIsHeartbeat = false
             h.lastSuccessSentAt = sentAt
             h.lastSuccessResourceVersion = resourceVersion
-            if h.lastObservedResourceVersion == resourceVersion { h.freshSentAt = sentAt }
+            if h.lastObservedResourceVersion == resourceVersion {
+                h.freshSentAt = sentAt
+                h.newestSeenSentAt = sentAt
+            }
             state = .holding(h)
         case .releasing(let sent) where sent == sentAt:
             state = .finished
@@ -167,7 +224,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             return [.scheduleTimer(retryAt)]
         case .holding(var h) where h.inFlight == sentAt:
             h.inFlight = nil
-            if conflict && !h.inFlightIsRead {
+            let wasHeartbeat = h.inFlightIsHeartbeat
+            h.inFlightIsHeartbeat = false
+            if conflict && !h.inFlightIsRead && !wasHeartbeat {
                 // Broken by another speaker, or our own earlier write committed without an
                 // answer. Read to tell which; until then nothing counts as renewed.
                 h.inFlight = now
@@ -205,12 +264,21 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }
 
-    /// The watch showed this node's own Lease at `resourceVersion`.
-    public mutating func observedOwnLease(resourceVersion: String, now: Instant) -> [Action] {
+    /// The watch showed this node's own Lease at `resourceVersion` (`heartbeat`: its heartbeat
+    /// Lease, renewed instead of the speaker Lease with probes).
+    public mutating func observedOwnLease(resourceVersion: String, heartbeat: Bool = false, now: Instant) -> [Action] {
         lastSeenOwnVersion = resourceVersion
+        if !heartbeat {
+            lastSeenHeldVersion = resourceVersion
+            clearedSinceLastSeen = false
+        }
         guard case .holding(var h) = state else { return [] }
         h.lastObservedResourceVersion = resourceVersion
-        if resourceVersion == h.lastSuccessResourceVersion { h.freshSentAt = h.lastSuccessSentAt }
+        h.observedAny = true
+        if resourceVersion == h.lastSuccessResourceVersion {
+            h.freshSentAt = h.lastSuccessSentAt
+            h.newestSeenSentAt = h.lastSuccessSentAt
+        }
         state = .holding(h)
         return reconcile(now: now)
     }
@@ -220,7 +288,20 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
     /// Only after an own version was seen: the watch is ordered, so this event is newer than
     /// our hold (an older, unheld version may still arrive before our acquisition shows).
     public mutating func observedOwnLeaseCleared(resourceVersion: String, now: Instant) -> [Action] {
-        guard case .holding(let h) = state, let seen = h.lastObservedResourceVersion, seen != resourceVersion else { return [] }
+        if lastSeenHeldVersion != nil { clearedSinceLastSeen = true }
+        // Not `lastObservedResourceVersion`, which a stall forgets: a speaker that thaws to find
+        // its Lease broken must stop even when its renewals do not conflict (with heartbeats,
+        // renewals go to another Lease; this event is then what fences it).
+        guard case .holding(let h) = state, h.observedAny, h.lastObservedResourceVersion != resourceVersion else { return [] }
+        if h.inFlight == now {
+            // A request sent at this very instant is still out (a renewal sent by the tick that
+            // ran just before, e.g. on waking from SIGSTOP): answers are told apart by sent-at
+            // only, so its answer would pass for the acquire's (with heartbeat Leases it even
+            // succeeds, naming a heartbeat version). Acquire on the next timer instead.
+            let retryAt = now.advanced(by: .milliseconds(1))
+            state = .waitingToAcquire(retryAt: retryAt)
+            return stopIfAnswering() + [.scheduleTimer(retryAt)]
+        }
         state = .acquiring(sentAt: now)
         return stopIfAnswering() + [.send(.acquire, sentAt: now)]
     }
@@ -268,8 +349,9 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
         if h.inFlight == nil && now >= h.nextRenewAt {
             h.inFlight = now
             h.inFlightIsRead = false
+            h.inFlightIsHeartbeat = renewsHeartbeat
             h.nextRenewAt = now.advanced(by: timings.renewInterval)
-            actions.append(.send(.renew(resourceVersion: h.resourceVersion), sentAt: now))
+            actions.append(.send(renewsHeartbeat ? .heartbeat : .renew(resourceVersion: h.resourceVersion), sentAt: now))
         }
         state = .holding(h)
 
@@ -280,10 +362,13 @@ public struct NodeLeaseStateMachine<Instant: InstantProtocol>: Sendable where In
             answering = may
             actions.append(may ? .startAnswering : .stopAnswering)
         }
-        var next = h.nextRenewAt
-        if now < answerFrom { next = min(next, answerFrom) }
-        if let fenceAt, now < fenceAt { next = min(next, fenceAt) }
-        actions.append(.scheduleTimer(next))
+        // While a request is in flight the renewal waits for its outcome (which reconciles
+        // again), not for a timer: a past `nextRenewAt` (the request outlived the interval, e.g.
+        // across a SIGSTOP) would otherwise ask for a timer that is already due, over and over.
+        var next: Instant? = h.inFlight == nil || now < h.nextRenewAt ? h.nextRenewAt : nil
+        if now < answerFrom { next = min(next ?? answerFrom, answerFrom) }
+        if let fenceAt, now < fenceAt { next = min(next ?? fenceAt, fenceAt) }
+        if let next { actions.append(.scheduleTimer(next)) }
         return actions
     }
 }

@@ -1,3 +1,15 @@
+/// What the holder of a speaker Lease says it speaks (its marker, docs/design/layer2-leases.md,
+/// "Upgrades"). A Lease without a (current) marker is held by a speaker without probes: 0.1.0,
+/// or one without the probe key.
+public enum LeaseProtocol: String, Hashable, Sendable {
+    /// It answers probes on the probe port, renews its speaker Lease, breaks expired Leases of
+    /// holders not marked `heartbeats`.
+    case probes
+    /// As `probes`, and it may renew a heartbeat Lease instead of its speaker Lease: nobody
+    /// breaks its Lease on expiry, only on probe evidence.
+    case heartbeats
+}
+
 /// The other speakers' Leases as this speaker's watch shows them.
 ///
 /// A peer is live while its Lease has a holder. Liveness only ends by a write (release on
@@ -28,8 +40,13 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         var joinedAt: Instant?
         /// The newcomer claimed its VIPs (probe `claim`): it counts fully at once.
         var claimed = false
-        /// Live by an authenticated claim that the watch has not shown yet, until then.
+        /// Live by an authenticated claim that the watch has not caught up with yet, until then.
         var claimedUntil: Instant?
+        /// The claimant's Lease version named in its claim: until the watch shows it, every
+        /// event for this Lease is older than the claim and cannot end its liveness.
+        var claimVersion: String?
+        /// The holder's marker (nil: a speaker without probes, e.g. 0.1.0).
+        var marker: LeaseProtocol?
     }
 
     public let selfName: String
@@ -41,41 +58,57 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         self.timings = timings
     }
 
-    /// A watch event (or list item) for `node`'s Lease. `held`: it names a holder.
-    public mutating func observe(node: String, held: Bool, resourceVersion: String, now: Instant) {
+    /// A watch event (or list item) for `node`'s Lease. `held`: it names a holder; `marker`:
+    /// the holder's current marker. A Lease seen unchanged for `leaseDuration` is broken unless
+    /// marked `heartbeats` (its holder may renew a Lease only it watches): those only on evidence.
+    public mutating func observe(node: String, held: Bool, resourceVersion: String, marker: LeaseProtocol?, now: Instant) {
         guard node != selfName else { return }
         let old = peers[node]
         if let old, old.resourceVersion == resourceVersion { return }
         var peer = Peer(held: held, resourceVersion: resourceVersion, observedAt: now, breakTried: nil)
+        peer.marker = held ? marker : nil
         if held {
             // A newcomer when it was not held before (pending only matters for VIPs this
             // speaker already answers). Its claim may have come before the watch showed it.
             if old?.held == true || old?.claimedUntil != nil {
                 peer.joinedAt = old?.joinedAt
                 peer.claimed = old?.claimed ?? false
-            } else {
+            } else if marker != nil {
                 peer.joinedAt = now
             }
+            // A newcomer without probes (0.1.0) has the shorter hand-off delay of its version and
+            // claims nothing: it counts fully at once, no keep window (see the design note).
             if old?.claimedUntil != nil { peer.claimed = true }
-        } else if let until = old?.claimedUntil {
-            // A claim is newer than any unheld version the watch may still deliver.
+        }
+        // A claim is newer than every version the watch delivers before the one it names (the
+        // watch is ordered): an unheld one among them (the break the claimant recovered from,
+        // delivered late) must not end the claimant's liveness. Once the named version shows,
+        // the watch is past the claim and the Lease speaks alone again.
+        if let until = old?.claimedUntil, let version = old?.claimVersion, version != resourceVersion {
             peer.claimedUntil = until
+            peer.claimVersion = version
+            peer.claimed = true
         }
         peers[node] = peer
     }
 
-    /// An authenticated claim from `node`: it holds its Lease (perhaps not yet on this
-    /// speaker's watch) and asks this speaker to yield. It counts as live and settled.
-    public mutating func claimed(node: String, now: Instant) {
+    /// An authenticated claim from `node`: it holds its Lease at `version` (perhaps not yet on
+    /// this speaker's watch) and asks this speaker to yield. It counts as live and settled
+    /// until the watch shows that version, whatever older versions the watch still delivers
+    /// (at most `handoffDelay`, in case the watch skips it, e.g. on a relist).
+    public mutating func claimed(node: String, version: String, now: Instant) {
         guard node != selfName else { return }
-        if peers[node]?.held == true {
-            peers[node]?.claimed = true
+        var peer = peers[node] ?? Peer(held: false, resourceVersion: "", observedAt: now, breakTried: nil)
+        peer.claimed = true
+        if peer.held, peer.resourceVersion == version {
+            // The watch already shows the claimed version: nothing older can come any more.
+            peer.claimedUntil = nil
+            peer.claimVersion = nil
         } else {
-            var peer = peers[node] ?? Peer(held: false, resourceVersion: "", observedAt: now, breakTried: nil)
-            peer.claimed = true
             peer.claimedUntil = now.advanced(by: timings.handoffDelay)
-            peers[node] = peer
+            peer.claimVersion = version
         }
+        peers[node] = peer
     }
 
     /// Newcomers that outrank for starting but not yet for keeping: seen joining less than
@@ -88,9 +121,11 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
         }.keys)
     }
 
-    /// A probe found `node` dead: break its Lease now, if it is held (once per version).
+    /// A probe found `node` dead: break its Lease now, if it is held (once per version) and its
+    /// holder is marked: a speaker without probes (0.1.0) has no probe port, its silence
+    /// proves nothing.
     public mutating func evidence(node: String) -> Break? {
-        guard let peer = peers[node], peer.held, peer.breakTried != peer.resourceVersion else { return nil }
+        guard let peer = peers[node], peer.held, peer.marker != nil, peer.breakTried != peer.resourceVersion else { return nil }
         peers[node]?.breakTried = peer.resourceVersion
         return Break(node: node, resourceVersion: peer.resourceVersion)
     }
@@ -107,6 +142,18 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
 
     public var liveNodes: [String] {
         peers.filter { $0.value.held || $0.value.claimedUntil != nil }.map(\.key).sorted()
+    }
+
+    /// Live peers whose Lease carries no marker: speakers without probes (0.1.0), which never
+    /// answer a probe or yield to a claim.
+    public var unmarkedLiveNodes: [String] {
+        peers.filter { $0.value.held && $0.value.marker == nil && $0.value.claimedUntil == nil }.map(\.key).sorted()
+    }
+
+    /// Every held Lease in view is marked `heartbeats`: no speaker in view breaks a Lease that
+    /// is not renewed, so this speaker may renew its heartbeat instead (the upgrade rule).
+    public var everyHolderAllowsHeartbeats: Bool {
+        peers.values.allSatisfy { !$0.held || $0.marker == .heartbeats }
     }
 
     /// The breaks to try now, and the next instant to look again. The speaker first in the
@@ -129,7 +176,7 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
                 if now < settles { next = next.map { min($0, settles) } ?? settles }
             }
         }
-        for (name, peer) in peers where peer.held && peer.breakTried != peer.resourceVersion {
+        for (name, peer) in peers where peer.held && peer.marker != .heartbeats && peer.breakTried != peer.resourceVersion {
             let expiry = peer.observedAt.advanced(by: timings.leaseDuration)
             guard now >= expiry else {
                 next = next.map { min($0, expiry) } ?? expiry

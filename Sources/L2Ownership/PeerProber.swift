@@ -67,9 +67,13 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
         /// Answer from the probe port to where a datagram came from.
         case reply([UInt8], to: ProbeEndpoint)
         case dead(String, refused: Bool)
+        /// A peer says (authenticated, in a ping or an ack) that its fence is closed: it answers
+        /// nothing and cannot renew or cannot see; its Lease may be broken.
+        case fenced(String)
         /// A peer claims its VIPs: stop answering those it outranks this node for, count it as
-        /// live, then send `yieldMessage(to:nonce:endpoint:)`.
-        case claimReceived(String, nonce: UInt64, from: ProbeEndpoint)
+        /// live, then send `yieldMessage(to:nonce:endpoint:)`. `version`: the resourceVersion of
+        /// the claimant's Lease that it saw back before claiming (the message's subject).
+        case claimReceived(String, nonce: UInt64, version: String, from: ProbeEndpoint)
         /// Every peer asked in the current claim yielded.
         case claimGranted
         /// A datagram was refused (metrics).
@@ -99,6 +103,7 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
 
     private struct Claim: Sendable {
         var nonce: UInt64
+        var version: String
         var awaiting: Set<String>
         var nextSendAt: Instant
     }
@@ -116,6 +121,10 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
     private var probes: [UInt64: Probe] = [:]
     private var relays: [UInt64: Relay] = [:]
     private var claim: Claim?
+    /// This node's fence is closed (`NodeLeaseStateMachine.isFenced`): its pings and acks say so.
+    public var fenced = false
+    /// The subject of a ping or ack from a fenced node.
+    public static var fencedMark: String { "fenced" }
     /// Highest (incarnation, counter) accepted per sender.
     private var accepted: [String: (UInt64, UInt64)] = [:]
     /// Datagrams sent and received, for the simulation's traffic figures.
@@ -170,13 +179,15 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
     }
 
     /// Asks every member to yield; `.claimGranted` when all did (at once when there is none).
-    public mutating func startClaim(now: Instant) -> [Action] {
+    /// `version`: this node's Lease version, seen back on its watch; a peer counts this node as
+    /// live until its own watch reaches that version (older events cannot end the claim).
+    public mutating func startClaim(version: String, now: Instant) -> [Action] {
         let nonce = nextRandom()
         guard !members.isEmpty else {
             claim = nil
             return [.claimGranted]
         }
-        claim = Claim(nonce: nonce, awaiting: Set(members.keys), nextSendAt: now)
+        claim = Claim(nonce: nonce, version: version, awaiting: Set(members.keys), nextSendAt: now)
         return tick(now: now)
     }
 
@@ -220,9 +231,12 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
             members[message.from]?.declared = false
         }
         var actions: [Action] = []
+        if message.kind == .ping || message.kind == .ack, message.subject == Self.fencedMark, members[message.from] != nil {
+            actions.append(.fenced(message.from))
+        }
         switch message.kind {
         case .ping:
-            actions.append(.reply(self.message(.ack, to: message.from, nonce: message.nonce), to: endpoint))
+            actions.append(.reply(self.message(.ack, to: message.from, nonce: message.nonce, subject: fenced ? Self.fencedMark : ""), to: endpoint))
         case .ack:
             if let probe = probes[message.nonce], probe.target == message.from {
                 probes[message.nonce] = nil
@@ -241,7 +255,7 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
                 members[message.subject]?.declared = false
             }
         case .claim:
-            actions.append(.claimReceived(message.from, nonce: message.nonce, from: endpoint))
+            actions.append(.claimReceived(message.from, nonce: message.nonce, version: message.subject, from: endpoint))
         case .yield:
             if var claim, claim.nonce == message.nonce, claim.awaiting.remove(message.from) != nil {
                 self.claim = claim
@@ -296,7 +310,7 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
             if let target, let member = members[target] {
                 let nonce = nextRandom()
                 probes[nonce] = Probe(target: target, sentAt: now)
-                actions.append(.send(message(.ping, to: target, nonce: nonce), to: member.endpoint, node: target))
+                actions.append(.send(message(.ping, to: target, nonce: nonce, subject: fenced ? Self.fencedMark : ""), to: member.endpoint, node: target))
             }
             var next = due.advanced(by: timings.interval)
             if next <= now { next = now.advanced(by: timings.interval) }
@@ -305,7 +319,7 @@ public struct PeerProber<Instant: InstantProtocol>: Sendable where Instant.Durat
         if var claim, now >= claim.nextSendAt {
             for name in claim.awaiting.sorted() {
                 guard let member = members[name] else { continue }
-                actions.append(.send(message(.claim, to: name, nonce: claim.nonce), to: member.endpoint, node: name))
+                actions.append(.send(message(.claim, to: name, nonce: claim.nonce, subject: claim.version), to: member.endpoint, node: name))
             }
             claim.nextSendAt = now.advanced(by: timings.interval)
             self.claim = claim

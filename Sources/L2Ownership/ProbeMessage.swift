@@ -12,7 +12,8 @@ import Crypto
 /// datagram it sends: a receiver accepts a sender's datagrams only in increasing
 /// (incarnation, counter) order, so a recorded datagram cannot be played again. `nonce` ties an
 /// answer to its question (an ack echoes the ping's nonce). `subject` is the node a ping
-/// request or indirect ack is about.
+/// request or indirect ack is about, a claim's Lease version, or `fenced` in a ping or ack from
+/// a node whose fence is closed.
 public struct ProbeMessage: Hashable, Sendable {
     public enum Kind: UInt8, Hashable, Sendable, CaseIterable {
         /// Are you there? Answer with `ack` echoing the nonce.
@@ -22,7 +23,8 @@ public struct ProbeMessage: Hashable, Sendable {
         case pingRequest = 3
         case indirectAck = 4
         /// The sender holds its Lease and wants to answer: stop answering every VIP it outranks
-        /// you for, count it as live, and answer with `yield` echoing the nonce.
+        /// you for, count it as live, and answer with `yield` echoing the nonce. The subject is
+        /// the resourceVersion of the sender's Lease that it saw back before claiming.
         case claim = 5
         case yield = 6
     }

@@ -20,12 +20,61 @@ import Announcements
 /// Service: its `run()` drives the informers that feed `changes()`.
 public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     public static let leasePrefix = SpeakerLeaseNames.liveness
+    /// With probes, the speaker renews this Lease instead of its speaker Lease; only it watches it.
+    public static let heartbeatPrefix = "ironlb-heartbeat-"
+    /// `all` on speaker Leases (for people and tools; the speakers' watch does not need it).
+    public static let watchLabel = "ironlb.io/watch"
+    /// The holder's marker on its speaker Lease: `<probes|heartbeats>-<leaseTransitions>`
+    /// (docs/design/layer2-leases.md, "Upgrades"). A 0.1.0 speaker's renewal drops it; its
+    /// acquire keeps labels but counts a transition, which makes the marker stale.
+    public static let protocolLabel = "ironlb.io/lease-protocol"
+    /// Hex digits of the node name's hash on its heartbeat, one label each
+    /// (`ironlb.io/hb-0` ...): see `heartbeatLabels`.
+    static let heartbeatDigits = 6
+
+    /// The labels of `node`'s heartbeat Lease: digit i of a stable hash of the name under
+    /// `ironlb.io/hb-<i>` (node names may exceed a label value's 63 characters).
+    public static func heartbeatLabels(_ node: String) -> [String: String] {
+        var hash = StableHash()
+        hash.add(node.utf8)
+        let text = String(hash.finalized, radix: 16)
+        let digits = Array(String(repeating: "0", count: max(0, 16 - text.count)) + text)
+        var labels = ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker"]
+        for index in 0..<heartbeatDigits { labels["ironlb.io/hb-\(index)"] = String(digits[index]) }
+        return labels
+    }
+
+    /// The Lease watch of `node`'s speaker with heartbeats: every Lease without heartbeat labels
+    /// (every speaker Lease, 0.1.0's unlabelled ones too) and of heartbeats only its own: each
+    /// digit label, where present, must not differ from the node's (`notin` the other 15). One
+    /// ordered stream, so its own heartbeat seen back proves the speaker Leases current. A hash
+    /// collision only delivers another node's heartbeat, which the speaker ignores.
+    public static func heartbeatSelector(_ node: String) -> String {
+        let own = heartbeatLabels(node)
+        let hex = Array("0123456789abcdef").map(String.init)
+        return (0..<heartbeatDigits).map { index in
+            let key = "ironlb.io/hb-\(index)"
+            return "\(key) notin (\(hex.filter { $0 != own[key] }.joined(separator: ",")))"
+        }.joined(separator: ",")
+    }
+
+    /// The marker of a Lease as the watch shows it: current only while its transition count is
+    /// the one the holder wrote it with.
+    static func marker(of lease: SpeakerLease) -> LeaseProtocol? {
+        guard let value = lease.metadata.labels?[protocolLabel], let dash = value.lastIndex(of: "-"),
+              let kind = LeaseProtocol(rawValue: String(value[..<dash])),
+              Int32(value[value.index(after: dash)...]) == (lease.spec?.leaseTransitions ?? 0) else { return nil }
+        return kind
+    }
 
     private let client: KubeClient
     private let namespace: String
     private let configName: String
     private let loadBalancerClass: String?
     private let leaseDurationSeconds: Int32
+    private let node: String
+    /// The marker this speaker writes on its Lease (`NodeSpeaker.leaseProtocol`; nil without probes).
+    private let leaseProtocol: LeaseProtocol?
     private let recorder: EventRecorder
     private let logger: Logger
     /// The latest input per object: an object that changes faster than the speaker decides
@@ -44,8 +93,11 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     public init(
         client: KubeClient, namespace: String, configName: String, loadBalancerClass: String?, leaseDuration: Duration, node: String, logger: Logger,
-        readsMetalLBResources: Bool = false
+        readsMetalLBResources: Bool = false, leaseProtocol: LeaseProtocol? = nil
     ) {
+        self.node = node
+        self.leaseProtocol = leaseProtocol
+        let heartbeats = leaseProtocol == .heartbeats
         self.client = client
         self.namespace = namespace
         self.configName = configName
@@ -58,7 +110,14 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         slices = Informer<SpeakerEndpointSlice>(client: client, coalescing: true)
         nodes = Informer<V1Node>(client: client, coalescing: true)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
-        leases = Informer<SpeakerLease>(client: client, namespace: namespace, coalescing: true)
+        // With heartbeats, one watch for every speaker Lease and this node's heartbeat: one
+        // ordered stream, so the own heartbeat seen back proves the speaker Leases current (not
+        // coalesced then: merging an object's events would reorder them across objects).
+        leases = Informer<SpeakerLease>(
+            client: client, namespace: namespace,
+            labelSelector: heartbeats ? Self.heartbeatSelector(node) : nil,
+            coalescing: !heartbeats
+        )
         metallb = readsMetalLBResources ? MetalLBInformers(client: client, namespace: namespace) : nil
     }
 
@@ -80,7 +139,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         case .nodeUpserted(let node): return "node/\(node.name)"
         case .nodeDeleted(let name): return "node/\(name)"
         case .config: return "config"
-        case .lease(let node, _, _): return "lease/\(node)"
+        case .lease(let node, _, _, _): return "lease/\(node)"
+        case .heartbeat(let node, _): return "heartbeat/\(node)"
         case .leaseDeleted(let node): return "lease/\(node)"
         case .synced: return "synced"
         }
@@ -166,10 +226,14 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 for await event in self.leases.events {
                     switch event {
                     case .added(let lease), .updated(_, let lease):
+                        if let name = lease.metadata.name, name.hasPrefix(Self.heartbeatPrefix) {
+                            inputs.yield(.heartbeat(node: String(name.dropFirst(Self.heartbeatPrefix.count)), resourceVersion: lease.metadata.resourceVersion ?? ""))
+                            continue
+                        }
                         guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
                         let node = String(name.dropFirst(Self.leasePrefix.count))
                         let held = !(lease.spec?.holderIdentity ?? "").isEmpty
-                        inputs.yield(.lease(node: node, held: held, resourceVersion: lease.metadata.resourceVersion ?? ""))
+                        inputs.yield(.lease(node: node, held: held, resourceVersion: lease.metadata.resourceVersion ?? "", marker: held ? Self.marker(of: lease) : nil))
                     case .deleted(let lease):
                         guard let name = lease.metadata.name, name.hasPrefix(Self.leasePrefix) else { continue }
                         inputs.yield(.leaseDeleted(node: String(name.dropFirst(Self.leasePrefix.count))))
@@ -236,10 +300,32 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     private func now() -> MicroTime { MicroTime(KubeTime(epochNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))) }
 
+    /// Labels of a speaker Lease (every speaker watches it).
+    static let speakerLeaseLabels = ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker", watchLabel: "all"]
+
+    /// Labels of this node's speaker Lease as its holder writes them: with its marker for the
+    /// Lease's transition count.
+    private func holderLabels(transitions: Int32?) -> [String: String] {
+        var labels = Self.speakerLeaseLabels
+        if let leaseProtocol { labels[Self.protocolLabel] = "\(leaseProtocol.rawValue)-\(transitions ?? 0)" }
+        return labels
+    }
+
     public func leaseRequest(_ request: NodeLeaseStateMachine<ContinuousClock.Instant>.Request, node: String) async -> LeaseWriteOutcome {
         let name = Self.leasePrefix + node
         do {
             switch request {
+            case .heartbeat:
+                return .succeeded(resourceVersion: try await heartbeat(node: node))
+            case .release where leaseProtocol == .heartbeats:
+                // Read the speaker Lease, and clear it (compare-and-swap) if it is still this
+                // node's (the version the machine knows may predate a heartbeat period).
+                var lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
+                guard lease.spec?.holderIdentity == node else { return .succeeded(resourceVersion: lease.metadata.resourceVersion ?? "") }
+                lease.spec?.holderIdentity = ""
+                lease.spec?.renewTime = now()
+                let updated = try await client.update(lease)
+                return .succeeded(resourceVersion: updated.metadata.resourceVersion ?? "")
             case .acquire:
                 do {
                     var lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
@@ -249,18 +335,19 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                     spec.leaseDurationSeconds = leaseDurationSeconds
                     spec.renewTime = now()
                     lease.spec = spec
+                    lease.metadata.labels = (lease.metadata.labels ?? [:]).merging(holderLabels(transitions: spec.leaseTransitions)) { _, new in new }
                     let updated = try await client.update(lease)
                     return .succeeded(resourceVersion: updated.metadata.resourceVersion ?? "")
                 } catch let error as KubeAPIError where error.isNotFound {
                     let lease = V1Lease(
-                        metadata: ObjectMeta(name: name, namespace: namespace, labels: ["app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "speaker"]),
+                        metadata: ObjectMeta(name: name, namespace: namespace, labels: holderLabels(transitions: 0)),
                         spec: LeaseSpec(holderIdentity: node, leaseDurationSeconds: leaseDurationSeconds, acquireTime: now(), renewTime: now(), leaseTransitions: 0)
                     )
                     let created = try await client.create(lease)
                     return .succeeded(resourceVersion: created.metadata.resourceVersion ?? "")
                 }
             case .renew(let version):
-                let updated = try await write(name: name, version: version) { spec in
+                let updated = try await write(name: name, version: version, holder: true) { spec in
                     spec.holderIdentity = node
                     spec.renewTime = self.now()
                 }
@@ -283,13 +370,34 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         }
     }
 
-    /// A compare-and-swap update of the Lease at `version`.
-    private func write(name: String, version: String, _ change: @Sendable (inout LeaseSpec) -> Void) async throws -> String {
+    /// Renews this node's heartbeat Lease (creating it the first time); its new version.
+    private func heartbeat(node: String) async throws -> String {
+        let name = Self.heartbeatPrefix + node
+        let labels = Self.heartbeatLabels(node)
+        let spec = LeaseSpec(holderIdentity: node, leaseDurationSeconds: leaseDurationSeconds, renewTime: now())
+        // The informer's copy first (one request); on a conflict or a miss, read and retry once.
+        if let cached = leases.get("\(namespace)/\(name)"), let version = cached.metadata.resourceVersion {
+            var metadata = ObjectMeta(name: name, namespace: namespace, labels: labels)
+            metadata.resourceVersion = version
+            if let updated = try? await client.update(V1Lease(metadata: metadata, spec: spec)) { return updated.metadata.resourceVersion ?? "" }
+        }
+        do {
+            var lease = try await client.get(V1Lease.self, namespace: namespace, name: name)
+            lease.spec = spec
+            lease.metadata.labels = labels
+            return try await client.update(lease).metadata.resourceVersion ?? ""
+        } catch let error as KubeAPIError where error.isNotFound {
+            return try await client.create(V1Lease(metadata: ObjectMeta(name: name, namespace: namespace, labels: labels), spec: spec)).metadata.resourceVersion ?? ""
+        }
+    }
+
+    /// A compare-and-swap update of the Lease at `version` (`holder`: by its holder, with its marker).
+    private func write(name: String, version: String, holder: Bool = false, _ change: @Sendable (inout LeaseSpec) -> Void) async throws -> String {
         var spec = LeaseSpec(leaseDurationSeconds: leaseDurationSeconds)
         if let current = leases.get("\(namespace)/\(name)")?.spec { spec = current }
         change(&spec)
         spec.leaseDurationSeconds = leaseDurationSeconds
-        var metadata = ObjectMeta(name: name, namespace: namespace)
+        var metadata = ObjectMeta(name: name, namespace: namespace, labels: holder ? holderLabels(transitions: spec.leaseTransitions) : Self.speakerLeaseLabels)
         metadata.resourceVersion = version
         let updated = try await client.update(V1Lease(metadata: metadata, spec: spec))
         return updated.metadata.resourceVersion ?? ""

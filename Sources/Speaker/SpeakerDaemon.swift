@@ -291,6 +291,9 @@ actor SpeakerState {
             case .peerDead(let peer, let refused):
                 logger.warning("layer 2: speaker on \(peer) is dead (\(refused ? "its kernel refused the probe port" : "no answer to direct or indirect probes")); breaking its Lease")
                 metrics.peerDeclaredDead(refused: refused)
+            case .peerFenced(let peer):
+                logger.warning("layer 2: speaker on \(peer) says its fence is closed (it answers nothing); breaking its Lease")
+                metrics.peerDeclaredDead(refused: false)
             case .probeRejected(let reason): metrics.probeRejected(reason)
             case .yielded(let peer): logger.info("layer 2: yielded to \(peer)'s claim (stopped answering what it outranks this node for)")
             case .claimGranted: logger.info("layer 2: every live peer yielded to this node's claim")

@@ -130,7 +130,8 @@ struct SpeakerLease: KubeResource, Hashable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
-        identity = ObjectIdentity(try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0) } ?? ObjectMeta())
+        // The holder's marker (docs/design/layer2-leases.md, "Upgrades").
+        identity = ObjectIdentity(try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0, labels: [KubeSpeakerAPI.protocolLabel]) } ?? ObjectMeta())
         spec = try container.decodeIfPresent(LeaseSpec.self, forKey: .spec)
     }
 

@@ -59,7 +59,9 @@ public struct SpeakerProcess: Sendable {
         let registry = PrometheusCollectorRegistry()
         let api = KubeSpeakerAPI(
             client: client, namespace: options.configNamespace, configName: options.configName, loadBalancerClass: options.loadBalancerClass,
-            leaseDuration: options.timings.leaseDuration, node: options.node, logger: logger, readsMetalLBResources: options.readsMetalLBResources
+            leaseDuration: options.timings.leaseDuration, node: options.node, logger: logger, readsMetalLBResources: options.readsMetalLBResources,
+            // With probes the Lease carries its marker; with heartbeats renewals may go to a heartbeat Lease.
+            leaseProtocol: options.probing?.leaseProtocol
         )
         var dataPlane: PacketDataPlane?
         if options.layer2 {

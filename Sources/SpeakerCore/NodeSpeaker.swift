@@ -16,8 +16,12 @@ public enum SpeakerInput: Hashable, Sendable {
     case nodeUpserted(NodeState)
     case nodeDeleted(String)
     case config(String?)
-    /// A speaker Lease (`ironlb-speaker-<node>`): whether it names a holder.
-    case lease(node: String, held: Bool, resourceVersion: String)
+    /// A speaker Lease (`ironlb-speaker-<node>`): whether it names a holder, and the holder's
+    /// marker (nil: none, or stale: a speaker without probes, e.g. 0.1.0).
+    case lease(node: String, held: Bool, resourceVersion: String, marker: LeaseProtocol?)
+    /// A speaker's heartbeat Lease (`ironlb-heartbeat-<node>`, with probes): renewed instead of
+    /// the speaker Lease, watched by its own speaker only (its fence); others' are ignored.
+    case heartbeat(node: String, resourceVersion: String)
     case leaseDeleted(node: String)
     case synced
 }
@@ -55,6 +59,8 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         case replyProbe([UInt8], to: ProbeEndpoint)
         /// The failure detector declared a peer dead and breaks its Lease (for logs).
         case peerDead(String, refused: Bool)
+        /// A peer said its fence is closed (it answers nothing); its Lease is broken (for logs).
+        case peerFenced(String)
         /// A probe datagram was refused: bad tag, replayed, misdirected (for metrics).
         case probeRejected(String)
         /// This node yielded to a peer's claim (stopped what the peer outranks it for; for logs).
@@ -71,8 +77,16 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         public var seed: UInt64
         public var port: UInt16
         public var timings: ProbeTimings
+        /// Renew a heartbeat Lease only this speaker watches (watch fan-out, see the design
+        /// note) while every held Lease in view is marked `heartbeats`; liveness then comes from
+        /// probes, not Lease expiry. The speaker's default (`ironlb speaker --no-heartbeat-leases`: off).
+        public var heartbeats: Bool
 
-        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default) {
+        /// The marker the speaker's Lease carries (docs/design/layer2-leases.md, "Upgrades").
+        public var leaseProtocol: LeaseProtocol { heartbeats ? .heartbeats : .probes }
+
+        public init(key: ProbeKey, incarnation: UInt64, seed: UInt64, port: UInt16, timings: ProbeTimings = .default, heartbeats: Bool = true) {
+            self.heartbeats = heartbeats
             self.key = key
             self.incarnation = incarnation
             self.seed = seed
@@ -98,10 +112,23 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         core = SpeakerCore(nodeName: nodeName)
         lease = NodeLeaseStateMachine(timings: timings)
         peers = PeerLeaseTable(selfName: nodeName, timings: timings)
+        mayRenewHeartbeat = probing?.heartbeats == true
+        leaseProtocol = probing?.leaseProtocol
         announcements = AnnouncementScheduler(interval: announceInterval, repeats: announceRepeats)
         prober = probing.map { PeerProber(selfName: nodeName, key: $0.key, incarnation: $0.incarnation, seed: $0.seed, timings: $0.timings) }
         probePort = probing?.port ?? 0
     }
+
+    /// Heartbeats are allowed (`Probing.heartbeats`): the node marks its Lease `heartbeats`.
+    private let mayRenewHeartbeat: Bool
+
+    /// The marker this node's speaker Lease carries (nil without probes).
+    public let leaseProtocol: LeaseProtocol?
+
+    /// Renewals go to the heartbeat Lease (`SpeakerInput.heartbeat`), not the speaker Lease:
+    /// allowed, the informers synced, and every held Lease in view marked `heartbeats`
+    /// (docs/design/layer2-leases.md, "Upgrades").
+    public var renewsHeartbeat: Bool { lease.renewsHeartbeat }
 
     /// Probe datagrams and bytes this node sent (the simulation's traffic figures).
     public var probeTraffic: (datagrams: Int, bytes: Int) { (prober?.sentCount ?? 0, prober?.sentBytes ?? 0) }
@@ -137,7 +164,7 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
             core.nodeDeleted(name)
             probeAddresses[name] = nil
         case .config(let text): configOutcome = core.configChanged(text)
-        case .lease(let node, let held, let resourceVersion):
+        case .lease(let node, let held, let resourceVersion, let marker):
             if node == nodeName {
                 // Our own holding seen back renews the fence; a cleared Lease was broken by a
                 // peer: stop at once, acquire again, and for a while give no timeout verdicts
@@ -151,8 +178,11 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
                     actions += cleared
                 }
             } else {
-                peers.observe(node: node, held: held, resourceVersion: resourceVersion, now: now)
+                peers.observe(node: node, held: held, resourceVersion: resourceVersion, marker: marker, now: now)
             }
+        case .heartbeat(let node, let resourceVersion):
+            // Own writes seen back renew the fence, as with the speaker Lease.
+            if node == nodeName, mayRenewHeartbeat { actions += leaseActions(lease.observedOwnLease(resourceVersion: resourceVersion, heartbeat: true, now: now)) }
         case .leaseDeleted(let node):
             if node != nodeName { peers.removed(node: node) }
         case .synced:
@@ -195,8 +225,8 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         var actions: [Action] = []
         var claims: [(String, UInt64, ProbeEndpoint)] = []
         for action in received {
-            if case .claimReceived(let node, let nonce, let from) = action {
-                peers.claimed(node: node, now: now)
+            if case .claimReceived(let node, let nonce, let version, let from) = action {
+                peers.claimed(node: node, version: version, now: now)
                 claims.append((node, nonce, from))
             } else {
                 actions += probeActions([action], now: now)
@@ -260,6 +290,11 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
                 if let lease = peers.evidence(node: node) {
                     out += [.peerDead(node, refused: refused), .breakLease(node: lease.node, resourceVersion: lease.resourceVersion)]
                 }
+            case .fenced(let node):
+                // The node itself says it answers nothing: break at once (no quiet period).
+                if let lease = peers.evidence(node: node) {
+                    out += [.peerFenced(node), .breakLease(node: lease.node, resourceVersion: lease.resourceVersion)]
+                }
             case .claimReceived: break  // handled by `probeReceived`
             case .claimGranted: out += [.claimGranted] + leaseActions(lease.waiveHandoff(now: now))
             case .rejected(let reason): out.append(.probeRejected(reason))
@@ -273,9 +308,13 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// with the Leases: claim while in the hand-off wait, if every live peer can be asked.
     private mutating func updateProbing(now: Instant) -> [Action] {
         guard prober != nil else { return [] }
+        prober!.fenced = renewsHeartbeat && lease.isFenced(now: now) && !shuttingDown
         var endpoints: [String: ProbeEndpoint] = [:]
-        var unreachable = false
-        for name in peers.liveNodes {
+        // A peer without probes (0.1.0) is not probed (no port: its refusal proves nothing) and
+        // never yields: no claim while one is live, the hand-off delay applies.
+        let unmarked = Set(peers.unmarkedLiveNodes)
+        var unreachable = !unmarked.isEmpty
+        for name in peers.liveNodes where !unmarked.contains(name) {
             if let address = probeAddresses[name] {
                 endpoints[name] = ProbeEndpoint(address: address, port: probePort)
             } else {
@@ -287,7 +326,9 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
         // list has not delivered yet (the own acquire can overtake them), and a claim granted by
         // the peers seen so far would leave an unseen current owner answering beside this node.
         if lease.awaitsHandoff && !shuttingDown && synced {
-            if !prober!.isClaiming && !unreachable { actions += probeActions(prober!.startClaim(now: now), now: now) }
+            if !prober!.isClaiming && !unreachable, let version = lease.acquiredVersion {
+                actions += probeActions(prober!.startClaim(version: version, now: now), now: now)
+            }
         } else if prober!.isClaiming {
             prober!.cancelClaim()
         }
@@ -297,6 +338,8 @@ public struct NodeSpeaker<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// Breaks expired peer Leases, recomputes the plan and hands out what changed.
     private mutating func reconcile(now: Instant) -> [Action] {
         var actions: [Action] = []
+        // The upgrade rule: heartbeats only while no speaker in view would break an unrenewed Lease.
+        actions += leaseActions(lease.setRenewsHeartbeat(mayRenewHeartbeat && synced && !shuttingDown && peers.everyHolderAllowsHeartbeats, now: now))
         let due = peers.due(now: now)
         actions += due.breaks.map { .breakLease(node: $0.node, resourceVersion: $0.resourceVersion) }
         if let next = due.next { actions.append(.scheduleTimer(next)) }

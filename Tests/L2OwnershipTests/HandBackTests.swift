@@ -65,6 +65,18 @@ struct HandBackTests {
         #expect(m.observedOwnLease(resourceVersion: "2", now: Self.at(9.2)).contains(.startAnswering))
     }
 
+    /// The frozen-owner case with heartbeats: thawed, it renews (its heartbeat, which does not
+    /// conflict) and its watch shows its speaker Lease broken meanwhile: it must act on that.
+    @Test func itsLeaseSeenClearedAfterAStallStillStopsIt() {
+        var m = Self.holding()
+        _ = m.waiveHandoff(now: Self.at(1))
+        _ = m.stalled(now: Self.at(9))
+        #expect(m.observedOwnLeaseCleared(resourceVersion: "7", now: Self.at(9.1)) == [.send(.acquire, sentAt: Self.at(9.1))])
+        _ = m.writeSucceeded(sentAt: Self.at(9.1), resourceVersion: "8", now: Self.at(9.2))
+        _ = m.observedOwnLease(resourceVersion: "8", now: Self.at(9.3))
+        #expect(!m.isAnswering, "a new hold waits for its hand-off again")
+    }
+
     @Test func itsLeaseSeenClearedStopsAndAcquiresButAnOlderVersionBeforeItsOwnDoesNot() {
         var fresh = M(timings: Self.t)
         _ = fresh.start(now: Self.at(0))
@@ -80,22 +92,22 @@ struct HandBackTests {
 
     @Test func aNewcomerIsPendingForTheKeepWindowOrUntilItClaims() {
         var table = PeerLeaseTable<ManualInstant>(selfName: "a", timings: Self.t)
-        table.observe(node: "b", held: true, resourceVersion: "1", now: Self.at(0))
-        table.observe(node: "c", held: false, resourceVersion: "2", now: Self.at(0))
+        table.observe(node: "b", held: true, resourceVersion: "1", marker: .probes, now: Self.at(0))
+        table.observe(node: "c", held: false, resourceVersion: "2", marker: .probes, now: Self.at(0))
         #expect(table.pendingNodes(now: Self.at(1)) == ["b"])
         #expect(table.pendingNodes(now: Self.at(3)).isEmpty)
         // c rejoins at 10; a due() tick wakes the speaker when its keep window ends.
-        table.observe(node: "c", held: true, resourceVersion: "3", now: Self.at(10))
+        table.observe(node: "c", held: true, resourceVersion: "3", marker: .probes, now: Self.at(10))
         #expect(table.pendingNodes(now: Self.at(11)) == ["c"])
         #expect(table.due(now: Self.at(11)).next == Self.at(13))
-        table.claimed(node: "c", now: Self.at(11.5))
+        table.claimed(node: "c", version: "3", now: Self.at(11.5))
         #expect(table.pendingNodes(now: Self.at(11.6)).isEmpty)
         // A claim before the watch shows the Lease: live (and settled) at once, then held.
-        table.claimed(node: "d", now: Self.at(20))
+        table.claimed(node: "d", version: "5", now: Self.at(20))
         #expect(table.isLive("d"))
-        table.observe(node: "d", held: false, resourceVersion: "4", now: Self.at(20.1))  // older, unheld
+        table.observe(node: "d", held: false, resourceVersion: "4", marker: .probes, now: Self.at(20.1))  // older, unheld
         #expect(table.isLive("d"))
-        table.observe(node: "d", held: true, resourceVersion: "5", now: Self.at(20.2))
+        table.observe(node: "d", held: true, resourceVersion: "5", marker: .probes, now: Self.at(20.2))
         #expect(table.isLive("d") && !table.pendingNodes(now: Self.at(20.3)).contains("d"))
         // Evidence breaks a held Lease once per version.
         #expect(table.evidence(node: "d") == .init(node: "d", resourceVersion: "5"))

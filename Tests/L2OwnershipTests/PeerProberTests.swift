@@ -209,14 +209,14 @@ struct PeerProberTests {
         var b = Prober(selfName: "b", key: Self.key, incarnation: 2, seed: 6)
         var c = Prober(selfName: "c", key: Self.key, incarnation: 3, seed: 7)
         _ = a.setMembers(["b": Self.endpoint(12), "c": Self.endpoint(13)], now: .zero)
-        let claims = Self.sends(a.startClaim(now: .zero)).filter { _ in true }
+        let claims = Self.sends(a.startClaim(version: "41", now: .zero)).filter { _ in true }
         #expect(Set(claims.map(\.node)) == ["b", "c"])
         var granted = false
         for claim in claims {
             var peer = claim.node == "b" ? b : c
             let received = peer.receive(claim.bytes, from: Self.endpoint(11, port: 40000), now: .zero)
-            guard case .claimReceived(let node, let nonce, let from)? = received.first else { Issue.record("no claim: \(received)"); return }
-            #expect(node == "a")
+            guard case .claimReceived(let node, let nonce, let version, let from)? = received.first else { Issue.record("no claim: \(received)"); return }
+            #expect(node == "a" && version == "41")
             let yield = Self.replies(peer.yieldMessage(to: node, nonce: nonce, endpoint: from)).first!
             #expect(!granted)
             granted = a.receive(yield, from: claim.to, now: .zero).contains(.claimGranted)
@@ -225,6 +225,6 @@ struct PeerProberTests {
         #expect(granted)
         // Without members, granted at once.
         var lonely = Prober(selfName: "z", key: Self.key, incarnation: 1, seed: 1)
-        #expect(lonely.startClaim(now: .zero) == [.claimGranted])
+        #expect(lonely.startClaim(version: "1", now: .zero) == [.claimGranted])
     }
 }

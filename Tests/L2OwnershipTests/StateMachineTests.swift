@@ -151,7 +151,7 @@ struct PeerLeaseTableTests {
         let order = OwnerElection.ranking(of: ["a", "b"], forKey: "c")
         var tables = names.filter { $0 != "c" }.map { PeerLeaseTable<ManualInstant>(selfName: $0, timings: Self.t) }
         for i in tables.indices {
-            for name in names { tables[i].observe(node: name, held: true, resourceVersion: "v1-\(name)", now: .seconds(0)) }
+            for name in names { tables[i].observe(node: name, held: true, resourceVersion: "v1-\(name)", marker: .probes, now: .seconds(0)) }
         }
         for i in tables.indices {
             let me = tables[i].selfName
@@ -166,21 +166,21 @@ struct PeerLeaseTableTests {
         }
         // A renewal seen in time defers the break.
         var table = PeerLeaseTable<ManualInstant>(selfName: "a", timings: Self.t)
-        table.observe(node: "b", held: true, resourceVersion: "1", now: .seconds(0))
-        table.observe(node: "b", held: true, resourceVersion: "2", now: .seconds(10))
+        table.observe(node: "b", held: true, resourceVersion: "1", marker: .probes, now: .seconds(0))
+        table.observe(node: "b", held: true, resourceVersion: "2", marker: .probes, now: .seconds(10))
         #expect(table.due(now: .seconds(20)).breaks.isEmpty)
         #expect(table.due(now: .seconds(20)).next == .seconds(25))
-        table.observe(node: "b", held: true, resourceVersion: "2", now: .seconds(21))  // same version: no change
+        table.observe(node: "b", held: true, resourceVersion: "2", marker: .probes, now: .seconds(21))  // same version: no change
         #expect(table.due(now: .seconds(25)).breaks == [.init(node: "b", resourceVersion: "2")])
         // Released or broken: not live, nothing to break.
-        table.observe(node: "b", held: false, resourceVersion: "3", now: .seconds(26))
+        table.observe(node: "b", held: false, resourceVersion: "3", marker: .probes, now: .seconds(26))
         #expect(!table.isLive("b"))
         let late = table.due(now: .seconds(100))
         #expect(late.breaks.isEmpty)
         #expect(late.next == nil)
         table.removed(node: "b")
         #expect(table.liveNodes.isEmpty)
-        table.observe(node: "a", held: true, resourceVersion: "1", now: .seconds(0))
+        table.observe(node: "a", held: true, resourceVersion: "1", marker: .probes, now: .seconds(0))
         #expect(table.liveNodes.isEmpty)  // itself is not a peer
     }
 }
@@ -213,4 +213,82 @@ struct AnnouncementSchedulerTests {
         // Taking it back starts a new burst.
         #expect(s.update(owned: [Self.vip, Self.vip2], now: .seconds(2.5)).contains(.announce(Self.vip)))
     }
+}
+
+/// A renewal in flight past its interval (the answer deferred by a SIGSTOP) asks for no timer
+/// that is already due: its outcome reconciles (the simulation livelocked on it, seed 9).
+struct RenewalInFlightTimerTests {
+    static func at(_ seconds: Double) -> ManualInstant { NodeLeaseStateMachineTests.at(seconds) }
+
+    @Test func noPastTimerWhileARenewalIsInFlight() {
+        var m = renewalSentAtFive()
+        // The answer has not come 9 s later; every timer asked for lies ahead.
+        for seconds in [10.0, 12.0, 14.0] {
+            for action in m.timerFired(now: Self.at(seconds)) {
+                if case .scheduleTimer(let next) = action { #expect(next > Self.at(seconds), "timer at \(next) asked at \(seconds) s") }
+                #expect(action != .send(.renew(resourceVersion: "1"), sentAt: Self.at(seconds)))
+            }
+        }
+    }
+}
+
+/// The acquiring write's answer arrives after the watch showed the acquired version and then its
+/// break (the speaker was frozen meanwhile): the hold is lost, acquire again (heartbeat seeds
+/// 7, 9, 27, 30, 33 of the probe simulation held on to it).
+struct LateAcquireAnswerTests {
+    static func at(_ seconds: Double) -> ManualInstant { NodeLeaseStateMachineTests.at(seconds) }
+
+    @Test(arguments: [false, true])
+    func aBreakSeenBeforeTheAcquireAnswerIsNotForgotten(heartbeatAfter: Bool) {
+        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+        _ = m.start(now: Self.at(0))
+        _ = m.observedOwnLease(resourceVersion: "9", now: Self.at(4))
+        _ = m.observedOwnLeaseCleared(resourceVersion: "16", now: Self.at(4))
+        // A heartbeat seen afterwards says nothing about the speaker Lease.
+        if heartbeatAfter { _ = m.observedOwnLease(resourceVersion: "17", heartbeat: true, now: Self.at(4)) }
+        let actions = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "9", now: Self.at(4.1))
+        #expect(actions == [.send(.acquire, sentAt: Self.at(4.1))])
+        #expect(m.acquiredVersion == nil)
+        // Later, nothing makes it answer on the lost hold.
+        #expect(!m.timerFired(now: Self.at(20)).contains(.startAnswering))
+    }
+
+    @Test func aBreakOfAnOlderHoldDoesNotCancelANewAcquire() {
+        var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+        _ = m.start(now: Self.at(0))
+        _ = m.observedOwnLease(resourceVersion: "3", now: Self.at(0.5))
+        _ = m.observedOwnLeaseCleared(resourceVersion: "8", now: Self.at(0.6))
+        let actions = m.writeSucceeded(sentAt: Self.at(0), resourceVersion: "9", now: Self.at(1))
+        #expect(!actions.contains(.send(.acquire, sentAt: Self.at(1))))
+        #expect(m.acquiredVersion == "9")
+    }
+}
+
+/// Answers are matched by sent-at: a break seen at the instant a renewal was sent must not
+/// produce an acquire with the same sent-at (heartbeat seed 27: the renewal's answer, naming a
+/// heartbeat version, passed for the acquire's and the speaker answered on a Lease it lacked).
+struct SameInstantAcquireTests {
+    static func at(_ seconds: Double) -> ManualInstant { NodeLeaseStateMachineTests.at(seconds) }
+
+    @Test func theAcquireAfterABreakNeverSharesTheRenewalsSentAt() {
+        var m = renewalSentAtFive()
+        let cleared = m.observedOwnLeaseCleared(resourceVersion: "7", now: Self.at(5))
+        #expect(!cleared.contains(.send(.acquire, sentAt: Self.at(5))), "\(cleared)")
+        // The renewal's answer is not taken for an acquisition.
+        _ = m.writeSucceeded(sentAt: Self.at(5), resourceVersion: "8", now: Self.at(5.1))
+        #expect(m.acquiredVersion == nil)
+        // The acquire goes out on the next timer, with a sent-at of its own.
+        let retried = m.timerFired(now: Self.at(5.2))
+        #expect(retried == [.send(.acquire, sentAt: Self.at(5.2))])
+    }
+}
+
+/// Acquired at 0 (rv 1, seen back at 0.5), its first renewal sent at 5 s and not answered yet.
+private func renewalSentAtFive() -> NodeLeaseStateMachine<ManualInstant> {
+    var m = NodeLeaseStateMachine<ManualInstant>(timings: .default)
+    _ = m.start(now: .seconds(0))
+    _ = m.writeSucceeded(sentAt: .seconds(0), resourceVersion: "1", now: .seconds(0.2))
+    _ = m.observedOwnLease(resourceVersion: "1", now: .seconds(0.5))
+    #expect(m.timerFired(now: .seconds(5)).contains(.send(.renew(resourceVersion: "1"), sentAt: .seconds(5))))
+    return m
 }

@@ -48,11 +48,11 @@ struct NodeSpeakerTests {
         for name in extraNodes { _ = node.apply(.nodeUpserted(NodeState(name: name)), now: .seconds(0)) }
         #expect(node.start(now: .seconds(0)).contains(.lease(.acquire, sentAt: .seconds(0))))
         _ = node.leaseOutcome(sentAt: .seconds(0), .succeeded(resourceVersion: "1"), now: .seconds(0.1))
-        _ = node.apply(.lease(node: "n1", held: true, resourceVersion: "1"), now: .seconds(0.2))
+        _ = node.apply(.lease(node: "n1", held: true, resourceVersion: "1", marker: .probes), now: .seconds(0.2))
         for (i, t) in [5.0, 10.0].enumerated() {
             _ = node.timerFired(now: .seconds(t))
             _ = node.leaseOutcome(sentAt: .seconds(t), .succeeded(resourceVersion: "\(i + 2)"), now: .seconds(t + 0.1))
-            _ = node.apply(.lease(node: "n1", held: true, resourceVersion: "\(i + 2)"), now: .seconds(t + 0.2))
+            _ = node.apply(.lease(node: "n1", held: true, resourceVersion: "\(i + 2)", marker: .probes), now: .seconds(t + 0.2))
         }
         #expect(node.plan.layer2.isEmpty)
         #expect(!node.mayAnswer)
@@ -82,10 +82,10 @@ struct NodeSpeakerTests {
         #expect(node.start(now: .seconds(0)).contains(.lease(.acquire, sentAt: .seconds(0))))
         sent += claims(node.leaseOutcome(sentAt: .seconds(0), .succeeded(resourceVersion: "7"), now: .seconds(0.1)))
         // Its own acquire seen back first, n2 next; n3's Lease not delivered yet: no claim.
-        sent += claims(node.apply(.lease(node: "n1", held: true, resourceVersion: "7"), now: .seconds(0.1)))
-        sent += claims(node.apply(.lease(node: "n2", held: true, resourceVersion: "5"), now: .seconds(0.1)))
+        sent += claims(node.apply(.lease(node: "n1", held: true, resourceVersion: "7", marker: .probes), now: .seconds(0.1)))
+        sent += claims(node.apply(.lease(node: "n2", held: true, resourceVersion: "5", marker: .probes), now: .seconds(0.1)))
         #expect(sent.isEmpty, "claimed before the list was complete: \(sent)")
-        sent += claims(node.apply(.lease(node: "n3", held: true, resourceVersion: "6"), now: .seconds(0.1)))
+        sent += claims(node.apply(.lease(node: "n3", held: true, resourceVersion: "6", marker: .probes), now: .seconds(0.1)))
         #expect(sent.isEmpty)
         sent += claims(node.apply(.synced, now: .seconds(0.1)))
         #expect(Set(sent) == ["n2", "n3"], "the claim goes to every live peer once synced: \(sent)")
@@ -131,10 +131,10 @@ struct NodeSpeakerTests {
         let peer = (0..<200).map { "peer-\($0)" }.first { outranks($0, Self.vip) && !outranks($0, Self.vip6) }!
         var node = Self.heldNode(extraNodes: [peer])
         _ = node.timerFired(now: .seconds(12))
-        let actions = node.apply(.lease(node: peer, held: true, resourceVersion: "7"), now: .seconds(14))
+        let actions = node.apply(.lease(node: peer, held: true, resourceVersion: "7", marker: .probes), now: .seconds(14))
         #expect(Self.layer2(actions) == [[Self.vip6]])
         // Its Lease released: the VIP comes back, with a new announcement.
-        let back = node.apply(.lease(node: peer, held: false, resourceVersion: "8"), now: .seconds(15))
+        let back = node.apply(.lease(node: peer, held: false, resourceVersion: "8", marker: .probes), now: .seconds(15))
         #expect(Self.layer2(back) == [[Self.vip, Self.vip6]])
         #expect(Self.announced(back) == [Self.vip])
     }
@@ -159,7 +159,7 @@ struct NodeSpeakerTests {
         #expect(node.mayAnswer)
         // The renewal at 15 s is lost; the watch shows the Lease cleared by a peer.
         _ = node.timerFired(now: .seconds(15))
-        let cleared = node.apply(.lease(node: "n1", held: false, resourceVersion: "20"), now: .seconds(16))
+        let cleared = node.apply(.lease(node: "n1", held: false, resourceVersion: "20", marker: .probes), now: .seconds(16))
         var stopped: ManualInstant? = cleared.contains(.answering(false)) ? .seconds(16) : nil
         #expect(stopped != nil)
         for t in stride(from: 16.0, through: 30, by: 0.5) where stopped == nil {

@@ -40,6 +40,15 @@ struct Simulation {
         var excluded: Set<Int> = []
         /// Run the failure detector (probes) between the speakers.
         var probing = false
+        /// With probing: heartbeat Leases allowed (`--heartbeat-leases`, `NodeSpeaker.Probing.heartbeats`):
+        /// speakers renew one only their speaker watches while every held Lease is marked so.
+        var heartbeats = true
+        /// Nodes that run as 0.1.0 did (a rolling update): no probes, no marker on their Lease,
+        /// blind to markers (they break every Lease seen unchanged for `leaseDuration`), a closed
+        /// probe port, 0.1.0's timings (no keep window). Until `upgradeAt`: a legacy node that
+        /// (re)starts later runs this version.
+        var legacyNodes: Set<Int> = []
+        var upgradeAt: ManualInstant?
         var probeTimings = ProbeTimings.default
         var maxProbeLatency: Duration = .milliseconds(5)
         var probeLossChance = 0.01
@@ -49,6 +58,11 @@ struct Simulation {
         var portBlockChance = 0.0
         /// Each node's clock runs at a rate drawn from this range (1 = true time).
         var clockRates: ClosedRange<Double> = 1...1
+        /// Budget: a run fails (naming the seed and the step) rather than run unbounded, after
+        /// this many events in all, or this many in a row without simulated time advancing
+        /// (a livelock: actions that re-trigger each other at one instant).
+        var maxEvents = 3_000_000
+        var maxEventsAtOneInstant = 20_000
     }
 
     enum Outcome {
@@ -88,6 +102,11 @@ struct Simulation {
         var lease: String
         var holder: String?
         var resourceVersion: String
+        var marker: LeaseProtocol?
+        /// The node's heartbeat Lease (with probes), not its speaker Lease.
+        var heartbeat = false
+        /// Not a Lease: the end of the list at start (`SpeakerInput.synced`).
+        var synced = false
     }
 
     struct Node {
@@ -100,6 +119,8 @@ struct Simulation {
         /// The VIPs the speaker answers (from its last setAnswers).
         var answered: Set<IPAddress> = []
         var watch: [WatchItem] = []
+        /// Runs as 0.1.0 did (`Parameters.legacyNodes`).
+        var legacy = false
         var lastWatchDelivery = ManualInstant.zero
         var timers: Set<ManualInstant> = []
         /// SIGSTOP: nothing runs (events wait) until then.
@@ -117,9 +138,14 @@ struct Simulation {
     }
 
     let parameters: Parameters
+    let seed: UInt64
     var rng: SplitMix64
+    /// Events processed since simulated time last advanced (the livelock budget).
+    var eventsAtThisInstant = 0
     var now = ManualInstant.zero
-    var store: [String: (holder: String?, version: Int)] = [:]
+    var store: [String: (holder: String?, version: Int, marker: LeaseProtocol?)] = [:]
+    /// With probes, speakers renew a heartbeat Lease per node that only its speaker watches.
+    var heartbeats: [String: Int] = [:]
     var nextVersion = 1
     var nodes: [Node] = []
     var events: [Event] = []
@@ -149,11 +175,14 @@ struct Simulation {
     var watchEvents = 0
     var probeDatagrams = 0
     var probeBytes = 0
+    /// When set, what happened, one line per event or action (to trace a failing seed).
+    var trace: [String]?
     let probeKey = ProbeKey(Array("simulation-probe-key-0123456789".utf8))!
     static let probePort: UInt16 = 7946
 
     init(seed: UInt64, parameters: Parameters = Parameters()) {
         self.parameters = parameters
+        self.seed = seed
         rng = SplitMix64(state: seed)
         let names = (0..<parameters.nodes).map { "node-\($0)" }
         vips = (0..<parameters.vips).map { IPAddress.v4(IPv4Address(203, 0, 113, UInt8(10 + $0))) }
@@ -192,7 +221,9 @@ struct Simulation {
                 inputs.append(.endpoints(key, requirement.readyEndpointNodes.map { ServiceEndpoints(nodes: $0) } ?? ServiceEndpoints(anyUsable: true)))
             }
         }
-        clusterInputs = inputs + [.synced]
+        // `.synced` comes on the Lease watch after the listed Leases (as the informers deliver
+        // their list before they report synced).
+        clusterInputs = inputs
         for name in names {
             nodes.append(Node(name: name, core: Core(nodeName: name, timings: parameters.timings)))
         }
@@ -227,13 +258,23 @@ struct Simulation {
             let index = 0
             let nextWatch = nodes.compactMap { node in node.running && !node.partitioned && !node.watchStalled && node.frozenUntil == nil ? node.watch.first?.deliverAt : nil }.min()
             if let nextWatch, nextWatch < events[index].at {
+                if nextWatch > now { eventsAtThisInstant = 0 } else { eventsAtThisInstant += 1 }
+                guard eventsAtThisInstant <= parameters.maxEventsAtOneInstant else {
+                    throw Violation(description: "seed \(seed), step \(processed), \(now): watch deliveries without time advancing (livelock)")
+                }
                 now = max(now, nextWatch)
                 continue
             }
             guard events[index].at <= until else { break }
             let event = events.remove(at: index)
+            if event.at > now { eventsAtThisInstant = 0 }
             now = max(now, event.at)
             processed += 1
+            eventsAtThisInstant += 1
+            if processed > parameters.maxEvents || eventsAtThisInstant > parameters.maxEventsAtOneInstant {
+                let why = processed > parameters.maxEvents ? "more than \(parameters.maxEvents) events" : "\(eventsAtThisInstant) events without time advancing (livelock)"
+                throw Violation(description: "seed \(seed), step \(processed), \(now): \(why); pending \(events.count) events, next \(events.prefix(3).map { "\($0.kind)" })")
+            }
             handle(event.kind)
             try check()
             if faultsEnabled { injectFaults() }
@@ -246,6 +287,10 @@ struct Simulation {
     mutating func injectFaults() {
         let index = Int.random(in: 0..<nodes.count, using: &rng)
         guard nodes[index].running else { return }
+        let before = trace == nil ? [:] : faults
+        defer {
+            for (kind, count) in faults where before[kind, default: 0] != count && trace != nil { note("fault \(kind) on node-\(index)") }
+        }
         if rng.chance(parameters.crashChance) {
             faults["crash", default: 0] += 1
             kill(index)
@@ -323,10 +368,21 @@ struct Simulation {
         }
     }
 
+    mutating func note(_ line: @autoclosure () -> String) {
+        if trace != nil { trace!.append("\(now) \(line())") }
+    }
+
     mutating func handle(_ kind: EventKind) {
         if let index = target(of: kind), let until = nodes[index].frozenUntil {
             schedule(at: until, kind)
             return
+        }
+        if trace != nil {
+            switch kind {
+            case .datagram(let index, _, let bytes, _):
+                if let message = try? ProbeMessage(decoding: bytes, key: probeKey) { note("node-\(index) got \(message.kind) from \(message.from)") }
+            default: note("event \(kind)")
+            }
         }
         switch kind {
         case .thaw(let index, let frozenFor):
@@ -351,14 +407,25 @@ struct Simulation {
             kill(index)
             let name = nodes[index].name
             nodes[index].running = true
-            let probing = parameters.probing
-                ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings)
+            nodes[index].legacy = parameters.legacyNodes.contains(index) && parameters.upgradeAt.map { now < $0 } != false
+            let probing = parameters.probing && !nodes[index].legacy
+                ? Core.Probing(key: probeKey, incarnation: UInt64(now.offset.components.seconds * 1000 + 1000), seed: rng.next(), port: Self.probePort, timings: parameters.probeTimings, heartbeats: parameters.heartbeats)
                 : nil
-            nodes[index].core = Core(nodeName: name, timings: parameters.timings, probing: probing)
+            // 0.1.0: the hand-off delay is the deadline plus one second, no keep window.
+            let legacyTimings = LeaseTimings.flags(
+                renewInterval: parameters.timings.renewInterval, renewDeadline: parameters.timings.renewDeadline,
+                leaseDuration: parameters.timings.leaseDuration, keepWindow: .zero
+            )
+            nodes[index].core = Core(nodeName: name, timings: nodes[index].legacy ? legacyTimings : parameters.timings, probing: probing)
             // An informer starts with a list: the whole store, in the watch's order.
-            for (lease, entry) in store.sorted(by: { $0.value.version < $1.value.version }) {
-                enqueueWatch(index, lease: lease, holder: entry.holder, version: entry.version)
+            var listed = store.map { (lease: $0.key, holder: $0.value.holder, version: $0.value.version, marker: $0.value.marker, heartbeat: false) }
+            if let version = heartbeats[name] { listed.append((lease: name, holder: name, version: version, marker: nil, heartbeat: true)) }
+            for entry in listed.sorted(by: { $0.version < $1.version }) {
+                enqueueWatch(index, lease: entry.lease, holder: entry.holder, version: entry.version, marker: entry.marker, heartbeat: entry.heartbeat)
             }
+            let syncedAt = max(nodes[index].lastWatchDelivery, now.advanced(by: rng.duration(0...lagSeconds)))
+            nodes[index].lastWatchDelivery = syncedAt
+            nodes[index].watch.append(WatchItem(deliverAt: syncedAt, lease: "", holder: nil, resourceVersion: "", synced: true))
             for input in clusterInputs { apply(nodes[index].core.apply(input, now: local(index)), to: index) }
             apply(nodes[index].core.start(now: local(index)), to: index)
         case .heal(let index):
@@ -403,10 +470,25 @@ struct Simulation {
         let outcome: Outcome
         switch request {
         case .own(.acquire):
-            outcome = .success(resourceVersion: write(name, holder: name))
+            outcome = .success(resourceVersion: write(name, holder: name, marker: nodes[index].core.leaseProtocol))
+        case .own(.heartbeat):
+            // The heartbeat Lease: only its own speaker writes or watches it.
+            apiWrites += 1
+            let version = nextVersion
+            nextVersion += 1
+            heartbeats[name] = version
+            if nodes[index].running { enqueueWatch(index, lease: name, holder: name, version: version, heartbeat: true) }
+            outcome = .success(resourceVersion: String(version))
+        case .own(.release) where nodes[index].core.leaseProtocol == .heartbeats:
+            // The speaker's last version is its heartbeat's: the release clears its own holder.
+            if let entry = store[name], entry.holder == name {
+                outcome = .success(resourceVersion: write(name, holder: nil))
+            } else {
+                outcome = .conflict
+            }
         case .own(.renew(let version)):
             if let entry = store[name], entry.holder == name, String(entry.version) == version {
-                outcome = .success(resourceVersion: write(name, holder: name))
+                outcome = .success(resourceVersion: write(name, holder: name, marker: nodes[index].core.leaseProtocol))
             } else {
                 outcome = .conflict
             }
@@ -437,23 +519,24 @@ struct Simulation {
         }
     }
 
-    mutating func write(_ lease: String, holder: String?) -> String {
+    /// Only the holder marks its Lease (acquire, renew); a release or a break leaves none.
+    mutating func write(_ lease: String, holder: String?, marker: LeaseProtocol? = nil) -> String {
         apiWrites += 1
         if holder != nil { wrongBreaks[lease] = nil }
         let version = nextVersion
         nextVersion += 1
-        store[lease] = (holder, version)
+        store[lease] = (holder, version, marker)
         for index in nodes.indices where nodes[index].running {
-            enqueueWatch(index, lease: lease, holder: holder, version: version)
+            enqueueWatch(index, lease: lease, holder: holder, version: version, marker: marker)
         }
         return String(version)
     }
 
-    mutating func enqueueWatch(_ index: Int, lease: String, holder: String?, version: Int) {
+    mutating func enqueueWatch(_ index: Int, lease: String, holder: String?, version: Int, marker: LeaseProtocol? = nil, heartbeat: Bool = false) {
         let at = max(nodes[index].lastWatchDelivery, now.advanced(by: rng.duration(0...lagSeconds)))
         nodes[index].lastWatchDelivery = at
         watchEvents += 1
-        nodes[index].watch.append(WatchItem(deliverAt: at, lease: lease, holder: holder, resourceVersion: String(version)))
+        nodes[index].watch.append(WatchItem(deliverAt: at, lease: lease, holder: holder, resourceVersion: String(version), marker: marker, heartbeat: heartbeat))
     }
 
     /// Hands due watch events to running, connected speakers, in order; true if any.
@@ -464,7 +547,13 @@ struct Simulation {
             while let item = nodes[index].watch.first, item.deliverAt <= now {
                 nodes[index].watch.removeFirst()
                 any = true
-                let input = SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion)
+                let input = item.synced
+                    ? SpeakerInput.synced
+                    : item.heartbeat
+                    ? SpeakerInput.heartbeat(node: item.lease, resourceVersion: item.resourceVersion)
+                    // 0.1.0 reads no marker.
+                    : SpeakerInput.lease(node: item.lease, held: item.holder != nil, resourceVersion: item.resourceVersion, marker: nodes[index].legacy ? nil : item.marker)
+                note("node-\(index) watch \(item.lease) holder \(item.holder ?? "-") rv \(item.resourceVersion)")
                 apply(nodes[index].core.apply(input, now: local(index)), to: index)
                 guard nodes[index].running else { break }
             }
@@ -475,6 +564,12 @@ struct Simulation {
     mutating func apply(_ actions: [Core.Action], to index: Int) {
         for action in actions {
             guard nodes[index].running else { return }
+            if trace != nil {
+                switch action {
+                case .scheduleTimer, .sendProbe, .replyProbe: break
+                default: note("node-\(index) does \(action)")
+                }
+            }
             switch action {
             case .lease(let request, let sentAt):
                 send(index, .own(request), sentAt: sentAt)
@@ -498,7 +593,7 @@ struct Simulation {
                 do { try check() } catch { pendingViolation = pendingViolation ?? "\(error)" }
             case .announce(let vip):
                 announcements.append((now, nodes[index].name, vip))
-            case .answering, .peerDead, .probeRejected, .yielded, .claimGranted:
+            case .answering, .peerDead, .peerFenced, .probeRejected, .yielded, .claimGranted:
                 break
             case .sendProbe(let bytes, let endpoint, let peer):
                 transmit(bytes, from: index, to: endpoint, connectedTo: peer)
@@ -539,7 +634,8 @@ struct Simulation {
             || pairPartitions.contains([min(index, target), max(index, target)]) || rng.chance(parameters.probeLossChance) {
             return
         }
-        guard nodes[target].running else {
+        // 0.1.0 has no probe port: its kernel refuses every probe.
+        guard nodes[target].running, !nodes[target].legacy else {
             if let peer { schedule(at: now.advanced(by: latency * 2), .refused(node: index, incarnation: nodes[index].incarnation, peer: peer)) }
             return
         }

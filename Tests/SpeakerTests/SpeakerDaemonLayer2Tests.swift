@@ -35,14 +35,17 @@ struct SpeakerDaemonLayer2Tests {
             let next = version.withLock { $0 += 1; return "\($0)" }
             switch request {
             case .acquire, .renew:
-                sink.yield(.lease(node: node, held: true, resourceVersion: next))
+                sink.yield(.lease(node: node, held: true, resourceVersion: next, marker: .probes))
+                return .succeeded(resourceVersion: next)
+            case .heartbeat:
+                sink.yield(.heartbeat(node: node, resourceVersion: next))
                 return .succeeded(resourceVersion: next)
             case .release:
                 if releaseHangs {
                     try? await Task.sleep(for: .seconds(3600))  // until cancelled
                     return .failed
                 }
-                sink.yield(.lease(node: node, held: false, resourceVersion: next))
+                sink.yield(.lease(node: node, held: false, resourceVersion: next, marker: .probes))
                 return .succeeded(resourceVersion: next)
             case .read:
                 return .read(heldBySelf: true, resourceVersion: next)

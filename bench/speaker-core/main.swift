@@ -32,7 +32,7 @@ func run(_ n: Int) -> Cost {
     _ = node.apply(.config(config), now: t)
     for i in 0..<3 { _ = node.apply(.nodeUpserted(NodeState(name: "node-\(i)")), now: t) }
     _ = node.apply(.synced, now: t)
-    for i in 1..<3 { _ = node.apply(.lease(node: "node-\(i)", held: true, resourceVersion: "\(i)"), now: t) }
+    for i in 1..<3 { _ = node.apply(.lease(node: "node-\(i)", held: true, resourceVersion: "\(i)", marker: nil), now: t) }
     var changes = 0
     func count(_ actions: [NodeSpeaker<ManualInstant>.Action]) { changes += actions.count }
     var cost = Cost()
