@@ -7,7 +7,7 @@ import Foundation
 import Glibc
 #endif
 import KubeModel
-import NIOPosix
+import Subprocess
 
 /// Supplies the `Authorization` header: a static token, a token file re-read at least every
 /// minute and after a 401 (client-go `transport/token_source.go`), or an exec credential plugin
@@ -88,65 +88,71 @@ public actor CredentialSource {
     }
 }
 
-/// Runs an exec credential plugin on NIO's blocking thread pool (it blocks reading the
-/// plugin's output), killing it after `timeout`.
+/// Runs an exec credential plugin with swift-subprocess: exactly the environment built here,
+/// standard input and error on /dev/null, standard output collected up to `maximumOutput`;
+/// killed after `timeout`.
 enum ExecPlugin {
-    static func run(_ e: ExecConfig, timeout: Duration) async throws -> (String, KubeTime?) {
-        try await NIOThreadPool.singleton.runIfActive { try runBlocking(e, timeout: timeout) }
+    /// An ExecCredential is small; more than this is not one.
+    static let maximumOutput = 1 << 20
+
+    private enum Outcome {
+        case finished(output: [UInt8], status: TerminationStatus)
+        case timedOut
     }
 
-    private static func runBlocking(_ e: ExecConfig, timeout: Duration) throws -> (String, KubeTime?) {
+    static func run(_ e: ExecConfig, timeout: Duration) async throws -> (String, KubeTime?) {
         let arguments = e.command.contains("/") ? [e.command] + e.args : ["/usr/bin/env", e.command] + e.args
         var env = ProcessInfo.processInfo.environment
         for (k, v) in e.env { env[k] = v }
         var spec: JSONValue = ["interactive": false]
         if let s = e.clusterServer { spec["cluster"] = ["server": .string(s)] }
         env["KUBERNETES_EXEC_INFO"] = JSONValue.object(["apiVersion": .string(e.apiVersion), "kind": "ExecCredential", "spec": spec]).serialized()
-        let child: ChildProcess
-        do { child = try ChildProcess(arguments: arguments, environment: env) } catch {
-            throw KubeConfigError("exec_failed", "exec plugin \(e.command): \(error)")
+        let environment = env.map { Array("\($0.key)=\($0.value)\0".utf8) }
+        // Whichever ends first: the plugin, or the deadline (cancelling the run kills the plugin;
+        // a plugin that hangs, or whose children keep the pipe open, cannot hold the request).
+        let outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
+            group.addTask {
+                let result: ExecutionResult<Void, BytesOutput, DiscardedOutput>
+                do {
+                    result = try await Subprocess.run(
+                        .path(.init(arguments[0])),
+                        arguments: Arguments(Array(arguments.dropFirst())),
+                        environment: .custom(environment),
+                        input: .none,
+                        output: .bytes(limit: maximumOutput),
+                        error: .discarded
+                    )
+                } catch let error as SubprocessError where error.code == .outputLimitExceeded {
+                    throw KubeConfigError("exec_bad_output", "exec plugin \(e.command): output is larger than \(maximumOutput) bytes")
+                } catch is CancellationError {
+                    return .timedOut
+                } catch {
+                    if Task.isCancelled { return .timedOut }
+                    throw KubeConfigError("exec_failed", "exec plugin \(e.command): cannot start: \(error)")
+                }
+                return .finished(output: result.standardOutput, status: result.terminationStatus)
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? .timedOut
         }
-        defer { close(child.output) }
-        // Read until EOF or the deadline; then the plugin is killed (a plugin that hangs, or
-        // whose children keep the pipe open, cannot hold the request forever).
-        let (data, finished) = readOutput(child.output, until: ContinuousClock.now.advanced(by: timeout))
-        if !finished {
-            kill(child.identifier, SIGKILL)
-            _ = child.wait()
+        guard case .finished(let data, let termination) = outcome else {
             throw KubeConfigError("exec_timeout", "exec plugin \(e.command) did not finish within \(timeout)")
         }
-        let status = child.wait()
+        // The exit status, or the signal that ended the plugin.
+        let status: Int32
+        switch termination {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = signal
+        }
         guard status == 0 else { throw KubeConfigError("exec_failed", "exec plugin \(e.command) exited with \(status)") }
         guard let v = try? JSONValue.parse(data), v["kind"]?.stringValue == "ExecCredential",
               let token = v.value(atPath: "status.token")?.stringValue, !token.isEmpty
         else { throw KubeConfigError("exec_bad_output", "exec plugin \(e.command): output is not an ExecCredential with status.token") }
         let expiry = v.value(atPath: "status.expirationTimestamp")?.stringValue.flatMap { try? KubeTime(rfc3339: $0) }
         return (token, expiry)
-    }
-
-    /// An ExecCredential is small; more than this is not one.
-    static let maximumOutput = 1 << 20
-
-    /// The bytes read from `descriptor` until EOF (true) or `deadline` (false).
-    private static func readOutput(_ descriptor: Int32, until deadline: ContinuousClock.Instant) -> ([UInt8], Bool) {
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while data.count <= maximumOutput {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { return (data, false) }
-            let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1
-            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&request, 1, Int32(min(milliseconds, 1000)))
-            if ready < 0 && errno != EINTR { return (data, true) }
-            guard ready > 0 else { continue }
-            let count = read(descriptor, &chunk, chunk.count)
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                return (data, true)
-            }
-            if count == 0 { return (data, true) }
-            data += chunk[0..<count]
-        }
-        return (data, true)
     }
 }

@@ -101,6 +101,37 @@ import Testing
         }
     }
 
+    /// A plugin whose own child keeps standard output open (the plugin is killed, its child
+    /// is not) still fails after the timeout; the test then kills that child by its PID.
+    @Test func aPluginWhoseChildHoldsTheOutputOpenTimesOut() async throws {
+        let dir = try tempDir()
+        let source = CredentialSource(.exec(try plugin(dir, body: "sleep 600 &\necho $! > \"\(dir)/child\"\nwait")))
+        await source.setExecTimeout(.milliseconds(500))
+        defer {
+            if let text = try? String(contentsOfFile: dir + "/child", encoding: .utf8), let child = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(child, SIGKILL)
+            }
+        }
+        let outcome = Task { () -> String in
+            do {
+                _ = try await source.authorization()
+                return "a token"
+            } catch let error as KubeConfigError {
+                return error.code
+            }
+        }
+        // Bounded: a run that waited for the child's end of the pipe would take 600 seconds.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        let result = await withTaskGroup(of: String?.self) { group in
+            group.addTask { try? await outcome.value }
+            group.addTask { try? await Task.sleep(until: deadline); return nil }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+        #expect(result == "exec_timeout")
+        #expect(FileManager.default.fileExists(atPath: dir + "/child"))
+    }
+
     /// While a plugin runs, the credential source (an actor) still answers: the plugin waits
     /// for a file the test creates only after the actor answered another call.
     @Test func anExecPluginDoesNotBlockTheActor() async throws {
