@@ -236,7 +236,7 @@ let package = Package(
         ),
 
         // Test support: prerequisite gating, network namespaces, processes.
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "LBConfigTests", dependencies: ["LBConfig", "KubeModel", .product(name: "Yams", package: "Yams")]),
