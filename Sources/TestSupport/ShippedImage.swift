@@ -99,9 +99,10 @@ public final class ShippedImage: @unchecked Sendable {
             script += "mount --bind \"${\(index + 1)}\" \"$root\(mount.container)\"\nmount -o remount,bind,ro \"$root\(mount.container)\"\n"
         }
         if security.readOnlyRootFilesystem { script += "mount -o remount,bind,ro \"$root\"\n" }
-        script += "shift \(allMounts.count)\nexec \"$@\"\n"
+        script += "shift \(allMounts.count)\ncd \"$root\"\nexec \"$@\"\n"
 
-        var capsh = ["capsh", "--chroot=\(rootfs)"]
+        // An absolute path: `env -i` leaves no PATH to find it by.
+        var capsh = [Shell.which("capsh") ?? "/usr/sbin/capsh", "--chroot=\(rootfs)"]
         let last = Int(try String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 40
         let kept = try security.addedCapabilities.map { try Self.capabilityNumber($0) }
         let dropped = (0...last).filter { !kept.contains($0) }

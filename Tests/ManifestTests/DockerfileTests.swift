@@ -67,11 +67,10 @@ import Testing
         #expect(buildImage.contains(#"scripts/image-rootfs "$binary" "$rootfs""#))
         // One place for the production build flags, the ones this Dockerfile always used.
         let release = try Artifacts.text("scripts/build-release")
-        #expect(release.contains("flags=(-c release --static-swift-stdlib --product ironlb)"))
+        for flag in ["-c release", "--static-swift-stdlib", "--product ironlb"] { #expect(release.contains(flag), "build-release: \(flag)") }
     }
 
-    /// The reviewed file list names exactly what the binary needs to run and the user files;
-    /// build-image's own list (when an image was built here) holds the same paths.
+    /// The reviewed file list names what the binary needs to run and the user files, and no tools.
     @Test func imageFileListIsTheBinaryItsRuntimeAndTheUsers() throws {
         let listed = try Artifacts.text("scripts/image-files.txt").split(separator: "\n").map(String.init)
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
@@ -80,12 +79,7 @@ import Testing
             #expect(listed.contains(path), "\(path) in scripts/image-files.txt")
         }
         #expect(!listed.contains { $0.hasPrefix("/bin/") || $0.hasPrefix("/usr/bin/") || $0.hasPrefix("/sbin/") }, "no shell or tools")
-        let directory = BuiltProducts.repositoryRoot.appendingPathComponent(".build/image").path
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".files") {
-            let built = try String(contentsOfFile: directory + "/" + name, encoding: .utf8).split(separator: "\n")
-                .filter { $0.split(separator: "\t").dropFirst().first != "d" }.compactMap { $0.split(separator: "\t").first.map(String.init) }
-            #expect(built.sorted() == listed.sorted(), "\(name) (scripts/build-image) vs scripts/image-files.txt")
-        }
+        // ImageInteropTests compares a built image with this list and with build-image's own.
     }
 
     @Test func runtimeHoldsTheRootfsAndRunsItAsNonRoot() throws {

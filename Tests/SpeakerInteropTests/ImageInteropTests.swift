@@ -102,6 +102,7 @@ import TestSupport
         let frr = try #require(lab.frr)
 
         try await lab.startControlPlane(config: SpeakerBGPInteropTests.ironlbConfig, nodes: ["node1", "node2"])
+        try await lab.enableProbes(nodeAddresses: ["node1": "192.0.2.11", "node2": "192.0.2.12"])
         try lab.startSpeaker("node1", address: "192.0.2.11")
         try lab.startSpeaker("node2", address: "192.0.2.12")
         let sessionsUp = await poll(timeout: 90, interval: 0.5) {
