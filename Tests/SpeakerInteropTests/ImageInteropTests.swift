@@ -35,9 +35,9 @@ import TestSupport
         #expect(try image.files() == reviewed)
         let listFile = image.archive.replacingOccurrences(of: ".oci.tar", with: ".files")
         let written = try String(contentsOfFile: listFile, encoding: .utf8).split(separator: "\n").map(String.init)
-        let unpacked = try Shell.check(["find", image.rootfs, "-mindepth", "1", "-printf", "/%P\\t%y\\t%#m\\t%U:%G\\n"])
+        let found = try Shell.check(["find", image.rootfs, "-mindepth", "1", "-printf", "/%P\\t%y\\t%#m\\t%U:%G\\n"])
             .split(separator: "\n").map(String.init).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        #expect(unpacked == written, "the unpacked image differs from \(listFile)")
+        #expect(found == written, "the unpacked image differs from \(listFile)")
 
         // The image config: the unprivileged user, the binary as entrypoint, the OCI labels.
         #expect(image.configuration["User"] as? String == "65532:65532")
