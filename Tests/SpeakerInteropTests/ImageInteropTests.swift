@@ -87,36 +87,29 @@ import TestSupport
 
     static let netRaw: UInt64 = 1 << 13
 
-    @Test func bgpServiceFromTheImagesControllerAndSpeakers() async throws {
-        guard Prerequisites.require(.root, .networkNamespaces, .command("umoci"), .command("capsh"), .command("unshare"), .command("curl"),
-                                    .command("/usr/lib/frr/bgpd"), .command("/usr/bin/vtysh")) else { return }
+    /// A lab whose controller and two speakers (node1, node2) run from the image: `prepare`
+    /// adds a router or a client first; the Service `web` (an endpoint on node1) is created and
+    /// must get `address`; `check` runs next; then every pod's credentials are checked.
+    static func withImagePods(config: String, address: String, prepare: (InteropLab) throws -> Void,
+                              check: (InteropLab) async throws -> Bool) async throws {
         guard let ironlb = BuiltProducts.require("ironlb") else { return }
         guard let unpacked = try Self.unpack() else { return }
-        let (image, directory) = unpacked
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let lab = try InteropLab(ironlb: ironlb, image: image)
+        defer { try? FileManager.default.removeItem(atPath: unpacked.directory) }
+        let lab = try InteropLab(ironlb: ironlb, image: unpacked.image)
         defer { lab.tearDown() }
         try lab.addNode("node1", address: "192.0.2.11")
         try lab.addNode("node2", address: "192.0.2.12")
-        lab.frr = try FRRRouter(namespace: lab.rtr, config: SpeakerBGPInteropTests.frrConfig)
-        let frr = try #require(lab.frr)
-
-        try await lab.startControlPlane(config: SpeakerBGPInteropTests.ironlbConfig, nodes: ["node1", "node2"])
+        try prepare(lab)
+        try await lab.startControlPlane(config: config, nodes: ["node1", "node2"])
         try await lab.enableProbes(nodeAddresses: ["node1": "192.0.2.11", "node2": "192.0.2.12"])
         try lab.startSpeaker("node1", address: "192.0.2.11")
         try lab.startSpeaker("node2", address: "192.0.2.12")
-        let sessionsUp = await poll(timeout: 90, interval: 0.5) {
-            frr.neighborState("192.0.2.11") == "Established" && frr.neighborState("192.0.2.12") == "Established"
-        }
-        #expect(sessionsUp, "sessions: \(frr.neighborState("192.0.2.11") ?? "-"), \(frr.neighborState("192.0.2.12") ?? "-")")
-
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
                             InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
         #expect(try lab.addEndpoints("web", nodes: ["node1"]) == 201)
-        let allocated = await poll(timeout: 60) { lab.ingressIP("web") == "203.0.113.0" }
+        let allocated = await poll(timeout: 60) { lab.ingressIP("web") == address }
         #expect(allocated, "the image's controller gave web \(lab.ingressIP("web") ?? "no IP")")
-        let bothNodes = await poll(timeout: 60, interval: 0.5) { frr.nextHops("203.0.113.0/32", family: "ipv4") == ["192.0.2.11", "192.0.2.12"] }
-        #expect(bothNodes, "next hops: \(frr.nextHops("203.0.113.0/32", family: "ipv4"))")
+        let checked = try await check(lab)
 
         // As the manifests run them: the controller as 65532 with nothing, the speakers as 0
         // with NET_RAW only; every root read-only, no_new_privs.
@@ -124,45 +117,44 @@ import TestSupport
         Self.expectCredentials(lab.processes["node1"], user: 0, capabilities: Self.netRaw)
         Self.expectCredentials(lab.processes["node2"], user: 0, capabilities: Self.netRaw)
         for name in ["controller", "node1", "node2"] { #expect(lab.processes[name]?.isRunning == true, "\(name) exited") }
-        if !allocated || !bothNodes || !sessionsUp { lab.dumpLogs() }
+        if !allocated || !checked { lab.dumpLogs() }
+    }
+
+    @Test func bgpServiceFromTheImagesControllerAndSpeakers() async throws {
+        guard Prerequisites.require(.root, .networkNamespaces, .command("umoci"), .command("capsh"), .command("unshare"), .command("curl"),
+                                    .command("/usr/lib/frr/bgpd"), .command("/usr/bin/vtysh")) else { return }
+        try await Self.withImagePods(config: SpeakerBGPInteropTests.ironlbConfig, address: "203.0.113.0", prepare: { lab in
+            lab.frr = try FRRRouter(namespace: lab.rtr, config: SpeakerBGPInteropTests.frrConfig)
+        }, check: { lab in
+            let frr = try #require(lab.frr)
+            // FRR learns the Service's route from both of the image's speakers (ECMP).
+            var hops: Set<String> = []
+            let bothNodes = await poll(timeout: 90, interval: 0.5) {
+                hops = frr.nextHops("203.0.113.0/32", family: "ipv4")
+                return hops == ["192.0.2.11", "192.0.2.12"]
+            }
+            #expect(bothNodes, "next hops \(hops); sessions \(frr.neighborState("192.0.2.11") ?? "-"), \(frr.neighborState("192.0.2.12") ?? "-")")
+            return bothNodes
+        })
     }
 
     @Test func layer2ServiceFromTheImagesControllerAndSpeakers() async throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("umoci"), .command("capsh"), .command("unshare"), .command("curl"),
                                     .command("arping")) else { return }
-        guard let ironlb = BuiltProducts.require("ironlb") else { return }
-        guard let unpacked = try Self.unpack() else { return }
-        let (image, directory) = unpacked
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let lab = try InteropLab(ironlb: ironlb, image: image)
-        defer { lab.tearDown() }
-        try lab.addNode("node1", address: "192.0.2.11")
-        try lab.addNode("node2", address: "192.0.2.12")
-        try lab.addNode("client", address: "192.0.2.50")
-        let client = try #require(lab.nodes["client"])
-        try await lab.startControlPlane(config: SpeakerLayer2InteropTests.config, nodes: ["node1", "node2"])
-        try await lab.enableProbes(nodeAddresses: ["node1": "192.0.2.11", "node2": "192.0.2.12"])
-        try lab.startSpeaker("node1", address: "192.0.2.11")
-        try lab.startSpeaker("node2", address: "192.0.2.12")
-        let macs = [SpeakerLayer2InteropTests.mac(lab.nodes["node1"]!), SpeakerLayer2InteropTests.mac(lab.nodes["node2"]!)]
-
-        #expect(try lab.api("POST", "/api/v1/namespaces/default/services",
-                            InteropLab.json(["metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])).status == 201)
-        #expect(try lab.addEndpoints("web", nodes: ["node1"]) == 201)
-        let allocated = await poll(timeout: 60) { lab.ingressIP("web") == "192.0.2.200" }
-        #expect(allocated, "the image's controller gave web \(lab.ingressIP("web") ?? "no IP")")
-        var answers: [String] = []
-        let answered = await poll(timeout: 90, interval: 1) {
-            answers = SpeakerLayer2InteropTests.arping(client, "192.0.2.200")
-            return !answers.isEmpty
-        }
-        #expect(answered, "nobody answered ARP for the VIP")
-        #expect(Set(answers).count == 1 && macs.contains(answers.first ?? ""), "answers \(answers), node MACs \(macs)")
-
-        Self.expectCredentials(lab.processes["controller"], user: 65532, capabilities: 0)
-        Self.expectCredentials(lab.processes["node1"], user: 0, capabilities: Self.netRaw)
-        Self.expectCredentials(lab.processes["node2"], user: 0, capabilities: Self.netRaw)
-        for name in ["controller", "node1", "node2"] { #expect(lab.processes[name]?.isRunning == true, "\(name) exited") }
-        if !allocated || !answered { lab.dumpLogs() }
+        try await Self.withImagePods(config: SpeakerLayer2InteropTests.config, address: "192.0.2.200", prepare: { lab in
+            try lab.addNode("client", address: "192.0.2.50")
+        }, check: { lab in
+            let client = try #require(lab.nodes["client"])
+            let macs = [SpeakerLayer2InteropTests.mac(lab.nodes["node1"]!), SpeakerLayer2InteropTests.mac(lab.nodes["node2"]!)]
+            // The client's ARP request gets exactly one answer, from one of the image's speakers.
+            var answers: [String] = []
+            let answered = await poll(timeout: 90, interval: 1) {
+                answers = SpeakerLayer2InteropTests.arping(client, "192.0.2.200")
+                return !answers.isEmpty
+            }
+            #expect(answered, "nobody answered ARP for the VIP")
+            #expect(Set(answers).count == 1 && macs.contains(answers.first ?? ""), "answers \(answers), node MACs \(macs)")
+            return answered
+        })
     }
 }
