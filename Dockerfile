@@ -2,17 +2,19 @@
 #
 # IronLB's image: one `ironlb` binary (controller and speaker are its subcommands), built in
 # release mode with the Swift standard library, FoundationEssentials and libyaml linked statically
-# and without the lab (`--disable-default-traits`, as scripts/build-release), on a minimal
-# Debian runtime, running as the unprivileged user 65532.
+# and without the lab (scripts/build-release: `--disable-default-traits`), on nothing but the C/C++
+# runtime files it links to, running as the unprivileged user 65532.
 #
 #   docker build -t registry.example/ironlb:0.1.0 .
 #
-# The manifests and the chart name ghcr.io/ironlb/ironlb:0.1.0, a placeholder until images are
-# published. The speaker's pod overrides the user with UID 0 and keeps only NET_RAW
+# Without a registry, scripts/build-image builds the same image offline (buildah, no base image
+# pulled). Both run scripts/build-release (the production build flags) and scripts/image-rootfs
+# (the image's files, checked against scripts/image-files.txt), so both hold the same files;
+# see docs/design/image.md. The manifests and the chart name ghcr.io/ironlb/ironlb:0.1.0. The
+# speaker's pod overrides the user with UID 0 and keeps only NET_RAW
 # (docs/design/install-artifacts.md says why).
 
 ARG SWIFT_IMAGE=swift:6.3-bookworm
-ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build
 WORKDIR /src
@@ -22,17 +24,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends libyaml-dev && 
 COPY Package.swift ./
 RUN swift package resolve
 COPY . .
-# The flags of scripts/build-release: no lab and no KubeSim in the image (docs/design/lean-binary.md).
-RUN swift build -c release --static-swift-stdlib --product ironlb --disable-default-traits \
- && install -D -s -m 0755 "$(swift build -c release --static-swift-stdlib --product ironlb --disable-default-traits --show-bin-path)/ironlb" /out/ironlb \
- && /out/ironlb --version
+RUN scripts/image-rootfs "$(scripts/build-release | tail -n1)" /rootfs
 
-FROM ${RUNTIME_IMAGE}
-LABEL org.opencontainers.image.title="IronLB" \
-      org.opencontainers.image.description="A bare-metal load balancer for Kubernetes Services of type LoadBalancer"
-COPY --from=build /out/ironlb /usr/local/bin/ironlb
-# The runtime image has the C libraries the binary links to (glibc, libstdc++, libgcc): prove it.
+FROM scratch
+COPY --from=build /rootfs/ /
+# The image holds what the binary needs to start (loader, glibc, libstdc++, libgcc, zlib): prove it.
 RUN ["/usr/local/bin/ironlb", "--version"]
+LABEL org.opencontainers.image.title="IronLB" \
+      org.opencontainers.image.description="A bare-metal load balancer for Kubernetes Services of type LoadBalancer" \
+      org.opencontainers.image.licenses="NOASSERTION"
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/ironlb"]
 CMD ["--help"]

@@ -272,7 +272,7 @@ let package = Package(
         // Network namespaces, bridges and short commands: the lab's network and the tests'.
         .target(name: "NetworkLab"),
         // Test support: prerequisite gating, network namespaces, processes.
-        .target(name: "TestSupport", dependencies: ["NetworkLab"]),
+        .target(name: "TestSupport", dependencies: ["NetworkLab", "YAML"]),
 
         .testTarget(name: "NetPrimitivesTests", dependencies: ["NetPrimitives"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),

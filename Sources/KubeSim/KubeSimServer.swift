@@ -59,7 +59,9 @@ public final class KubeSimServer: @unchecked Sendable {
 
     public init(configuration: Configuration = Configuration(), eventLoopGroup: MultiThreadedEventLoopGroup? = nil, logger: Logger = Logger(label: "kubesim")) throws {
         self.configuration = configuration
-        self.certificates = try SimCertificates()
+        // The serving certificate also names the address it listens on, as kube-apiserver's
+        // names its advertise address: in-cluster clients (KUBERNETES_SERVICE_HOST) verify it.
+        self.certificates = try SimCertificates(ipAddresses: SimCertificates.defaultIPAddresses + (SimCertificates.addressBytes(configuration.host).map { [$0] } ?? []))
         self.store = SimStore(historyCapacity: configuration.historyCapacity)
         self.store.dualStack = configuration.dualStack
         self.api = SimAPI(store: store)

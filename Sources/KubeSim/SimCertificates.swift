@@ -21,7 +21,18 @@ public struct SimCertificates: Sendable {
     let caCertificate: Certificate
     let caKey: P256.Signing.PrivateKey
 
-    public init(hostnames: [String] = ["localhost", "kubernetes", "kubernetes.default.svc"], ipAddresses: [[UInt8]] = [[127, 0, 0, 1], Array(repeating: 0, count: 15) + [1]]) throws {
+    /// Loopback, IPv4 and IPv6.
+    public static let defaultIPAddresses: [[UInt8]] = [[127, 0, 0, 1], Array(repeating: 0, count: 15) + [1]]
+
+    /// The bytes of an IPv4 or IPv6 literal (4 or 16), or nil for a host name.
+    public static func addressBytes(_ host: String) -> [UInt8]? {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+
+    public init(hostnames: [String] = ["localhost", "kubernetes", "kubernetes.default.svc"], ipAddresses: [[UInt8]] = defaultIPAddresses) throws {
         let caKey = P256.Signing.PrivateKey()
         let now = Date()
         let caName = try DistinguishedName { CommonName("kubesim-ca") }

@@ -14,9 +14,14 @@ public final class InteropLab: @unchecked Sendable {
     public let directory: String
     public let ironlb: String
     public var token = ""
+    /// When set, the controller and the speakers run from this image as manifests/ironlb.yaml
+    /// runs them (`startPod`): in-cluster configuration, so KubeSim serves HTTPS. KubeSim itself
+    /// always runs from `ironlb` (the build beside the tests).
+    public let image: ShippedImage?
 
-    public init(ironlb: String) throws {
+    public init(ironlb: String, image: ShippedImage? = nil) throws {
         self.ironlb = ironlb
+        self.image = image
         directory = NSTemporaryDirectory() + "ironlb-e2e-\(getpid())-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         lan = try NetworkNamespace(prefix: "e2e-lan")
@@ -44,8 +49,9 @@ public final class InteropLab: @unchecked Sendable {
     /// An API request from inside the control namespace (the API server listens there).
     @discardableResult
     public func api(_ method: String, _ path: String, _ body: String? = nil, contentType: String = "application/json") throws -> (status: Int, json: Any?) {
+        let server = image == nil ? ["http://192.0.2.100:6443\(path)"] : ["--cacert", directory + "/kubesim/ca.crt", "https://192.0.2.100:6443\(path)"]
         var argv = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", "Authorization: Bearer \(token)",
-                    "-H", "Content-Type: \(contentType)", "http://192.0.2.100:6443\(path)"]
+                    "-H", "Content-Type: \(contentType)"] + server
         if let body { argv += ["--data-binary", body] }
         let output = try ctl.run(argv, timeout: 30)
         let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
@@ -63,8 +69,8 @@ public final class InteropLab: @unchecked Sendable {
         config: String, nodes: [String], workloads: Bool = false, definitions: [String] = [], controllerArguments: [String] = []
     ) async throws {
         let simDirectory = directory + "/kubesim"
-        try start("kubesim", [ironlb, "kubesim", "--host", "192.0.2.100", "--port", "6443", "--insecure", "--directory", simDirectory]
-                  + (workloads ? ["--workloads"] : []), in: ctl)
+        try start("kubesim", [ironlb, "kubesim", "--host", "192.0.2.100", "--port", "6443", "--directory", simDirectory]
+                  + (image == nil ? ["--insecure"] : []) + (workloads ? ["--workloads"] : []), in: ctl)
         guard await poll(timeout: 60, { FileManager.default.fileExists(atPath: simDirectory + "/token") }) else { throw LabError.notStarted("kubesim") }
         token = try String(contentsOfFile: simDirectory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard await poll(timeout: 60, { ((try? self.api("GET", "/api/v1/namespaces"))?.status ?? 0) == 200 }) else { throw LabError.notStarted("kubesim API") }
@@ -74,6 +80,11 @@ public final class InteropLab: @unchecked Sendable {
             try api("POST", "/api/v1/nodes", Self.json(["metadata": ["name": node, "labels": ["kubernetes.io/hostname": node]]]))
         }
         for definition in definitions { try api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition) }
+        if image != nil {
+            try startPod("controller", ManifestContainer.load("Deployment", "ironlb-controller"), in: ctl, node: "control", address: "192.0.2.100",
+                               arguments: controllerArguments)
+            return
+        }
         // As installed: the controller creates the speakers' probe key Secret (`enableProbes`).
         try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472",
                                  "--ml-secret-name", Self.probeKeySecret] + controllerArguments, in: ctl)
@@ -83,6 +94,10 @@ public final class InteropLab: @unchecked Sendable {
 
     /// Starts `ironlb speaker` for `node`; `arguments` are added (Lease timings, for example).
     public func startSpeaker(_ node: String, address: String, arguments: [String] = []) throws {
+        if image != nil {
+            try startPod(node, ManifestContainer.load("DaemonSet", "ironlb-speaker"), in: nodes[node]!, node: node, address: address, arguments: arguments)
+            return
+        }
         let probes = probeKeyFile.map { ["--probe-key-file", $0] } ?? []
         try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"] + probes + arguments, in: nodes[node]!)
     }

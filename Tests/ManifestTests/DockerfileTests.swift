@@ -2,9 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The Dockerfile, read with BuildKit's own parser (the `dockerfile` Python package). No
-/// container engine runs here, so the image itself is not built by the suite: these checks are
-/// about its structure (stages, build command, user, entrypoint).
+/// The Dockerfile, read with BuildKit's own parser (the `dockerfile` Python package), beside
+/// scripts/build-image (the same image built offline; Tests/SpeakerInteropTests/ImageInteropTests
+/// runs that image): structure (stages, build command, user, entrypoint) and the shared file set.
 @Suite struct DockerfileTests {
     struct Instruction: Decodable, Sendable {
         let cmd: String
@@ -44,29 +44,51 @@ import Testing
         return image
     }
 
-    @Test func twoStagesSwiftBuilderAndSlimRuntime() async throws {
+    @Test func twoStagesSwiftBuilderAndScratchRuntime() async throws {
         guard await PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
         let (stages, arguments) = try await Self.stages()
         try #require(stages.count == 2, "a builder stage and a runtime stage")
         #expect(Self.image(stages[0][0], arguments) == "swift:6.3-bookworm")
         #expect(stages[0][0].value.dropFirst().map { $0.lowercased() } == ["as", "build"])
-        #expect(["debian:bookworm-slim", "gcr.io/distroless/cc-debian12"].contains(Self.image(stages[1][0], arguments)))
+        // No base image: the runtime files are the ones scripts/image-rootfs assembles.
+        #expect(Self.image(stages[1][0], arguments) == "scratch")
     }
 
-    @Test func builderMakesAReleaseBinaryWithAStaticStandardLibrary() async throws {
+    /// The Dockerfile and scripts/build-image make the same image: both build with
+    /// scripts/build-release and assemble the files with scripts/image-rootfs, which checks them
+    /// against scripts/image-files.txt; the runtime stage holds that root and nothing else.
+    @Test func builderRunsTheSharedReleaseBuildAndRootfsScripts() async throws {
         guard await PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
         let builder = try await Self.stages().stages[0]
         let runs = builder.filter { $0.cmd == "RUN" }.flatMap(\.value).joined(separator: "\n")
-        #expect(runs.contains("swift build -c release --static-swift-stdlib --product ironlb"))
+        #expect(runs.contains(#"scripts/image-rootfs "$(scripts/build-release | tail -n1)" /rootfs"#))
+        let buildImage = try Artifacts.text("scripts/build-image")
+        #expect(buildImage.contains(#"binary="$(scripts/build-release | tail -n1)""#))
+        #expect(buildImage.contains(#"scripts/image-rootfs "$binary" "$rootfs""#))
+        // One place for the production build flags, the ones this Dockerfile always used.
+        let release = try Artifacts.text("scripts/build-release")
+        for flag in ["-c release", "--static-swift-stdlib", "--product ironlb", "--disable-default-traits"] { #expect(release.contains(flag), "build-release: \(flag)") }
     }
 
-    @Test func runtimeHoldsOneBinaryAndRunsItAsNonRoot() async throws {
+    /// The reviewed file list names what the binary needs to run and the user files, and no tools.
+    @Test func imageFileListIsTheBinaryItsRuntimeAndTheUsers() async throws {
+        let listed = try Artifacts.text("scripts/image-files.txt").split(separator: "\n").map(String.init)
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        #expect(Set(listed).count == listed.count)
+        for path in ["/usr/local/bin/ironlb", "/etc/passwd", "/etc/group", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"] {
+            #expect(listed.contains(path), "\(path) in scripts/image-files.txt")
+        }
+        #expect(!listed.contains { $0.hasPrefix("/bin/") || $0.hasPrefix("/usr/bin/") || $0.hasPrefix("/sbin/") }, "no shell or tools")
+        // ImageInteropTests compares a built image with this list and with build-image's own.
+    }
+
+    @Test func runtimeHoldsTheRootfsAndRunsItAsNonRoot() async throws {
         guard await PythonModules.available(["dockerfile"], packages: "dockerfile") else { return }
         let runtime = try await Self.stages().stages[1]
         let copies = runtime.filter { $0.cmd == "COPY" || $0.cmd == "ADD" }
         #expect(copies.count == 1)
         #expect(copies.first?.flags == ["--from=build"])
-        #expect(copies.first?.value.last == "/usr/local/bin/ironlb")
+        #expect(copies.first?.value == ["/rootfs/", "/"])
         let users = runtime.filter { $0.cmd == "USER" }
         let user = try #require(users.last?.value.first, "the runtime stage sets USER")
         let uid = try #require(Int(user.split(separator: ":").first ?? ""), "USER is numeric (runAsNonRoot can check it)")
@@ -77,6 +99,10 @@ import Testing
         #expect(!runtime[lastUser...].contains { $0.cmd == "RUN" })
         let entrypoint = try #require(runtime.last { $0.cmd == "ENTRYPOINT" })
         #expect(entrypoint.json && entrypoint.value == ["/usr/local/bin/ironlb"], "exec form, the binary itself")
+        // build-image gives its image the same user and entrypoint.
+        let buildImage = try Artifacts.text("scripts/build-image")
+        #expect(buildImage.contains("--user \(user)"))
+        #expect(buildImage.contains(#"--entrypoint '["/usr/local/bin/ironlb"]'"#))
         // The controller's pod runs as the image's user.
         let controller = try Artifacts.manifests().one("Deployment", "ironlb-controller")
         #expect(controller.podSpec?.at("securityContext.runAsUser")?.int == uid)

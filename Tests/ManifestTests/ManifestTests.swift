@@ -65,4 +65,21 @@ import Testing
             for (key, value) in selector { #expect(podLabels[key] == value, "pod template lacks selector label \(key)") }
         }
     }
+
+    /// The image the manifests and the chart name is the one scripts/build-image makes: its
+    /// repository, tagged with the version the binary reports (IronLBVersion.current).
+    @Test func imageIsTheOneBuildImageTagsWithTheVersion() throws {
+        let source = try Artifacts.text("Sources/IronLBCLI/IronLBCommand.swift")
+        let match = try #require(source.firstMatch(of: /static let current = "([^"]+)"/), "IronLBVersion.current")
+        let version = String(match.1)
+        let buildImage = try Artifacts.text("scripts/build-image")
+        let repository = try #require(buildImage.firstMatch(of: /IRONLB_IMAGE_REPOSITORY:-([^}]+)\}/), "build-image's default repository").1
+        let objects = try Artifacts.manifests()
+        for (kind, name) in [("Deployment", "ironlb-controller"), ("DaemonSet", "ironlb-speaker")] {
+            #expect(try objects.one(kind, name).containers.first?["image"]?.string == "\(repository):\(version)")
+        }
+        let values = try Artifacts.text("charts/ironlb/values.yaml")
+        #expect(values.contains("  repository: \(repository)\n"))
+        #expect(try Artifacts.text("charts/ironlb/Chart.yaml").contains("appVersion: \"\(version)\"\n"), "the chart's tag defaults to appVersion")
+    }
 }
