@@ -230,8 +230,10 @@ public final class BGPPeer: @unchecked Sendable {
         let ttlOption: ChannelOptions.Types.SocketOption = configuration.peerAddress.family == .ipv4
             ? .init(level: .init(IPPROTO_IP), name: .init(IP_TTL))
             : .init(level: .init(IPPROTO_IPV6), name: .init(IPV6_UNICAST_HOPS))
+        // TCP_NODELAY is a TCP-level option: `.socketOption(.tcp_nodelay)` would be
+        // setsockopt(SOL_SOCKET, 1) = SO_DEBUG, which needs CAP_NET_ADMIN (EACCES in a pod).
         var bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(ttlOption, value: SocketOptionValue(configuration.ttl))
             .connectTimeout(.seconds(Int64(configuration.session.connectTimeout.components.seconds)))
             .channelInitializer { channel in

@@ -133,17 +133,10 @@ import TestSupport
                 hops = frr.nextHops("203.0.113.0/32", family: "ipv4")
                 return hops == ["192.0.2.11", "192.0.2.12"]
             }
-            // FOUND HERE: with the manifest's securityContext (UID 0, only NET_RAW, no_new_privs,
-            // read-only root) the speaker's BGP connect fails before any SYN, every attempt:
-            // "setsockopt(...): Permission denied (errno: 13)" (node1's debug log). The same
-            // binary outside the sandbox peers. Recorded as a known issue: when the cause is
-            // fixed this block stops failing and swift-testing reports the known issue as gone.
-            withKnownIssue("the image's speaker cannot open its BGP session under the manifest's securityContext (setsockopt EACCES)") {
-                #expect(bothNodes, "next hops \(hops); sessions \(frr.neighborState("192.0.2.11") ?? "-"), \(frr.neighborState("192.0.2.12") ?? "-")")
-            }
-            let node1 = lab.processes["node1"]?.stderr ?? ""
-            #expect(bothNodes || node1.contains("Permission denied"), "no route and no setsockopt error in node1's log")
-            return true
+            // Under the manifest's securityContext (UID 0, only NET_RAW, no_new_privs): every
+            // socket option the BGP client sets must be allowed there (it once set SO_DEBUG).
+            #expect(bothNodes, "next hops \(hops); sessions \(frr.neighborState("192.0.2.11") ?? "-"), \(frr.neighborState("192.0.2.12") ?? "-")")
+            return bothNodes
         })
     }
 
