@@ -39,6 +39,11 @@ public final class KubeSimServer: @unchecked Sendable {
         /// Deployments, Pods and EndpointSlices as kube-controller-manager and the kubelets
         /// keep them (`SimWorkloads.swift`); nil: nothing writes them but clients.
         public var workloads: SimWorkloadOptions?
+        /// The serving certificate also names `host` when it is an address, as kube-apiserver's
+        /// names its advertise address (in-cluster clients connect to it). NIOSSL accepts a
+        /// certificate whose IP SAN is the connected address whatever name it was asked to verify,
+        /// so a test of name verification turns this off.
+        public var certificateNamesHost = true
         public init() {}
     }
 
@@ -61,7 +66,8 @@ public final class KubeSimServer: @unchecked Sendable {
         self.configuration = configuration
         // The serving certificate also names the address it listens on, as kube-apiserver's
         // names its advertise address: in-cluster clients (KUBERNETES_SERVICE_HOST) verify it.
-        self.certificates = try SimCertificates(ipAddresses: SimCertificates.defaultIPAddresses + (SimCertificates.addressBytes(configuration.host).map { [$0] } ?? []))
+        let hostAddress = configuration.certificateNamesHost ? SimCertificates.addressBytes(configuration.host) : nil
+        self.certificates = try SimCertificates(ipAddresses: SimCertificates.defaultIPAddresses + (hostAddress.map { [$0] } ?? []))
         self.store = SimStore(historyCapacity: configuration.historyCapacity)
         self.store.dualStack = configuration.dualStack
         self.api = SimAPI(store: store)
