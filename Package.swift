@@ -159,6 +159,8 @@ let package = Package(
         .target(name: "SpeakerCore", dependencies: ["L2Ownership", "LBCore", "LBConfig", "KubeModel", "BGPWire", "NetPrimitives"]),
         // Layer 2 edge: packet sockets (C shim for sockaddr_ll, memberships, BPF), discovery.
         .target(name: "CPacketShim"),
+        // glibc's allocator settings (mallopt), which the Glibc module does not export.
+        .target(name: "CMemoryShim"),
         .target(name: "PacketIO", dependencies: ["CPacketShim", "LinkWire", "NetPrimitives"]),
         .executableTarget(
             name: "l2-responder",
@@ -191,7 +193,7 @@ let package = Package(
         .target(
             name: "IronLBCLI",
             dependencies: [
-                "NetPrimitives", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "Observability", "YAML",
+                "NetPrimitives", "CMemoryShim", "LBConfig", "LBCore", "ControllerCore", "Announcements", "LeaderElection", "Controller", "Speaker", "SpeakerCore", "L2Ownership", "BGPTransport", "BGPSession", "BGPWire", "KubeClient", "KubeModel", "Observability", "YAML",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

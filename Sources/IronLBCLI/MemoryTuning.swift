@@ -1,3 +1,7 @@
+#if os(Linux) && canImport(Glibc)
+import CMemoryShim
+#endif
+
 /// glibc's allocator settings for the long-running daemons (docs/design/scale.md). By default
 /// glibc raises its mmap threshold each time a large block is freed, so after the first few
 /// hash tables have grown, every later large table comes from the heap and the holes the old
@@ -8,17 +12,10 @@
 enum MemoryTuning {
     static func apply() {
         #if os(Linux) && canImport(Glibc)
-        // <malloc.h>'s parameters (the Glibc module does not export mallopt).
-        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3, arenaMaximum: Int32 = -8
-        if Environment.value("MALLOC_MMAP_THRESHOLD_") == nil { _ = glibcMallopt(mmapThreshold, 128 * 1024) }
-        if Environment.value("MALLOC_TRIM_THRESHOLD_") == nil { _ = glibcMallopt(trimThreshold, 128 * 1024) }
-        if Environment.value("MALLOC_ARENA_MAX") == nil { _ = glibcMallopt(arenaMaximum, 2) }
+        // <malloc.h> through CMemoryShim (the Glibc module does not export mallopt).
+        if Environment.value("MALLOC_MMAP_THRESHOLD_") == nil { _ = cms_mallopt(CMS_M_MMAP_THRESHOLD, 128 * 1024) }
+        if Environment.value("MALLOC_TRIM_THRESHOLD_") == nil { _ = cms_mallopt(CMS_M_TRIM_THRESHOLD, 128 * 1024) }
+        if Environment.value("MALLOC_ARENA_MAX") == nil { _ = cms_mallopt(CMS_M_ARENA_MAX, 2) }
         #endif
     }
 }
-
-#if os(Linux) && canImport(Glibc)
-/// `int mallopt(int param, int value)`.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-#endif

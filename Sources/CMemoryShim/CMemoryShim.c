@@ -1,0 +1,2 @@
+// CMemoryShim: see include/CMemoryShim.h (everything is inline there).
+#include "CMemoryShim.h"

@@ -1,0 +1,16 @@
+// CMemoryShim: glibc's allocator settings, which the Glibc module does not export (<malloc.h>).
+#ifndef CMEMORYSHIM_H
+#define CMEMORYSHIM_H
+
+#if defined(__linux__) && defined(__GLIBC__)
+#include <malloc.h>
+
+/// mallopt(3). Returns 1 on success, 0 on error.
+static inline int cms_mallopt(int parameter, int value) { return mallopt(parameter, value); }
+
+static const int CMS_M_TRIM_THRESHOLD = M_TRIM_THRESHOLD;
+static const int CMS_M_MMAP_THRESHOLD = M_MMAP_THRESHOLD;
+static const int CMS_M_ARENA_MAX = M_ARENA_MAX;
+#endif
+
+#endif
