@@ -2,7 +2,7 @@
 #ifndef CMEMORYSHIM_H
 #define CMEMORYSHIM_H
 
-#if defined(__linux__) && defined(__GLIBC__)
+#if defined(__linux__)
 #include <malloc.h>
 
 /// mallopt(3). Returns 1 on success, 0 on error.
