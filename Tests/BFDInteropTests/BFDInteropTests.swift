@@ -422,8 +422,9 @@ final class BFDLab: @unchecked Sendable {
             let events = log.since(mark)
             #expect(events.first == .bfd(.down, .controlDetectionTimeExpired), "\(events)")
             #expect(events.dropFirst().first == .bgp(.active), "\(events)")
-            lab.frr?.signal(SIGCONT)
+            // Marked before the thaw: under load BFD can come Up before this task runs again.
             let thawed = log.mark
+            lab.frr?.signal(SIGCONT)
             #expect(await poll(timeout: 60, interval: 0.5) { log.contains(.bgp(.established), since: thawed) && log.contains(.bfd(.up, .none), since: thawed) },
                     "\(log.since(thawed))")
             #expect(await poll(timeout: 30, interval: 0.5) { lab.hasRoute("198.51.100.30/32") })
