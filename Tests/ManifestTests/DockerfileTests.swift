@@ -67,7 +67,7 @@ import Testing
         #expect(buildImage.contains(#"scripts/image-rootfs "$binary" "$rootfs""#))
         // One place for the production build flags, the ones this Dockerfile always used.
         let release = try Artifacts.text("scripts/build-release")
-        for flag in ["-c release", "--static-swift-stdlib", "--product ironlb", "--disable-default-traits"] { #expect(release.contains(flag), "build-release: \(flag)") }
+        for flag in ["-c release", "--static-swift-stdlib", "--product ironlb", "--disable-default-traits", "--no-export-dynamic", "--experimental-lto-mode=full"] { #expect(release.contains(flag), "build-release: \(flag)") }
     }
 
     /// The reviewed file list names what the binary needs to run and the user files, and no tools.
