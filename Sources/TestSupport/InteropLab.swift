@@ -13,6 +13,9 @@ public final class InteropLab: @unchecked Sendable {
     public var frr: FRRRouter?
     public let directory: String
     public let ironlb: String
+    /// The executable `startSpeaker` runs (default `ironlb`): bench-scale runs the production
+    /// build's speaker (no `Lab` trait) beside the lab build's KubeSim and controller.
+    public var speakerExecutable: String
     public var token = ""
     /// When set, the controller and the speakers run from this image as manifests/ironlb.yaml
     /// runs them (`startPod`): in-cluster configuration, so KubeSim serves HTTPS. KubeSim itself
@@ -21,6 +24,7 @@ public final class InteropLab: @unchecked Sendable {
 
     public init(ironlb: String, image: ShippedImage? = nil) throws {
         self.ironlb = ironlb
+        self.speakerExecutable = ironlb
         self.image = image
         directory = NSTemporaryDirectory() + "ironlb-e2e-\(getpid())-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -99,7 +103,7 @@ public final class InteropLab: @unchecked Sendable {
             return
         }
         let probes = probeKeyFile.map { ["--probe-key-file", $0] } ?? []
-        try start(node, [ironlb, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"] + probes + arguments, in: nodes[node]!)
+        try start(node, [speakerExecutable, "speaker", "--kubeconfig", kubeconfig, "--node-name", node, "--metrics-address", "\(address):7473"] + probes + arguments, in: nodes[node]!)
     }
 
     /// The probe key file speakers get once `enableProbes` ran (the install's Secret).

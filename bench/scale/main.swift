@@ -17,10 +17,14 @@
 //
 //   swift build -c release --product ironlb --product bench-scale
 //   .build/release/bench-scale [N]
+//   IRONLB_SPEAKER=$(scripts/build-release) .build/release/bench-scale     # the shipped speaker
 import Foundation
 import TestSupport
 
 let count = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 10_000
+/// The 1-minute load average (the machine may be shared: figures are read against it).
+func loadAverage() -> String { ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").first.map(String.init) ?? "?" }
+let loadAtStart = loadAverage()
 
 func now() -> Double { Date().timeIntervalSince1970 }
 
@@ -33,7 +37,7 @@ func fail(_ message: String) -> Never {
 func status(_ pid: Int32, _ field: String) -> Double {
     let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
     for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-        return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+        return Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0
     }
     return 0
 }
@@ -75,6 +79,9 @@ let helper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendi
 
 let speakerAddress = "2001:db8::11", gobgpAddress = "2001:db8::20"
 let lab = try InteropLab(ironlb: ironlb)
+// IRONLB_SPEAKER: the speaker from another build of ironlb (the production one: scripts/build-release,
+// no `Lab` trait, static Swift runtime), KubeSim and the controller from the one beside the bench.
+if let speaker = ProcessInfo.processInfo.environment["IRONLB_SPEAKER"] { lab.speakerExecutable = speaker }
 let gobgpNS = try NetworkNamespace(prefix: "e2e-gobgp")
 nonisolated(unsafe) var gobgpd: ManagedProcess?
 func tearDown() {
@@ -153,6 +160,12 @@ let gobgpPID = gobgpd!.pid
 _ = quietCPU(speakerPID)
 usleep(2_000_000)
 let idle = (speaker: mebibytes(speakerPID), gobgp: mebibytes(gobgpPID), controller: mebibytes(controllerPID))
+/// The speaker's RSS split: anonymous (heap, stacks) and file-backed (its executable's and
+/// libraries' pages), and its thread count.
+func composition(_ pid: Int32) -> String {
+    String(format: "anonymous %.1f MiB, file-backed %.1f MiB, %d threads", mebibytes(pid, "RssAnon"), mebibytes(pid, "RssFile"), Int(status(pid, "Threads")))
+}
+let idleComposition = composition(speakerPID)
 
 // MARK: - gobgpd: add, delete all, add again, SIGTERM
 
@@ -194,6 +207,7 @@ let created = try api("services")
 guard let toLastRoute = waitRoutes(speakerAddress, count, from: created.last) else { check(false, "FRR never held the speaker's \(count) routes"); exit(1) }
 let speakerCPU = quietCPU(speakerPID) - cpuBefore
 usleep(2_000_000)
+let loadedComposition = composition(speakerPID)
 let loaded = (speaker: mebibytes(speakerPID), speakerPeak: mebibytes(speakerPID, "VmHWM"),
               controller: mebibytes(controllerPID), controllerPeak: mebibytes(controllerPID, "VmHWM"))
 
@@ -226,10 +240,12 @@ row("CPU per 1,000 routes taken in (ms)", speakerCPU / Double(count) * 1_000_000
 row("last create/add -> last route at FRR (s)", toLastRoute, gobgpToRoute, "%9.2f")
 row("delete all -> FRR empty (s)", toEmpty, gobgpToEmpty, "%9.2f")
 row("SIGTERM -> withdrawn and exited (s)", speakerStop, gobgpStop, "%9.2f")
+print("speaker RSS idle: \(idleComposition); holding \(count) routes: \(loadedComposition)")
 print(String(format: "speaker: peak RSS %.1f MiB; SIGTERM -> FRR empty %.2f s, exited %.2f s; restarted with %d Services: all routes %.2f s, RSS %.1f MiB",
              loaded.speakerPeak, speakerWithdrawn ?? -1, speakerExited ?? -1, count, restartToRoutes, restarted))
 print(String(format: "speaker: %d EndpointSlices took %.1f ms CPU per 1,000; creating the Services took %.2f s (first create -> last route %.2f s); deleting them %.2f s",
              count, sliceCPU / Double(count) * 1_000_000, created.last - created.first, toLastRoute + created.last - created.first, deleted.last - deleted.first))
 print(String(format: "controller RSS: idle %.1f MiB, holding %d Services %.1f MiB, peak %.1f MiB", idle.controller, count, loaded.controller, loaded.controllerPeak))
+print("load average (1 min): \(loadAtStart) at the start, \(loadAverage()) at the end")
 _ = slices
 tearDown()
