@@ -2,8 +2,9 @@
 #
 # IronLB's image: one `ironlb` binary (controller and speaker are its subcommands), built in
 # release mode with the Swift standard library, FoundationEssentials and libyaml linked statically
-# and without the lab (scripts/build-release: `--disable-default-traits`), on nothing but the C/C++
-# runtime files it links to, running as the unprivileged user 65532.
+# and without the lab (scripts/build-release: `--disable-default-traits`, size-optimised with
+# whole-program LTO), on nothing but the C/C++ runtime files it links to, running as the
+# unprivileged user 65532.
 #
 #   docker build -t registry.example/ironlb:0.1.0 .
 #
@@ -20,9 +21,10 @@ FROM ${SWIFT_IMAGE} AS build
 WORKDIR /src
 # libyaml (the YAML target's C library), linked statically: the runtime stage needs no libyaml-0-2.
 RUN apt-get update && apt-get install -y --no-install-recommends libyaml-dev && rm -rf /var/lib/apt/lists/*
-# Dependencies first: a change to the sources reuses the resolved packages.
+# Dependencies first: a change to the sources reuses the resolved packages (in the scratch
+# directory scripts/build-release builds in).
 COPY Package.swift ./
-RUN swift package resolve
+RUN swift package --scratch-path .build-release resolve
 COPY . .
 RUN scripts/image-rootfs "$(scripts/build-release | tail -n1)" /rootfs
 
