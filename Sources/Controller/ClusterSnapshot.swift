@@ -1,17 +1,19 @@
 import LBCore
 import ControllerCore
 
-/// The informers' view, kept by every replica so a new leader starts from warm caches.
+/// The informers' view, kept by every replica so a new leader starts from warm caches. The
+/// leader's `ControllerCore` holds the Services itself: while it leads, `services` stays empty
+/// (`apply(_:services: false)`) and the core's are handed back when it stops leading.
 struct ClusterSnapshot: Sendable {
     var services: [ServiceKey: ServiceState] = [:]
     var namespaces: [String: [String: String]] = [:]
     var config: String??
     var synced = false
 
-    mutating func apply(_ input: ControllerInput) {
+    mutating func apply(_ input: ControllerInput, services keepsServices: Bool = true) {
         switch input {
-        case .serviceUpserted(let state): services[state.key] = state
-        case .serviceDeleted(let key): services[key] = nil
+        case .serviceUpserted(let state): if keepsServices { services[state.key] = state }
+        case .serviceDeleted(let key): if keepsServices { services[key] = nil }
         case .config(let text): config = .some(text)
         case .namespace(let name, let labels): namespaces[name] = labels
         case .synced: synced = true

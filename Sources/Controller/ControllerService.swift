@@ -94,18 +94,22 @@ actor ControllerState {
     }
 
     func apply(_ input: ControllerInput) {
-        snapshot.apply(input)
         // Mutate the core in place: a copy (`if var current = core`) would share the allocator's
         // storage with `core` and make every mutation copy all of it (O(Services) per input).
         if core != nil {
+            // The leader's Services live in the core only: one table of 10,000 `ServiceState`s
+            // is 3 MiB, and the snapshot would hold the same values again.
+            snapshot.apply(input, services: false)
             let actions = core!.apply(input)
             perform(actions)
+        } else {
+            snapshot.apply(input)
         }
         switch input {
         case .announcements(let node, let report): reconcileAnnouncedBy(announcedBy.reportChanged(node: node, report))
         case .speakerLease(let node, let held): reconcileAnnouncedBy(announcedBy.livenessChanged(node: node, live: held))
         case .serviceUpserted(let state): reconcileAnnouncedBy([state.key])
-        case .synced: reconcileAnnouncedBy(snapshot.services.keys.sorted())
+        case .synced: reconcileAnnouncedBy(services.keys.sorted())
         case .serviceDeleted(let key): withheldNotified[key] = nil
         case .config, .namespace: break
         }
@@ -115,10 +119,10 @@ actor ControllerState {
     /// Queues an annotation patch for each of these Services whose `ironlb.io/announced-by`
     /// differs from what the speakers report (leader only; nothing for Services not ours). Waits
     /// for every informer's first list, so a restart does not clear values it has not read yet.
-    private func reconcileAnnouncedBy(_ services: some Sequence<ServiceKey>) {
+    private func reconcileAnnouncedBy(_ keys: some Sequence<ServiceKey>) {
         guard core != nil, snapshot.synced else { return }
-        for key in services {
-            guard let service = snapshot.services[key] else { continue }
+        for key in keys {
+            guard let service = core?.services[key] else { continue }
             let wanted = service.isLoadBalancer && !service.isDeleting ? announcedBy.value(for: key) : nil
             let current = service.annotations[AnnouncedByIndex.annotation]
             // Why a Service with an IP is not announced, where `kubectl describe svc` shows it:
@@ -138,17 +142,22 @@ actor ControllerState {
             logger.info("leading: rebuilding state from the informer caches")
             let (fresh, actions) = snapshot.makeCore(settings: settings)
             core = fresh
+            snapshot.services = [:]        // the core holds them now
             perform(actions)
-            reconcileAnnouncedBy(snapshot.services.keys.sorted())
-        } else if !leading, core != nil {
+            reconcileAnnouncedBy(services.keys.sorted())
+        } else if !leading, let core {
             logger.info("no longer leading: stopping writes")
-            core = nil
+            snapshot.services = core.services
+            self.core = nil
             writer.abandon()
             annotations.abandon()
             withheldNotified = [:]
         }
         refresh()
     }
+
+    /// Every Service known: the core's while leading, else the snapshot's.
+    private var services: [ServiceKey: ServiceState] { core?.services ?? snapshot.services }
 
     private func refresh() {
         metrics.update(core: core, isLeader: core != nil, previousPools: &metricPools)

@@ -102,7 +102,8 @@ public struct ControllerCore: Sendable {
     public let settings: Settings
     private var phase: Phase = .waitingForSync
     public private(set) var allocator = Allocator(configuration: .empty)
-    private var services: [ServiceKey: ServiceState] = [:]
+    /// Every Service seen, ours or not (the controller's edge reads them from here while it leads).
+    public private(set) var services: [ServiceKey: ServiceState] = [:]
     private var namespaceLabels: [String: [String: String]] = [:]
     /// The latest ConfigMap text seen (nil: no ConfigMap), and whether it is in force.
     private var configText: String??

@@ -18,6 +18,19 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
         var finished = false
         var coalesced = 0
         var peak = 0
+        /// More than `Self.largeBacklog` keys waited since the storage was last given back.
+        var grown = false
+    }
+
+    /// A `Deque` and a dictionary keep their capacity when emptied: after a burst (10,000
+    /// Services queued in the controller: over a MiB) the storage is given back once drained.
+    private static var largeBacklog: Int { 1024 }
+
+    private static func releaseIfDrained(_ state: inout State) {
+        guard state.grown, state.order.isEmpty else { return }
+        state.order = []
+        state.pending = [:]
+        state.grown = false
     }
 
     private let state = Mutex(State())
@@ -50,6 +63,7 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
             } else {
                 state.pending[key] = value
                 state.order.append(key)
+                if state.order.count > Self.largeBacklog { state.grown = true }
             }
             state.peak = max(state.peak, state.pending.count)
             return nil
@@ -79,8 +93,12 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
             await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
                 let answer = state.withLock { state -> Value?? in
                     while let key = state.order.popFirst() {
-                        if let value = state.pending.removeValue(forKey: key) { return .some(value) }
+                        if let value = state.pending.removeValue(forKey: key) {
+                            Self.releaseIfDrained(&state)
+                            return .some(value)
+                        }
                     }
+                    Self.releaseIfDrained(&state)
                     if state.finished || Task.isCancelled { return .some(nil) }
                     state.waiter = continuation
                     return .none
@@ -106,6 +124,7 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
             while batch.count < maximum, let key = state.order.popFirst() {
                 if let value = state.pending.removeValue(forKey: key) { batch.append(value) }
             }
+            Self.releaseIfDrained(&state)
         }
         return batch
     }

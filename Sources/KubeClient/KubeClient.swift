@@ -181,7 +181,7 @@ public final class KubeClient: Sendable {
         }
     }
 
-    static func apiError(_ r: RawResponse) -> KubeAPIError {
+    public static func apiError(_ r: RawResponse) -> KubeAPIError {
         let status = try? JSONDecoder().decode(V1Status.self, from: Data(r.body.readableBytesView))
         return KubeAPIError(code: r.status, status: status?.kind == "Status" ? status : nil,
                             retryAfterSeconds: r.headers.first(name: "Retry-After").flatMap { Int($0) })

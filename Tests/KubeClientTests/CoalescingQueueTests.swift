@@ -32,4 +32,23 @@ import Testing
         cancelled.cancel()
         #expect(await cancelled.value == nil)
     }
+
+    /// After a large backlog drains the queue gives its storage back; it keeps working after.
+    @Test func keepsOrderAndCoalescingAfterALargeBacklogDrains() async {
+        let queue = CoalescingQueue<String, Change>(key: { $0.object })
+        for round in 0..<2 {
+            for number in 0..<3_000 { queue.yield(Change(object: "service-\(number)", version: round)) }
+            queue.yield(Change(object: "service-0", version: round + 10))
+            #expect(queue.count == 3_000)
+            var taken: [Change] = []
+            while taken.count < 3_000, let batch = await queue.nextBatch(maximum: 256) { taken += batch }
+            #expect(taken.count == 3_000)
+            #expect(taken.first == Change(object: "service-0", version: round + 10))
+            #expect(taken.last == Change(object: "service-2999", version: round))
+            #expect(queue.count == 0)
+        }
+        queue.yield(Change(object: "a", version: 1))
+        queue.yield(Change(object: "a", version: 2))
+        #expect(await queue.next() == Change(object: "a", version: 2))
+    }
 }
