@@ -85,7 +85,8 @@ public struct ControllerCommand: AsyncParsableCommand {
             "lb.class": "\(common.lbClass ?? "<none>")", "lb.leader-elect": "\(leaderElect)",
         ])
         var configuration = ServiceGroupConfiguration(
-            services: process.services,
+            // The heap a burst of Services freed goes back to the kernel (docs/design/scale.md, "Controller").
+            services: process.services + [.init(service: HeapScavenger())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
