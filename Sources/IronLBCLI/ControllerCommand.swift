@@ -85,8 +85,7 @@ public struct ControllerCommand: AsyncParsableCommand {
             "lb.class": "\(common.lbClass ?? "<none>")", "lb.leader-elect": "\(leaderElect)",
         ])
         var configuration = ServiceGroupConfiguration(
-            // The heap a burst of Services freed goes back to the kernel (docs/design/scale.md, "Controller").
-            services: process.services + [.init(service: HeapScavenger())],
+            services: process.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
