@@ -135,6 +135,11 @@ public struct SpeakerCore: Sendable {
     /// Services of ours with IPs that no node may announce, and why. Built on each call.
     public var withheld: [ServiceKey: WithholdReason] { records.compactMapValues(\.withheld) }
 
+    /// Calls `body` with each Service's announcements and withholding reason (either may be nil).
+    public func forEachService(_ body: (ServiceKey, [Announcement]?, WithholdReason?) -> Void) {
+        for (key, record) in records where record.announced != nil || record.withheld != nil { body(key, record.announced, record.withheld) }
+    }
+
     /// How this node announces `key` (nil: it does not).
     public func announced(_ key: ServiceKey) -> [Announcement]? { records[key]?.announced }
     /// Why no node announces `key` (nil: it is not withheld).
@@ -453,26 +458,26 @@ public struct ConfigKeeper: Sendable {
 /// A map that nearly always holds one entry: that entry is held inline, a dictionary only when
 /// there are more (the Services contributing one prefix, the Services holding one IP). A
 /// dictionary or set each was 10,000 small hash tables at 10,000 Services (docs/design/scale.md).
-struct InlineFirstMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+public struct InlineFirstMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Nil only when there is none (then `others` is empty too).
     private var first: (key: Key, value: Value)?
     private var others: [Key: Value] = [:]
 
-    init() {}
+    public init() {}
 
-    var isEmpty: Bool { first == nil }
+    public var isEmpty: Bool { first == nil }
 
-    var keys: [Key] {
+    public var keys: [Key] {
         guard let first else { return [] }
         return [first.key] + others.keys
     }
 
-    var values: [Value] {
+    public var values: [Value] {
         guard let first else { return [] }
         return [first.value] + others.values
     }
 
-    subscript(key: Key) -> Value? {
+    public subscript(key: Key) -> Value? {
         get { first?.key == key ? first?.value : others[key] }
         set {
             if first?.key == key {
