@@ -219,7 +219,10 @@ actor SpeakerState {
         let routes = pendingRoutes
         pendingRoutes = [:]
         if !shuttingDown {
-            sessions.apply(peers: nil, routes: routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+            sessions.apply(
+                peers: nil, routes: routes, allRoutes: { node.core.routes }, routeCount: node.core.routeCount, node: node.core.me,
+                bfdProfiles: node.core.config.current?.bfdProfiles ?? []
+            )
         }
     }
 
@@ -311,7 +314,10 @@ actor SpeakerState {
             // starts with every route the sessions carry).
             flushRoutes()
             if !shuttingDown {
-                sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+                sessions.apply(
+                    peers: change.peers, routes: change.routes, allRoutes: { node.core.routes }, routeCount: node.core.routeCount, node: node.core.me,
+                    bfdProfiles: node.core.config.current?.bfdProfiles ?? []
+                )
             }
         }
         if let layer2 = change.layer2 { dataPlane.answer(layer2.mapValues(\.interfaces)) }

@@ -130,6 +130,8 @@ public struct SpeakerCore: Sendable {
 
     /// The routes advertised to every peer (the same set for each). Built on each call.
     public var routes: [IPPrefix: RouteAttributes] { prefixRoutes.mapValues(\.attributes) }
+    /// How many prefixes `routes` holds.
+    public var routeCount: Int { prefixRoutes.count }
     /// Per Service, how this node announces it. Built on each call.
     public var announced: [ServiceKey: [Announcement]] { records.compactMapValues(\.announced) }
     /// Services of ours with IPs that no node may announce, and why. Built on each call.
