@@ -347,9 +347,17 @@ actor SpeakerState {
     func currentReport() -> [ServiceKey: String] {
         var report: [ServiceKey: String] = [:]
         guard node.isSynced else { return report }
+        // Nearly every Service is announced one way to the same peers: its text is built once.
+        var bgpOnly: [Int: String] = [:]
         node.core.forEachService { service, ways, withheld in
             if let ways, !shuttingDown {
-                report[service] = Self.way(ways)
+                if ways.count == 1, case .bgp(_, let peers) = ways[0] {
+                    let text = bgpOnly[peers] ?? Self.way(ways)
+                    bgpOnly[peers] = text
+                    report[service] = text
+                } else {
+                    report[service] = Self.way(ways)
+                }
             } else if let withheld {
                 report[service] = AnnouncementReport.withheldWay(withheld.rawValue)
             }
