@@ -142,11 +142,6 @@ public struct SpeakerCore: Sendable {
         for (key, record) in records where record.announced != nil || record.withheld != nil { body(key, record.announced, record.withheld) }
     }
 
-    /// How this node announces `key` (nil: it does not).
-    public func announced(_ key: ServiceKey) -> [Announcement]? { records[key]?.announced }
-    /// Why no node announces `key` (nil: it is not withheld).
-    public func withheld(_ key: ServiceKey) -> WithholdReason? { records[key]?.withheld }
-
     /// Everything this node should announce now.
     public var plan: SpeakerPlan {
         var plan = SpeakerPlan()
