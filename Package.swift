@@ -258,7 +258,7 @@ let package = Package(
         // The speaker's pure core: cost per Service change at 1,000 and 10,000 Services.
         .executableTarget(
             name: "bench-speaker-core",
-            dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "NetPrimitives", "TestSupport"],
+            dependencies: ["SpeakerCore", "L2Ownership", "LBCore", "NetPrimitives", "TestSupport", "CMemoryShim"],
             path: "bench/speaker-core"
         ),
         // Layer 2 failover (SIGTERM, SIGKILL) as the client sees it, with a kernel reference.

@@ -32,7 +32,7 @@ public final class Informer<T: KubeResource>: Sendable {
     }
 
     private struct State {
-        var cache: [String: T] = [:]
+        var cache: [CacheKey: T] = [:]
         var synced = false
         var lastRV: String?
         var stats = Stats()
@@ -106,9 +106,16 @@ public final class Informer<T: KubeResource>: Sendable {
     public var hasSynced: Bool { state.withLockedValue { $0.synced } }
     public var stats: Stats { state.withLockedValue { $0.stats } }
     public var lastResourceVersion: String? { state.withLockedValue { $0.lastRV } }
-    /// The cache, keyed by `namespace/name`.
-    public var snapshot: [String: T] { state.withLockedValue { $0.cache } }
-    public func get(_ key: String) -> T? { state.withLockedValue { $0.cache[key] } }
+    /// The cache, keyed by `namespace/name` (built on each call).
+    public var snapshot: [String: T] {
+        let cache = state.withLockedValue { $0.cache }
+        return Dictionary(cache.map { ($0.key.text, $0.value) }, uniquingKeysWith: { first, _ in first })
+    }
+    /// The cached object of `namespace/name` (`name` when cluster-scoped).
+    public func get(_ key: String) -> T? {
+        let key = CacheKey(key)
+        return state.withLockedValue { $0.cache[key] }
+    }
 
     /// Waits (polling) until the first list has completed or `timeout` passes; returns hasSynced.
     @discardableResult
@@ -174,7 +181,7 @@ public final class Informer<T: KubeResource>: Sendable {
         state.withLockedValue { s in
             switch ev {
             case .added(let o), .modified(let o):
-                let k = o.key
+                let k = CacheKey(o)
                 if let old = s.cache[k] {
                     if old.metadata.resourceVersion != o.metadata.resourceVersion { out = .updated(old: old, new: o) }
                 } else {
@@ -183,7 +190,7 @@ public final class Informer<T: KubeResource>: Sendable {
                 s.cache[k] = o
                 if let rv = o.metadata.resourceVersion { s.lastRV = rv }
             case .deleted(let o):
-                if let old = s.cache.removeValue(forKey: o.key) { _ = old; out = .deleted(o) }
+                if s.cache.removeValue(forKey: CacheKey(o)) != nil { out = .deleted(o) }
                 if let rv = o.metadata.resourceVersion { s.lastRV = rv }
             case .bookmark(let b):
                 s.stats.bookmarks += 1
@@ -205,8 +212,9 @@ public final class Informer<T: KubeResource>: Sendable {
         var emitted: [InformerEvent<T>] = []
         state.withLockedValue { s in
             s.stats.lists += 1
-            var fresh: [String: T] = [:]
-            for o in list.items { fresh[o.key] = o }
+            var fresh: [CacheKey: T] = [:]
+            fresh.reserveCapacity(list.items.count)
+            for o in list.items { fresh[CacheKey(o)] = o }
             for (k, old) in s.cache where fresh[k] == nil { emitted.append(.deleted(old)) }
             for (k, o) in fresh {
                 if let old = s.cache[k] {
@@ -222,6 +230,34 @@ public final class Informer<T: KubeResource>: Sendable {
         for e in emitted { emit(e) }
         emit(.synced)
     }
+}
+
+/// A cached object's key: its namespace (empty when cluster-scoped) and its name, each short
+/// enough in practice to be held inline; a `namespace/name` string was a heap allocation per
+/// cached object (docs/design/scale.md).
+struct CacheKey: Hashable, Sendable {
+    var namespace: String
+    var name: String
+
+    init(_ object: some KubeResource) {
+        let metadata = object.metadata
+        namespace = metadata.namespace ?? ""
+        name = metadata.name ?? ""
+    }
+
+    /// From `namespace/name`, or `name` (cluster-scoped): `KubeResource.key`'s text.
+    init(_ text: String) {
+        if let slash = text.firstIndex(of: "/") {
+            namespace = String(text[..<slash])
+            name = String(text[text.index(after: slash)...])
+        } else {
+            namespace = ""
+            name = text
+        }
+    }
+
+    /// As `KubeResource.key` writes it.
+    var text: String { namespace.isEmpty ? name : "\(namespace)/\(name)" }
 }
 
 /// Says when each of a fixed set of informers has synced once: `markSynced` returns true exactly

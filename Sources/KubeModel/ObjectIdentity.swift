@@ -1,18 +1,24 @@
 /// What a projection keeps of `metadata`: the identity `ObjectMeta(identityFrom:)` decodes.
 /// `ObjectMeta` holds its 15 optional fields inline (about 200 bytes per cached object, and as
-/// much again per hash table slot grown); this holds 88 bytes.
+/// much again per hash table slot grown); this holds 96 bytes, and a UID in its canonical form
+/// as 16 bytes in place of a 36-character string on the heap (80 bytes a cached object).
 public struct ObjectIdentity: Hashable, Sendable {
     public var name: String?
     public var namespace: String?
-    public var uid: String?
+    private var storedUID: CompactUID
     public var resourceVersion: String?
     public var deletionTimestamp: KubeTime?
     public var labels: [String: String]?
 
+    public var uid: String? {
+        get { storedUID.text }
+        set { storedUID = CompactUID(newValue) }
+    }
+
     public init(_ metadata: ObjectMeta) {
         name = metadata.name
         namespace = metadata.namespace
-        uid = metadata.uid
+        storedUID = CompactUID(metadata.uid)
         resourceVersion = metadata.resourceVersion
         deletionTimestamp = metadata.deletionTimestamp
         labels = metadata.labels
@@ -25,5 +31,58 @@ public struct ObjectIdentity: Hashable, Sendable {
         metadata.resourceVersion = resourceVersion
         metadata.deletionTimestamp = deletionTimestamp
         return metadata
+    }
+}
+
+/// A UID as the API server writes it (a lower-case RFC 4122 UUID, `8-4-4-4-12` hex digits) held
+/// as its 128 bits; any other text is kept as it is. `text` gives back exactly what was given.
+enum CompactUID: Hashable, Sendable {
+    case none
+    case uuid(high: UInt64, low: UInt64)
+    case other(String)
+
+    init(_ text: String?) {
+        guard let text else { self = .none; return }
+        self = Self.parse(text) ?? .other(text)
+    }
+
+    var text: String? {
+        switch self {
+        case .none: return nil
+        case .other(let text): return text
+        case .uuid(let high, let low):
+            let digits = Array("0123456789abcdef".utf8)
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(36)
+            for index in 0..<32 {
+                if index == 8 || index == 12 || index == 16 || index == 20 { bytes.append(UInt8(ascii: "-")) }
+                let half = index < 16 ? high : low
+                bytes.append(digits[Int(truncatingIfNeeded: half >> (60 - 4 * UInt64(index % 16))) & 0xf])
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// The 128 bits of a canonical lower-case UUID; nil for any other text.
+    private static func parse(_ text: String) -> CompactUID? {
+        var high: UInt64 = 0, low: UInt64 = 0
+        var count = 0
+        for (offset, byte) in text.utf8.enumerated() {
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard byte == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let value: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = byte - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+            guard count < 32 else { return nil }
+            if count < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
+            count += 1
+        }
+        guard count == 32, text.utf8.count == 36 else { return nil }
+        return .uuid(high: high, low: low)
     }
 }

@@ -1,7 +1,9 @@
 /// A CIDR prefix: a network address with all host bits clear, and a length.
 public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let network: IPAddress
-    public let length: Int
+    /// Stored in a byte (at most 128): with `network` the prefix takes 24 bytes, not 32.
+    private let storedLength: UInt8
+    public var length: Int { Int(storedLength) }
 
     public var family: IPFamily { network.family }
 
@@ -16,20 +18,20 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible 
             throw .hostBitsSet(canonical: "\(masked)/\(length)")
         }
         self.network = network
-        self.length = length
+        self.storedLength = UInt8(length)
     }
 
     /// The prefix of `length` bits that contains `address` (host bits cleared).
     public init(containing address: IPAddress, length: Int) {
         let clamped = min(max(length, 0), address.family.bitWidth)
         self.network = Self.mask(address, length: clamped)
-        self.length = clamped
+        self.storedLength = UInt8(clamped)
     }
 
     /// A host prefix: /32 or /128.
     public init(host address: IPAddress) {
         self.network = address
-        self.length = address.family.bitWidth
+        self.storedLength = UInt8(address.family.bitWidth)
     }
 
     /// Parses `address/length` strictly: the length is decimal without leading zeros, and

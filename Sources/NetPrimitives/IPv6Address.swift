@@ -1,20 +1,33 @@
 /// An IPv6 address as a 128-bit integer (the first group in the high bits).
+///
+/// Stored as two 64-bit halves: a `UInt128` is aligned to 16 bytes, which made every
+/// `IPAddress` take 32 bytes in arrays and hash tables instead of 24 (docs/design/scale.md).
 public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt128
+    public var high: UInt64
+    public var low: UInt64
 
-    public init(rawValue: UInt128) { self.rawValue = rawValue }
-
-    public init(high: UInt64, low: UInt64) {
-        rawValue = UInt128(high) << 64 | UInt128(low)
+    public var rawValue: UInt128 {
+        get { UInt128(high) << 64 | UInt128(low) }
+        set {
+            high = UInt64(truncatingIfNeeded: newValue >> 64)
+            low = UInt64(truncatingIfNeeded: newValue)
+        }
     }
 
-    public var high: UInt64 { UInt64(truncatingIfNeeded: rawValue >> 64) }
-    public var low: UInt64 { UInt64(truncatingIfNeeded: rawValue) }
+    public init(rawValue: UInt128) {
+        high = UInt64(truncatingIfNeeded: rawValue >> 64)
+        low = UInt64(truncatingIfNeeded: rawValue)
+    }
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
 
     /// Network-order bytes; `bytes` must hold exactly 16.
     public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
         guard bytes.count == 16 else { return nil }
-        rawValue = bytes.reduce(0) { $0 << 8 | UInt128($1) }
+        self.init(rawValue: bytes.reduce(0) { $0 << 8 | UInt128($1) })
     }
 
     public var bytes: [UInt8] {
@@ -28,7 +41,7 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public init(groups: [UInt16]) {
         precondition(groups.count == 8, "an IPv6 address has eight groups")
-        rawValue = groups.reduce(0) { $0 << 16 | UInt128($1) }
+        self.init(rawValue: groups.reduce(0) { $0 << 16 | UInt128($1) })
     }
 
     /// Parses RFC 4291 §2.2 text: up to eight hex groups of one to four digits, one `::`,
@@ -125,7 +138,7 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
         return text
     }
 
-    public static func < (lhs: IPv6Address, rhs: IPv6Address) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func < (lhs: IPv6Address, rhs: IPv6Address) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
 
     public static let unspecified = IPv6Address(rawValue: 0)
 

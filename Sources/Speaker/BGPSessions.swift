@@ -17,8 +17,6 @@ import SpeakerCore
 final class BGPSessions: Sendable {
     private struct State {
         var peers: [Peer: BGPPeer] = [:]
-        /// The routes every session should carry.
-        var routes: [IPPrefix: RouteAttributes] = [:]
         /// The `bfd-profiles` in force, by name.
         var bfdProfiles: [String: BFDProfile] = [:]
         /// Started with the first peer that names a BFD profile (a thread of its own).
@@ -42,13 +40,17 @@ final class BGPSessions: Sendable {
 
     /// Applies a plan change: route changes go to every session as changes (UPDATEs for those
     /// prefixes only); new peers start with every route; vanished ones withdraw and close.
-    /// `node` gives new sessions their next hop for the other address family.
-    func apply(peers: Set<Peer>?, routes changes: [IPPrefix: RouteAttributes?], node: NodeState?, bfdProfiles: [BFDProfile] = []) {
+    /// `node` gives new sessions their next hop for the other address family. `allRoutes`: the
+    /// routes every session should carry, these changes included (the plan's: asked only when a
+    /// session starts, not kept here a second time), and `routeCount` how many they are.
+    func apply(
+        peers: Set<Peer>?, routes changes: [IPPrefix: RouteAttributes?], allRoutes: () -> [IPPrefix: RouteAttributes], routeCount: Int, node: NodeState?,
+        bfdProfiles: [BFDProfile] = []
+    ) {
         var stopping: [(Peer, BGPPeer)] = []
         var started: [(Peer, BGPPeer)] = []
         var bfdChanges: [(Peer, BFDProfile)] = []
-        let (existing, routes) = state.withLock { state -> ([(Peer, BGPPeer)], [IPPrefix: RouteAttributes]) in
-            for (prefix, attributes) in changes { state.routes[prefix] = attributes }
+        let existing = state.withLock { state -> [(Peer, BGPPeer)] in
             let profiles = Dictionary(bfdProfiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             for peer in state.peers.keys {
                 if let name = peer.bfdProfile, let profile = profiles[name], state.bfdProfiles[name] != profile { bfdChanges.append((peer, profile)) }
@@ -70,7 +72,7 @@ final class BGPSessions: Sendable {
                     started.append((peer, created))
                 }
             }
-            return (existing.filter { peers?.contains($0.0) ?? true }, state.routes)
+            return existing.filter { peers?.contains($0.0) ?? true }
         }
         let bfd = state.withLock { $0.bfd }
         for (peer, profile) in bfdChanges {
@@ -85,18 +87,19 @@ final class BGPSessions: Sendable {
             _ = session.stop(communication: "IronLB: peer removed from configuration")
             metrics.sessionRemoved(peer)
         }
+        let routes = started.isEmpty ? [:] : allRoutes()
         for (peer, session) in started {
             session.setDesiredRoutes(Self.attributes(routes, for: peer))
             session.start()
             if let name = peer.bfdProfile, let bfd, let profile = state.withLock({ $0.bfdProfiles[name] }) {
                 startBFD(peer, profile: profile, session: session, endpoint: bfd)
             }
-            metrics.announcedPrefixes(peer, count: routes.count)
+            metrics.announcedPrefixes(peer, count: routeCount)
         }
         guard !changes.isEmpty else { return }
         for (peer, session) in existing {
             session.updateDesiredRoutes(changes.mapValues { $0.map { Self.attributes($0, for: peer) } })
-            metrics.announcedPrefixes(peer, count: routes.count)
+            metrics.announcedPrefixes(peer, count: routeCount)
         }
     }
 

@@ -6,8 +6,8 @@ import SpeakerCore
 struct EndpointSliceIndex: Sendable {
     /// Slice `namespace/name` → its Service.
     private var serviceOfSlice: [String: ServiceKey] = [:]
-    /// Service → its slices' usable endpoints.
-    private var slices: [ServiceKey: [String: ServiceEndpoints]] = [:]
+    /// Service → its slices' usable endpoints (nearly always one slice: held inline).
+    private var slices: [ServiceKey: InlineFirstMap<String, ServiceEndpoints>] = [:]
     /// Slices looked at by the last change (for tests: the cost of one event).
     private(set) var lastVisited = 0
 
@@ -22,7 +22,7 @@ struct EndpointSliceIndex: Sendable {
         }
         if let endpoints {
             serviceOfSlice[slice] = service
-            slices[service, default: [:]][slice] = endpoints
+            slices[service, default: InlineFirstMap()][slice] = endpoints
         } else {
             serviceOfSlice[slice] = nil
             slices[service]?[slice] = nil
@@ -31,9 +31,9 @@ struct EndpointSliceIndex: Sendable {
         lastVisited = 0
         var result: [ServiceKey: ServiceEndpoints] = [:]
         for key in touched {
-            let own = slices[key] ?? [:]
+            let own = slices[key]?.values ?? []
             lastVisited += own.count
-            result[key] = ServiceEndpoints.union(own.values)
+            result[key] = ServiceEndpoints.union(own)
         }
         return result
     }

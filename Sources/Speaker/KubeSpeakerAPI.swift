@@ -278,7 +278,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     private func sliceChanged(_ slice: SpeakerEndpointSlice, deleted: Bool) {
         guard let namespace = slice.metadata.namespace, let name = slice.metadata.name,
-              let serviceName = slice.metadata.labels?[SpeakerEndpointSlice.serviceLabel] else { return }
+              let serviceName = slice.serviceName else { return }
         let service = ServiceKey(namespace: namespace, name: serviceName)
         // Ready, or serving while terminating (a rollout keeps the route until old pods go).
         let usable = ServiceEndpoints.reduce(slice.endpoints.map { endpoint in

@@ -150,12 +150,8 @@ actor SpeakerState {
     /// The config ConfigMap's namespace and name: where a refused configuration's Event goes
     /// when no metallb.io object is to blame.
     private let configSource: (namespace: String, name: String)
-    /// This node's announcement report: how it announces each Service.
-    private var report: [ServiceKey: String] = [:]
     private let clock = ContinuousClock()
     private var node: NodeSpeaker<Instant>
-    /// The Services this node announces (their metric series are in `metrics`).
-    private var announcedServices: Set<ServiceKey> = []
     private var shuttingDown = false
     /// Within `apply(_ batch:)`: route changes wait in `pendingRoutes` until its end.
     private var batching = false
@@ -223,7 +219,10 @@ actor SpeakerState {
         let routes = pendingRoutes
         pendingRoutes = [:]
         if !shuttingDown {
-            sessions.apply(peers: nil, routes: routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+            sessions.apply(
+                peers: nil, routes: routes, allRoutes: { node.core.routes }, routeCount: node.core.routeCount, node: node.core.me,
+                bfdProfiles: node.core.config.current?.bfdProfiles ?? []
+            )
         }
     }
 
@@ -315,42 +314,56 @@ actor SpeakerState {
             // starts with every route the sessions carry).
             flushRoutes()
             if !shuttingDown {
-                sessions.apply(peers: change.peers, routes: change.routes, node: node.core.me, bfdProfiles: node.core.config.current?.bfdProfiles ?? [])
+                sessions.apply(
+                    peers: change.peers, routes: change.routes, allRoutes: { node.core.routes }, routeCount: node.core.routeCount, node: node.core.me,
+                    bfdProfiles: node.core.config.current?.bfdProfiles ?? []
+                )
             }
         }
         if let layer2 = change.layer2 { dataPlane.answer(layer2.mapValues(\.interfaces)) }
         guard !change.announced.isEmpty || !change.withheld.isEmpty else { return }
+        // The metric series say which Services this node announced before: a Service it starts
+        // announcing gets its Event.
         for (service, ways) in change.announced.sorted(by: { $0.key < $1.key }) {
-            guard let ways else {
-                metrics.announced(service, [])
-                announcedServices.remove(service)
-                report[service] = nil
-                continue
-            }
-            if announcedServices.insert(service).inserted {
+            let starts = metrics.announced(service, ways ?? [])
+            if let ways, starts {
                 let event = RecordedEvent(.service(service), .normal, "nodeAssigned", Self.describe(ways, node: nodeName))
                 logger.info("\(event.reason): \(event.message)", metadata: ["lb.service": "\(service)"])
                 if case .dropped = events.yield(event) { metrics.eventDropped() }
             }
-            metrics.announced(service, ways)
-            report[service] = Self.way(ways)
         }
-        // Services no node announces (no usable endpoint): the report says why, for the
-        // announced-by annotation, and the metric names them.
-        for (service, reason) in change.withheld {
-            metrics.withheld(service, reason: reason)
-            if let reason {
-                if report[service] == nil { report[service] = AnnouncementReport.withheldWay(reason.rawValue) }
-            } else if report[service].map(AnnouncementReport.isWithheld) == true {
-                report[service] = nil
-            }
-        }
+        // Services no node announces (no usable endpoint): the metric names them, and the
+        // report says why (`currentReport`).
+        for (service, reason) in change.withheld { metrics.withheld(service, reason: reason) }
         // Not on the way out: the released Lease already tells the controller this node is gone.
         if !shuttingDown { reports.yield(()) }
     }
 
-    /// The announcement report now (for its writer).
-    func currentReport() -> [ServiceKey: String] { report }
+    /// The announcement report now (for its writer), read from the plan when it is written (at
+    /// most about 4 times a second) instead of kept beside it: how this node announces each
+    /// Service, and for the Services no node announces (no usable endpoint), why, for the
+    /// announced-by annotation. What was handed out is what the plan holds: nothing before the
+    /// caches synced, and no announcement once the speaker is shutting down.
+    func currentReport() -> [ServiceKey: String] {
+        var report: [ServiceKey: String] = [:]
+        guard node.isSynced else { return report }
+        // Nearly every Service is announced one way to the same peers: its text is built once.
+        var bgpOnly: [Int: String] = [:]
+        node.core.forEachService { service, ways, withheld in
+            if let ways, !shuttingDown {
+                if ways.count == 1, case .bgp(_, let peers) = ways[0] {
+                    let text = bgpOnly[peers] ?? Self.way(ways)
+                    bgpOnly[peers] = text
+                    report[service] = text
+                } else {
+                    report[service] = Self.way(ways)
+                }
+            } else if let withheld {
+                report[service] = AnnouncementReport.withheldWay(withheld.rawValue)
+            }
+        }
+        return report
+    }
 
     /// How the node announces a Service, for its report: `layer2`, `layer2 eth1`, `bgp 2 peers`.
     static func way(_ ways: [Announcement]) -> String {

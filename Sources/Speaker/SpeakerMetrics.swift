@@ -106,26 +106,27 @@ struct SpeakerMetrics: Sendable {
 
     /// One gauge per Service withheld, labelled with the reason; removed when it no longer is.
     func withheld(_ service: ServiceKey, reason: WithholdReason?) {
-        services.withheld(service.description, reason: reason?.code)
+        services.withheld(service, reason: reason)
     }
 
     /// One gauge per (service, protocol, ip) announced; those no longer announced are removed.
-    /// `now`: [service, protocol, ip] label values, all of one Service.
+    /// `now`: [service, protocol, ip] label values, all of one Service (`namespace/name`).
     func announced(_ now: Set<[String]>, previous: Set<[String]>) {
         guard let service = (now.first ?? previous.first)?.first else { return }
-        services.announced(service, now.map { ($0[1], $0[2]) }, name: Self.announced.name)
+        let parts = service.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return }
+        let ways = now.compactMap { labels -> Announcement? in
+            guard labels.count == 3, let ip = IPAddress(labels[2]) else { return nil }
+            return labels[1] == "layer2" ? .layer2(ips: [ip], interfaces: []) : .bgp(ips: [ip], peers: 1)
+        }
+        announced(ServiceKey(namespace: parts[0], name: parts[1]), ways)
     }
 
-    /// The series of one Service announced `ways` (none: it is not announced).
-    func announced(_ service: ServiceKey, _ ways: [Announcement]) {
-        var pairs: [(String, String)] = []
-        for way in ways {
-            switch way {
-            case .layer2(let ips, _): for ip in ips { pairs.append(("layer2", ip.description)) }
-            case .bgp(let ips, _): for ip in ips { pairs.append(("bgp", ip.description)) }
-            }
-        }
-        services.announced(service.description, pairs, name: Self.announced.name)
+    /// The series of one Service announced `ways` (none: it is not announced). Returns whether
+    /// the Service had none before.
+    @discardableResult
+    func announced(_ service: ServiceKey, _ ways: [Announcement]) -> Bool {
+        services.announced(service, ways)
     }
 
     /// The per-Service series in the exposition format, as the registry writes its gauges.
@@ -135,32 +136,25 @@ struct SpeakerMetrics: Sendable {
 }
 
 /// `ironlb_speaker_announced` and `ironlb_speaker_withheld`, one entry per Service: adding or
-/// removing one costs that Service, not every Service's.
+/// removing one costs that Service, not every Service's. Each entry holds the plan's own value
+/// (its array is shared with the plan, not copied); the lines are written at each scrape.
 final class ServiceSeries: Sendable {
     private struct State {
-        /// Service → its series, as exposition lines (one string per Service: a nested array of
-        /// label values cost five allocations per Service at 10,000 Services).
-        var announced: [String: String] = [:]
-        /// Service → the reason code.
-        var withheld: [String: String] = [:]
+        var announced: [ServiceKey: [Announcement]] = [:]
+        var withheld: [ServiceKey: WithholdReason] = [:]
     }
 
     private let state = Mutex(State())
 
-    /// `ways`: (protocol, ip) label values; `name`: the metric's name.
-    func announced(_ service: String, _ ways: [(String, String)], name: String) {
-        var lines: String?
-        if !ways.isEmpty {
-            var text = ""
-            for pair in Set(ways.map { [$0.0, $0.1] }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                text += "\(name){service=\"\(Self.escaped(service))\",protocol=\"\(Self.escaped(pair[0]))\",ip=\"\(Self.escaped(pair[1]))\"} 1.0\n"
-            }
-            lines = text
+    /// Returns whether the Service had no series before.
+    func announced(_ service: ServiceKey, _ ways: [Announcement]) -> Bool {
+        state.withLock { state in
+            if ways.isEmpty { return state.announced.removeValue(forKey: service) == nil }
+            return state.announced.updateValue(ways, forKey: service) == nil
         }
-        state.withLock { $0.announced[service] = lines }
     }
 
-    func withheld(_ service: String, reason: String?) {
+    func withheld(_ service: ServiceKey, reason: WithholdReason?) {
         state.withLock { $0.withheld[service] = reason }
     }
 
@@ -169,12 +163,24 @@ final class ServiceSeries: Sendable {
         var text = ""
         if !ways.isEmpty {
             text += Self.header(announced)
-            for lines in ways.values { text += lines }
+            for (service, ways) in ways {
+                let label = Self.escaped(service.description)
+                var pairs: [(String, String)] = []
+                for way in ways {
+                    switch way {
+                    case .layer2(let ips, _): for ip in ips { pairs.append(("layer2", ip.description)) }
+                    case .bgp(let ips, _): for ip in ips { pairs.append(("bgp", ip.description)) }
+                    }
+                }
+                for pair in Set(pairs.map { [$0.0, $0.1] }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                    text += "\(announced.name){service=\"\(label)\",protocol=\"\(pair[0])\",ip=\"\(pair[1])\"} 1.0\n"
+                }
+            }
         }
         if !reasons.isEmpty {
             text += Self.header(withheld)
             for (service, reason) in reasons {
-                text += "\(withheld.name){service=\"\(Self.escaped(service))\",reason=\"\(Self.escaped(reason))\"} 1.0\n"
+                text += "\(withheld.name){service=\"\(Self.escaped(service.description))\",reason=\"\(reason.code)\"} 1.0\n"
             }
         }
         return text

@@ -38,8 +38,10 @@ public struct ServiceEndpoints: Hashable, Sendable {
 
     /// Several slices of one Service.
     public static func union(_ parts: some Sequence<ServiceEndpoints>) -> ServiceEndpoints {
-        var result = ServiceEndpoints()
-        for part in parts {
+        // The first part as it is (one slice: its node set is shared, not copied).
+        var parts = parts.makeIterator()
+        guard var result = parts.next() else { return ServiceEndpoints() }
+        while let part = parts.next() {
             result.nodes.formUnion(part.nodes)
             result.anyUsable = result.anyUsable || part.anyUsable
         }

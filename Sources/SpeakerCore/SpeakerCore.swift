@@ -88,12 +88,17 @@ public struct SpeakerPlanChange: Equatable, Sendable {
 /// a Service or endpoint change recomputes that Service's routes and VIPs only (O(its IPs));
 /// a configuration, Node or Lease-eligibility change recomputes what depends on it. Holds the
 /// last good configuration: an invalid one is reported and ignored.
+///
+/// What it keeps per Service is one record (`ServiceRecord`), per prefix one `PrefixRoute` and
+/// per IP the Services holding it, inline when there is one: at 10,000 Services a map per fact
+/// was a hash table of 16,384 buckets each, and a set per prefix or IP a heap object each
+/// (docs/design/scale.md, "Fourth pass: memory").
 public struct SpeakerCore: Sendable {
     public let nodeName: String
     public private(set) var config = ConfigKeeper()
     private var nodes: [String: NodeState] = [:]
-    private var services: [ServiceKey: SpeakerService] = [:]
-    private var endpoints: [ServiceKey: ServiceEndpoints] = [:]
+    /// Per Service: its view, endpoints and what this node derives from them.
+    private var records: [ServiceKey: ServiceRecord] = [:]
     /// Nodes whose speaker Lease makes them candidates (this node included when it may answer).
     private var eligibleNodes: Set<String> = []
     /// Newcomers this node does not stop for yet (`eligibilityChanged`).
@@ -102,21 +107,13 @@ public struct SpeakerCore: Sendable {
     // Derived state, maintained by `refresh…`.
     /// The peers whose node selectors match this node.
     public private(set) var peers: Set<Peer> = []
-    /// The routes advertised to every peer (the same set for each).
-    public private(set) var routes: [IPPrefix: RouteAttributes] = [:]
-    /// Per prefix, what each Service contributes (several Services share an aggregate).
-    private var routeSources: [IPPrefix: RouteSources] = [:]
-    private var servicePrefixes: [ServiceKey: Set<IPPrefix>] = [:]
-    /// The IPs of this node's BGP announcements, per Service.
-    private var bgpIPs: [ServiceKey: [IPAddress]] = [:]
+    /// Per prefix advertised to every peer (the same set for each): its attributes and what each
+    /// Service contributes (several Services share an aggregate).
+    private var prefixRoutes: [IPPrefix: PrefixRoute] = [:]
     /// Services holding each IP (more than one when shared).
-    private var ipServices: [IPAddress: Set<ServiceKey>] = [:]
+    private var ipServices: [IPAddress: InlineFirstMap<ServiceKey, Void>] = [:]
     /// The VIPs this node answers for.
     public private(set) var layer2: [IPAddress: Layer2Duty] = [:]
-    /// Per Service, how this node announces it.
-    public private(set) var announced: [ServiceKey: [Announcement]] = [:]
-    /// Services of ours with IPs that no node may announce, and why.
-    public private(set) var withheld: [ServiceKey: WithholdReason] = [:]
     /// Every node as a layer 2 candidate, sorted by name.
     private var candidacies: [NodeCandidacy] = []
     /// Per layer 2 pool, the nodes its node selectors pick; filled on first use, dropped when
@@ -131,9 +128,24 @@ public struct SpeakerCore: Sendable {
     /// This node, as its Node object says (nil until seen).
     public var me: NodeState? { nodes[nodeName] }
 
+    /// The routes advertised to every peer (the same set for each). Built on each call.
+    public var routes: [IPPrefix: RouteAttributes] { prefixRoutes.mapValues(\.attributes) }
+    /// How many prefixes `routes` holds.
+    public var routeCount: Int { prefixRoutes.count }
+    /// Per Service, how this node announces it. Built on each call.
+    public var announced: [ServiceKey: [Announcement]] { records.compactMapValues(\.announced) }
+    /// Services of ours with IPs that no node may announce, and why. Built on each call.
+    public var withheld: [ServiceKey: WithholdReason] { records.compactMapValues(\.withheld) }
+
+    /// Calls `body` with each Service's announcements and withholding reason (either may be nil).
+    public func forEachService(_ body: (ServiceKey, [Announcement]?, WithholdReason?) -> Void) {
+        for (key, record) in records where record.announced != nil || record.withheld != nil { body(key, record.announced, record.withheld) }
+    }
+
     /// Everything this node should announce now.
     public var plan: SpeakerPlan {
         var plan = SpeakerPlan()
+        let routes = self.routes
         for peer in peers { plan.bgp[peer] = routes }
         plan.layer2 = layer2
         plan.announced = announced
@@ -168,24 +180,25 @@ public struct SpeakerCore: Sendable {
     }
 
     public mutating func serviceChanged(_ service: SpeakerService) {
-        let old = services[service.key]
+        let old = records[service.key]?.service
         guard old != service else { return }
-        services[service.key] = service
+        update(service.key) { $0.service = service }
         serviceIPsChanged(service.key, old: old.map(Self.announcedIPs) ?? [], new: Self.announcedIPs(service))
     }
 
     public mutating func serviceDeleted(_ key: ServiceKey) {
         // Endpoints stay: they follow the EndpointSlices, which outlive a Service deleted and
         // created again (the informer would not tell them again).
-        let old = services.removeValue(forKey: key)
+        let old = records[key]?.service
+        if old != nil { update(key) { $0.service = nil } }
         serviceIPsChanged(key, old: old.map(Self.announcedIPs) ?? [], new: [])
     }
 
     /// Where the Service's usable endpoints are (`ServiceEndpoints.Conditions.isUsable`).
     public mutating func endpointsChanged(_ key: ServiceKey, _ new: ServiceEndpoints) {
-        guard endpoints[key, default: .none] != new else { return }
-        endpoints[key] = new == .none ? nil : new
-        guard let service = services[key] else { return }
+        guard records[key]?.endpoints ?? .none != new else { return }
+        update(key) { $0.endpoints = new }
+        guard let service = records[key]?.service else { return }
         let ips = Self.announcedIPs(service)
         serviceIPsChanged(key, old: ips, new: ips)
     }
@@ -212,12 +225,18 @@ public struct SpeakerCore: Sendable {
         service.isOurs ? service.ips : []
     }
 
+    /// Changes the record of `key` in place, and drops it when nothing is left in it.
+    private mutating func update(_ key: ServiceKey, _ body: (inout ServiceRecord) -> Void) {
+        body(&records[key, default: ServiceRecord()])
+        if records[key]?.isEmpty == true { records[key] = nil }
+    }
+
     private mutating func serviceIPsChanged(_ key: ServiceKey, old: [IPAddress], new: [IPAddress]) {
         for ip in old where !new.contains(ip) {
-            ipServices[ip]?.remove(key)
+            ipServices[ip]?[key] = nil
             if ipServices[ip]?.isEmpty == true { ipServices[ip] = nil }
         }
-        for ip in new { ipServices[ip, default: []].insert(key) }
+        for ip in new { ipServices[ip, default: InlineFirstMap()][key] = () }
         refreshRoutes(of: key)
         var vips = Set(old)
         vips.formUnion(new)
@@ -228,17 +247,18 @@ public struct SpeakerCore: Sendable {
     }
 
     /// Why the Service's endpoints keep this node from announcing it (nil: they do not).
-    private func endpointReason(_ key: ServiceKey) -> WithholdReason? {
-        guard let service = services[key] else { return .noReadyEndpoints }
-        return EndpointGate.reason(localTrafficPolicy: service.localTrafficPolicy, endpoints: endpoints[key] ?? .none, node: nodeName)
+    private func endpointReason(_ record: ServiceRecord?) -> WithholdReason? {
+        guard let record, let service = record.service else { return .noReadyEndpoints }
+        return EndpointGate.reason(localTrafficPolicy: service.localTrafficPolicy, endpoints: record.endpoints, node: nodeName)
     }
 
     /// Records whether no node may announce the Service because of its endpoints.
     private mutating func refreshWithheld(_ key: ServiceKey) {
+        let record = records[key]
         var reason: WithholdReason?
-        if let service = services[key], !Self.announcedIPs(service).isEmpty, let why = endpointReason(key), why.isClusterWide { reason = why }
-        guard withheld[key] != reason else { return }
-        withheld[key] = reason
+        if let service = record?.service, !Self.announcedIPs(service).isEmpty, let why = endpointReason(record), why.isClusterWide { reason = why }
+        guard record?.withheld != reason else { return }
+        update(key) { $0.withheld = reason }
         change.withheld[key] = .some(reason)
     }
 
@@ -265,53 +285,66 @@ public struct SpeakerCore: Sendable {
         }
         selectedByPool = [:]
         refreshCandidacies()
-        for key in Set(servicePrefixes.keys).union(services.keys) { refreshRoutes(of: key) }
+        for key in Array(records.keys) { refreshRoutes(of: key) }
         refreshAllVIPs()
     }
 
     private mutating func refreshAllVIPs() {
         var affected = Set<ServiceKey>()
         for vip in Set(layer2.keys).union(ipServices.keys) { affected.formUnion(refreshVIP(vip)) }
-        for key in affected.union(announced.keys).union(bgpIPs.keys) { refreshAnnounced(key) }
+        for (key, record) in records where record.announced != nil || !record.bgpIPs.isEmpty { affected.insert(key) }
+        for key in affected { refreshAnnounced(key) }
     }
 
     /// Recomputes one Service's contribution to the routes.
     private mutating func refreshRoutes(of key: ServiceKey) {
         var contribution: [IPPrefix: RouteAttributes] = [:]
         var ips: [IPAddress] = []
+        let record = records[key]
         if let configuration = config.current, let me = nodes[nodeName], me.mayAnnounce, !peers.isEmpty,
-           let service = services[key], service.isOurs {
-            if endpointReason(key) == nil {
+           let service = record?.service, service.isOurs {
+            if endpointReason(record) == nil {
                 contribution = BGPAdvertisementPlan.routes(of: service.ips, for: me, configuration: configuration)
                 ips = BGPAdvertisementPlan.advertisedIPs(service.ips, for: me, configuration: configuration)
+                // The same IPs as the Service's: share its array's storage.
+                if ips == service.ips { ips = service.ips }
             }
         }
-        bgpIPs[key] = ips.isEmpty ? nil : ips
-        let old = servicePrefixes[key] ?? []
-        let new = Set(contribution.keys)
-        servicePrefixes[key] = new.isEmpty ? nil : new
-        for prefix in old.union(new) {
-            let before = routeSources[prefix]?[key]
+        let old = record?.prefixes ?? []
+        let new = contribution.keys.sorted()
+        if record?.bgpIPs != ips || old != new {
+            update(key) { record in
+                record.bgpIPs = ips
+                record.prefixes = new
+            }
+        }
+        var touched = old
+        for prefix in new where !old.contains(prefix) { touched.append(prefix) }
+        for prefix in touched {
+            let before = prefixRoutes[prefix]?.sources[key]
             let after = contribution[prefix]
             guard before != after else { continue }
-            routeSources[prefix, default: RouteSources()][key] = after
-            if routeSources[prefix]?.isEmpty == true { routeSources[prefix] = nil }
+            // Taken out while it changes, so that a shared prefix's map is not copied.
+            var entry = prefixRoutes.removeValue(forKey: prefix) ?? PrefixRoute()
+            let previous = entry.sources.isEmpty ? nil : entry.attributes
+            entry.sources[key] = after
             // Merging is commutative (all communities, the highest local preference).
             var merged: RouteAttributes?
-            for attributes in routeSources[prefix]?.values ?? [] {
+            for attributes in entry.sources.values {
                 merged = merged.map { $0.merged(with: attributes) } ?? attributes
             }
-            if routes[prefix] != merged {
-                routes[prefix] = merged
-                change.routes[prefix] = .some(merged)
+            if let merged {
+                entry.attributes = merged
+                prefixRoutes[prefix] = entry
             }
+            if previous != merged { change.routes[prefix] = .some(merged) }
         }
     }
 
     /// Recomputes whether this node answers for `vip`; returns the Services whose
     /// announcements may have changed.
     private mutating func refreshVIP(_ vip: IPAddress) -> Set<ServiceKey> {
-        let sharing = ipServices[vip] ?? []
+        let sharing = ipServices[vip]?.keys ?? []
         var duty: Layer2Duty?
         if let configuration = config.current, nodes[nodeName] != nil, !sharing.isEmpty,
            let pool = configuration.pools.first(where: { $0.contains(vip) }), pool.protocol == .layer2 {
@@ -319,11 +352,11 @@ public struct SpeakerCore: Sendable {
             selectedByPool[pool.name] = selected
             // A Service without a usable endpoint anywhere is not announced; the others sharing
             // the VIP are, as if it were not there.
-            let keys = sharing.sorted().filter { endpoints[$0]?.anyUsable == true }
+            let keys = sharing.sorted().filter { records[$0]?.endpoints.anyUsable == true }
             let requirements = keys.map { key in
                 ServiceRequirement(
                     service: key.description, selectedNodes: selected,
-                    readyEndpointNodes: EndpointGate.eligibleNodes(localTrafficPolicy: services[key]?.localTrafficPolicy == true, endpoints: endpoints[key] ?? .none)
+                    readyEndpointNodes: EndpointGate.eligibleNodes(localTrafficPolicy: records[key]?.service?.localTrafficPolicy == true, endpoints: records[key]?.endpoints ?? .none)
                 )
             }
             var owner = keys.isEmpty ? nil : OwnerElection.owner(of: vip, services: requirements, nodes: candidacies)
@@ -343,16 +376,40 @@ public struct SpeakerCore: Sendable {
 
     /// Recomputes how this node announces one Service.
     private mutating func refreshAnnounced(_ key: ServiceKey) {
+        let record = records[key]
         var ways: [Announcement] = []
-        if let ips = bgpIPs[key] { ways.append(.bgp(ips: ips, peers: peers.count)) }
-        for ip in services[key].map(Self.announcedIPs) ?? [] {
+        if let ips = record?.bgpIPs, !ips.isEmpty { ways.append(.bgp(ips: ips, peers: peers.count)) }
+        for ip in record?.service.map(Self.announcedIPs) ?? [] {
             if let duty = layer2[ip], duty.services.contains(key) { ways.append(.layer2(ips: [ip], interfaces: duty.interfaces)) }
         }
         let new = ways.isEmpty ? nil : ways
-        guard announced[key] != new else { return }
-        announced[key] = new
+        guard record?.announced != new else { return }
+        update(key) { $0.announced = new }
         change.announced[key] = .some(new)
     }
+}
+
+/// Everything the core holds about one Service.
+struct ServiceRecord: Sendable {
+    /// Its view (nil: only its endpoints are known, or nothing).
+    var service: SpeakerService?
+    var endpoints = ServiceEndpoints.none
+    /// The prefixes its routes contribute to, sorted.
+    var prefixes: [IPPrefix] = []
+    /// The IPs of this node's BGP announcement of it.
+    var bgpIPs: [IPAddress] = []
+    /// How this node announces it (nil: it does not).
+    var announced: [Announcement]?
+    /// Why no node may announce it (nil: it is not withheld).
+    var withheld: WithholdReason?
+
+    var isEmpty: Bool { service == nil && endpoints == .none && prefixes.isEmpty && bgpIPs.isEmpty && announced == nil && withheld == nil }
+}
+
+/// One advertised prefix: its attributes (every contribution merged) and the contributions.
+struct PrefixRoute: Sendable {
+    var attributes = RouteAttributes()
+    var sources = InlineFirstMap<ServiceKey, RouteAttributes>()
 }
 
 /// The configuration in force and whether a newer text was refused; shared by the speaker and
@@ -395,23 +452,30 @@ public struct ConfigKeeper: Sendable {
     }
 }
 
-/// The Services contributing one prefix, with their attributes: nearly always one, held inline;
-/// a dictionary only when several Services share the prefix (an aggregate). A dictionary per
-/// prefix was 10,000 small hash tables at 10,000 Services (docs/design/scale.md).
-struct RouteSources: Sendable {
+/// A map that nearly always holds one entry: that entry is held inline, a dictionary only when
+/// there are more (the Services contributing one prefix, the Services holding one IP). A
+/// dictionary or set each was 10,000 small hash tables at 10,000 Services (docs/design/scale.md).
+public struct InlineFirstMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Nil only when there is none (then `others` is empty too).
-    private var first: (key: ServiceKey, attributes: RouteAttributes)?
-    private var others: [ServiceKey: RouteAttributes] = [:]
+    private var first: (key: Key, value: Value)?
+    private var others: [Key: Value] = [:]
 
-    var isEmpty: Bool { first == nil }
+    public init() {}
 
-    var values: [RouteAttributes] {
+    public var isEmpty: Bool { first == nil }
+
+    public var keys: [Key] {
         guard let first else { return [] }
-        return [first.attributes] + others.values
+        return [first.key] + others.keys
     }
 
-    subscript(key: ServiceKey) -> RouteAttributes? {
-        get { first?.key == key ? first?.attributes : others[key] }
+    public var values: [Value] {
+        guard let first else { return [] }
+        return [first.value] + others.values
+    }
+
+    public subscript(key: Key) -> Value? {
+        get { first?.key == key ? first?.value : others[key] }
         set {
             if first?.key == key {
                 if let newValue { first = (key, newValue) } else { first = others.popFirst().map { ($0.key, $0.value) } }

@@ -66,3 +66,24 @@ import Testing
         #expect(IPPrefix(host: IPAddress("2001:db8::5")!).description == "2001:db8::5/128")
     }
 }
+
+/// Issue 18: addresses and prefixes are keys of the speaker's per-Service hash tables; a
+/// `UInt128` field (16-byte alignment) and an `Int` length made each take 32 bytes.
+@Suite struct AddressLayoutTests {
+    @Test func addressesAndPrefixesTake24Bytes() throws {
+        #expect(MemoryLayout<IPAddress>.stride == 24)
+        #expect(MemoryLayout<IPPrefix>.stride == 24)
+        #expect(MemoryLayout<IPv6Address>.alignment == 8)
+    }
+
+    @Test func theHalvesAndTheIntegerAgree() throws {
+        var address = IPv6Address(high: 0x2001_0db8_0000_0001, low: 0xffff_0000_0000_0002)
+        #expect(address.rawValue == UInt128(0x2001_0db8_0000_0001) << 64 | UInt128(0xffff_0000_0000_0002))
+        address.rawValue = 1 << 64
+        #expect(address.high == 1 && address.low == 0)
+        #expect(IPv6Address(high: 0, low: .max) < IPv6Address(high: 1, low: 0))
+        #expect(IPv6Address(high: 1, low: 1) > IPv6Address(high: 1, low: 0))
+        let prefix = try #require(IPPrefix("2001:db8::/128"))
+        #expect(prefix.length == 128 && prefix.description == "2001:db8::/128")
+    }
+}

@@ -2,6 +2,7 @@ import Testing
 import LBConfig
 import LBCore
 import NetPrimitives
+import TestSupport
 @testable import SpeakerCore
 
 let speakerConfig = """
@@ -124,5 +125,26 @@ func cluster(nodes: [NodeState], eligible: Set<String>, services: [SpeakerServic
         #expect(core.plan == SpeakerPlan())
         _ = core.configChanged(speakerConfig)
         #expect(core.plan == SpeakerPlan())          // the Node object is not known yet
+    }
+}
+
+/// Issue 18: the map that holds its one entry inline behaves as a dictionary under any sequence
+/// of sets and removals (a seeded sequence, checked against `Dictionary` after every step).
+@Suite struct InlineFirstMapTests {
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func behavesAsADictionary(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var map = InlineFirstMap<Int, Int>()
+        var model: [Int: Int] = [:]
+        for step in 0..<2_000 {
+            let key = Int.random(in: 0..<(seed == 1 ? 2 : 6), using: &random)
+            let value: Int? = Bool.random(using: &random) ? step : nil
+            map[key] = value
+            model[key] = value
+            #expect(map.isEmpty == model.isEmpty)
+            #expect(Set(map.keys) == Set(model.keys) && map.keys.count == model.count)
+            #expect(map.values.sorted() == model.values.sorted())
+            for probe in 0..<6 { #expect(map[probe] == model[probe]) }
+        }
     }
 }

@@ -9,6 +9,10 @@ import LBCore
 import NetPrimitives
 import SpeakerCore
 import TestSupport
+import CMemoryShim
+
+/// Bytes of heap in use (glibc's count of allocated chunks).
+func heapInUse() -> Int { Int(cms_heap_in_use()) }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -23,7 +27,7 @@ let config = """
 
 func address(_ pool: UInt64, _ n: Int) -> IPAddress { .v6(IPv6Address(high: 0x2001_0db8_0000_0000 | pool << 16, low: UInt64(n) + 1)) }
 
-struct Cost { var upsert = 0.0; var endpoints = 0.0; var delete = 0.0 }
+struct Cost { var upsert = 0.0; var endpoints = 0.0; var delete = 0.0; var heldBytes = 0 }
 
 /// n Services (half BGP, half layer 2, a third Local), one change at a time, after sync.
 func run(_ n: Int) -> Cost {
@@ -37,6 +41,7 @@ func run(_ n: Int) -> Cost {
     func count(_ actions: [NodeSpeaker<ManualInstant>.Action]) { changes += actions.count }
     var cost = Cost()
     let keys = (0..<n).map { ServiceKey(namespace: "bench", name: "svc-\($0)") }
+    let heapBefore = heapInUse()
     var start = now()
     // Cluster Services have a usable endpoint (on no particular node) before they are upserted.
     for i in 0..<n where i % 3 != 0 { _ = node.apply(.endpoints(keys[i], ServiceEndpoints(anyUsable: true)), now: t) }
@@ -51,6 +56,7 @@ func run(_ n: Int) -> Cost {
         count(node.apply(.endpoints(keys[i], ServiceEndpoints(nodes: ["node-\(i % 3)"])), now: t))
     }
     cost.endpoints = (now() - start) / Double((n + 2) / 3)
+    cost.heldBytes = heapInUse() - heapBefore
     start = now()
     for i in 0..<n { count(node.apply(.serviceDeleted(keys[i]), now: t)) }
     cost.delete = (now() - start) / Double(n)
@@ -68,3 +74,4 @@ print("  1,000     \(us(small.upsert))  \(us(small.endpoints))  \(us(small.delet
 print("  10,000    \(us(large.upsert))  \(us(large.endpoints))  \(us(large.delete))")
 print(String(format: "ratio 10k/1k per change: upsert %.2f, endpoints %.2f, delete %.2f (1.0 = flat)",
              large.upsert / small.upsert, large.endpoints / small.endpoints, large.delete / small.delete))
+print("heap held by the core with every Service in: 1,000: \(small.heldBytes / 1024) KiB; 10,000: \(large.heldBytes / 1024) KiB (\(large.heldBytes / 10_000) bytes per Service)")
