@@ -343,10 +343,18 @@ public final class KubeClient: Sendable {
             }
             var framer = JSONStreamFramer()
             let decoder = JSONDecoder()
+            // A projection with a scanner reads ADDED, MODIFIED and DELETED events without the
+            // generic decoder (docs/design/scale.md, "Fourth pass"); the other types go to it.
+            let scanning = T.scanning
             for try await chunk in resp.body {
                 framer.append(chunk)
                 while let obj = try framer.next() {
-                    let ev = try decoder.decode(WatchEvent<T>.self, from: Data(obj.readableBytesView))
+                    let ev: WatchEvent<T>
+                    if let scanning, let scanned = try WatchEvent<T>.scan(obj, object: scanning) {
+                        ev = scanned
+                    } else {
+                        ev = try decoder.decode(WatchEvent<T>.self, from: Data(obj.readableBytesView))
+                    }
                     try await onEvent(ev)
                 }
             }
