@@ -133,11 +133,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
     public func changeBatches() -> AsyncStream<[SpeakerInput]> {
         let inputs = self.inputs
         let gathering = batchGathering
+        let maximum = Self.batchMaximum
         return AsyncStream(unfolding: {
-            guard var batch = await inputs.nextBatch(maximum: Self.batchMaximum) else { return nil }
-            if batch.count < Self.batchMaximum, gathering > .zero {
+            guard var batch = await inputs.nextBatch(maximum: maximum) else { return nil }
+            if gathering > .zero && batch.count < maximum {
                 try? await Task.sleep(for: gathering)
-                batch += inputs.waiting(maximum: Self.batchMaximum - batch.count)
+                batch += inputs.waiting(maximum: maximum - batch.count)
             }
             return batch
         })
