@@ -85,7 +85,7 @@ import Testing
         var identity: ObjectIdentity
         var note: String?
 
-        static let read: (inout JSONScanner) throws(JSONParseError) -> Named = { (scanner) throws(JSONParseError) in
+        static func read(_ scanner: inout JSONScanner) throws(JSONParseError) -> Named {
             var named = Named(identity: ObjectIdentity(ObjectMeta()), note: nil)
             let present = try scanner.members { (scanner, key) throws(JSONParseError) in
                 if key == "metadata" {
@@ -96,7 +96,7 @@ import Testing
                     try scanner.skip()
                 }
             }
-            guard present else { throw JSONParseError(code: "type_mismatch", offset: scanner.offset) }
+            guard present else { throw scanner.error("type_mismatch") }
             return named
         }
     }
