@@ -87,17 +87,24 @@ public struct JSONScanner {
         return true
     }
 
+    /// Steps into the container `opener` opens here (one level deeper, past the opener and
+    /// whitespace): false for `null`, `type_mismatch` for any other value.
+    private mutating func enter(_ opener: UInt8) throws(JSONParseError) -> Bool {
+        if try null() { return false }
+        guard try peek() == opener else { throw mismatch() }
+        guard parser.depth < JSONByteParser.maxDepth else { throw parser.err("too_deep") }
+        parser.depth += 1
+        parser.pos += 1
+        parser.skipWS()
+        return true
+    }
+
     /// The members of the object here, each given to `member`, which must read or skip its
     /// value. Returns false (calling nothing) for `null`; any other value is `type_mismatch`.
     @discardableResult
     public mutating func members(_ member: (inout JSONScanner, Key) throws(JSONParseError) -> Void) throws(JSONParseError) -> Bool {
-        if try null() { return false }
-        guard try peek() == UInt8(ascii: "{") else { throw mismatch() }
-        guard parser.depth < JSONByteParser.maxDepth else { throw parser.err("too_deep") }
-        parser.depth += 1
+        guard try enter(UInt8(ascii: "{")) else { return false }
         defer { parser.depth -= 1 }
-        parser.pos += 1
-        parser.skipWS()
         if try peek() == UInt8(ascii: "}") { parser.pos += 1; return true }
         while true {
             parser.skipWS()
@@ -123,13 +130,8 @@ public struct JSONScanner {
     /// Returns false (calling nothing) for `null`; any other value is `type_mismatch`.
     @discardableResult
     public mutating func elements(_ element: (inout JSONScanner) throws(JSONParseError) -> Void) throws(JSONParseError) -> Bool {
-        if try null() { return false }
-        guard try peek() == UInt8(ascii: "[") else { throw mismatch() }
-        guard parser.depth < JSONByteParser.maxDepth else { throw parser.err("too_deep") }
-        parser.depth += 1
+        guard try enter(UInt8(ascii: "[")) else { return false }
         defer { parser.depth -= 1 }
-        parser.pos += 1
-        parser.skipWS()
         if try peek() == UInt8(ascii: "]") { parser.pos += 1; return true }
         while true {
             parser.skipWS()
