@@ -189,7 +189,7 @@ extension JSONByteParser {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
-                guard String(validating: raw, as: UTF8.self) != nil else { throw JSONParseError(code: "invalid_utf8", offset: start) }
+                try checkUTF8(start..<index)
                 pos = index + 1
                 return JSONScanner.Key(raw: raw, decoded: nil)
             }
@@ -309,7 +309,7 @@ extension JSONByteParser {
         throw err("unexpected_end")
     }
 
-    private func checkUTF8(_ range: Range<Int>) throws(JSONParseError) {
+    func checkUTF8(_ range: Range<Int>) throws(JSONParseError) {
         let run = UnsafeBufferPointer(rebasing: bytes[range])
         // ASCII (almost every run) needs no decoding.
         for byte in run where byte >= 0x80 {
