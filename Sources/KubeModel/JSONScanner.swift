@@ -27,23 +27,12 @@ public struct JSONScanner {
     }
 
     public static func scan<Result>(_ buffer: ByteBuffer, _ read: (inout JSONScanner) throws(JSONParseError) -> Result) throws(JSONParseError) -> Result {
-        do {
-            return try buffer.withUnsafeReadableBytes { bytes in try scan(bytes, read) }
-        } catch let error as JSONParseError {
-            throw error
-        } catch {
-            fatalError("unreachable: scan throws JSONParseError only")
-        }
+        try buffer.withUnsafeReadableBytesTyped { (bytes) throws(JSONParseError) in try scan(bytes, read) }
     }
 
+    /// (Tests, tools: the bytes are copied into a buffer.)
     public static func scan<Result>(_ bytes: [UInt8], _ read: (inout JSONScanner) throws(JSONParseError) -> Result) throws(JSONParseError) -> Result {
-        do {
-            return try bytes.withUnsafeBytes { raw in try scan(raw, read) }
-        } catch let error as JSONParseError {
-            throw error
-        } catch {
-            fatalError("unreachable: scan throws JSONParseError only")
-        }
+        try scan(ByteBuffer(bytes: bytes), read)
     }
 
     /// The byte offset the scanner is at.
@@ -347,45 +336,43 @@ extension WatchEvent {
     /// ERROR, unknown): the caller decodes those as before. As `init(from:)`: a missing or null
     /// `type` or `object` is an error.
     public static func scan(_ frame: ByteBuffer, object read: (inout JSONScanner) throws(JSONParseError) -> Object) throws(JSONParseError) -> WatchEvent? {
-        try frame.withUnsafeReadableBytesTyped { (bytes) throws(JSONParseError) -> WatchEvent? in
-            try JSONScanner.scan(bytes) { (scanner) throws(JSONParseError) -> WatchEvent? in
-                var type: String?
-                var object: Object?
-                /// Where the object is when it came before the type.
-                var objectRange: Range<Int>?
-                let present = try scanner.members { (scanner, key) throws(JSONParseError) in
-                    if key == "type" {
-                        guard let value = try scanner.string() else { throw JSONParseError(code: "missing_type", offset: scanner.offset) }
-                        type = value
-                    } else if key == "object" {
-                        if try scanner.null() { throw JSONParseError(code: "missing_object", offset: scanner.offset) }
-                        if let type, Self.carriesObject(type) {
-                            object = try read(&scanner)
-                            objectRange = nil
-                        } else {
-                            let start = scanner.offset
-                            try scanner.skip()
-                            objectRange = start..<scanner.offset
-                            object = nil
-                        }
+        try JSONScanner.scan(frame) { (scanner) throws(JSONParseError) -> WatchEvent? in
+            var type: String?
+            var object: Object?
+            /// Where the object is when it came before the type.
+            var objectRange: Range<Int>?
+            let present = try scanner.members { (scanner, key) throws(JSONParseError) in
+                if key == "type" {
+                    guard let value = try scanner.string() else { throw JSONParseError(code: "missing_type", offset: scanner.offset) }
+                    type = value
+                } else if key == "object" {
+                    if try scanner.null() { throw JSONParseError(code: "missing_object", offset: scanner.offset) }
+                    if let type, Self.carriesObject(type) {
+                        object = try read(&scanner)
+                        objectRange = nil
                     } else {
+                        let start = scanner.offset
                         try scanner.skip()
+                        objectRange = start..<scanner.offset
+                        object = nil
                     }
+                } else {
+                    try scanner.skip()
                 }
-                guard present else { throw JSONParseError(code: "type_mismatch", offset: 0) }
-                guard let type else { throw JSONParseError(code: "missing_type", offset: scanner.offset) }
-                guard Self.carriesObject(type) else { return nil }
-                if object == nil, let objectRange {
-                    var inner = JSONScanner(bytes: UnsafeBufferPointer(rebasing: scanner.parser.bytes[objectRange]))
-                    inner.parser.depth = 1
-                    object = try read(&inner)
-                }
-                guard let object else { throw JSONParseError(code: "missing_object", offset: scanner.offset) }
-                switch type {
-                case "ADDED": return .added(object)
-                case "MODIFIED": return .modified(object)
-                default: return .deleted(object)
-                }
+            }
+            guard present else { throw JSONParseError(code: "type_mismatch", offset: 0) }
+            guard let type else { throw JSONParseError(code: "missing_type", offset: scanner.offset) }
+            guard Self.carriesObject(type) else { return nil }
+            if object == nil, let objectRange {
+                var inner = JSONScanner(bytes: UnsafeBufferPointer(rebasing: scanner.parser.bytes[objectRange]))
+                inner.parser.depth = 1
+                object = try read(&inner)
+            }
+            guard let object else { throw JSONParseError(code: "missing_object", offset: scanner.offset) }
+            switch type {
+            case "ADDED": return .added(object)
+            case "MODIFIED": return .modified(object)
+            default: return .deleted(object)
             }
         }
     }
