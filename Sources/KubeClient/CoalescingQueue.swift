@@ -119,14 +119,19 @@ public final class CoalescingQueue<Key: Hashable & Sendable, Value: Sendable>: S
     /// pays its per-decision costs (a hop to an actor, a push to each BGP session) once per batch.
     public func nextBatch(maximum: Int) async -> [Value]? {
         guard let first = await next() else { return nil }
-        var batch = [first]
+        return [first] + waiting(maximum: maximum - 1)
+    }
+
+    /// The values waiting now, oldest first, up to `maximum` (none: empty); does not wait.
+    public func waiting(maximum: Int) -> [Value] {
+        var values: [Value] = []
         state.withLock { state in
-            while batch.count < maximum, let key = state.order.popFirst() {
-                if let value = state.pending.removeValue(forKey: key) { batch.append(value) }
+            while values.count < maximum, let key = state.order.popFirst() {
+                if let value = state.pending.removeValue(forKey: key) { values.append(value) }
             }
             Self.releaseIfDrained(&state)
         }
-        return batch
+        return values
     }
 
     /// The values as an `AsyncStream` that takes one only when its consumer asks.

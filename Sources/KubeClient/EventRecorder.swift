@@ -3,8 +3,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import DequeModule
 import KubeModel
-import OrderedCollections
 
 /// Records events.k8s.io/v1 Events. Repeats of the same (object, type, reason, action, note)
 /// within `seriesWindow` update the existing Event's `series` (count, lastObservedTime) with a
@@ -19,6 +19,8 @@ public actor EventRecorder {
         var namespace: String
         var count: Int32
         var first: KubeTime
+        /// Which of the key's entries in `order` is this series'.
+        var sequence: Int
     }
 
     public let client: KubeClient
@@ -27,8 +29,13 @@ public actor EventRecorder {
     public var seriesWindow: Duration = .seconds(6 * 60)
     private let wallNow: @Sendable () -> KubeTime
     public let maximumSeries: Int
-    /// Oldest first (by the series' first Event).
-    private var recent: OrderedDictionary<String, Series> = [:]
+    private var recent: [String: Series] = [:]
+    /// The keys of `recent`, oldest first (by the series' first Event); an entry whose sequence
+    /// is not its series' any more (the series was replaced) is skipped. A queue, not an
+    /// `OrderedDictionary`: that one moves every entry when the oldest goes, and a speaker
+    /// announcing 10,000 Services evicted one per Event beyond `maximumSeries`.
+    private var order: Deque<(key: String, sequence: Int)> = []
+    private var sequence = 0
 
     /// How many series are remembered now.
     public var rememberedSeries: Int { recent.count }
@@ -44,12 +51,15 @@ public actor EventRecorder {
 
     /// Forgets series whose window has passed, and the oldest beyond `maximumSeries`.
     private func evict(now: KubeTime) {
-        var expired = 0
-        for series in recent.values {
-            guard now - series.first >= seriesWindow || recent.count - expired > maximumSeries else { break }
-            expired += 1
+        while let oldest = order.first {
+            guard let series = recent[oldest.key], series.sequence == oldest.sequence else {
+                order.removeFirst()
+                continue
+            }
+            guard now - series.first >= seriesWindow || recent.count > maximumSeries else { break }
+            recent[oldest.key] = nil
+            order.removeFirst()
         }
-        if expired > 0 { recent.removeFirst(expired) }
     }
 
     /// Records an event about `regarding`; returns the Event as stored.
@@ -98,8 +108,9 @@ public actor EventRecorder {
             guard (200..<300).contains(response.status) else { throw KubeClient.apiError(response) }
             created = nil
         }
-        recent.removeValue(forKey: key)
-        recent[key] = Series(name: name, namespace: ns, count: 1, first: now)
+        sequence += 1
+        recent[key] = Series(name: name, namespace: ns, count: 1, first: now, sequence: sequence)
+        order.append((key, sequence))
         evict(now: now)
         return created
     }

@@ -143,14 +143,37 @@ public final class KubeClient: Sendable {
     func makeRequest(_ method: HTTPMethod, _ path: String, _ query: [(String, String)], _ body: [UInt8]?, _ contentType: String?) async throws -> HTTPClientRequest {
         var req = HTTPClientRequest(url: url(path, query))
         req.method = method
-        req.headers.add(name: "Accept", value: "application/json")
-        req.headers.add(name: "User-Agent", value: "ironlb/0.1 (linux) kubeclient")
-        if let auth = try await credentials.authorization() { req.headers.add(name: "Authorization", value: auth) }
-        if let body {
-            req.headers.add(name: "Content-Type", value: contentType ?? "application/json")
-            req.body = .bytes(ByteBuffer(bytes: body))
-        }
+        req.headers = try await headers(body: body != nil, contentType: contentType)
+        if let body { req.body = .bytes(ByteBuffer(bytes: body)) }
         return req
+    }
+
+    /// The headers of every request: Accept, User-Agent, the credentials, and the body's type.
+    func headers(body: Bool, contentType: String?) async throws -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Accept", value: "application/json")
+        headers.add(name: "User-Agent", value: "ironlb/0.1 (linux) kubeclient")
+        if let auth = try await credentials.authorization() { headers.add(name: "Authorization", value: auth) }
+        if body { headers.add(name: "Content-Type", value: contentType ?? "application/json") }
+        return headers
+    }
+
+    /// One request with its whole answer, through AsyncHTTPClient's delegate API: the body is
+    /// collected on the event loop and the task resumed once. (The async API streams the body
+    /// through a transaction whose every part is a hop between the event loop and the task; a
+    /// speaker sends one Event per Service: docs/design/scale.md, "Fourth pass".) Cancelling the
+    /// calling task cancels the request, as with the async API.
+    func perform(_ method: HTTPMethod, _ path: String, _ query: [(String, String)], _ body: [UInt8]?, _ contentType: String?, timeout: Duration) async throws -> RawResponse {
+        let request = try HTTPClient.Request(url: url(path, query), method: method, headers: try await headers(body: body != nil, contentType: contentType),
+                                             body: body.map { .bytes($0) })
+        let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let task = http.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 256 << 20), deadline: .now() + .nanoseconds(nanoseconds))
+        let response = try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
+        }
+        return RawResponse(status: Int(response.status.code), headers: response.headers, body: response.body ?? ByteBuffer())
     }
 
     /// Sends one request, collecting the body. Retries after a 401 (fresh credentials, once)
@@ -160,11 +183,9 @@ public final class KubeClient: Sendable {
         var retried401 = false
         var attempts = 0
         while true {
-            let req = try await makeRequest(method, path, query, body, contentType)
-            let t = timeout ?? configuration.requestTimeout
-            let resp = try await http.execute(req, timeout: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000))
-            let buf = try await resp.body.collect(upTo: 256 << 20)
-            let code = Int(resp.status.code)
+            let resp = try await perform(method, path, query, body, contentType, timeout: timeout ?? configuration.requestTimeout)
+            let buf = resp.body
+            let code = resp.status
             if code == 401 && !retried401 {
                 retried401 = true
                 await credentials.invalidate()
@@ -343,10 +364,18 @@ public final class KubeClient: Sendable {
             }
             var framer = JSONStreamFramer()
             let decoder = JSONDecoder()
+            // A projection with a scanner reads ADDED, MODIFIED and DELETED events without the
+            // generic decoder (docs/design/scale.md, "Fourth pass"); the other types go to it.
+            let scanning = T.scanning
             for try await chunk in resp.body {
                 framer.append(chunk)
                 while let obj = try framer.next() {
-                    let ev = try decoder.decode(WatchEvent<T>.self, from: Data(obj.readableBytesView))
+                    let ev: WatchEvent<T>
+                    if let scanning, let scanned = try WatchEvent<T>.scan(obj, object: scanning) {
+                        ev = scanned
+                    } else {
+                        ev = try decoder.decode(WatchEvent<T>.self, from: Data(obj.readableBytesView))
+                    }
                     try await onEvent(ev)
                 }
             }

@@ -97,6 +97,8 @@ extension JSONValue {
 struct JSONByteParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var pos = 0
+    /// The containers `JSONScanner` is inside.
+    var depth = 0
     static let maxDepth = 512
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -193,7 +195,8 @@ struct JSONByteParser {
         return .double(number)
     }
 
-    mutating func parseString() throws(JSONParseError) -> String {
+    /// `strictUTF8`: invalid UTF-8 is an error (`invalid_utf8`) instead of being repaired.
+    mutating func parseString(strictUTF8: Bool = false) throws(JSONParseError) -> String {
         pos += 1  // opening quote
         var out: [UInt8] = []
         let start = pos
@@ -201,7 +204,13 @@ struct JSONByteParser {
         while pos < bytes.count {
             let byte = bytes[pos]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+                let run = UnsafeBufferPointer(rebasing: bytes[start..<pos])
+                if strictUTF8 {
+                    guard let text = String(validating: run, as: UTF8.self) else { throw JSONParseError(code: "invalid_utf8", offset: start) }
+                    pos += 1
+                    return text
+                }
+                let text = String(decoding: run, as: UTF8.self)
                 pos += 1
                 return text
             }
@@ -213,6 +222,11 @@ struct JSONByteParser {
         while pos < bytes.count {
             let byte = bytes[pos]
             if byte == UInt8(ascii: "\"") {
+                if strictUTF8 {
+                    guard let text = String(validating: out, as: UTF8.self) else { throw JSONParseError(code: "invalid_utf8", offset: start) }
+                    pos += 1
+                    return text
+                }
                 pos += 1
                 return String(decoding: out, as: UTF8.self)
             }

@@ -50,9 +50,14 @@ public struct ResourceDescriptor: Sendable, Hashable {
 public protocol KubeResource: Codable, Sendable {
     static var resource: ResourceDescriptor { get }
     var metadata: ObjectMeta { get set }
+    /// Reads the object from JSON without `JSONDecoder` (a projection read by a `JSONScanner`:
+    /// the watch path uses it when set); nil (the default): `JSONDecoder`.
+    static var scanning: ((inout JSONScanner) throws(JSONParseError) -> Self)? { get }
 }
 
 extension KubeResource {
+    public static var scanning: ((inout JSONScanner) throws(JSONParseError) -> Self)? { nil }
+
     /// `namespace/name` (or `name` for cluster-scoped objects): the cache key.
     public var key: String {
         if let ns = metadata.namespace, !ns.isEmpty { return "\(ns)/\(metadata.name ?? "")" }

@@ -141,13 +141,13 @@ public struct PeerLeaseTable<Instant: InstantProtocol>: Sendable where Instant.D
     }
 
     public var liveNodes: [String] {
-        peers.filter { $0.value.held || $0.value.claimedUntil != nil }.map(\.key).sorted()
+        peers.filter { $0.value.held || $0.value.claimedUntil != nil }.map { $0.key }.sorted()
     }
 
     /// Live peers whose Lease carries no marker: speakers without probes (0.1.0), which never
     /// answer a probe or yield to a claim.
     public var unmarkedLiveNodes: [String] {
-        peers.filter { $0.value.held && $0.value.marker == nil && $0.value.claimedUntil == nil }.map(\.key).sorted()
+        peers.filter { $0.value.held && $0.value.marker == nil && $0.value.claimedUntil == nil }.map { $0.key }.sorted()
     }
 
     /// Every held Lease in view is marked `heartbeats`: no speaker in view breaks a Lease that

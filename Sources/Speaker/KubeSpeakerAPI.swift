@@ -125,10 +125,28 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
 
     /// What waits, up to 256 inputs at a time: 10,000 Services arriving together are decided in
     /// batches (one hop to the speaker's actor and one push to each BGP session per batch).
+    ///
+    /// Services created one by one arrive a few milliseconds apart, and each alone would be a
+    /// batch of one: a hop to the actor, a route push and a wake-up of each thread on the way
+    /// per Service. So a batch smaller than the maximum waits `batchGathering` (20 ms) for what
+    /// follows (docs/design/scale.md, "Fourth pass").
     public func changeBatches() -> AsyncStream<[SpeakerInput]> {
         let inputs = self.inputs
-        return AsyncStream(unfolding: { await inputs.nextBatch(maximum: 256) })
+        let gathering = batchGathering
+        let maximum = Self.batchMaximum
+        return AsyncStream(unfolding: {
+            guard var batch = await inputs.nextBatch(maximum: maximum) else { return nil }
+            if gathering > .zero && batch.count < maximum {
+                try? await Task.sleep(for: gathering)
+                batch += inputs.waiting(maximum: maximum - batch.count)
+            }
+            return batch
+        })
     }
+
+    static let batchMaximum = 256
+    /// How long a batch smaller than `batchMaximum` waits for more inputs.
+    let batchGathering: Duration = .milliseconds(20)
 
     /// The object an input is about (the key its newer inputs replace it under).
     static func object(of input: SpeakerInput) -> String {

@@ -58,6 +58,60 @@ struct SpeakerServiceObject: KubeResource, Hashable {
         }
     }
 
+    static var scanning: ((inout JSONScanner) throws(JSONParseError) -> Self)? { { (scanner) throws(JSONParseError) in try Self(scanning: &scanner) } }
+
+    /// What `init(from:)` decodes, read by a scanner (the watch path: docs/design/scale.md,
+    /// "Fourth pass"); the same value for every JSON text, the same errors for malformed ones.
+    init(scanning scanner: inout JSONScanner) throws(JSONParseError) {
+        var identity = ObjectIdentity(ObjectMeta())
+        var type: String?, loadBalancerClass: String?, externalTrafficPolicy: String?
+        var ingressIPs: [String] = []
+        let present = try scanner.members { (scanner, key) throws(JSONParseError) in
+            if key == "metadata" {
+                identity = try ObjectIdentity(scanning: &scanner)
+            } else if key == "spec" {
+                (type, loadBalancerClass, externalTrafficPolicy) = (nil, nil, nil)
+                try scanner.members { (scanner, key) throws(JSONParseError) in
+                    if key == "type" {
+                        type = try scanner.string()
+                    } else if key == "loadBalancerClass" {
+                        loadBalancerClass = try scanner.string()
+                    } else if key == "externalTrafficPolicy" {
+                        externalTrafficPolicy = try scanner.string()
+                    } else {
+                        try scanner.skip()
+                    }
+                }
+            } else if key == "status" {
+                ingressIPs = []
+                try scanner.members { (scanner, key) throws(JSONParseError) in
+                    guard key == "loadBalancer" else { return try scanner.skip() }
+                    ingressIPs = []
+                    try scanner.members { (scanner, key) throws(JSONParseError) in
+                        guard key == "ingress" else { return try scanner.skip() }
+                        ingressIPs = []
+                        try scanner.elements { (scanner) throws(JSONParseError) in
+                            var ip: String?
+                            let object = try scanner.members { (scanner, key) throws(JSONParseError) in
+                                if key == "ip" { ip = try scanner.string() } else { try scanner.skip() }
+                            }
+                            guard object else { throw scanner.error("type_mismatch") }
+                            if let ip { ingressIPs.append(ip) }
+                        }
+                    }
+                }
+            } else {
+                try scanner.skip()
+            }
+        }
+        guard present else { throw scanner.error("type_mismatch") }
+        self.identity = identity
+        self.type = type
+        self.loadBalancerClass = loadBalancerClass
+        self.externalTrafficPolicy = externalTrafficPolicy
+        self.ingressIPs = ingressIPs
+    }
+
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(metadata, forKey: .metadata)
@@ -107,6 +161,14 @@ struct SpeakerEndpointSlice: KubeResource, Hashable {
         self.metadata = metadata
     }
 
+    /// Its Service label moves from the identity's labels to `serviceName`.
+    private init(identity: ObjectIdentity, endpoints: [Endpoint]) {
+        self.identity = identity
+        self.identity.labels = nil
+        self.serviceName = identity.labels?[Self.serviceLabel]
+        self.endpoints = endpoints
+    }
+
     private enum Keys: String, CodingKey { case metadata, endpoints }
 
     init(from decoder: any Decoder) throws {
@@ -114,6 +176,51 @@ struct SpeakerEndpointSlice: KubeResource, Hashable {
         identity = ObjectIdentity(ObjectMeta())
         metadata = try container.projectionDecoder(forKey: .metadata).map { try ObjectMeta(identityFrom: $0, labels: [Self.serviceLabel]) } ?? ObjectMeta()
         endpoints = try container.decodeIfPresent([Endpoint].self, forKey: .endpoints) ?? []
+    }
+
+    static var scanning: ((inout JSONScanner) throws(JSONParseError) -> Self)? { { (scanner) throws(JSONParseError) in try Self(scanning: &scanner) } }
+
+    /// What `init(from:)` decodes, read by a scanner (as `SpeakerServiceObject`'s).
+    init(scanning scanner: inout JSONScanner) throws(JSONParseError) {
+        var identity = ObjectIdentity(ObjectMeta())
+        var endpoints: [Endpoint] = []
+        let present = try scanner.members { (scanner, key) throws(JSONParseError) in
+            if key == "metadata" {
+                identity = try ObjectIdentity(scanning: &scanner, labels: [Self.serviceLabel])
+            } else if key == "endpoints" {
+                endpoints = []
+                try scanner.elements { (scanner) throws(JSONParseError) in
+                    var endpoint = Endpoint()
+                    let object = try scanner.members { (scanner, key) throws(JSONParseError) in
+                        if key == "nodeName" {
+                            endpoint.nodeName = try scanner.string()
+                        } else if key == "conditions" {
+                            var conditions = EndpointConditions()
+                            let present = try scanner.members { (scanner, key) throws(JSONParseError) in
+                                if key == "ready" {
+                                    conditions.ready = try scanner.bool()
+                                } else if key == "serving" {
+                                    conditions.serving = try scanner.bool()
+                                } else if key == "terminating" {
+                                    conditions.terminating = try scanner.bool()
+                                } else {
+                                    try scanner.skip()
+                                }
+                            }
+                            endpoint.conditions = present ? conditions : nil
+                        } else {
+                            try scanner.skip()
+                        }
+                    }
+                    guard object else { throw scanner.error("type_mismatch") }
+                    endpoints.append(endpoint)
+                }
+            } else {
+                try scanner.skip()
+            }
+        }
+        guard present else { throw scanner.error("type_mismatch") }
+        self.init(identity: identity, endpoints: endpoints)
     }
 
     func encode(to encoder: any Encoder) throws {

@@ -51,4 +51,22 @@ import Testing
         queue.yield(Change(object: "a", version: 2))
         #expect(await queue.next() == Change(object: "a", version: 2))
     }
+
+    @Test func batchesTakeWhatWaitsInOrderUpToTheirMaximum() async {
+        let queue = CoalescingQueue<String, Change>(key: { $0.object })
+        for (object, version) in [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("d", 5), ("e", 6)] {
+            queue.yield(Change(object: object, version: version))
+        }
+        // An object taken away by its merge is skipped.
+        queue.yield(Change(object: "d", version: 7), merge: { _, _ in nil })
+        #expect(await queue.nextBatch(maximum: 2) == [Change(object: "a", version: 3), Change(object: "b", version: 2)])
+        #expect(queue.waiting(maximum: 10) == [Change(object: "c", version: 4), Change(object: "e", version: 6)])
+        #expect(queue.waiting(maximum: 10).isEmpty)
+        queue.yield(Change(object: "f", version: 8))
+        queue.yield(Change(object: "g", version: 9))
+        #expect(queue.waiting(maximum: 1) == [Change(object: "f", version: 8)])
+        queue.finish()
+        #expect(await queue.nextBatch(maximum: 5) == [Change(object: "g", version: 9)])
+        #expect(await queue.nextBatch(maximum: 5) == nil)
+    }
 }

@@ -179,4 +179,35 @@ import Testing
         try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "later")
         #expect(await recorder.rememberedSeries == 1)
     }
+
+    /// A series whose Event is gone from the server starts again with a new Event; its old place
+    /// in the eviction order is not counted twice.
+    @Test func aSeriesStartedAgainIsRememberedOnce() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let now = Mutex(KubeTime(seconds: 1_800_000_000))
+        let recorder = EventRecorder(client: f.client, reportingController: "ironlb.io/controller", reportingInstance: "test",
+                                     maximumSeries: 2, wallNow: { now.withLock { $0 } })
+        let reference = ObjectReference(kind: "Service", namespace: "default", name: "web", apiVersion: "v1")
+        func tick() { now.withLock { $0 = KubeTime(epochNanoseconds: $0.epochNanoseconds + 1_000_000) } }
+        let first = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        tick()
+        try await f.client.delete(EventsV1Event.self, namespace: "default", name: first.metadata.name ?? "")
+        let again = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        #expect(again.metadata.name != first.metadata.name && again.series == nil)
+        #expect(await recorder.rememberedSeries == 1)
+        tick()
+        try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "b")
+        #expect(await recorder.rememberedSeries == 2)
+        // "a" (started again) is still remembered: its repeat patches the new Event.
+        let repeated = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        #expect(repeated.metadata.name == again.metadata.name && repeated.series?.count == 2)
+        tick()
+        // A third series evicts the oldest, "a".
+        try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "c")
+        #expect(await recorder.rememberedSeries == 2)
+        tick()
+        let afresh = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        #expect(afresh.series == nil && afresh.metadata.name != again.metadata.name)
+    }
 }
