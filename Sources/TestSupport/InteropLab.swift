@@ -16,6 +16,9 @@ public final class InteropLab: @unchecked Sendable {
     /// The executable `startSpeaker` runs (default `ironlb`): bench-scale runs the production
     /// build's speaker (no `Lab` trait) beside the lab build's KubeSim and controller.
     public var speakerExecutable: String
+    /// The executable the controller runs from (default `ironlb`): `scripts/link-order` runs the
+    /// production build's controller to see which of its code the controller executes.
+    public var controllerExecutable: String
     public var token = ""
     /// When set, the controller and the speakers run from this image as manifests/ironlb.yaml
     /// runs them (`startPod`): in-cluster configuration, so KubeSim serves HTTPS. KubeSim itself
@@ -25,6 +28,7 @@ public final class InteropLab: @unchecked Sendable {
     public init(ironlb: String, image: ShippedImage? = nil) throws {
         self.ironlb = ironlb
         self.speakerExecutable = ironlb
+        self.controllerExecutable = ironlb
         self.image = image
         directory = NSTemporaryDirectory() + "ironlb-e2e-\(getpid())-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -90,7 +94,7 @@ public final class InteropLab: @unchecked Sendable {
             return
         }
         // As installed: the controller creates the speakers' probe key Secret (`enableProbes`).
-        try start("controller", [ironlb, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472",
+        try start("controller", [controllerExecutable, "controller", "--kubeconfig", kubeconfig, "--no-leader-elect", "--metrics-address", "192.0.2.100:7472",
                                  "--ml-secret-name", Self.probeKeySecret] + controllerArguments, in: ctl)
     }
 

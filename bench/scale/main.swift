@@ -18,6 +18,7 @@
 //   swift build -c release --product ironlb --product bench-scale
 //   .build/release/bench-scale [N]
 //   IRONLB_SPEAKER=$(scripts/build-release) .build/release/bench-scale     # the shipped speaker
+//   IRONLB_CONTROLLER=...                                                  # and controller
 import Foundation
 import TestSupport
 
@@ -82,6 +83,8 @@ let lab = try InteropLab(ironlb: ironlb)
 // IRONLB_SPEAKER: the speaker from another build of ironlb (the production one: scripts/build-release,
 // no `Lab` trait, static Swift runtime), KubeSim and the controller from the one beside the bench.
 if let speaker = ProcessInfo.processInfo.environment["IRONLB_SPEAKER"] { lab.speakerExecutable = speaker }
+// IRONLB_CONTROLLER: the same for the controller (scripts/link-order runs both from the production build).
+if let controller = ProcessInfo.processInfo.environment["IRONLB_CONTROLLER"] { lab.controllerExecutable = controller }
 let gobgpNS = try NetworkNamespace(prefix: "e2e-gobgp")
 nonisolated(unsafe) var gobgpd: ManagedProcess?
 func tearDown() {
