@@ -159,24 +159,29 @@ import Testing
 
 /// Issue 15, item 8: the recorder's series map is bounded.
 @Suite struct EventRecorderBoundsTests {
+    static let reference = ObjectReference(kind: "Service", namespace: "default", name: "web", apiVersion: "v1")
+
+    /// A controller's recorder against the fixture's KubeSim, on a wall clock the test moves.
+    static func recorder(_ fixture: SimFixture, maximumSeries: Int, now: @escaping @Sendable () -> KubeTime) -> EventRecorder {
+        EventRecorder(client: fixture.client, reportingController: "ironlb.io/controller", reportingInstance: "test", maximumSeries: maximumSeries, wallNow: now)
+    }
+
     @Test func distinctNotesDoNotGrowTheSeriesMapWithoutBound() async throws {
         let f = try await SimFixture.start()
         defer { Task { await f.stop() } }
         let now = Mutex(KubeTime(seconds: 1_800_000_000))
-        let recorder = EventRecorder(client: f.client, reportingController: "ironlb.io/controller", reportingInstance: "test",
-                                     maximumSeries: 8, wallNow: { now.withLock { $0 } })
-        let reference = ObjectReference(kind: "Service", namespace: "default", name: "web", apiVersion: "v1")
+        let recorder = Self.recorder(f, maximumSeries: 8) { now.withLock { $0 } }
         for index in 0..<40 {
-            try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "tenant text \(index)")
+            try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "tenant text \(index)")
             now.withLock { $0 = KubeTime(epochNanoseconds: $0.epochNanoseconds + 1_000_000) }
         }
         #expect(await recorder.rememberedSeries == 8)
         // The newest series still aggregate.
-        let repeated = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "tenant text 39")
+        let repeated = try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "tenant text 39")
         #expect(repeated.series?.count == 2)
         // Past the series window everything older is forgotten.
         now.withLock { $0 = KubeTime(epochNanoseconds: $0.epochNanoseconds + 7 * 60 * 1_000_000_000) }
-        try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "later")
+        try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "later")
         #expect(await recorder.rememberedSeries == 1)
     }
 
@@ -186,28 +191,26 @@ import Testing
         let f = try await SimFixture.start()
         defer { Task { await f.stop() } }
         let now = Mutex(KubeTime(seconds: 1_800_000_000))
-        let recorder = EventRecorder(client: f.client, reportingController: "ironlb.io/controller", reportingInstance: "test",
-                                     maximumSeries: 2, wallNow: { now.withLock { $0 } })
-        let reference = ObjectReference(kind: "Service", namespace: "default", name: "web", apiVersion: "v1")
+        let recorder = Self.recorder(f, maximumSeries: 2) { now.withLock { $0 } }
         func tick() { now.withLock { $0 = KubeTime(epochNanoseconds: $0.epochNanoseconds + 1_000_000) } }
-        let first = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        let first = try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
         tick()
         try await f.client.delete(EventsV1Event.self, namespace: "default", name: first.metadata.name ?? "")
-        let again = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        let again = try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
         #expect(again.metadata.name != first.metadata.name && again.series == nil)
         #expect(await recorder.rememberedSeries == 1)
         tick()
-        try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "b")
+        try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "b")
         #expect(await recorder.rememberedSeries == 2)
         // "a" (started again) is still remembered: its repeat patches the new Event.
-        let repeated = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        let repeated = try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
         #expect(repeated.metadata.name == again.metadata.name && repeated.series?.count == 2)
         tick()
         // A third series evicts the oldest, "a".
-        try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "c")
+        try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "c")
         #expect(await recorder.rememberedSeries == 2)
         tick()
-        let afresh = try await recorder.record(regarding: reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
+        let afresh = try await recorder.record(regarding: Self.reference, type: "Normal", reason: "Note", action: "Allocate", note: "a")
         #expect(afresh.series == nil && afresh.metadata.name != again.metadata.name)
     }
 }
