@@ -3,8 +3,9 @@
 // first create until every Service shows its IP in status, and the controller's peak RSS
 // (VmHWM), for two independent runs (fresh KubeSim, fresh controller) to show the variance.
 //
-//   swift build -c release --product bench-controller --product ironlb
+//   swift build -c release --product ironlb && swift build -c release --product bench-controller
 //   .build/release/bench-controller [--services 10000] [--runs 2]
+//   IRONLB_CONTROLLER=$(scripts/build-release) .build/release/bench-controller    # the shipped controller
 //
 // No real peer (MetalLB's controller on a real API server) runs on this machine, so the figures
 // are absolute; the output says so.
@@ -27,8 +28,13 @@ func option(_ name: String, default value: Int) -> Int {
     return parsed
 }
 
-/// The `ironlb` executable built beside this one.
+/// The `ironlb` executable built beside this one, or the one `IRONLB_CONTROLLER` names (the
+/// production build: scripts/build-release).
 func ironlbPath() throws -> String {
+    if let path = ProcessInfo.processInfo.environment["IRONLB_CONTROLLER"] {
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw BenchError(description: "IRONLB_CONTROLLER: \(path) is not an executable") }
+        return path
+    }
     let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     let path = me.deletingLastPathComponent().appendingPathComponent("ironlb").path
     guard FileManager.default.isExecutableFile(atPath: path) else {
