@@ -105,13 +105,7 @@ public struct JSONScanner {
             parser.skipWS()
             let start = parser.pos
             try member(&self, key)
-            guard parser.pos > start else { fatalError("JSONScanner.members: a member's value was neither read nor skipped") }
-            parser.skipWS()
-            switch try peek() {
-            case UInt8(ascii: ","): parser.pos += 1
-            case UInt8(ascii: "}"): parser.pos += 1; return true
-            default: throw parser.err("expected_comma_or_brace")
-            }
+            if try finished(since: start, closer: UInt8(ascii: "}"), expected: "expected_comma_or_brace") { return true }
         }
     }
 
@@ -126,13 +120,20 @@ public struct JSONScanner {
             parser.skipWS()
             let start = parser.pos
             try element(&self)
-            guard parser.pos > start else { fatalError("JSONScanner.elements: an element was neither read nor skipped") }
-            parser.skipWS()
-            switch try peek() {
-            case UInt8(ascii: ","): parser.pos += 1
-            case UInt8(ascii: "]"): parser.pos += 1; return true
-            default: throw parser.err("expected_comma_or_bracket")
-            }
+            if try finished(since: start, closer: UInt8(ascii: "]"), expected: "expected_comma_or_bracket") { return true }
+        }
+    }
+
+    /// After a member or element that began at `start`: past the comma (false: another
+    /// follows) or the container's `closer` (true: it is over); anything else is `expected`.
+    /// A reader that neither read nor skipped the value is a programming error.
+    private mutating func finished(since start: Int, closer: UInt8, expected: String) throws(JSONParseError) -> Bool {
+        precondition(parser.pos > start, "JSONScanner: a member's or element's value was neither read nor skipped")
+        parser.skipWS()
+        switch try peek() {
+        case UInt8(ascii: ","): parser.pos += 1; return false
+        case closer: parser.pos += 1; return true
+        default: throw parser.err(expected)
         }
     }
 
