@@ -2,29 +2,65 @@ import Foundation
 
 /// Polls `condition` every `interval` seconds until it holds or `timeout` seconds pass.
 /// Returns whether it held. Bounded in time and in count.
+///
+/// Time the process did not run does not count: a sleep that overran its interval by more than a
+/// second (a loaded machine held the process, or the cooperative pool's threads were all busy)
+/// counts as the interval plus one second. A test's bound is for the awaited event, and a stall
+/// of a minute must not spend it (docs/design/test-waits.md).
 public func poll(timeout: Double, interval: Double = 0.1, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    var attempts = 0
-    let maxAttempts = Int(timeout / max(interval, 0.001)) + 2
-    while attempts < maxAttempts {
+    var budget = PollBudget(timeout: timeout, interval: interval)
+    while budget.attemptsLeft {
         if try condition() { return true }
-        attempts += 1
-        if Date() >= deadline { break }
+        if budget.spent() { break }
         usleep(UInt32(interval * 1_000_000))
+        budget.slept()
     }
     return try condition()
 }
 
 /// The async form of `poll`, for tests that await.
 public func poll(timeout: Double, interval: Double = 0.1, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    var attempts = 0
-    let maxAttempts = Int(timeout / max(interval, 0.001)) + 2
-    while attempts < maxAttempts {
+    var budget = PollBudget(timeout: timeout, interval: interval)
+    while budget.attemptsLeft {
         if try await condition() { return true }
-        attempts += 1
-        if Date() >= deadline { break }
+        if budget.spent() { break }
         try? await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000))
+        budget.slept()
     }
     return try await condition()
+}
+
+/// What a poll has spent of its timeout and its attempts.
+struct PollBudget {
+    let timeout: Double
+    let interval: Double
+    private let maxAttempts: Int
+    private var attempts = 0
+    private var used = 0.0
+    private var mark = Date()
+
+    init(timeout: Double, interval: Double) {
+        self.timeout = timeout
+        self.interval = interval
+        maxAttempts = Int(timeout / max(interval, 0.001)) + 2
+    }
+
+    var attemptsLeft: Bool { attempts < maxAttempts }
+
+    /// After a check: counts the time since the last mark (the check itself, in full); whether
+    /// the timeout is spent.
+    mutating func spent() -> Bool {
+        attempts += 1
+        let now = Date()
+        used += now.timeIntervalSince(mark)
+        mark = now
+        return used >= timeout
+    }
+
+    /// After a sleep: counts it, at most the interval plus one second.
+    mutating func slept() {
+        let now = Date()
+        used += min(now.timeIntervalSince(mark), interval + 1)
+        mark = now
+    }
 }

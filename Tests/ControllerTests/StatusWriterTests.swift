@@ -1,5 +1,6 @@
 import LBCore
 import Synchronization
+import TestSupport
 import Testing
 @testable import Controller
 
@@ -16,20 +17,10 @@ import Testing
         defer { running.cancel() }
         let keys = (0..<3_000).map { ServiceKey(namespace: "bench", name: "svc-\($0)") }
         for key in keys { writer.enqueue(key, 1) }
-        #expect(await waitUntil { written.withLock { $0.count } == 3_000 && writer.pending == 0 })
+        #expect(await poll(timeout: 60, interval: 0.01) { written.withLock { $0.count } == 3_000 && writer.pending == 0 })
         writer.enqueue(keys[7], 2)
         writer.enqueue(ServiceKey(namespace: "bench", name: "late"), 3)
-        #expect(await waitUntil { written.withLock { $0[keys[7]] == 2 && $0[ServiceKey(namespace: "bench", name: "late")] == 3 } })
+        #expect(await poll(timeout: 60, interval: 0.01) { written.withLock { $0[keys[7]] == 2 && $0[ServiceKey(namespace: "bench", name: "late")] == 3 } })
         #expect(writer.pending == 0)
-    }
-
-    /// Polls `condition` every 10 ms for up to 60 s.
-    func waitUntil(_ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return condition()
     }
 }
