@@ -153,6 +153,14 @@ final class SimStore: @unchecked Sendable {
         return rv
     }
 
+    /// The changes after `from`, oldest first (what a watch from `from` is sent, before views),
+    /// or nil when the history no longer reaches back that far. Tests replay them to see every
+    /// state a sequence of changes passed through, which polling between changes can miss.
+    func changes(after from: Int64) -> [HistoryEntry]? {
+        guard from >= oldestAvailableRV else { return nil }
+        return history[historyStart...].filter { $0.rv > from }
+    }
+
     // MARK: writes (callers hold the lock)
 
     func nextRV() -> Int64 {

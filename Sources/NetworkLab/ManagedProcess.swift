@@ -67,7 +67,13 @@ public final class ManagedProcess: @unchecked Sendable {
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32 {
         self.signal(signal)
-        _ = poll(timeout: timeout, interval: 0.05) { !process.isRunning }
+        _ = pollBlocking(timeout: timeout, interval: 0.05) { !process.isRunning }
+        return killed()
+    }
+
+    /// SIGKILLs the process if it still runs and reaps it (a SIGKILLed process exits at once);
+    /// the exit status.
+    private func killed() -> Int32 {
         if process.isRunning {
             kill(pid, SIGKILL)
             process.waitUntilExit()
@@ -75,9 +81,25 @@ public final class ManagedProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// `stop` for async code: the wait does not hold a cooperative pool thread (see `pollBlocking`).
+    /// `stop` itself stays synchronous for `defer` blocks, which cannot await.
+    @discardableResult
+    public func stopped(signal: Int32 = SIGTERM, timeout: Double = 10) async -> Int32 {
+        self.signal(signal)
+        _ = await poll(timeout: timeout, interval: 0.05) { !process.isRunning }
+        return killed()
+    }
+
     /// Waits up to `timeout` seconds for the process to exit by itself.
+    @available(*, noasync, message: "blocks a cooperative pool thread; await exited(timeout:)")
     public func waitForExit(timeout: Double) -> Int32? {
-        guard poll(timeout: timeout, interval: 0.05, { !process.isRunning }) else { return nil }
+        guard pollBlocking(timeout: timeout, interval: 0.05, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+
+    /// Waits up to `timeout` seconds for the process to exit by itself, without holding a thread.
+    public func exited(timeout: Double) async -> Int32? {
+        guard await poll(timeout: timeout, interval: 0.05, { !process.isRunning }) else { return nil }
         return process.terminationStatus
     }
 

@@ -1,13 +1,19 @@
 import Foundation
 
-/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds pass.
-/// Returns whether it held. Bounded in time and in count.
+/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds pass, blocking
+/// the calling thread. Returns whether it held. Bounded in time and in count.
 ///
 /// Time the process did not run does not count: a sleep that overran its interval by more than a
 /// second (a loaded machine held the process, or the cooperative pool's threads were all busy)
 /// counts as the interval plus one second. A test's bound is for the awaited event, and a stall
 /// of a minute must not spend it (docs/design/test-waits.md).
-public func poll(timeout: Double, interval: Double = 0.1, _ condition: () throws -> Bool) rethrows -> Bool {
+///
+/// Not from async code: its sleeps would hold one of the cooperative pool's threads (two on
+/// these machines), and two such waits at once stop every other task, what they wait for
+/// included. Async code awaits `poll`, which has another name so that a synchronous condition
+/// cannot select this one.
+@available(*, noasync, message: "blocks a cooperative pool thread; await poll")
+public func pollBlocking(timeout: Double, interval: Double = 0.1, _ condition: () throws -> Bool) rethrows -> Bool {
     var budget = PollBudget(timeout: timeout, interval: interval)
     while budget.attemptsLeft {
         if try condition() { return true }
@@ -18,7 +24,9 @@ public func poll(timeout: Double, interval: Double = 0.1, _ condition: () throws
     return try condition()
 }
 
-/// The async form of `poll`, for tests that await.
+/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds pass, sleeping
+/// between checks without holding a thread. Returns whether it held. Bounded in time and in count,
+/// and stall-aware as `pollBlocking` is.
 public func poll(timeout: Double, interval: Double = 0.1, _ condition: () async throws -> Bool) async rethrows -> Bool {
     var budget = PollBudget(timeout: timeout, interval: interval)
     while budget.attemptsLeft {

@@ -43,7 +43,7 @@ public final class FRRRouter: @unchecked Sendable {
                                                  "-i", directory + "/\(daemon).pid", "-z", directory + "/zserv.api",
                                                  "--vty_socket", directory, "-P", "0", "--log", "file:\(directory)/\(daemon).log"],
                                                 namespace: namespace, logDirectory: directory))
-            _ = poll(timeout: 60, interval: 0.1) { FileManager.default.fileExists(atPath: directory + "/\(daemon).vty") }
+            _ = pollBlocking(timeout: 60, interval: 0.1) { FileManager.default.fileExists(atPath: directory + "/\(daemon).vty") }
         }
     }
 

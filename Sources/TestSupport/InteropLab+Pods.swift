@@ -19,7 +19,7 @@ extension InteropLab {
         var mounts: [(host: String, container: String)] = []
         for (index, mount) in container.secretMounts.enumerated() {
             var data: [String: Any]?
-            _ = poll(timeout: 60, interval: 0.5) {
+            _ = pollBlocking(timeout: 60, interval: 0.5) {
                 let secret = (try? self.api("GET", "/api/v1/namespaces/ironlb-system/secrets/\(mount.secret)"))?.json as? [String: Any]
                 data = secret?["data"] as? [String: Any]
                 return data != nil

@@ -61,7 +61,7 @@ final class BFDLab: @unchecked Sendable {
         endpoint = BFDEndpoint(eventLoop: bfdGroup.next())
         // FRR refuses IPv6 sessions until the link-local address is usable.
         for namespace in [routerNamespace, node] {
-            _ = poll(timeout: 60, interval: 0.1) {
+            _ = await poll(timeout: 60, interval: 0.1) {
                 let text = (try? namespace.check(["ip", "-6", "addr", "show", "dev", "eth0", "scope", "link"])) ?? ""
                 return text.contains("fe80::") && !text.contains("tentative")
             }
@@ -174,7 +174,7 @@ final class BFDLab: @unchecked Sendable {
         """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
         bird = try ManagedProcess(["/usr/sbin/bird", "-f", "-c", directory + "/bird.conf", "-s", directory + "/bird.ctl"],
                                   namespace: routerNamespace, logDirectory: directory)
-        _ = poll(timeout: 60, interval: 0.1) { FileManager.default.fileExists(atPath: directory + "/bird.ctl") }
+        _ = pollBlocking(timeout: 60, interval: 0.1) { FileManager.default.fileExists(atPath: directory + "/bird.ctl") }
     }
 
     func birdc(_ args: [String]) -> String {

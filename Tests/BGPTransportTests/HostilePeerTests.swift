@@ -167,11 +167,11 @@ final class KeepaliveArrivals: @unchecked Sendable {
         let speaker = makeSpeaker(port: peer.port, refreshInterval: .seconds(3600), loop: loops.next(), events: events)
         speaker.setDesiredRoutes(routes(1))
         speaker.start()
-        try peer.acceptAndOpen(asn: Self.asn)
+        try await offCooperativePool { try peer.acceptAndOpen(asn: Self.asn) }
         peer.drain()
         #expect(await eventually(timeout: 60, interval: 0.05) { events.established(since: 0) })
         let refreshes = [BGPMessage](repeating: .routeRefresh(BGPRouteRefresh(family: .ipv4Unicast)), count: 5000)
-        #expect(peer.send(refreshes + [.notification(.cease(.administrativeReset, communication: nil))]))
+        #expect(try await offCooperativePool { peer.send(refreshes + [.notification(.cease(.administrativeReset, communication: nil))]) })
         // The NOTIFICATION comes after every refresh was handled.
         #expect(await eventually(timeout: 60, interval: 0.05) { !events.notifications(since: 0).isEmpty })
         let updates = events.since(0).reduce(0) { total, event in
@@ -192,14 +192,17 @@ final class KeepaliveArrivals: @unchecked Sendable {
         let speaker = makeSpeaker(port: peer.port, refreshInterval: .zero, outboundBufferLimit: 256 << 10, loop: loops.next(), events: events)
         speaker.setDesiredRoutes(routes(2000))
         speaker.start()
-        try peer.acceptAndOpen(asn: Self.asn)
+        try await offCooperativePool { try peer.acceptAndOpen(asn: Self.asn) }
         #expect(await eventually(timeout: 60, interval: 0.05) { events.established(since: 0) })
         // Refreshes until the speaker gives up on us (bounded: 200,000 of them).
         let burst = [BGPMessage](repeating: .routeRefresh(BGPRouteRefresh(family: .ipv4Unicast)), count: 100)
-        var sent = 0
-        while sent < 200_000, peer.send(burst) {
-            sent += burst.count
-            if events.since(0).contains(where: { if case .outboundBufferExceeded = $0 { true } else { false } }) { break }
+        // Blocking sends, on a thread of their own (not a cooperative pool thread).
+        try await offCooperativePool {
+            var sent = 0
+            while sent < 200_000, peer.send(burst) {
+                sent += burst.count
+                if events.since(0).contains(where: { if case .outboundBufferExceeded = $0 { true } else { false } }) { break }
+            }
         }
         #expect(await eventually(timeout: 60, interval: 0.05) {
             events.since(0).contains { if case .outboundBufferExceeded(let bytes) = $0 { bytes > 256 << 10 } else { false } }
@@ -230,8 +233,10 @@ final class KeepaliveArrivals: @unchecked Sendable {
         healthySpeaker.setDesiredRoutes(routes(10))
         slowSpeaker.start()
         healthySpeaker.start()
-        try slow.acceptAndOpen(asn: Self.asn)
-        try healthy.acceptAndOpen(asn: Self.asn, holdTime: 6)
+        try await offCooperativePool {
+            try slow.acceptAndOpen(asn: Self.asn)
+            try healthy.acceptAndOpen(asn: Self.asn, holdTime: 6)
+        }
         let arrivals = KeepaliveArrivals()
         healthy.keepAlive(every: 1, arrivals: arrivals)
         #expect(await eventually(timeout: 60, interval: 0.05) { slowEvents.established(since: 0) && healthyEvents.established(since: 0) })
@@ -241,11 +246,15 @@ final class KeepaliveArrivals: @unchecked Sendable {
         // The flood lasts until the healthy peer has had 5 more KEEPALIVEs (2 s apart: about
         // 10 s), the slow session is reset, or 200,000 refreshes went out.
         let burst = [BGPMessage](repeating: .routeRefresh(BGPRouteRefresh(family: .ipv4Unicast)), count: 100)
-        var sent = 0
-        var longestGap = 0.0
-        while sent < 200_000, arrivals.count < before + 5, !arrivals.connectionEnded, slow.send(burst) {
-            sent += burst.count
-            longestGap = max(longestGap, arrivals.longestGap)
+        // Blocking sends, on a thread of their own (not a cooperative pool thread).
+        var (sent, longestGap) = try await offCooperativePool {
+            var sent = 0
+            var longestGap = 0.0
+            while sent < 200_000, arrivals.count < before + 5, !arrivals.connectionEnded, slow.send(burst) {
+                sent += burst.count
+                longestGap = max(longestGap, arrivals.longestGap)
+            }
+            return (sent, longestGap)
         }
         // If the slow peer was reset early, the healthy one must still get its KEEPALIVEs.
         #expect(await eventually(timeout: 60, interval: 0.1) {

@@ -69,7 +69,7 @@ final class Lab: @unchecked Sendable {
         if transport == .ipv6 {
             // FRR refuses an IPv6 session until its interface has a usable link-local address.
             for namespace in [routerNamespace, node] {
-                _ = poll(timeout: 10, interval: 0.1) {
+                _ = pollBlocking(timeout: 10, interval: 0.1) {
                     let text = (try? namespace.check(["ip", "-6", "addr", "show", "dev", "eth0", "scope", "link"])) ?? ""
                     return text.contains("fe80::") && !text.contains("tentative")
                 }

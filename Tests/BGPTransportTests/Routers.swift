@@ -131,7 +131,7 @@ final class RouterDaemon: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try config.write(toFile: directory + "/" + configFile, atomically: true, encoding: .utf8)
         process = try ManagedProcess(argv(directory), namespace: namespace, logDirectory: directory)
-        _ = poll(timeout: 60, interval: 0.1) { ready(self) }
+        _ = pollBlocking(timeout: 60, interval: 0.1) { ready(self) }
     }
 
     /// Runs a control command in the router namespace; throws unless it exits 0.

@@ -53,7 +53,7 @@ extension ControllerAcceptance {
                     #expect(!events.contains { $0.regardingName.hasPrefix("classed") && $0.reportingInstance != "classed" })
                     #expect(sharingViolations(try cluster.services(), ignoringClasses: true).isEmpty)
 
-                    #expect(classed.terminate() == 0, "exit status after SIGTERM")
+                    #expect(await classed.terminated() == 0, "exit status after SIGTERM")
                 }
             }
         }

@@ -144,7 +144,7 @@ extension ControllerAcceptance {
                 #expect(observer.violations.isEmpty, "\(observer.violations.prefix(5))")
                 let steady = try cluster.services().filter { $0.name.hasPrefix("steady-") || $0.name.hasPrefix("after-") }
                 #expect(steady.count == 40 - outside.count && steady.allSatisfy { $0.ips.count == 1 && $0.pool == "main" })
-                #expect(process.terminate() == 0)
+                #expect(await process.terminated() == 0)
             }
         }
     }

@@ -114,7 +114,7 @@ extension ControllerAcceptance {
             #expect(log.contains("kube api 409"), "no 409 in the controller's log")
             #expect(log.contains("kube api 500"), "no 500 in the controller's log")
             print("faults: \(phases.count) phases converged, \(services.count) Services, \(observer.snapshots) observed states")
-            #expect(process.terminate() == 0)
+            #expect(await process.terminated() == 0)
             await cluster.stop()
             try await group.shutdownGracefully()
         }

@@ -58,7 +58,7 @@ extension ControllerAcceptance {
                 await observer.stop()
                 #expect(observer.changes.isEmpty, "IP changes: \(observer.changes.prefix(5))")
                 #expect(observer.violations.isEmpty, "\(observer.violations.prefix(5))")
-                #expect(standby.terminate() == 0)
+                #expect(await standby.terminated() == 0)
                 // Graceful shutdown released the Lease.
                 #expect(await eventually(Bounds.short) { (cluster.leaseHolder() ?? "") == "" }, "holder \(cluster.leaseHolder() ?? "nil")")
             }

@@ -40,14 +40,14 @@ extension ControllerAcceptance {
                 #expect(Base64.decode(String(decoding: created.bytes, as: UTF8.self))?.count == ProbeKeySecret.keyBytes)
                 #expect(first.process.stderr.contains("created the speakers' probe key Secret"))
                 #expect(first.process.stderr.contains("cannot create the speakers' probe key Secret"), "the refusals were logged")
-                #expect(first.terminate() == 0)
+                #expect(await first.terminated() == 0)
 
                 // Started again (a rollout, a second replica): the Secret stays as it was.
                 let second = try ControllerProcess(cluster: cluster, identity: "probe-key-2", extraArguments: ["--ml-secret-name", "ironlb-memberlist"])
                 #expect(await eventually { second.process.stderr.contains("probe key Secret exists; left as it is") }, "\(second.logTail)")
                 let kept = try #require(Self.key(cluster))
                 #expect(kept.bytes == created.bytes && kept.version == created.version)
-                #expect(second.terminate() == 0)
+                #expect(await second.terminated() == 0)
 
                 // Its only requests on Secrets were creations (never a read, update or delete).
                 let onSecrets = cluster.sim.requests.filter { $0.contains("/secrets") }
@@ -67,7 +67,7 @@ extension ControllerAcceptance {
                 #expect(await eventually { process.process.stderr.contains("probe key Secret exists; left as it is") }, "\(process.logTail)")
                 let after = try #require(Self.key(cluster))
                 #expect(after.bytes == mine && after.version == before.version)
-                #expect(process.terminate() == 0)
+                #expect(await process.terminated() == 0)
             }
         }
 
@@ -80,7 +80,7 @@ extension ControllerAcceptance {
                 #expect(await !cluster.awaitIPs("web").isEmpty, "\(process.logTail)")
                 #expect(Self.key(cluster) == nil)
                 #expect(!process.process.stderr.contains("probe key Secret"))
-                #expect(process.terminate() == 0)
+                #expect(await process.terminated() == 0)
             }
         }
 

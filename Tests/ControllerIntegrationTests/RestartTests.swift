@@ -65,7 +65,7 @@ extension ControllerAcceptance {
                 let first = try ControllerProcess(cluster: cluster, identity: "restart-0")
                 try #require(await cluster.awaitAllAllocated(try allKeys(), timeout: 300), "\(first.logTail)")
                 print("restarts: the first run allocated 1,000 Services in \(ContinuousClock.now - started)")
-                #expect(first.terminate() == 0)
+                #expect(await first.terminated() == 0)
 
                 var endings: [Ending: Int] = [:]
                 var progress: [String] = []
@@ -98,7 +98,7 @@ extension ControllerAcceptance {
                         progress.append("run \(run): killed amid a burst, \(written)/30 written")
                     case .terminate:
                         try #require(await cluster.awaitAllAllocated(try allKeys()), "run \(run): \(process.logTail)")
-                        #expect(process.terminate() == 0, "run \(run): exit status after SIGTERM")
+                        #expect(await process.terminated() == 0, "run \(run): exit status after SIGTERM")
                     }
                 }
 
@@ -107,7 +107,7 @@ extension ControllerAcceptance {
                 #expect(await eventually { last.isReady }, "the last run never ready: \(last.logTail)")
                 let keys = try allKeys()
                 #expect(await cluster.awaitAllAllocated(keys), "\(last.logTail)")
-                #expect(last.terminate() == 0)
+                #expect(await last.terminated() == 0)
                 await observer.stop()
 
                 let services = try cluster.services().filter { $0.type == "LoadBalancer" }

@@ -39,7 +39,7 @@ import Glibc
         defer { _ = speaker.stop() }
 
         var accepted: Int32 = -1
-        let connected = poll(timeout: 30, interval: 0.1) {
+        let connected = pollBlocking(timeout: 30, interval: 0.1) {
             accepted = accept(listener, nil, nil)
             return accepted >= 0
         }

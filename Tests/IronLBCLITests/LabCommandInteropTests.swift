@@ -61,7 +61,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let lab = try ManagedProcess([ironlb, "lab", "--directory", directory])
         defer { lab.stop(signal: SIGKILL, timeout: 5) }
-        let announced = poll(timeout: 90, interval: 0.25) {
+        let announced = pollBlocking(timeout: 90, interval: 0.25) {
             lab.stdout.components(separatedBy: "announced by: lab-node-1, lab-node-2, lab-node-3").count - 1 >= 2
         }
         #expect(announced, "the lab never showed both Services announced:\n\(lab.stdout)")

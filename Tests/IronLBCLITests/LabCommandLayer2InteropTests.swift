@@ -90,7 +90,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let lab = try ManagedProcess([ironlb, "lab", "--layer2", "--directory", directory, "--namespace-prefix", prefix])
         defer { lab.stop(signal: SIGKILL, timeout: 5) }
-        let started = poll(timeout: 30, interval: 0.01) { !Self.namespaces(prefix).isEmpty }
+        let started = pollBlocking(timeout: 30, interval: 0.01) { !Self.namespaces(prefix).isEmpty }
         #expect(started, "the lab created no namespace:\n\(lab.stdout)\n\(lab.stderr)")
         lab.signal(SIGINT)
         let status = lab.waitForExit(timeout: 60)
@@ -111,7 +111,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let lab = try ManagedProcess([ironlb, "lab", "--layer2", "--directory", directory, "--namespace-prefix", prefix])
         defer { lab.stop(signal: SIGKILL, timeout: 5) }
-        let answered = poll(timeout: 90, interval: 0.25) {
+        let answered = pollBlocking(timeout: 90, interval: 0.25) {
             Self.matches(#"^  default/(api|web)\s.*arping: [0-9a-f:]{17} \(lab-node-\d\)$"#, lab.stdout).count >= 2
         }
         #expect(answered, "the lab never showed both Services answered:\n\(lab.stdout)\n\(lab.stderr)")
@@ -149,7 +149,7 @@ import TestSupport
         func localRow() -> String { Self.matches(#"^(  default/local\s.*)$"#, lab.stdout).last?.first ?? "" }
         func answeredBy() -> String? { Self.matches(#"arping: [0-9a-f:]{17} \((lab-node-\d)\)$"#, localRow()).first?[0] }
 
-        let answered = poll(timeout: 120, interval: 0.25) { answeredBy() != nil }
+        let answered = pollBlocking(timeout: 120, interval: 0.25) { answeredBy() != nil }
         #expect(answered, "default/local never answered:\n\(lab.stdout)\n\(lab.stderr)")
         #expect(answeredBy() == "lab-node-2", "README says the local pod runs on lab-node-2: \(localRow())")
         let kubeconfig = try #require(Self.matches(#"kubectl --kubeconfig (\S+) get svc"#, lab.stdout).first?[0])
@@ -159,12 +159,12 @@ import TestSupport
 
         let moved = try run(commands[0])
         #expect(moved.status == 0, "\(commands[0]):\n\(moved.stdout)\n\(moved.stderr)")
-        let followed = poll(timeout: 120, interval: 0.25) { answeredBy().map { $0 != "lab-node-2" } ?? false }
+        let followed = pollBlocking(timeout: 120, interval: 0.25) { answeredBy().map { $0 != "lab-node-2" } ?? false }
         #expect(followed, "after `\(commands[0])` the answer did not leave lab-node-2: \(localRow())")
 
         let scaled = try run(commands[1])
         #expect(scaled.status == 0, "\(commands[1]):\n\(scaled.stdout)\n\(scaled.stderr)")
-        let unanswered = poll(timeout: 120, interval: 0.25) { localRow().hasSuffix("arping: no answer") }
+        let unanswered = pollBlocking(timeout: 120, interval: 0.25) { localRow().hasSuffix("arping: no answer") }
         #expect(unanswered, "after `\(commands[1])` default/local is still answered: \(localRow())")
 
         lab.signal(SIGINT)

@@ -23,7 +23,7 @@ import TestSupport
             let lab = Lab(process: process, directory: directory, kubeconfig: directory + "/kubesim/kubeconfig", home: directory + "/home")
             try FileManager.default.createDirectory(atPath: lab.home, withIntermediateDirectories: true)
             // Up when both demo Services have an address from the lab pool.
-            let up = poll(timeout: 120, interval: 0.5) {
+            let up = pollBlocking(timeout: 120, interval: 0.5) {
                 let ips = (try? lab.kubectl("get svc web api -o jsonpath='{.items[*].status.loadBalancer.ingress[0].ip}'").stdout) ?? ""
                 return ips.split(separator: " ").filter { $0.hasPrefix("198.51.100.") }.count == 2
             }
@@ -69,7 +69,7 @@ import TestSupport
 
         // IronLB allocates an address from the lab pool: wait for it with kubectl itself.
         var ip = ""
-        let allocated = poll(timeout: 90, interval: 0.5) {
+        let allocated = pollBlocking(timeout: 90, interval: 0.5) {
             ip = (try? lab.kubectl("-n shop get svc shop -o jsonpath='{.status.loadBalancer.ingress[0].ip}'").stdout) ?? ""
             return ip.hasPrefix("198.51.100.")
         }
@@ -78,7 +78,7 @@ import TestSupport
 
         // IronLB's Events (events.k8s.io/v1) where operators look (core/v1).
         var describe = ""
-        let described = poll(timeout: 90, interval: 1) {
+        let described = pollBlocking(timeout: 90, interval: 1) {
             describe = (try? lab.kubectl("-n shop describe svc shop").stdout) ?? ""
             let events = describe.components(separatedBy: "Events:").last ?? ""
             return events.contains("IPAllocated") && events.contains("nodeAssigned")
@@ -105,7 +105,7 @@ import TestSupport
         let victim = try #require(before.sorted().first)
         _ = try ok("-n shop delete pod \(victim)", "pod \"\(victim)\" deleted")
         // The Deployment replaces it.
-        let replaced = poll(timeout: 90, interval: 0.5) {
+        let replaced = pollBlocking(timeout: 90, interval: 0.5) {
             let now = Set(names().split(separator: " "))
             return now.count == 3 && !now.contains(victim)
         }
@@ -144,12 +144,12 @@ import TestSupport
         }
         // What the walkthrough shows: demo got an IP from the lab pool, and once scaled to zero
         // it is not announced, and says why.
-        let demoIP = poll(timeout: 90, interval: 0.5) {
+        let demoIP = pollBlocking(timeout: 90, interval: 0.5) {
             ((try? lab.kubectl("get svc demo -o jsonpath='{.status.loadBalancer.ingress[0].ip}'").stdout) ?? "").hasPrefix("198.51.100.")
         }
         #expect(demoIP, "README's demo Service got no address")
         var announcedBy = ""
-        let withheld = poll(timeout: 90, interval: 0.5) {
+        let withheld = pollBlocking(timeout: 90, interval: 0.5) {
             announcedBy = (try? lab.kubectl(#"get svc demo -o jsonpath='{.metadata.annotations.ironlb\.io/announced-by}'"#).stdout) ?? ""
             return announcedBy == "none (no ready endpoints)"
         }
@@ -167,12 +167,12 @@ import TestSupport
             outputs[command] = result.stdout
         }
         // What the guide's comments promise: an EXTERNAL-IP from the pool, then IronLB's Events.
-        let external = poll(timeout: 90, interval: 0.5) {
+        let external = pollBlocking(timeout: 90, interval: 0.5) {
             ((try? lab.shell("kubectl get service web", kubeconfig: docsConfig).stdout) ?? "").contains("198.51.100.")
         }
         #expect(external, "docs/web has no EXTERNAL-IP from the lab pool")
         var describe = ""
-        let events = poll(timeout: 90, interval: 1) {
+        let events = pollBlocking(timeout: 90, interval: 1) {
             describe = (try? lab.shell("kubectl describe service web", kubeconfig: docsConfig).stdout) ?? ""
             return describe.contains("IPAllocated") && describe.contains("nodeAssigned")
         }

@@ -33,7 +33,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let lab = try ManagedProcess([ironlb, "lab", "--directory", directory])
         defer { lab.stop(signal: SIGKILL, timeout: 5) }
-        let up = poll(timeout: 90, interval: 0.25) {
+        let up = pollBlocking(timeout: 90, interval: 0.25) {
             lab.stdout.components(separatedBy: "announced by: lab-node-1, lab-node-2, lab-node-3").count - 1 >= 2
         }
         #expect(up, "the lab never showed both example Services announced:\n\(lab.stdout)")
@@ -54,7 +54,7 @@ import TestSupport
         func demoLine() -> String {
             lab.stdout.split(separator: "\n").last { $0.contains("default/demo") }.map(String.init) ?? ""
         }
-        let announced = poll(timeout: 60, interval: 0.25) {
+        let announced = pollBlocking(timeout: 60, interval: 0.25) {
             let line = demoLine()
             return line.contains("198.51.100.") && line.contains("announced by: lab-node-1, lab-node-2, lab-node-3")
         }

@@ -89,7 +89,7 @@ import TestSupport
     @Test func anIdleConnectionIsClosed() async throws {
         try await withServer(.init(idleTimeout: .milliseconds(500), requestTimeout: .seconds(600), maximumConnections: 64)) { _, port in
             let connection = try RawConnection(port: port)
-            #expect(connection.waitForClose(seconds: 60) == .closed)
+            #expect(try await offCooperativePool { connection.waitForClose(seconds: 60) } == .closed)
         }
     }
 
@@ -97,7 +97,7 @@ import TestSupport
         try await withServer(.init(idleTimeout: .seconds(600), requestTimeout: .milliseconds(500), maximumConnections: 64)) { _, port in
             let connection = try RawConnection(port: port)
             connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-            #expect(connection.waitForClose(seconds: 60) == .closed)
+            #expect(try await offCooperativePool { connection.waitForClose(seconds: 60) } == .closed)
         }
     }
 
@@ -108,7 +108,7 @@ import TestSupport
             let second = try RawConnection(port: port)
             #expect(await poll(timeout: 60) { () async -> Bool in server.openConnections == 2 })
             let third = try RawConnection(port: port)
-            #expect(third.waitForClose(seconds: 60) == .closed)
+            #expect(try await offCooperativePool { third.waitForClose(seconds: 60) } == .closed)
             #expect(registry.emitToString().contains("ironlb_http_connections_rejected_total 1"))
             // The first two are still open; once one goes, a request is served again.
             first.close()
@@ -142,12 +142,14 @@ final class RawConnection: @unchecked Sendable {
         _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), 0) }
     }
 
-    /// Blocks up to `seconds` for the server to close the connection.
+    /// Blocks up to `seconds` for the server to close the connection (tests call it through
+    /// `offCooperativePool`, so the wait does not hold a pool thread).
     func waitForClose(seconds: Int) -> Outcome {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = recv(descriptor, &buffer, buffer.count, 0)
+        var count: Int
+        repeat { count = recv(descriptor, &buffer, buffer.count, 0) } while count < 0 && errno == EINTR
         if count == 0 || (count < 0 && errno == ECONNRESET) { return .closed }
         return count > 0 ? .data : .stillOpen
     }

@@ -64,7 +64,7 @@ struct ResponderNetnsTests {
         return path
     }
 
-    @Test func answersOnlyForItsVIPsAndSurvivesMalformedFrames() throws {
+    @Test func answersOnlyForItsVIPsAndSurvivesMalformedFrames() async throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("arping"), .command("ndisc6"), .command("ip")) else { return }
         let sw = try NetworkNamespace(prefix: "l2-sw")
         defer { sw.destroy() }
@@ -85,7 +85,7 @@ struct ResponderNetnsTests {
 
         let responder = try ManagedProcess([try Self.responderPath(), "--interface", "n0", "--vip", "192.0.2.50", "--vip", "2001:db8::50"], namespace: node)
         defer { responder.stop() }
-        #expect(poll(timeout: 60) { responder.stdout.contains("ready n0 \(Self.nodeMAC)") }, "\(responder.stderr)")
+        #expect(await poll(timeout: 60) { responder.stdout.contains("ready n0 \(Self.nodeMAC)") }, "\(responder.stderr)")
 
         // arping: every request answered, by the node's MAC only.
         let arping = try client.run(["arping", "-c", "3", "-w", "5", "-i", "c0", "192.0.2.50"], timeout: 15)
@@ -113,7 +113,7 @@ struct ResponderNetnsTests {
             files.append(path)
         }
         try client.check([try Self.responderPath(), "inject", "c0"] + files)
-        #expect(poll(timeout: 60) {
+        #expect(await poll(timeout: 60) {
             let out = responder.stdout
             return out.contains("drop malformed") && out.contains("drop badChecksum") && out.contains("drop hopLimitNot255")
         }, "\(responder.stdout)")
@@ -121,7 +121,7 @@ struct ResponderNetnsTests {
         let again = try client.run(["arping", "-c", "1", "-w", "3", "-i", "c0", "192.0.2.50"], timeout: 10)
         #expect(again.stdout.contains("\(Self.nodeMAC) (192.0.2.50)"), "\(again.stdout)")
         // The takeover burst went out: six rounds.
-        #expect(poll(timeout: 60) { responder.stdout.components(separatedBy: "announce ").count - 1 == 6 })
+        #expect(await poll(timeout: 60) { responder.stdout.components(separatedBy: "announce ").count - 1 == 6 })
     }
 
     /// An NS for 2001:db8::50 from the client, broken three ways, and a truncated ARP request.

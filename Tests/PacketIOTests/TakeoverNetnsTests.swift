@@ -13,7 +13,7 @@ struct TakeoverNetnsTests {
     static let node2MAC = "02:00:00:00:02:02"
 
     @Test(arguments: ["192.0.2.50", "2001:db8::50"])
-    func burstMovesTheClientsNeighbourEntry(_ vip: String) throws {
+    func burstMovesTheClientsNeighbourEntry(_ vip: String) async throws {
         guard Prerequisites.require(.root, .networkNamespaces, .command("tcpdump"), .command("ip")) else { return }
         let sw = try NetworkNamespace(prefix: "l2-sw")
         defer { sw.destroy() }
@@ -39,38 +39,38 @@ struct TakeoverNetnsTests {
         let path = try L2InteropTests.ResponderNetnsTests.responderPath()
         let first = try ManagedProcess([path, "--interface", "n0", "--vip", vip], namespace: node1)
         defer { first.stop(signal: SIGKILL) }
-        #expect(poll(timeout: 60) { first.stdout.contains("ready") })
+        #expect(await poll(timeout: 60) { first.stdout.contains("ready") })
 
         // The client's kernel resolves the VIP (a datagram to the discard port): node 1 answers.
         func neighbour() throws -> String { try client.check(["ip", "neigh", "show", vip, "dev", "c0"]) }
-        let resolved = poll(timeout: 60) {
+        let resolved = await poll(timeout: 60) {
             _ = try? client.run(["bash", "-c", "echo probe > /dev/udp/\(vip)/9"], timeout: 5)
             return ((try? neighbour()) ?? "").contains(Self.node1MAC)
         }
         #expect(resolved, "\((try? neighbour()) ?? "")")
         // Wait for node 1's own burst to end, and past the client's ARP locktime (1 s).
-        #expect(poll(timeout: 60) { first.stdout.components(separatedBy: "announce").count - 1 == 6 })
-        Thread.sleep(forTimeInterval: 1.5)
+        #expect(await poll(timeout: 60) { first.stdout.components(separatedBy: "announce").count - 1 == 6 })
+        try await Task.sleep(for: .milliseconds(1_500))
 
         let tcpdump = try ManagedProcess(["tcpdump", "-i", "c0", "-n", "-e", "-l", "--immediate-mode", "arp or icmp6"], namespace: client)
         defer { tcpdump.stop(signal: SIGINT) }
-        #expect(poll(timeout: 60) { tcpdump.stderr.contains("listening on") })
+        #expect(await poll(timeout: 60) { tcpdump.stderr.contains("listening on") })
 
         first.stop(signal: SIGKILL)
         let second = try ManagedProcess([path, "--interface", "n0", "--vip", vip], namespace: node2)
         defer { second.stop(signal: SIGKILL) }
-        #expect(poll(timeout: 60) { ((try? neighbour()) ?? "").contains(Self.node2MAC) }, "\((try? neighbour()) ?? "")")
-        #expect(poll(timeout: 60) { second.stdout.components(separatedBy: "announce").count - 1 == 6 })
+        #expect(await poll(timeout: 60) { ((try? neighbour()) ?? "").contains(Self.node2MAC) }, "\((try? neighbour()) ?? "")")
+        #expect(await poll(timeout: 60) { second.stdout.components(separatedBy: "announce").count - 1 == 6 })
         func seen(_ match: (Substring) -> Bool) -> Int {
             tcpdump.stdout.split(separator: "\n").filter { $0.contains(Self.node2MAC) && match($0) }.count
         }
         if vip.contains(":") {
             // Unsolicited NAs to all-nodes (one per round).
-            #expect(poll(timeout: 60) { seen { $0.contains("> 33:33:00:00:00:01") && $0.contains("neighbor advertisement") } >= 6 }, "\(tcpdump.stdout)")
+            #expect(await poll(timeout: 60) { seen { $0.contains("> 33:33:00:00:00:01") && $0.contains("neighbor advertisement") } >= 6 }, "\(tcpdump.stdout)")
         } else {
             // Gratuitous ARP in both forms each round.
-            #expect(poll(timeout: 60) { seen { $0.contains("Request who-has \(vip) tell \(vip)") } >= 6 }, "\(tcpdump.stdout)")
-            #expect(poll(timeout: 60) { seen { $0.contains("Reply \(vip) is-at \(Self.node2MAC)") } >= 6 }, "\(tcpdump.stdout)")
+            #expect(await poll(timeout: 60) { seen { $0.contains("Request who-has \(vip) tell \(vip)") } >= 6 }, "\(tcpdump.stdout)")
+            #expect(await poll(timeout: 60) { seen { $0.contains("Reply \(vip) is-at \(Self.node2MAC)") } >= 6 }, "\(tcpdump.stdout)")
         }
     }
 }

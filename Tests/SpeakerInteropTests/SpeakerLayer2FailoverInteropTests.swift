@@ -187,7 +187,7 @@ extension SpeakerLayer2InteropTests {
 
         // SIGTERM: node3 releases its Lease; `first` answers after one watch event.
         await takeover(stopping: "node3", with: SIGTERM, next: first)
-        check(lab.processes["node3"]?.waitForExit(timeout: 30) == 0, "node3 did not exit cleanly on SIGTERM")
+        check(await lab.processes["node3"]?.exited(timeout: 30) == 0, "node3 did not exit cleanly on SIGTERM")
         // SIGKILL: `first`'s Lease expires and is broken by `second`, which takes over.
         await takeover(stopping: first, with: SIGKILL, next: second)
         // The IPv6 VIP also ends with the only survivor.

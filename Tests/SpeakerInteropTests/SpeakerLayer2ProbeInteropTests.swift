@@ -104,7 +104,7 @@ extension SpeakerLayer2InteropTests {
         check(verdict != nil, "no refusal verdict against \(victim)")
 
         // Started again: the current owner yields to its claim before it answers again.
-        _ = lab.processes[victim]?.waitForExit(timeout: 30)
+        _ = await lab.processes[victim]?.exited(timeout: 30)
         let restartedAt = Date()
         try lab.startSpeaker(victim, address: Self.probeNodeAddresses[victim]!, arguments: Self.fastTimings)
         check(await poll(timeout: 60, interval: 0.2) { answers(vips[0]) == [macs[victim]!] }, "\(victim) did not take \(vips[0]) back: \(answers(vips[0]))")

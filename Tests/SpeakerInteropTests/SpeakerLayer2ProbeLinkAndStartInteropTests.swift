@@ -174,7 +174,7 @@ extension SpeakerLayer2InteropTests {
         failures.check(Self.logTime(lab.processes[other], "speaker on \(owner) is dead (its kernel refused", after: killedAt) != nil, "no refusal verdict over IPv6")
 
         // Started again: its claim goes to the peer over IPv6 and the yield comes back.
-        _ = lab.processes[owner]?.waitForExit(timeout: 30)
+        _ = await lab.processes[owner]?.exited(timeout: 30)
         let restartedAt = Date()
         try lab.startSpeaker(owner, address: Self.probeNodeAddresses[owner]!)
         failures.check(await poll(timeout: 90, interval: 0.3) { Set(Self.arping(client, vip)) == [macs[owner]!] }, "\(owner) did not take \(vip) back: \(Self.arping(client, vip))")

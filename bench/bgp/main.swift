@@ -92,7 +92,7 @@ for daemon in ["zebra", "bgpd"] {
     frrProcesses.append(try ManagedProcess(["/usr/lib/frr/\(daemon)", "-f", frrDirectory + "/frr.conf", "-i", frrDirectory + "/\(daemon).pid",
                                             "-z", frrDirectory + "/zserv.api", "--vty_socket", frrDirectory, "-P", "0",
                                             "--log", "file:\(frrDirectory)/\(daemon).log"], namespace: routerNS, logDirectory: frrDirectory))
-    _ = poll(timeout: 10, interval: 0.05) { FileManager.default.fileExists(atPath: frrDirectory + "/\(daemon).vty") }
+    _ = pollBlocking(timeout: 10, interval: 0.05) { FileManager.default.fileExists(atPath: frrDirectory + "/\(daemon).vty") }
 }
 cleanups.append { for process in frrProcesses.reversed() { process.stop() } }
 
@@ -124,7 +124,7 @@ func measure(_ address: String, capture: ManagedProcess, from start: Double) -> 
     while now() < deadline {
         if frrNeighbor(address).accepted >= count {
             let done = now()
-            _ = poll(timeout: 2, interval: 0.05) { firstSYN(capture, after: start) != nil }
+            _ = pollBlocking(timeout: 2, interval: 0.05) { firstSYN(capture, after: start) != nil }
             guard let syn = firstSYN(capture, after: start) else { return nil }
             return (done - syn, done - start)
         }
@@ -134,7 +134,7 @@ func measure(_ address: String, capture: ManagedProcess, from start: Double) -> 
 }
 
 func waitUntilDown(_ address: String) {
-    _ = poll(timeout: 60, interval: 0.05) { let state = frrNeighbor(address); return !state.up && state.accepted == 0 }
+    _ = pollBlocking(timeout: 60, interval: 0.05) { let state = frrNeighbor(address); return !state.up && state.accepted == 0 }
 }
 
 let prefixes = (0..<count).map { IPPrefix(host: .v4(IPv4Address(rawValue: 0xC633_6400 &+ UInt32($0)))) }   // from 198.51.100.0
@@ -188,7 +188,7 @@ try """
 let gobgpd = try ManagedProcess(["/usr/bin/gobgpd", "-f", gobgpDirectory + "/gobgp.toml", "-p", "-l", "warn",
                                  "--api-hosts", "127.0.0.1:50051", "--pprof-disable"], namespace: gobgpNS, logDirectory: gobgpDirectory)
 cleanups.append { gobgpd.stop() }
-guard poll(timeout: 20, interval: 0.2, { (try? gobgpNS.run(["/usr/bin/gobgp", "global"]))?.status == 0 }) else {
+guard pollBlocking(timeout: 20, interval: 0.2, { (try? gobgpNS.run(["/usr/bin/gobgp", "global"]))?.status == 0 }) else {
     cleanup(); fail("gobgpd did not start")
 }
 // Load the routes through the CLI (slow: ~60 s for 10,000), eight at a time.

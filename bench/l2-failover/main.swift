@@ -82,7 +82,7 @@ for name in serviceNames {
                     InteropLab.json(["metadata": ["name": name], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]))
     _ = try lab.addEndpoints(name, nodes: ["node1"])   // a pod runs: IronLB announces only Services with endpoints
 }
-guard poll(timeout: 60, { serviceNames.allSatisfy { lab.ingressIP($0) != nil } }), let vip = lab.ingressIP("bench") else { fail("no IP for the Services", lab) }
+guard await poll(timeout: 60, { serviceNames.allSatisfy { lab.ingressIP($0) != nil } }), let vip = lab.ingressIP("bench") else { fail("no IP for the Services", lab) }
 let vips = serviceNames.compactMap { lab.ingressIP($0) }
 
 /// The distinct MACs answering `arping` from the client.
@@ -104,7 +104,7 @@ func neighbour(_ ip: String) -> String? {
 
 /// Makes the client's kernel resolve `ip` (a datagram to the discard port) until its entry is `mac`.
 func resolve(_ ip: String, to mac: String) async -> Bool {
-    poll(timeout: 10, interval: 0.2) {
+    await poll(timeout: 10, interval: 0.2) {
         _ = try? client.run(["bash", "-c", "echo probe > /dev/udp/\(ip)/9"], timeout: 5)
         return neighbour(ip) == mac
     }
@@ -121,7 +121,7 @@ stamp.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
 /// The time of the first neighbour event after `start` that points `ip` at `mac`.
 func moved(_ ip: String, to mac: String, after start: Date, timeout: Double) async -> Date? {
     var found: Date?
-    _ = poll(timeout: timeout, interval: 0.02) {
+    _ = await poll(timeout: timeout, interval: 0.02) {
         for line in monitor.stdout.split(separator: "\n") where line.contains("] \(ip) dev eth0 lladdr \(mac) ") {
             // "[2026-11-23T19:27:09.129953] 192.0.2.200 dev eth0 lladdr 02:.. STALE"
             guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { continue }
@@ -139,7 +139,7 @@ func moved(_ ip: String, to mac: String, after start: Date, timeout: Double) asy
 /// Waits until both speakers run and exactly one answers; returns (owner, survivor).
 func steady() async -> (String, String) {
     var answers: Set<String> = []
-    let settled = poll(timeout: timings.deadline + 60, interval: 0.5) {
+    let settled = await poll(timeout: timings.deadline + 60, interval: 0.5) {
         answers = arping(vip)
         return answers.count == 1
     }
@@ -159,7 +159,7 @@ func restart(_ node: String) async {
 
 func waitAnswering(_ node: String) async {
     let process = lab.processes[node]!
-    guard poll(timeout: timings.deadline + 60, interval: 0.2, { process.stderr.components(separatedBy: "this node may answer").count > answeringMarks.counts[node, default: 0] }) else {
+    guard await poll(timeout: timings.deadline + 60, interval: 0.2, { process.stderr.components(separatedBy: "this node may answer").count > answeringMarks.counts[node, default: 0] }) else {
         fail("\(node)'s speaker did not come back", lab)
     }
     answeringMarks.counts[node] = process.stderr.components(separatedBy: "this node may answer").count
@@ -234,7 +234,7 @@ func ironlbRun(_ fault: Fault) async -> Double {
         _ = try? lab.lan.check(["ip", "link", "set", "p-\(owner)", "up"])
         await waitAnswering(owner)
     case .signal:
-        _ = lab.processes[owner]!.waitForExit(timeout: 30)
+        _ = await lab.processes[owner]!.exited(timeout: 30)
         await restart(owner)
     }
     return at.timeIntervalSince(start)

@@ -191,7 +191,8 @@ _ = quietCPU(gobgpPID)
 var stopStart = now()
 gobgpd!.signal(SIGTERM)
 let gobgpWithdrawn = waitRoutes(gobgpAddress, 0, from: stopStart, timeout: 60)
-let gobgpExited = gobgpd!.waitForExit(timeout: 60).map { _ in now() - stopStart }
+let gobgpStatus: Int32? = await gobgpd!.exited(timeout: 60)
+let gobgpExited = gobgpStatus.map { _ in now() - stopStart }
 let gobgpStop = max(gobgpWithdrawn ?? .infinity, gobgpExited ?? .infinity)
 
 // MARK: - IronLB: endpoints, Services, SIGTERM, restart, delete all
@@ -217,7 +218,8 @@ let loaded = (speaker: mebibytes(speakerPID), speakerPeak: mebibytes(speakerPID,
 stopStart = now()
 lab.processes["node1"]!.signal(SIGTERM)
 let speakerWithdrawn = waitRoutes(speakerAddress, 0, from: stopStart, timeout: 60)
-let speakerExited = lab.processes["node1"]!.waitForExit(timeout: 60).map { _ in now() - stopStart }
+let speakerStatus: Int32? = await lab.processes["node1"]!.exited(timeout: 60)
+let speakerExited = speakerStatus.map { _ in now() - stopStart }
 let speakerStop = max(speakerWithdrawn ?? .infinity, speakerExited ?? .infinity)
 
 let restart = now()

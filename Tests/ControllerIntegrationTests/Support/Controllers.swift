@@ -81,11 +81,17 @@ final class ControllerProcess: @unchecked Sendable {
         return metricValue(in: body, name, labels: labels)
     }
 
-    func kill() { process.signal(SIGKILL); _ = process.waitForExit(timeout: 30) }
+    func kill() { process.stop(signal: SIGKILL, timeout: 30) }
 
-    /// SIGTERM and wait; the exit status.
+    /// SIGTERM and wait; the exit status. For `defer` blocks, which cannot await; elsewhere
+    /// `terminated()`.
     @discardableResult
     func terminate() -> Int32 { process.stop(signal: SIGTERM, timeout: 30) }
+
+    /// SIGTERM and wait without holding a cooperative pool thread (the controller's last writes
+    /// go to the test's in-process KubeSim); the exit status.
+    @discardableResult
+    func terminated() async -> Int32 { await process.stopped(signal: SIGTERM, timeout: 30) }
 
     /// The last lines of its log, for failure messages.
     var logTail: String { process.stderr.split(separator: "\n").suffix(15).joined(separator: "\n") }
