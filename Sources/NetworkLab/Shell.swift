@@ -43,9 +43,7 @@ public enum Shell {
     /// manifests, a chart render: tens of seconds on a loaded machine) holds it, and two such
     /// waits at once stop every other task, whose deadlines then pass for nothing.
     public static func output(of argv: [String], input: String? = nil, timeout: Double = 60) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try run(argv, input: input, timeout: timeout) }) }.start()
-        }
+        try await offCooperativePool { try run(argv, input: input, timeout: timeout) }
     }
 
     /// `check` on a thread of its own (see `output(of:)`).

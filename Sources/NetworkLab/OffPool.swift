@@ -1,7 +1,8 @@
 import Foundation
 
-/// Runs CPU-bound test work (simulations, property checks over thousands of inputs) on a thread
-/// of its own, not on Swift Concurrency's cooperative pool.
+/// Runs CPU-bound or blocking test work (simulations, property checks over thousands of inputs,
+/// a child process or a socket waited for) on a thread of its own, not on Swift Concurrency's
+/// cooperative pool.
 ///
 /// The pool has one thread per core: on a 2-core machine two synchronous simulations running as
 /// tests hold both threads for minutes, and every asynchronous test of the same process (a
