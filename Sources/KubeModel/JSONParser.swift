@@ -169,11 +169,23 @@ struct JSONByteParser {
 
     mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = pos
+        let isInt = try scanNumber(leadingZeros: true)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+        if isInt, let integer = Int64(text) { return .int(integer) }
+        guard let number = Double(text) else { throw err("bad_number") }
+        return .double(number)
+    }
+
+    /// Moves past the number here (`-`, digits, a fraction, an exponent), checking its syntax;
+    /// returns whether it has neither fraction nor exponent. `leadingZeros`: whether `01` passes
+    /// (`JSONValue.parse` has always taken it; RFC 8259, and `JSONScanner`, do not).
+    mutating func scanNumber(leadingZeros: Bool) throws(JSONParseError) -> Bool {
         var isInt = true
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        let first = pos
         var digits = 0
         while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; digits += 1 }
-        guard digits > 0 else { throw err("bad_number") }
+        guard digits > 0, leadingZeros || digits == 1 || bytes[first] != 48 else { throw err("bad_number") }
         if pos < bytes.count && bytes[pos] == UInt8(ascii: ".") {
             isInt = false
             pos += 1
@@ -189,10 +201,7 @@ struct JSONByteParser {
             while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; exponentDigits += 1 }
             guard exponentDigits > 0 else { throw err("bad_number") }
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
-        if isInt, let integer = Int64(text) { return .int(integer) }
-        guard let number = Double(text) else { throw err("bad_number") }
-        return .double(number)
+        return isInt
     }
 
     /// `strictUTF8`: invalid UTF-8 is an error (`invalid_utf8`) instead of being repaired.

@@ -253,7 +253,7 @@ extension JSONByteParser {
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
-        default: try skipNumber()
+        default: _ = try scanNumber(leadingZeros: false)
         }
     }
 
@@ -308,27 +308,6 @@ extension JSONByteParser {
         }
     }
 
-    private mutating func skipNumber() throws(JSONParseError) {
-        if pos < bytes.count && bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-        let first = pos
-        var digits = 0
-        while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; digits += 1 }
-        // RFC 8259: no leading zeros ("0", "0.5", not "01").
-        guard digits > 0, digits == 1 || bytes[first] != 48 else { throw err("bad_number") }
-        if pos < bytes.count && bytes[pos] == UInt8(ascii: ".") {
-            pos += 1
-            var fractionDigits = 0
-            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; fractionDigits += 1 }
-            guard fractionDigits > 0 else { throw err("bad_number") }
-        }
-        if pos < bytes.count && (bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E")) {
-            pos += 1
-            if pos < bytes.count && (bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-")) { pos += 1 }
-            var exponentDigits = 0
-            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1; exponentDigits += 1 }
-            guard exponentDigits > 0 else { throw err("bad_number") }
-        }
-    }
 }
 
 extension WatchEvent {

@@ -51,15 +51,18 @@ enum CompactUID: Hashable, Sendable {
         case .none: return nil
         case .other(let text): return text
         case .uuid(let high, let low):
-            let digits = Array("0123456789abcdef".utf8)
-            var bytes = [UInt8]()
-            bytes.reserveCapacity(36)
-            for index in 0..<32 {
-                if index == 8 || index == 12 || index == 16 || index == 20 { bytes.append(UInt8(ascii: "-")) }
-                let half = index < 16 ? high : low
-                bytes.append(digits[Int(truncatingIfNeeded: half >> (60 - 4 * UInt64(index % 16))) & 0xf])
+            // Written straight into the string's storage (no table or byte array per call).
+            return String(unsafeUninitializedCapacity: 36) { bytes in
+                var count = 0
+                for index in 0..<32 {
+                    if index == 8 || index == 12 || index == 16 || index == 20 { bytes[count] = UInt8(ascii: "-"); count += 1 }
+                    let half = index < 16 ? high : low
+                    let nibble = UInt8(truncatingIfNeeded: half >> (60 - 4 * UInt64(index % 16))) & 0xf
+                    bytes[count] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                    count += 1
+                }
+                return count
             }
-            return String(decoding: bytes, as: UTF8.self)
         }
     }
 

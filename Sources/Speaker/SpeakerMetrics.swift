@@ -109,21 +109,8 @@ struct SpeakerMetrics: Sendable {
         services.withheld(service, reason: reason)
     }
 
-    /// One gauge per (service, protocol, ip) announced; those no longer announced are removed.
-    /// `now`: [service, protocol, ip] label values, all of one Service (`namespace/name`).
-    func announced(_ now: Set<[String]>, previous: Set<[String]>) {
-        guard let service = (now.first ?? previous.first)?.first else { return }
-        let parts = service.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return }
-        let ways = now.compactMap { labels -> Announcement? in
-            guard labels.count == 3, let ip = IPAddress(labels[2]) else { return nil }
-            return labels[1] == "layer2" ? .layer2(ips: [ip], interfaces: []) : .bgp(ips: [ip], peers: 1)
-        }
-        announced(ServiceKey(namespace: parts[0], name: parts[1]), ways)
-    }
-
-    /// The series of one Service announced `ways` (none: it is not announced). Returns whether
-    /// the Service had none before.
+    /// One gauge per (service, protocol, ip) of the Service announced `ways` (none: it is not
+    /// announced, and its series go). Returns whether the Service had none before.
     @discardableResult
     func announced(_ service: ServiceKey, _ ways: [Announcement]) -> Bool {
         services.announced(service, ways)
