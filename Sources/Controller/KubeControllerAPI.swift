@@ -64,7 +64,6 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
             deliver: { inputs.yield(.config($0)) }
         )
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.services.run() }
             group.addTask { await self.configMaps.run() }
             group.addTask { await self.namespaces.run() }
             group.addTask { await self.leases.run() }
@@ -80,8 +79,10 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                     }
                 }
             }
+            // Services are translated on their watch's task and queued in `inputs` (one entry per
+            // Service: the queue coalesces what waits), not buffered in a stream first.
             group.addTask {
-                for await event in self.services.events {
+                await self.services.run { event in
                     switch event {
                     case .added(let service), .updated(_, let service):
                         if let state = Self.state(of: service) {

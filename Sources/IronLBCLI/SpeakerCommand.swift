@@ -102,7 +102,13 @@ public struct SpeakerCommand: AsyncParsableCommand {
         let node = self.node!
         var logger = Logger(label: "ironlb.speaker")
         logger[metadataKey: "lb.node"] = "\(node)"
-        let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), logger: Logger(label: "ironlb.kubeclient"))
+        // One group of event loops (one per core, at most 4) for every socket of the speaker: the
+        // API client, the BGP sessions, the probes and the metrics endpoint. NIO's process-wide
+        // group (a loop per core, 64 threads on a 64-core node) is never started
+        // (docs/design/scale.md, "Fifth pass").
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
+        let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), eventLoopGroup: group,
+                                    logger: Logger(label: "ironlb.kubeclient"))
         var probing: NodeSpeaker<ContinuousClock.Instant>.Probing?
         if let keyFile, FileManager.default.fileExists(atPath: keyFile) {
             probing = .init(
@@ -115,8 +121,6 @@ public struct SpeakerCommand: AsyncParsableCommand {
                            metadata: ["lb.file": "\(keyFile ?? "<none>")"])
         }
         let leaseTimings = timings(probing: probing != nil)
-        // BGP sessions spread over these loops (one per core, at most 4).
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
         let process = SpeakerProcess(client: client, eventLoops: group, options: .init(
             node: node, configNamespace: common.configNamespace, configName: common.configName, loadBalancerClass: common.lbClass,
             readsMetalLBResources: metallbResources, routerID: routerID.flatMap(IPv4Address.init) ?? Self.derivedRouterID(node),

@@ -129,25 +129,35 @@ public final class Informer<T: KubeResource>: Sendable {
 
     /// Runs until the task is cancelled; then finishes `events`.
     public func run() async {
+        await run(delivering: emit)
+    }
+
+    /// Runs until the task is cancelled, handing each event to `deliver`, in order, as the cache
+    /// takes it; `events` stays empty. `deliver` runs where the watch is read (its event loop;
+    /// the list's on this task), so it must be short and must not block: translate and queue.
+    /// No hop to a consumer task per event (docs/design/scale.md, "Fifth pass"). Nothing is
+    /// coalesced here; `deliver` decides.
+    public func run(delivering deliver: @escaping @Sendable (InformerEvent<T>) -> Void) async {
         defer { finish() }
         var needList = true
         while !Task.isCancelled {
             do {
                 if needList {
-                    try await listAndReplace()
+                    try await listAndReplace(deliver)
                     needList = false
                 }
                 let rv = state.withLockedValue { $0.lastRV }
                 let timeout = Int(Double(watchTimeout.lowerBound) + client.random() * Double(watchTimeout.upperBound - watchTimeout.lowerBound))
                 state.withLockedValue { $0.stats.watches += 1 }
-                var expired = false
-                var received = 0
+                // Written on the watch's event loop, read here once the watch ended.
+                let seen = NIOLockedValueBox((received: 0, expired: false))
                 let watchStart = ContinuousClock.now
                 try await client.watch(T.self, namespace: namespace, resourceVersion: rv, labelSelector: labelSelector, fieldSelector: fieldSelector,
                                        timeoutSeconds: timeout, allowBookmarks: true) { ev in
-                    received += 1
-                    if self.handle(ev) { expired = true }
+                    let expired = self.handle(ev, deliver)
+                    seen.withLockedValue { $0.received += 1; $0.expired = $0.expired || expired }
                 }
+                let (received, expired) = seen.withLockedValue { $0 }
                 if expired {
                     state.withLockedValue { $0.stats.expired += 1 }
                     needList = true
@@ -175,7 +185,7 @@ public final class Informer<T: KubeResource>: Sendable {
     }
 
     /// Applies one watch event; returns true for an in-stream 410.
-    private func handle(_ ev: WatchEvent<T>) -> Bool {
+    private func handle(_ ev: WatchEvent<T>, _ deliver: (InformerEvent<T>) -> Void) -> Bool {
         var out: InformerEvent<T>?
         var expired = false
         state.withLockedValue { s in
@@ -203,11 +213,11 @@ public final class Informer<T: KubeResource>: Sendable {
                 }
             }
         }
-        if let e = out { emit(e) }
+        if let e = out { deliver(e) }
         return expired
     }
 
-    private func listAndReplace() async throws {
+    private func listAndReplace(_ deliver: (InformerEvent<T>) -> Void) async throws {
         let list = try await client.listAll(T.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
         var emitted: [InformerEvent<T>] = []
         state.withLockedValue { s in
@@ -227,8 +237,8 @@ public final class Informer<T: KubeResource>: Sendable {
             s.lastRV = list.metadata.resourceVersion
             s.synced = true
         }
-        for e in emitted { emit(e) }
-        emit(.synced)
+        for e in emitted { deliver(e) }
+        deliver(.synced)
     }
 }
 

@@ -166,14 +166,24 @@ public final class KubeClient: Sendable {
     func perform(_ method: HTTPMethod, _ path: String, _ query: [(String, String)], _ body: [UInt8]?, _ contentType: String?, timeout: Duration) async throws -> RawResponse {
         let request = try HTTPClient.Request(url: url(path, query), method: method, headers: try await headers(body: body != nil, contentType: contentType),
                                              body: body.map { .bytes($0) })
+        let response = try await execute(request, delegate: ResponseAccumulator(request: request, maxBodySize: 256 << 20), timeout: timeout)
+        return RawResponse(status: Int(response.status.code), headers: response.headers, body: response.body ?? ByteBuffer())
+    }
+
+    /// Runs `request` with `delegate` until its answer is complete or `timeout` passes; cancelling
+    /// the calling task cancels the request. `loop`: the event loop the delegate and the
+    /// connection share (nil: whichever the client picks; the delegate may then run on another
+    /// loop than the connection's, one hop between them per part of the answer).
+    func execute<Delegate: HTTPClientResponseDelegate>(_ request: HTTPClient.Request, delegate: Delegate, timeout: Duration,
+                                                       on loop: (any EventLoop)? = nil) async throws -> Delegate.Response {
         let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        let task = http.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 256 << 20), deadline: .now() + .nanoseconds(nanoseconds))
-        let response = try await withTaskCancellationHandler {
+        let preference: HTTPClient.EventLoopPreference = loop.map { .delegateAndChannel(on: $0) } ?? .indifferent
+        let task = http.execute(request: request, delegate: delegate, eventLoop: preference, deadline: .now() + .nanoseconds(nanoseconds))
+        return try await withTaskCancellationHandler {
             try await task.futureResult.get()
         } onCancel: {
             task.cancel()
         }
-        return RawResponse(status: Int(response.status.code), headers: response.headers, body: response.body ?? ByteBuffer())
     }
 
     /// Sends one request, collecting the body. Retries after a 401 (fresh credentials, once)
@@ -336,11 +346,15 @@ public final class KubeClient: Sendable {
 
     // MARK: watch
 
-    /// Opens a watch and calls `onEvent` for each event until the server ends the stream.
+    /// Opens a watch and hands each event to `onEvent` until the server ends the stream. The
+    /// answer is read on one event loop, which frames, decodes and hands over each event as its
+    /// bytes arrive: no hop to a task per event (a speaker takes in 10,000 Services as 30,000
+    /// events: docs/design/scale.md, "Fifth pass"). So `onEvent` runs on that loop: it must be
+    /// short and must not block; what it throws ends the watch with that error.
     /// Throws `KubeAPIError` for a non-200 answer (e.g. 410 when the version is too old).
     public func watch<T: KubeResource>(_ type: T.Type, namespace: String?, resourceVersion: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
                                        timeoutSeconds: Int? = nil, allowBookmarks: Bool = true,
-                                       onEvent: (WatchEvent<T>) async throws -> Void) async throws {
+                                       onEvent: @escaping @Sendable (WatchEvent<T>) throws -> Void) async throws {
         var q: [(String, String)] = [("watch", "1")]
         if let rv = resourceVersion { q.append(("resourceVersion", rv)) }
         if let v = labelSelector, !v.isEmpty { q.append(("labelSelector", v)) }
@@ -349,38 +363,74 @@ public final class KubeClient: Sendable {
         if allowBookmarks { q.append(("allowWatchBookmarks", "true")) }
         var retried401 = false
         while true {
-            let req = try await makeRequest(.GET, T.resource.path(namespace: T.resource.namespaced ? namespace : nil), q, nil, nil)
-            let resp = try await http.execute(req, timeout: .seconds(Int64(timeoutSeconds ?? 1800) + 60))
-            let code = Int(resp.status.code)
-            if code == 401 && !retried401 {
+            let request = try HTTPClient.Request(url: url(T.resource.path(namespace: T.resource.namespaced ? namespace : nil), q), method: .GET,
+                                                 headers: try await headers(body: false, contentType: nil))
+            let answer = try await execute(request, delegate: WatchDelegate<T>(onEvent: onEvent), timeout: .seconds(Int64(timeoutSeconds ?? 1800) + 60),
+                                           on: http.eventLoopGroup.next())
+            if answer.status == 401 && !retried401 {
                 retried401 = true
-                _ = try? await resp.body.collect(upTo: 1 << 20)
                 await credentials.invalidate()
                 continue
             }
-            guard code == 200 else {
-                let buf = try await resp.body.collect(upTo: 16 << 20)
-                throw Self.apiError(RawResponse(status: code, headers: resp.headers, body: buf))
-            }
-            var framer = JSONStreamFramer()
-            let decoder = JSONDecoder()
-            // A projection with a scanner reads ADDED, MODIFIED and DELETED events without the
-            // generic decoder (docs/design/scale.md, "Fourth pass"); the other types go to it.
-            let scanning = T.scanning
-            for try await chunk in resp.body {
-                framer.append(chunk)
-                while let obj = try framer.next() {
-                    let ev: WatchEvent<T>
-                    if let scanning, let scanned = try WatchEvent<T>.scan(obj, object: scanning) {
-                        ev = scanned
-                    } else {
-                        ev = try decoder.decode(WatchEvent<T>.self, from: Data(obj.readableBytesView))
-                    }
-                    try await onEvent(ev)
-                }
-            }
+            guard answer.status == 200 else { throw Self.apiError(answer) }
             return
         }
+    }
+}
+
+/// A watch's answer, read on the event loop of its connection: each event is framed, decoded
+/// (by the type's scanner when it has one: docs/design/scale.md, "Fourth pass"; else by the
+/// generic decoder) and handed to `onEvent` as its bytes arrive. A non-200 answer's body is kept
+/// (up to 16 MiB) for the error it becomes.
+///
+/// `@unchecked Sendable`: AsyncHTTPClient calls a delegate on the request's event loop only, one
+/// call at a time (`execute(_:delegate:timeout:on:)` puts the connection on the same loop), and
+/// nothing else reads or writes its state.
+final class WatchDelegate<T: KubeResource>: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = KubeClient.RawResponse
+
+    static var errorBodyLimit: Int { 16 << 20 }
+
+    private var answer = KubeClient.RawResponse(status: 0, headers: [:], body: ByteBuffer())
+    private var framer = JSONStreamFramer()
+    private let decoder = JSONDecoder()
+    private let onEvent: @Sendable (WatchEvent<T>) throws -> Void
+
+    init(onEvent: @escaping @Sendable (WatchEvent<T>) throws -> Void) {
+        self.onEvent = onEvent
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        answer.status = Int(head.status.code)
+        answer.headers = head.headers
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ part: ByteBuffer) -> EventLoopFuture<Void> {
+        guard answer.status == 200 else {
+            if answer.body.readableBytes + part.readableBytes <= Self.errorBodyLimit {
+                var part = part
+                answer.body.writeBuffer(&part)
+            }
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+        do {
+            framer.append(part)
+            while let object = try framer.next() {
+                try onEvent(try Self.event(object, decoder: decoder))
+            }
+            return task.eventLoop.makeSucceededVoidFuture()
+        } catch {
+            return task.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response { answer }
+
+    /// One framed watch event.
+    static func event(_ object: ByteBuffer, decoder: JSONDecoder) throws -> WatchEvent<T> {
+        if let scanning = T.scanning, let scanned = try WatchEvent<T>.scan(object, object: scanning) { return scanned }
+        return try decoder.decode(WatchEvent<T>.self, from: Data(object.readableBytesView))
     }
 }
 

@@ -41,15 +41,18 @@ public final class ObservabilityServer: Service, Sendable {
     /// Exposition text appended to the registry's on every scrape (series kept outside the registry).
     private let extraMetrics: (@Sendable () -> String)?
     private let connections = ConnectionCount()
+    private let group: any EventLoopGroup
     /// Connections open now.
     var openConnections: Int { connections.current }
 
-    /// `port` 0 picks a free port; `onBound` receives the address once listening.
+    /// `port` 0 picks a free port; `onBound` receives the address once listening. `group`: the
+    /// event loops that serve it (NIO's process-wide group unless the process has its own).
     public init(
         host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger, limits: Limits = Limits(),
         readiness: @escaping Readiness, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in },
-        extraMetrics: (@Sendable () -> String)? = nil
+        extraMetrics: (@Sendable () -> String)? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        self.group = group
         self.limits = limits
         self.extraMetrics = extraMetrics
         self.host = host
@@ -69,7 +72,7 @@ public final class ObservabilityServer: Service, Sendable {
         let rejected = registry.makeCounter(descriptor: MetricNameDescriptor(
             namespace: "ironlb", subsystem: "http", metricName: "connections_rejected", unitName: "total",
             helpText: "Connections to /metrics, /healthz and /readyz closed at once because too many were open."))
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in

@@ -105,10 +105,11 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         self.leaseDurationSeconds = Int32(max(1, leaseDuration.components.seconds))
         self.logger = logger
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/speaker", reportingInstance: node)
-        // Coalescing: what the speaker has not taken yet waits as one event per object.
-        services = Informer<SpeakerServiceObject>(client: client, coalescing: true)
-        slices = Informer<SpeakerEndpointSlice>(client: client, coalescing: true)
-        nodes = Informer<V1Node>(client: client, coalescing: true)
+        // Services, slices and nodes are handed over on their watches' tasks (`run()` below) into
+        // `inputs`, which holds what the speaker has not taken yet as one entry per object.
+        services = Informer<SpeakerServiceObject>(client: client)
+        slices = Informer<SpeakerEndpointSlice>(client: client)
+        nodes = Informer<V1Node>(client: client)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
         // With heartbeats, one watch for every speaker Lease and this node's heartbeat: one
         // ordered stream, so the own heartbeat seen back proves the speaker Leases current (not
@@ -183,20 +184,17 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             deliver: { inputs.yield(.config($0)) }
         )
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.services.run() }
-            group.addTask { await self.slices.run() }
-            group.addTask { await self.nodes.run() }
-            group.addTask { await self.configMaps.run() }
-            group.addTask { await self.leases.run() }
+            // Services, slices and nodes: each event is translated on its watch's task and
+            // queued in `inputs` (one entry per object: the queue coalesces what waits).
             group.addTask {
-                for await event in self.services.events {
+                await self.services.run { event in
                     switch event {
                     case .added(let service):
                         if let view = self.view(of: service) { inputs.yield(.serviceUpserted(view)) }
                     case .updated(let old, let service):
                         // Changes to fields the speaker does not read (the controller's annotations,
                         // other status) give the same view: nothing to decide.
-                        guard !service.sameView(as: old) else { continue }
+                        guard !service.sameView(as: old) else { return }
                         if let view = self.view(of: service), view != self.view(of: old) { inputs.yield(.serviceUpserted(view)) }
                     case .deleted(let service):
                         if let namespace = service.metadata.namespace, let name = service.metadata.name {
@@ -207,7 +205,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 }
             }
             group.addTask {
-                for await event in self.slices.events {
+                await self.slices.run { event in
                     switch event {
                     case .added(let slice), .updated(_, let slice): self.sliceChanged(slice, deleted: false)
                     case .deleted(let slice): self.sliceChanged(slice, deleted: true)
@@ -216,7 +214,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                 }
             }
             group.addTask {
-                for await event in self.nodes.events {
+                await self.nodes.run { event in
                     switch event {
                     case .added(let node), .updated(_, let node):
                         if let state = Self.state(of: node) { inputs.yield(.nodeUpserted(state)) }
@@ -226,6 +224,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
                     }
                 }
             }
+            group.addTask { await self.configMaps.run() }
+            group.addTask { await self.leases.run() }
             group.addTask {
                 await self.configMaps.follow(name: self.configName, key: "config", value: { sources.configValue($0) }, synced: { markSynced("configmaps") })
             }

@@ -81,7 +81,8 @@ public struct SpeakerProcess: Sendable {
         services.append(.init(service: daemon))
         services.append(.init(service: ObservabilityServer(
             host: options.metricsHost, port: options.metricsPort, registry: registry, logger: logger,
-            readiness: { daemon.notReadyReason() }, onBound: options.onMetricsBound, extraMetrics: { daemon.serviceMetrics() }
+            readiness: { daemon.notReadyReason() }, onBound: options.onMetricsBound, extraMetrics: { daemon.serviceMetrics() },
+            group: eventLoops
         )))
         self.daemon = daemon
         self.services = services

@@ -76,6 +76,30 @@ final class EventLog: Sendable {
         }
     }
 
+    /// `run(delivering:)`: the same changes, each handed over on the informer's own task, in
+    /// order, across watch closes; nothing goes to `events`.
+    @Test func deliveringHandsEveryChangeOverOnItsOwnTask() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        let inf = Informer<V1Service>(client: f.client, namespace: "default", fieldSelector: "metadata.name!=kubernetes")
+        let log = EventLog()
+        let streamed = NIOLockedValueBox(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await inf.run(delivering: log.record) }
+            group.addTask { for await _ in inf.events { streamed.withLockedValue { $0 += 1 } } }
+            #expect(await waitUntil(.seconds(60)) { log.syncs.withLockedValue { $0 } == 1 })
+            var rng = SeededRandom(seed: 11)
+            let expected = try await mutate(f, count: 600, seed: 5) { _ in
+                if Int.random(in: 0..<40, using: &rng) == 0 { f.sim.closeWatches() }
+            }
+            let ok = await waitUntil(.seconds(60)) { log.perKey == expected }
+            #expect(ok)
+            #expect(inf.stats.watches > 2)
+            group.cancelAll()
+        }
+        #expect(streamed.withLockedValue { $0 } == 0)
+    }
+
     @Test func relistsOn410WithoutDuplicatesAndEmitsDeletes() async throws {
         let f = try await SimFixture.start { $0.historyCapacity = 200 }
         defer { Task { await f.stop() } }
@@ -154,9 +178,11 @@ final class EventLog: Sendable {
         for i in 0..<3 { _ = try await f.client.create(service("h\(i)")) }
         f.sim.compactHistory(keep: 1)
         // Too old: 200, then an ERROR event with a 410 Status, then the end.
-        var got: [WatchEvent<V1Service>] = []
-        try await f.client.watch(V1Service.self, namespace: "default", resourceVersion: "2", timeoutSeconds: 5) { got.append($0) }
-        guard case .error(let s)? = got.first else { Issue.record("expected ERROR"); return }
+        let events = NIOLockedValueBox<[WatchEvent<V1Service>]>([])
+        try await f.client.watch(V1Service.self, namespace: "default", resourceVersion: "2", timeoutSeconds: 5) { event in
+            events.withLockedValue { $0.append(event) }
+        }
+        guard case .error(let s)? = events.withLockedValue({ $0 }).first else { Issue.record("expected ERROR"); return }
         #expect(s.code == 410 && s.reason == "Expired" && s.message?.hasPrefix("too old resource version: 2") == true)
     }
 }

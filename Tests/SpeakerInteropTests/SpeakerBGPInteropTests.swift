@@ -40,6 +40,11 @@ import Announcements
             frr.neighborState("192.0.2.11") == "Established" && frr.neighborState("192.0.2.12") == "Established"
         }
         #expect(sessionsUp, "sessions: \(frr.neighborState("192.0.2.11") ?? "-"), \(frr.neighborState("192.0.2.12") ?? "-")")
+        // The speaker's sockets (API client, BGP, metrics) share its own group of event loops:
+        // NIO's process-wide group, a thread per core, is never started.
+        let threads = try #require(lab.processes["node1"]).threadNames()
+        #expect(threads.contains { $0.hasPrefix("NIO-ELT-") }, "\(threads)")
+        #expect(!threads.contains { $0.hasPrefix("NIO-SGLTN-") }, "\(threads)")
 
         // A Service gets an IP, and FRR learns it from both nodes (ECMP).
         #expect(try lab.api("POST", "/api/v1/namespaces/default/services",

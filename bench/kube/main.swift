@@ -6,6 +6,7 @@ import Foundation
 import KubeClient
 import KubeModel
 import KubeSim
+import NIOConcurrencyHelpers
 
 struct Done: Error {}
 
@@ -68,14 +69,15 @@ print(String(format: "swift list: %d items in %.3f s (%.0f items/s)", listed, se
 
 // WATCH from before the creations: the server replays N ADDED events.
 nonisolated func watchEvents(_ client: KubeClient, _ rv: String, _ n: Int) async throws -> Int {
-    var seen = 0
+    // Counted on the watch's event loop.
+    let seen = NIOLockedValueBox(0)
     do {
         try await client.watch(V1Service.self, namespace: "bench", resourceVersion: rv, timeoutSeconds: 120) { _ in
-            seen += 1
-            if seen >= n { throw Done() }
+            let count = seen.withLockedValue { $0 += 1; return $0 }
+            if count >= n { throw Done() }
         }
     } catch is Done {}
-    return seen
+    return seen.withLockedValue { $0 }
 }
 var seen = 0
 let watchTime = try await clock.measure { seen = try await watchEvents(client, rv0, n) }
