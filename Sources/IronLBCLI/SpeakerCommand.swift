@@ -103,11 +103,12 @@ public struct SpeakerCommand: AsyncParsableCommand {
         var logger = Logger(label: "ironlb.speaker")
         logger[metadataKey: "lb.node"] = "\(node)"
         // One group of event loops (one per core, at most 4) for every socket of the speaker: the
-        // API client, the BGP sessions, the probes and the metrics endpoint. NIO's process-wide
-        // group (a loop per core, 64 threads on a 64-core node) is never started
-        // (docs/design/scale.md, "Fifth pass").
+        // BGP sessions, the probes and the metrics endpoint spread over it, and the API client
+        // uses one of its loops, so a request's connection and its answer's handling share a
+        // thread. NIO's process-wide group (a loop per core, 64 threads on a 64-core node) is
+        // never started (docs/design/scale.md, "Fifth pass").
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(4, max(1, System.coreCount)))
-        let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), eventLoopGroup: group,
+        let client = try KubeClient(configuration: try ClusterAccess.configuration(kubeconfig: common.kubeconfig), eventLoopGroup: group.next(),
                                     logger: Logger(label: "ironlb.kubeclient"))
         var probing: NodeSpeaker<ContinuousClock.Instant>.Probing?
         if let keyFile, FileManager.default.fileExists(atPath: keyFile) {

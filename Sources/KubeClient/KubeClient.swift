@@ -172,8 +172,11 @@ public final class KubeClient: Sendable {
 
     /// Runs `request` with `delegate` until its answer is complete or `timeout` passes; cancelling
     /// the calling task cancels the request. `loop`: the event loop the delegate and the
-    /// connection share (nil: whichever the client picks; the delegate may then run on another
-    /// loop than the connection's, one hop between them per part of the answer).
+    /// connection share. Without it the client picks both (`.indifferent`), and the delegate may
+    /// run on another loop than the connection's, a hop between them for each part of the
+    /// request and of the answer; with it AsyncHTTPClient closes the connection once no request
+    /// waits for that loop (it parks only connections made for `.indifferent` requests), so it
+    /// suits long requests (watches), not the unary ones (docs/design/scale.md, "Fifth pass").
     func execute<Delegate: HTTPClientResponseDelegate>(_ request: HTTPClient.Request, delegate: Delegate, timeout: Duration,
                                                        on loop: (any EventLoop)? = nil) async throws -> Delegate.Response {
         let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
@@ -366,7 +369,7 @@ public final class KubeClient: Sendable {
             let request = try HTTPClient.Request(url: url(T.resource.path(namespace: T.resource.namespaced ? namespace : nil), q), method: .GET,
                                                  headers: try await headers(body: false, contentType: nil))
             let answer = try await execute(request, delegate: WatchDelegate<T>(onEvent: onEvent), timeout: .seconds(Int64(timeoutSeconds ?? 1800) + 60),
-                                           on: http.eventLoopGroup.next())
+                                           on: http.eventLoopGroup.any())
             if answer.status == 401 && !retried401 {
                 retried401 = true
                 await credentials.invalidate()
