@@ -187,6 +187,32 @@ final class EventLog: Sendable {
     }
 }
 
+/// `KubeClient.watch` reads the answer on its event loop (WatchDelegate): a refused watch throws
+/// the server's Status, and what the handler throws ends the watch with that error.
+@Suite struct WatchEndingTests {
+    struct Enough: Error {}
+
+    @Test func aRefusedWatchThrowsTheServersStatusAndAHandlersErrorEndsIt() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        do {
+            try await f.client.watch(V1Service.self, namespace: "default", resourceVersion: "999999", timeoutSeconds: 5) { _ in }
+            Issue.record("a watch from a future version was accepted")
+        } catch let error as KubeAPIError {
+            #expect(error.code == 504)
+            #expect(error.status?.kind == "Status")
+        }
+        for i in 0..<3 { _ = try await f.client.create(service("w\(i)")) }
+        let seen = NIOLockedValueBox(0)
+        await #expect(throws: Enough.self) {
+            try await f.client.watch(V1Service.self, namespace: "default", resourceVersion: "0", timeoutSeconds: 30) { _ in
+                if seen.withLockedValue({ $0 += 1; return $0 }) == 2 { throw Enough() }
+            }
+        }
+        #expect(seen.withLockedValue { $0 } == 2)
+    }
+}
+
 @Suite struct LargeObjectTests {
     @Test func megabyteConfigMapsThroughWatchSplitAtOddSizes() async throws {
         let f = try await SimFixture.start()
