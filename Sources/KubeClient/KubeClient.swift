@@ -140,14 +140,6 @@ public final class KubeClient: Sendable {
         }
     }
 
-    func makeRequest(_ method: HTTPMethod, _ path: String, _ query: [(String, String)], _ body: [UInt8]?, _ contentType: String?) async throws -> HTTPClientRequest {
-        var req = HTTPClientRequest(url: url(path, query))
-        req.method = method
-        req.headers = try await headers(body: body != nil, contentType: contentType)
-        if let body { req.body = .bytes(ByteBuffer(bytes: body)) }
-        return req
-    }
-
     /// The headers of every request: Accept, User-Agent, the credentials, and the body's type.
     func headers(body: Bool, contentType: String?) async throws -> HTTPHeaders {
         var headers = HTTPHeaders()
