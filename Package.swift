@@ -304,6 +304,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "NetworkLabTests", dependencies: ["NetworkLab"]),
         .testTarget(name: "IronLBCLITests", dependencies: ["IronLBCLI", "IronLBLab", "TestSupport", "BGPSession", "BGPWire", "NetPrimitives"]),
         .testTarget(
             name: "ControllerTests",

@@ -38,19 +38,22 @@ public func poll(timeout: Double, interval: Double = 0.1, _ condition: () async 
     return try await condition()
 }
 
-/// What a poll has spent of its timeout and its attempts.
+/// What a poll has spent of its timeout and its attempts. `clock`: seconds on any fixed origin.
 struct PollBudget {
     let timeout: Double
     let interval: Double
     private let maxAttempts: Int
+    private let clock: () -> Double
     private var attempts = 0
     private var used = 0.0
-    private var mark = Date()
+    private var mark: Double
 
-    init(timeout: Double, interval: Double) {
+    init(timeout: Double, interval: Double, clock: @escaping () -> Double = { Date().timeIntervalSinceReferenceDate }) {
         self.timeout = timeout
         self.interval = interval
+        self.clock = clock
         maxAttempts = Int(timeout / max(interval, 0.001)) + 2
+        mark = clock()
     }
 
     var attemptsLeft: Bool { attempts < maxAttempts }
@@ -59,16 +62,16 @@ struct PollBudget {
     /// the timeout is spent.
     mutating func spent() -> Bool {
         attempts += 1
-        let now = Date()
-        used += now.timeIntervalSince(mark)
+        let now = clock()
+        used += now - mark
         mark = now
         return used >= timeout
     }
 
     /// After a sleep: counts it, at most the interval plus one second.
     mutating func slept() {
-        let now = Date()
-        used += min(now.timeIntervalSince(mark), interval + 1)
+        let now = clock()
+        used += min(now - mark, interval + 1)
         mark = now
     }
 }
