@@ -101,6 +101,10 @@ import TestSupport
         #expect(pods.stdout.contains("lab-node-") && pods.stdout.contains("10.244."), "no NODE or IP column:\n\(pods.stdout)")
         _ = try ok("-n shop get endpointslices -l kubernetes.io/service-name=shop", "shop-")
         let names = { (try? lab.kubectl("-n shop get pods -o jsonpath='{.items[*].metadata.name}'").stdout) ?? "" }
+        // The restart's old pods are listed until their termination ends (as in a cluster): a
+        // victim picked among them may be gone before kubectl deletes it. Wait for the three.
+        let settled = pollBlocking(timeout: 90, interval: 0.5) { names().split(separator: " ").count == 3 }
+        #expect(settled, "the old pods never went: \(names())")
         let before = Set(names().split(separator: " "))
         let victim = try #require(before.sorted().first)
         _ = try ok("-n shop delete pod \(victim)", "pod \"\(victim)\" deleted")
