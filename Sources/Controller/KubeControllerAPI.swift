@@ -79,8 +79,8 @@ public final class KubeControllerAPI: ControllerAPI, Service, Sendable {
                     }
                 }
             }
-            // Services are translated on their watch's task and queued in `inputs` (one entry per
-            // Service: the queue coalesces what waits), not buffered in a stream first.
+            // Services are translated on their watch's event loop and queued in `inputs` (one
+            // entry per Service: the queue coalesces what waits), not buffered in a stream first.
             group.addTask {
                 await self.services.run { event in
                     switch event {

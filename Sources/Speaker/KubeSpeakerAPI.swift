@@ -105,8 +105,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         self.leaseDurationSeconds = Int32(max(1, leaseDuration.components.seconds))
         self.logger = logger
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/speaker", reportingInstance: node)
-        // Services, slices and nodes are handed over on their watches' tasks (`run()` below) into
-        // `inputs`, which holds what the speaker has not taken yet as one entry per object.
+        // Services, slices and nodes are handed over on their watches' event loops (`run()` below)
+        // into `inputs`, which holds what the speaker has not taken yet as one entry per object.
         services = Informer<SpeakerServiceObject>(client: client)
         slices = Informer<SpeakerEndpointSlice>(client: client)
         nodes = Informer<V1Node>(client: client)
@@ -184,7 +184,7 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             deliver: { inputs.yield(.config($0)) }
         )
         await withTaskGroup(of: Void.self) { group in
-            // Services, slices and nodes: each event is translated on its watch's task and
+            // Services, slices and nodes: each event is translated on its watch's event loop and
             // queued in `inputs` (one entry per object: the queue coalesces what waits).
             group.addTask {
                 await self.services.run { event in
