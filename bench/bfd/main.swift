@@ -11,7 +11,7 @@
 // file watched every 2 ms. The router then thaws, and both sessions must be Up again (the
 // speaker's `ironlb_bfd_session_up` gauge, FRR's `show bfd peers`) before the next run.
 //
-// Usage (root): swift build -c release --product bench-bfd --product ironlb
+// Usage (root): swift build -c release --product bench-bfd && swift build -c release --product ironlb
 //               .build/release/bench-bfd [RUNS=10]
 import Foundation
 import TestSupport

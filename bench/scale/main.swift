@@ -15,7 +15,7 @@
 // Also the controller's RSS. FRR is polled through vtysh (a few ms a query), so times include
 // up to one poll. Needs root, frr, gobgpd, python3.
 //
-//   swift build -c release --product ironlb --product bench-scale
+//   swift build -c release --product ironlb && swift build -c release --product bench-scale
 //   .build/release/bench-scale [N]
 //   IRONLB_SPEAKER=$(scripts/build-release) .build/release/bench-scale     # the shipped speaker
 //   IRONLB_CONTROLLER=...                                                  # and controller
@@ -169,6 +169,9 @@ func composition(_ pid: Int32) -> String {
     String(format: "anonymous %.1f MiB, file-backed %.1f MiB, %d threads", mebibytes(pid, "RssAnon"), mebibytes(pid, "RssFile"), Int(status(pid, "Threads")))
 }
 let idleComposition = composition(speakerPID)
+// scripts/link-order reads the code the speaker has run by now (started, peer up, idle) from this
+// line: unbuffered, so a pipe gets it at once.
+FileHandle.standardOutput.write(Data("bench-scale: speaker idle, peer up (pid \(speakerPID))\n".utf8))
 
 // MARK: - gobgpd: add, delete all, add again, SIGTERM
 
@@ -214,6 +217,8 @@ usleep(2_000_000)
 let loadedComposition = composition(speakerPID)
 let loaded = (speaker: mebibytes(speakerPID), speakerPeak: mebibytes(speakerPID, "VmHWM"),
               controller: mebibytes(controllerPID), controllerPeak: mebibytes(controllerPID, "VmHWM"))
+// And where the speaker holds every route, before SIGTERM (for a tool that inspects it there).
+FileHandle.standardOutput.write(Data("bench-scale: speaker holding \(count) routes (pid \(speakerPID))\n".utf8))
 
 stopStart = now()
 lab.processes["node1"]!.signal(SIGTERM)
