@@ -31,12 +31,13 @@ import Testing
         #expect(Set(names).count == names.count, "duplicates")
         for name in names where name.isEmpty || name.contains(where: \.isWhitespace) { Issue.record("not a symbol name: '\(name)'") }
         let header = try #require(try Artifacts.text("scripts/link-order.txt").split(separator: "\n").first.map(String.init))
-        let counts = header.split(separator: " ").compactMap { Int($0) }
         // "# scripts/link-order COUNT at REVISION: IDLE functions the speaker ran up to idle …, SERVICES
-        // more it ran with Services, then CONTROLLER only the controller ran …"
-        #expect(counts.count >= 4, "header: \(header)")
-        guard counts.count >= 4 else { return }
-        let parts = Array(counts[1...3])
+        // more it ran with Services, then CONTROLLER only the controller ran …". The counts are read
+        // after the colon: a short revision may be all digits.
+        let afterRevision = header.split(separator: ":", maxSplits: 1).dropFirst().first ?? ""
+        let parts = afterRevision.split(whereSeparator: { $0 == " " || $0 == "," }).compactMap { Int($0) }
+        #expect(parts.count == 3, "header: \(header)")
+        guard parts.count == 3 else { return }
         #expect(parts.reduce(0, +) == names.count, "header: \(header)")
         // Each part is in C order (so a regenerated file differs only where the code did).
         guard parts.reduce(0, +) == names.count else { return }
