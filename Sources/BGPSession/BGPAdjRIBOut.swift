@@ -67,15 +67,23 @@ public struct BGPUpdateContext: Hashable, Sendable {
 /// Announcements with the same attributes share UPDATEs, as many prefixes per message as
 /// fit the negotiated size; withdrawals are batched the same way. IPv4 uses the classic
 /// NLRI and Withdrawn Routes fields, IPv6 MP_REACH_NLRI/MP_UNREACH_NLRI (RFC 4760).
+///
+/// What the peer holds is not kept as a second table: after `updates` it is the desired
+/// routes that session can carry (its families and next hops) and that fit an UPDATE, so only
+/// the routes changed since (what the peer held of them) and the session's context are kept.
+/// A table of every route per peer was a megabyte per peer at 10,000 Services
+/// (docs/design/scale.md, "Seventh pass").
 public struct BGPAdjRIBOut: Sendable {
     /// What the owner wants advertised.
     public private(set) var desired: [IPPrefix: BGPRouteAttributes] = [:]
-    /// What the peer has been sent on the current session.
-    public private(set) var advertised: [IPPrefix: BGPRouteAttributes] = [:]
-    /// Prefixes whose desired route changed since the last `updates`, unless everything must
-    /// be compared (a new session, a whole new desired set).
-    private var dirty: Set<IPPrefix> = []
-    private var compareAll = true
+    /// The context of the last `updates` on the current session (nil: nothing sent).
+    private var sentWith: BGPUpdateContext?
+    /// The prefixes whose desired route changed since the last `updates`, with what the peer
+    /// holds of each (nil: nothing).
+    private var sentBefore: [IPPrefix: BGPRouteAttributes?] = [:]
+    /// What the peer held when the whole desired set was replaced since the last `updates`
+    /// (nil: it was not); the next `updates` compares everything with it.
+    private var replacedFrom: [IPPrefix: BGPRouteAttributes]?
     /// Desired routes not sent because one of them with its attributes would not fit one
     /// UPDATE of the negotiated size (configuration validation refuses such communities; this
     /// is the packer's own guard: it never emits an over-size message).
@@ -83,26 +91,52 @@ public struct BGPAdjRIBOut: Sendable {
 
     public init() {}
 
+    /// What the peer has been sent on the current session. Built on each call.
+    public var advertised: [IPPrefix: BGPRouteAttributes] {
+        if let replacedFrom { return replacedFrom }
+        guard let context = sentWith else { return [:] }
+        var result: [IPPrefix: BGPRouteAttributes] = [:]
+        for (prefix, attributes) in desired where sentBefore.index(forKey: prefix) == nil && Self.wasSent(prefix, context, oversized) {
+            result[prefix] = attributes
+        }
+        for case (let prefix, let attributes?) in sentBefore { result[prefix] = attributes }
+        return result
+    }
+
+    /// Whether the last `updates` sent the desired route of `prefix`, when it has not changed since.
+    private static func wasSent(_ prefix: IPPrefix, _ context: BGPUpdateContext, _ oversized: Set<IPPrefix>) -> Bool {
+        context.canSend(prefix) && !oversized.contains(prefix)
+    }
+
+    /// What the peer holds of `prefix`, while the desired set was not replaced.
+    private func sent(_ prefix: IPPrefix) -> BGPRouteAttributes? {
+        if let index = sentBefore.index(forKey: prefix) { return sentBefore[index].value }
+        guard let context = sentWith, Self.wasSent(prefix, context, oversized) else { return nil }
+        return desired[prefix]
+    }
+
     public mutating func setDesired(_ routes: [IPPrefix: BGPRouteAttributes]) {
+        if replacedFrom == nil && sentWith != nil { replacedFrom = advertised }
         desired = routes
-        compareAll = true
-        dirty = []
+        sentBefore = [:]
     }
 
     /// Changes part of the desired set (nil: withdraw); the next `updates` looks at these
     /// prefixes only, so a change costs O(its size) however large the table.
     public mutating func updateDesired(_ changes: [IPPrefix: BGPRouteAttributes?]) {
         for (prefix, attributes) in changes {
+            if replacedFrom == nil && sentWith != nil && sentBefore.index(forKey: prefix) == nil {
+                sentBefore[prefix] = .some(sent(prefix))
+            }
             desired[prefix] = attributes
-            if !compareAll { dirty.insert(prefix) }
         }
     }
 
     /// The session went down: the peer forgot everything.
     public mutating func sessionDown() {
-        advertised = [:]
-        compareAll = true
-        dirty = []
+        sentWith = nil
+        sentBefore = [:]
+        replacedFrom = nil
     }
 
     /// UPDATEs that bring the peer from `advertised` to `desired`, then record it as sent.
@@ -118,18 +152,21 @@ public struct BGPAdjRIBOut: Sendable {
             fitting[key] = fits
             return fits
         }
-        if compareAll {
+        // Everything is compared when the peer holds nothing yet, when the whole set was
+        // replaced, or when the session's context changed (what it holds then follows the old one).
+        let previous: [IPPrefix: BGPRouteAttributes]? =
+            replacedFrom ?? (sentWith == nil ? [:] : (sentWith != context ? advertised : nil))
+        if let previous {
             let target = desired.filter { sendable($0.key, $0.value) }
             oversized = Set(desired.keys.filter { target[$0] == nil && context.canSend($0) })
-            for prefix in advertised.keys where target[prefix] == nil {
+            for prefix in previous.keys where target[prefix] == nil {
                 withdrawn.append(prefix)
             }
-            for (prefix, attributes) in target where advertised[prefix] != attributes {
+            for (prefix, attributes) in target where previous[prefix] != attributes {
                 changed[prefix] = attributes
             }
-            advertised = target
         } else {
-            for prefix in dirty {
+            for (prefix, before) in sentBefore {
                 var target = context.canSend(prefix) ? desired[prefix] : nil
                 if let attributes = target, !sendable(prefix, attributes) {
                     oversized.insert(prefix)
@@ -137,13 +174,14 @@ public struct BGPAdjRIBOut: Sendable {
                 } else {
                     oversized.remove(prefix)
                 }
-                guard advertised[prefix] != target else { continue }
+                guard before != target else { continue }
                 if let target { changed[prefix] = target } else { withdrawn.append(prefix) }
-                advertised[prefix] = target
             }
         }
-        compareAll = false
-        dirty = []
+        // The peer now holds the desired routes this context carries (`wasSent`).
+        sentWith = context
+        sentBefore = [:]
+        replacedFrom = nil
         return Self.withdrawals(withdrawn, context: context) + Self.announcements(changed, context: context)
     }
 
@@ -155,9 +193,7 @@ public struct BGPAdjRIBOut: Sendable {
     /// Withdrawals of everything advertised (before a graceful shutdown).
     public mutating func withdrawAll(context: BGPUpdateContext) -> [BGPUpdate] {
         let all = Array(advertised.keys)
-        advertised = [:]
-        compareAll = true
-        dirty = []
+        sessionDown()
         return Self.withdrawals(all, context: context)
     }
 

@@ -52,12 +52,24 @@ public final class Informer<T: KubeResource>: Sendable {
     private let state = NIOLockedValueBox(State())
     private let started = ContinuousClock.now
 
+    /// What the cache keeps of each object, given the one it replaces (the whole object by default).
+    private let keep: @Sendable (T, T?) -> T
+
     /// `coalescing`: events a slow consumer has not taken yet are merged per object (added then
     /// updated is one added with the newest object; added then deleted is nothing; deleted then
     /// added is updated), so they hold at most one event per object however fast objects change.
     /// Without it every change is delivered, in order, and waits in an unbounded buffer.
+    ///
+    /// `keeping`: what the cache keeps of each object, given the cached object it replaces (nil:
+    /// none): less, for a consumer that reads the rest only as the object arrives, or the same
+    /// with the storage of the parts that did not change (a decoded update repeats every field
+    /// anew; the consumer may hold the old ones). Events carry the object as it came, except
+    /// what comes from the cache: the old object of `.updated`, and the object of a `.deleted`
+    /// that a relist found (a watch event's deleted object is as it came). `snapshot` and `get`
+    /// give the kept form too. It must keep the name, namespace and resourceVersion.
     public init(client: KubeClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600,
-                coalescing: Bool = false) {
+                coalescing: Bool = false, keeping keep: @escaping @Sendable (_ object: T, _ replacing: T?) -> T = { object, _ in object }) {
+        self.keep = keep
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
@@ -192,12 +204,13 @@ public final class Informer<T: KubeResource>: Sendable {
             switch ev {
             case .added(let o), .modified(let o):
                 let k = CacheKey(o)
-                if let old = s.cache[k] {
+                let old = s.cache[k]
+                if let old {
                     if old.metadata.resourceVersion != o.metadata.resourceVersion { out = .updated(old: old, new: o) }
                 } else {
                     out = .added(o)
                 }
-                s.cache[k] = o
+                s.cache[k] = keep(o, old)
                 if let rv = o.metadata.resourceVersion { s.lastRV = rv }
             case .deleted(let o):
                 if s.cache.removeValue(forKey: CacheKey(o)) != nil { out = .deleted(o) }
@@ -233,6 +246,8 @@ public final class Informer<T: KubeResource>: Sendable {
                     emitted.append(.added(o))
                 }
             }
+            // The events carry the objects as they came; the cache keeps what `keeping` keeps.
+            for i in fresh.indices { fresh.values[i] = keep(fresh[i].value, s.cache[fresh[i].key]) }
             s.cache = fresh
             s.lastRV = list.metadata.resourceVersion
             s.synced = true

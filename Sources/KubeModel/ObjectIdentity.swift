@@ -24,6 +24,14 @@ public struct ObjectIdentity: Hashable, Sendable {
         labels = metadata.labels
     }
 
+    /// Takes `other`'s name and namespace where they are equal: each decoded update of an object
+    /// repeats them in new storage (a name longer than 15 bytes is a heap string), while what
+    /// was built from the object before holds the old.
+    public mutating func shareNames(with other: ObjectIdentity) {
+        if name == other.name { name = other.name }
+        if namespace == other.namespace { namespace = other.namespace }
+    }
+
     /// As `ObjectMeta` (the fields not kept are nil).
     public var metadata: ObjectMeta {
         var metadata = ObjectMeta(name: name, namespace: namespace, labels: labels)

@@ -107,8 +107,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         recorder = EventRecorder(client: client, reportingController: "ironlb.io/speaker", reportingInstance: node)
         // Services, slices and nodes are handed over on their watches' event loops (`run()` below)
         // into `inputs`, which holds what the speaker has not taken yet as one entry per object.
-        services = Informer<SpeakerServiceObject>(client: client)
-        slices = Informer<SpeakerEndpointSlice>(client: client)
+        services = Informer<SpeakerServiceObject>(client: client, keeping: { $0.sharingStorage(with: $1) })
+        slices = Informer<SpeakerEndpointSlice>(client: client, keeping: { $0.withoutEndpoints(sharingWith: $1) })
         nodes = Informer<V1Node>(client: client)
         configMaps = Informer<V1ConfigMap>(client: client, namespace: namespace, fieldSelector: "metadata.name=\(configName)")
         // With heartbeats, one watch for every speaker Lease and this node's heartbeat: one
@@ -207,7 +207,12 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
             group.addTask {
                 await self.slices.run { event in
                     switch event {
-                    case .added(let slice), .updated(_, let slice): self.sliceChanged(slice, deleted: false)
+                    case .added(let slice): self.sliceChanged(slice, deleted: false)
+                    case .updated(let old, let slice):
+                        // A slice whose Service label went no longer counts for the Service it
+                        // named (as MetalLB, which finds a Service's slices by that label).
+                        if slice.serviceName == nil && old.serviceName != nil { self.sliceChanged(old, deleted: true) }
+                        self.sliceChanged(slice, deleted: false)
                     case .deleted(let slice): self.sliceChanged(slice, deleted: true)
                     case .synced: markSynced("endpointslices")
                     }
@@ -287,9 +292,8 @@ public final class KubeSpeakerAPI: SpeakerAPI, Service, Sendable {
         guard let namespace = service.metadata.namespace, let name = service.metadata.name else { return nil }
         let isOurs = service.type == "LoadBalancer" && service.metadata.deletionTimestamp == nil
             && service.loadBalancerClass == loadBalancerClass
-        let ips = service.ingressIPs.compactMap { IPAddress($0) }
         return SpeakerService(
-            key: ServiceKey(namespace: namespace, name: name), isOurs: isOurs, ips: ips,
+            key: ServiceKey(namespace: namespace, name: name), isOurs: isOurs, ips: service.ips,
             localTrafficPolicy: service.externalTrafficPolicy == "Local"
         )
     }

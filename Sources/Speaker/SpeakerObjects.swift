@@ -1,5 +1,6 @@
 import KubeClient
 import KubeModel
+import NetPrimitives
 
 // What the speaker keeps of the objects it watches: the fields it reads, decoded straight from
 // the watch stream. A whole V1Service (ports, selectors, annotations, managed fields) cost
@@ -18,7 +19,16 @@ struct SpeakerServiceObject: KubeResource, Hashable {
     var type: String?
     var loadBalancerClass: String?
     var externalTrafficPolicy: String?
-    var ingressIPs: [String] = []
+    /// The addresses of `status.loadBalancer.ingress`, parsed as they are read: the view of the
+    /// Service (and the plan's record of it) shares this array instead of parsing a copy, and no
+    /// text of them is kept (an entry without an address, or with one that does not parse, is
+    /// dropped, as the view drops it).
+    private(set) var ips: [IPAddress] = []
+    /// `ips` as text.
+    var ingressIPs: [String] {
+        get { ips.map(\.description) }
+        set { ips = newValue.compactMap { IPAddress($0) } }
+    }
 
     init(metadata: ObjectMeta, type: String? = nil, loadBalancerClass: String? = nil, externalTrafficPolicy: String? = nil, ingressIPs: [String] = []) {
         self.identity = ObjectIdentity(metadata)
@@ -28,12 +38,25 @@ struct SpeakerServiceObject: KubeResource, Hashable {
         self.ingressIPs = ingressIPs
     }
 
-    /// Whether the speaker's view of both is the same without building it (no IP parsed):
-    /// the same identity, type, class, traffic policy and ingress IPs.
+    /// What the speaker's informer keeps: this object with the storage of `cached`'s equal
+    /// names and IPs. Each update is decoded anew (the controller's annotations change a
+    /// Service as often as its status); the view of the Service the speaker's plan holds was
+    /// built from an earlier one, and without this both copies stay (docs/design/scale.md,
+    /// "Seventh pass").
+    func sharingStorage(with cached: SpeakerServiceObject?) -> SpeakerServiceObject {
+        guard let cached else { return self }
+        var kept = self
+        kept.identity.shareNames(with: cached.identity)
+        if kept.ips == cached.ips { kept.ips = cached.ips }
+        return kept
+    }
+
+    /// Whether the speaker's view of both is the same without building it: the same identity,
+    /// type, class, traffic policy and ingress IPs.
     func sameView(as other: SpeakerServiceObject) -> Bool {
         identity.name == other.identity.name && identity.namespace == other.identity.namespace
             && identity.deletionTimestamp == other.identity.deletionTimestamp && type == other.type
-            && loadBalancerClass == other.loadBalancerClass && externalTrafficPolicy == other.externalTrafficPolicy && ingressIPs == other.ingressIPs
+            && loadBalancerClass == other.loadBalancerClass && externalTrafficPolicy == other.externalTrafficPolicy && ips == other.ips
     }
 
     private enum Keys: String, CodingKey { case metadata, spec, status }
@@ -54,7 +77,7 @@ struct SpeakerServiceObject: KubeResource, Hashable {
         if let status = try container.projectionDecoder(forKey: .status),
            let loadBalancer = try status.container(keyedBy: StatusKeys.self).projectionDecoder(forKey: .loadBalancer) {
             let ingress = try loadBalancer.container(keyedBy: LoadBalancerKeys.self).decodeIfPresent([Ingress].self, forKey: .ingress) ?? []
-            ingressIPs = ingress.compactMap(\.ip)
+            ips = ingress.compactMap { $0.ip.flatMap { IPAddress($0) } }
         }
     }
 
@@ -65,7 +88,7 @@ struct SpeakerServiceObject: KubeResource, Hashable {
     init(scanning scanner: inout JSONScanner) throws(JSONParseError) {
         var identity = ObjectIdentity(ObjectMeta())
         var type: String?, loadBalancerClass: String?, externalTrafficPolicy: String?
-        var ingressIPs: [String] = []
+        var ips: [IPAddress] = []
         let present = try scanner.members { (scanner, key) throws(JSONParseError) in
             if key == "metadata" {
                 identity = try ObjectIdentity(scanning: &scanner)
@@ -83,20 +106,20 @@ struct SpeakerServiceObject: KubeResource, Hashable {
                     }
                 }
             } else if key == "status" {
-                ingressIPs = []
+                ips = []
                 try scanner.members { (scanner, key) throws(JSONParseError) in
                     guard key == "loadBalancer" else { return try scanner.skip() }
-                    ingressIPs = []
+                    ips = []
                     try scanner.members { (scanner, key) throws(JSONParseError) in
                         guard key == "ingress" else { return try scanner.skip() }
-                        ingressIPs = []
+                        ips = []
                         try scanner.elements { (scanner) throws(JSONParseError) in
                             var ip: String?
                             let object = try scanner.members { (scanner, key) throws(JSONParseError) in
                                 if key == "ip" { ip = try scanner.string() } else { try scanner.skip() }
                             }
                             guard object else { throw scanner.error("type_mismatch") }
-                            if let ip { ingressIPs.append(ip) }
+                            if let ip, let address = IPAddress(ip) { ips.append(address) }
                         }
                     }
                 }
@@ -109,7 +132,7 @@ struct SpeakerServiceObject: KubeResource, Hashable {
         self.type = type
         self.loadBalancerClass = loadBalancerClass
         self.externalTrafficPolicy = externalTrafficPolicy
-        self.ingressIPs = ingressIPs
+        self.ips = ips
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -149,6 +172,20 @@ struct SpeakerEndpointSlice: KubeResource, Hashable {
         }
     }
     var endpoints: [Endpoint] = []
+
+    /// What the speaker's informer keeps of a slice: its identity and its Service label, with
+    /// the storage of `cached`'s equal names (as `SpeakerServiceObject.sharingStorage`). The
+    /// endpoints are read as the slice arrives and reduced into `EndpointSliceIndex`; a cached
+    /// copy was an array per slice that nothing read (docs/design/scale.md, "Seventh pass").
+    func withoutEndpoints(sharingWith cached: SpeakerEndpointSlice?) -> SpeakerEndpointSlice {
+        var kept = self
+        kept.endpoints = []
+        if let cached {
+            kept.identity.shareNames(with: cached.identity)
+            if kept.serviceName == cached.serviceName { kept.serviceName = cached.serviceName }
+        }
+        return kept
+    }
 
     struct Endpoint: Codable, Hashable {
         var conditions: EndpointConditions?

@@ -325,4 +325,70 @@ import Testing
             }
         }
     }
+
+    /// Issue 18: what the peer holds is derived (the desired routes the last context carried and
+    /// that fit, plus what it held of the routes changed since), not kept as a second table.
+    /// Any mix of whole sets, partial changes (several before one `updates`), reconnects,
+    /// context changes (families, next hops) and routes too large to send gives the peer,
+    /// rebuilt from the UPDATEs alone, exactly what it can carry of the desired set.
+    @Test(arguments: 1...6 as ClosedRange<UInt64>)
+    func thePeersViewFollowsEveryMixOfChanges(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let pool = AdjRIBOutTests.hosts(120) + AdjRIBOutTests.hosts6(40)
+        let helper = AdjRIBOutTests()
+        // 1,100 communities do not fit a 4,096-byte UPDATE.
+        let huge = BGPRouteAttributes(communities: (0..<1_100).map { BGPCommunity(asn: 64512, value: UInt16($0)) })
+        let attributes = [BGPRouteAttributes(), BGPRouteAttributes(communities: [BGPCommunity(asn: 64512, value: 1)]), BGPRouteAttributes(localPref: 200), huge]
+        var v4Only = AdjRIBOutTests.ibgp
+        v4Only.families = [.ipv4Unicast]
+        var noV6NextHop = AdjRIBOutTests.ibgp
+        noV6NextHop.nextHops.ipv6 = nil
+        let contexts = [AdjRIBOutTests.ibgp, v4Only, noV6NextHop]
+        func carries(_ context: BGPUpdateContext, _ prefix: IPPrefix) -> Bool {
+            prefix.family == .ipv4 ? context.families.contains(.ipv4Unicast) && context.nextHops.ipv4 != nil
+                : context.families.contains(.ipv6Unicast) && context.nextHops.ipv6 != nil
+        }
+        var rib = BGPAdjRIBOut()
+        var peerView: [IPPrefix: BGPRouteAttributes] = [:]
+        var desired: [IPPrefix: BGPRouteAttributes] = [:]
+        var context = contexts[0]
+        for step in 0..<80 {
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                if rng.chance(0.15) {
+                    var whole: [IPPrefix: BGPRouteAttributes] = [:]
+                    for _ in 0..<Int.random(in: 0...60, using: &rng) { whole[pool.randomElement(using: &rng)!] = attributes.randomElement(using: &rng)! }
+                    desired = whole
+                    rib.setDesired(whole)
+                } else {
+                    var changes: [IPPrefix: BGPRouteAttributes?] = [:]
+                    for _ in 0..<Int.random(in: 1...20, using: &rng) {
+                        changes[pool.randomElement(using: &rng)!] = rng.chance(0.3) ? nil : attributes.randomElement(using: &rng)!
+                    }
+                    for (prefix, value) in changes { desired[prefix] = value }
+                    rib.updateDesired(changes)
+                }
+            }
+            if rng.chance(0.1) {
+                rib.sessionDown()
+                peerView = [:]
+            }
+            if rng.chance(0.15) { context = contexts.randomElement(using: &rng)! }
+            let updates = try helper.wire(rib.updates(context: context), context)
+            for update in updates {
+                for prefix in helper.withdrawn([update]) { peerView[prefix] = nil }
+                // The attributes as the peer reads them (LOCAL_PREF 100 is the default, nil).
+                var read = BGPRouteAttributes()
+                for attribute in update.attributes {
+                    if case .communities(let communities) = attribute.value { read.communities = communities }
+                    if case .localPref(let preference) = attribute.value, preference != 100 { read.localPref = preference }
+                }
+                for prefix in helper.announced([update]) { peerView[prefix] = read }
+            }
+            let expected = desired.filter { carries(context, $0.key) && $0.value != huge }
+            #expect(peerView == expected, "step \(step)")
+            #expect(rib.advertised == expected, "step \(step)")
+            #expect(rib.oversized == Set(desired.filter { carries(context, $0.key) && $0.value == huge }.keys), "step \(step)")
+        }
+    }
 }
+

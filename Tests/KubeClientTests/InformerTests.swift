@@ -100,6 +100,64 @@ final class EventLog: Sendable {
         #expect(streamed.withLockedValue { $0 } == 0)
     }
 
+    /// `keeping`: the cache holds the kept form (here: without its spec); events carry objects as
+    /// they came, except the old object of an update and a delete a relist found, which come
+    /// from the cache.
+    @Test func keepingHoldsTheKeptFormAndEventsTheObjectsAsTheyCame() async throws {
+        let f = try await SimFixture.start()
+        defer { Task { await f.stop() } }
+        _ = try await f.client.create(service("a"))
+        // What each call of `keeping` was given to replace: nothing, or the cached (kept) form.
+        let replaced = NIOLockedValueBox<[String]>([])
+        let inf = Informer<V1Service>(client: f.client, namespace: "default", fieldSelector: "metadata.name!=kubernetes",
+                                      keeping: { object, replacing in
+                                          replaced.withLockedValue { $0.append(replacing.map { "\($0.key) spec=\($0.spec != nil)" } ?? "none") }
+                                          var kept = object
+                                          kept.spec = nil
+                                          return kept
+                                      })
+        // Per object, each event as (kind, whether its object had a spec; for updates, the old one's too).
+        let log = NIOLockedValueBox<[String: [String]]>([:])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await inf.run { event in
+                    switch event {
+                    case .added(let o): log.withLockedValue { $0[o.key, default: []].append("A spec=\(o.spec != nil)") }
+                    case .updated(let old, let o): log.withLockedValue { $0[o.key, default: []].append("M spec=\(o.spec != nil) old=\(old.spec != nil)") }
+                    case .deleted(let o): log.withLockedValue { $0[o.key, default: []].append("D spec=\(o.spec != nil)") }
+                    case .synced: break
+                    }
+                }
+            }
+            // `a` comes from the list, `b` from the watch: both are cached in the kept form.
+            #expect(await waitUntil(.seconds(60)) { log.withLockedValue { $0.count } == 1 })
+            _ = try await f.client.create(service("b"))
+            #expect(await waitUntil(.seconds(60)) { log.withLockedValue { $0.count } == 2 })
+            #expect(inf.get("default/a")?.spec == nil && inf.get("default/a")?.metadata.resourceVersion != nil)
+            #expect(inf.get("default/b")?.spec == nil && inf.get("default/b")?.metadata.resourceVersion != nil)
+            _ = try await f.client.patch(V1Service.self, name: "a", patch: ["metadata": ["labels": ["gen": "1"]]])
+            _ = try await f.client.patch(V1Service.self, name: "b", patch: ["metadata": ["labels": ["gen": "1"]]])
+            // A delete the watch carries: the object as the server sent it.
+            try await f.client.delete(V1Service.self, name: "a")
+            #expect(await waitUntil(.seconds(60)) { log.withLockedValue { $0["default/a"]?.count } == 3 })
+            // A delete only a relist finds: the watch fails three times (backing off between), so
+            // none is open when `b` goes, and the history it would resume from is gone (410).
+            f.sim.injectError(status: 500, count: 3, watch: true)
+            f.sim.closeWatches()
+            try await f.client.delete(V1Service.self, name: "b")
+            f.sim.compactHistory(keep: 0)
+            #expect(await waitUntil(.seconds(60)) { log.withLockedValue { $0["default/b"]?.count } == 3 })
+            #expect(log.withLockedValue { $0 } == [
+                "default/a": ["A spec=true", "M spec=true old=false", "D spec=true"],
+                "default/b": ["A spec=true", "M spec=true old=false", "D spec=false"],
+            ])
+            #expect(inf.stats.lists == 2)
+            // The list and the watch's add replaced nothing, the patches the kept forms.
+            #expect(replaced.withLockedValue { $0 } == ["none", "none", "default/a spec=false", "default/b spec=false"])
+            group.cancelAll()
+        }
+    }
+
     @Test func relistsOn410WithoutDuplicatesAndEmitsDeletes() async throws {
         let f = try await SimFixture.start { $0.historyCapacity = 200 }
         defer { Task { await f.stop() } }

@@ -29,6 +29,41 @@ import Testing
         #expect(try JSONDecoder().decode(SpeakerServiceObject.self, from: JSONEncoder().encode(object)) == object)
     }
 
+    /// Where an array's elements or a (native, heap) string's bytes are: the same for two values
+    /// exactly when they share storage.
+    static func storage<T>(_ array: [T]) -> UnsafeRawPointer? { array.withUnsafeBufferPointer { $0.baseAddress.map(UnsafeRawPointer.init) } }
+    static func storage(_ string: String) -> UnsafeRawPointer? { string.utf8.withContiguousStorageIfAvailable { $0.baseAddress.map(UnsafeRawPointer.init) } ?? nil }
+
+    /// Issue 18: what the speaker's informers keep of an update shares the storage of the unchanged
+    /// names and IPs with the object it replaces (which the plan's view was built from), and a
+    /// slice's endpoints are not kept.
+    @Test func whatTheInformersKeepSharesTheUnchangedPartsOfTheObjectItReplaces() throws {
+        func service(_ annotation: String, ip: String) -> String {
+            #"{"metadata":{"name":"a-service-name-longer-than-15","namespace":"a-namespace-longer-than-15","resourceVersion":"\#(annotation)","annotations":{"x":"\#(annotation)"}},"spec":{"type":"LoadBalancer"},"status":{"loadBalancer":{"ingress":[{"ip":"\#(ip)"}]}}}"#
+        }
+        let first = try JSONDecoder().decode(SpeakerServiceObject.self, from: Data(service("1", ip: "2001:db8::5").utf8))
+        let second = try JSONDecoder().decode(SpeakerServiceObject.self, from: Data(service("2", ip: "2001:db8::5").utf8))
+        #expect(Self.storage(second.ips) != Self.storage(first.ips))
+        let kept = second.sharingStorage(with: first)
+        #expect(kept == second && kept.metadata.resourceVersion == "2")
+        #expect(Self.storage(kept.ips) == Self.storage(first.ips))
+        #expect(Self.storage(kept.metadata.name!) == Self.storage(first.metadata.name!))
+        #expect(Self.storage(kept.metadata.namespace!) == Self.storage(first.metadata.namespace!))
+        // What changed is its own.
+        let moved = try JSONDecoder().decode(SpeakerServiceObject.self, from: Data(service("3", ip: "2001:db8::6").utf8)).sharingStorage(with: first)
+        #expect(moved.ingressIPs == ["2001:db8::6"] && Self.storage(moved.ips) != Self.storage(first.ips))
+        #expect(second.sharingStorage(with: nil) == second)
+
+        let slice = #"{"metadata":{"name":"a-slice-name-longer-than-15","namespace":"a-namespace-longer-than-15","resourceVersion":"RV","labels":{"kubernetes.io/service-name":"a-service-name-longer-than-15"}},"endpoints":[{"nodeName":"node1"}]}"#
+        let older = try JSONDecoder().decode(SpeakerEndpointSlice.self, from: Data(slice.replacingOccurrences(of: "RV", with: "1").utf8)).withoutEndpoints(sharingWith: nil)
+        let newer = try JSONDecoder().decode(SpeakerEndpointSlice.self, from: Data(slice.replacingOccurrences(of: "RV", with: "2").utf8))
+        let cached = newer.withoutEndpoints(sharingWith: older)
+        #expect(older.endpoints.isEmpty && cached.endpoints.isEmpty && !newer.endpoints.isEmpty)
+        #expect(cached.metadata.resourceVersion == "2" && cached.serviceName == newer.serviceName)
+        #expect(Self.storage(cached.metadata.name!) == Self.storage(older.metadata.name!))
+        #expect(Self.storage(cached.serviceName!) == Self.storage(older.serviceName!))
+    }
+
     @Test func aServiceBeingDeletedOrWithoutSpecOrStatusDecodes() throws {
         let deleting = #"{"metadata":{"name":"a","namespace":"n","deletionTimestamp":"2026-01-02T03:04:05Z"},"spec":null}"#
         let object = try JSONDecoder().decode(SpeakerServiceObject.self, from: Data(deleting.utf8))
