@@ -110,7 +110,10 @@ public struct SpeakerCore: Sendable {
     /// Per prefix advertised to every peer (the same set for each): its attributes and what each
     /// Service contributes (several Services share an aggregate).
     private var prefixRoutes: [IPPrefix: PrefixRoute] = [:]
-    /// Services holding each IP (more than one when shared).
+    /// Services holding each IP of a layer 2 pool (more than one when shared): only these decide
+    /// layer 2 duties (`refreshVIP`). IPs of other pools are not kept: at 10,000 BGP Services
+    /// they were a table of 10,000 entries that decided nothing, and each Node or Lease change
+    /// looked at every one (docs/design/scale.md, "Seventh pass"). Rebuilt by `refreshAll`.
     private var ipServices: [IPAddress: InlineFirstMap<ServiceKey, Void>] = [:]
     /// The VIPs this node answers for.
     public private(set) var layer2: [IPAddress: Layer2Duty] = [:]
@@ -236,7 +239,7 @@ public struct SpeakerCore: Sendable {
             ipServices[ip]?[key] = nil
             if ipServices[ip]?.isEmpty == true { ipServices[ip] = nil }
         }
-        for ip in new { ipServices[ip, default: InlineFirstMap()][key] = () }
+        for ip in new where isLayer2(ip) { ipServices[ip, default: InlineFirstMap()][key] = () }
         refreshRoutes(of: key)
         var vips = Set(old)
         vips.formUnion(new)
@@ -286,8 +289,21 @@ public struct SpeakerCore: Sendable {
         selectedByPool = [:]
         refreshCandidacies()
         for key in Array(records.keys) { refreshRoutes(of: key) }
+        // Which IPs are of layer 2 pools follows the configuration.
+        ipServices = [:]
+        for (key, record) in records {
+            for ip in record.service.map(Self.announcedIPs) ?? [] where isLayer2(ip) { ipServices[ip, default: InlineFirstMap()][key] = () }
+        }
         refreshAllVIPs()
     }
+
+    /// Whether `ip` is in a layer 2 pool of the configuration in force (the pool `refreshVIP` finds).
+    private func isLayer2(_ ip: IPAddress) -> Bool {
+        config.current?.pools.first(where: { $0.contains(ip) })?.protocol == .layer2
+    }
+
+    /// How many IPs `ipServices` holds (for tests: only layer 2 pools' IPs).
+    var layer2IPCount: Int { ipServices.count }
 
     private mutating func refreshAllVIPs() {
         var affected = Set<ServiceKey>()

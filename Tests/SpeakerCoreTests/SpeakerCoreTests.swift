@@ -36,6 +36,31 @@ func cluster(nodes: [NodeState], eligible: Set<String>, services: [SpeakerServic
 @Suite struct SpeakerCoreTests {
     let nodes = [NodeState(name: "a"), NodeState(name: "b"), NodeState(name: "c")]
 
+    /// Issue 18: which Services hold an IP is kept for IPs of layer 2 pools only (those decide
+    /// duties); a configuration that makes a pool layer 2, or stops it being one, rebuilds it, and
+    /// the duties follow.
+    @Test func whoHoldsEachIPIsKeptForLayer2PoolsOnly() {
+        let services = (0..<10).map { SpeakerService(key: key("bgp\($0)"), ips: [ip("203.0.113.\($0)")]) }
+            + (0..<3).map { SpeakerService(key: key("l2-\($0)"), ips: [ip("198.51.100.\($0)")]) }
+            + [SpeakerService(key: key("shared"), ips: [ip("198.51.100.0")])]
+        var core = cluster(nodes: [NodeState(name: "a")], eligible: ["a"], services: services)["a"]!
+        #expect(core.layer2IPCount == 3)
+        #expect(core.plan.layer2.count == 3 && core.plan.layer2[ip("198.51.100.0")]?.services.count == 2)
+        let allLayer2 = """
+            address-pools:
+            - {name: l2, protocol: layer2, addresses: [198.51.100.0/24, 203.0.113.0/24]}
+            """
+        _ = core.configChanged(allLayer2)
+        #expect(core.layer2IPCount == 13 && core.plan.layer2.count == 13)
+        _ = core.configChanged(speakerConfig)
+        #expect(core.layer2IPCount == 3 && core.plan.layer2.count == 3)
+        // A Service moving from a BGP IP to a layer 2 one, and back.
+        core.serviceChanged(SpeakerService(key: key("bgp0"), ips: [ip("198.51.100.9")]))
+        #expect(core.layer2IPCount == 4 && core.plan.layer2[ip("198.51.100.9")]?.services == [key("bgp0")])
+        core.serviceChanged(SpeakerService(key: key("bgp0"), ips: [ip("203.0.113.0")]))
+        #expect(core.layer2IPCount == 3 && core.plan.layer2[ip("198.51.100.9")] == nil)
+    }
+
     @Test func exactlyOneNodeAnswersForEachLayer2VIP() {
         let services = (0..<60).map { SpeakerService(key: key("s\($0)"), ips: [ip("198.51.100.\($0)")]) }
         let cores = cluster(nodes: nodes, eligible: ["a", "b", "c"], services: services)
