@@ -239,7 +239,7 @@ public struct SpeakerCore: Sendable {
             ipServices[ip]?[key] = nil
             if ipServices[ip]?.isEmpty == true { ipServices[ip] = nil }
         }
-        for ip in new where isLayer2(ip) { ipServices[ip, default: InlineFirstMap()][key] = () }
+        for ip in new { recordHolder(key, of: ip) }
         refreshRoutes(of: key)
         var vips = Set(old)
         vips.formUnion(new)
@@ -292,14 +292,16 @@ public struct SpeakerCore: Sendable {
         // Which IPs are of layer 2 pools follows the configuration.
         ipServices = [:]
         for (key, record) in records {
-            for ip in record.service.map(Self.announcedIPs) ?? [] where isLayer2(ip) { ipServices[ip, default: InlineFirstMap()][key] = () }
+            for ip in record.service.map(Self.announcedIPs) ?? [] { recordHolder(key, of: ip) }
         }
         refreshAllVIPs()
     }
 
-    /// Whether `ip` is in a layer 2 pool of the configuration in force (the pool `refreshVIP` finds).
-    private func isLayer2(_ ip: IPAddress) -> Bool {
-        config.current?.pools.first(where: { $0.contains(ip) })?.protocol == .layer2
+    /// Records that the Service holds `ip`, when `ip` is in a layer 2 pool of the configuration
+    /// in force (the pool `refreshVIP` finds).
+    private mutating func recordHolder(_ key: ServiceKey, of ip: IPAddress) {
+        guard config.current?.pools.first(where: { $0.contains(ip) })?.protocol == .layer2 else { return }
+        ipServices[ip, default: InlineFirstMap()][key] = ()
     }
 
     /// How many IPs `ipServices` holds (for tests: only layer 2 pools' IPs).
