@@ -249,6 +249,18 @@ let package = Package(
 
         .executableTarget(name: "bench-speaker", dependencies: ["TestSupport"], path: "bench/speaker"),
         .executableTarget(name: "bench-scale", dependencies: ["TestSupport"], path: "bench/scale", exclude: ["helper.py"]),
+        // What the speaker's libraries cost alone (bench-scale's floor column); built like the
+        // production binary: scripts/build-release bench-floor.
+        .executableTarget(
+            name: "bench-floor",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/floor"
+        ),
         // BFD detection time: IronLB next to FRR's bfdd in the same run (issue 17).
         .executableTarget(
             name: "bench-bfd",

@@ -15,10 +15,18 @@
 // Also the controller's RSS. FRR is polled through vtysh (a few ms a query), so times include
 // up to one poll. Needs root, frr, gobgpd, python3.
 //
+// And a floor (bench/floor, `bench-floor`): a process with the speaker's libraries and link and
+// no IronLB code, which watches the Services and POSTs one `nodeAssigned` Event per Service, and
+// does nothing else. Once the speaker's phases are over it runs in the speaker's namespace, the
+// speaker stopped, while the same Services are created again. Its RSS idle and its CPU per 1,000
+// Services are what those libraries cost alone; the speaker's figures are printed against it. IRONLB_FLOOR names it (`scripts/build-release bench-floor`, to compare with
+// the production speaker); else the bench-floor built beside the bench; else no floor.
+//
 //   swift build -c release --product ironlb && swift build -c release --product bench-scale
 //   .build/release/bench-scale [N]
 //   IRONLB_SPEAKER=$(scripts/build-release) .build/release/bench-scale     # the shipped speaker
 //   IRONLB_CONTROLLER=...                                                  # and controller
+//   IRONLB_FLOOR=$(scripts/build-release bench-floor)                      # the floor, linked alike
 import Foundation
 import TestSupport
 
@@ -236,6 +244,27 @@ let restarted = mebibytes(speakerPID)
 let deleted = try api("delete")
 guard let toEmpty = waitRoutes(speakerAddress, 0, from: deleted.last) else { check(false, "the speaker's routes never left FRR"); exit(1) }
 
+// MARK: - The floor: the speaker stopped, the same Services created again
+
+var floor: (idle: Double, loaded: Double, cpu: Double, idleComposition: String, loadedComposition: String)?
+if let floorExecutable = ProcessInfo.processInfo.environment["IRONLB_FLOOR"] ?? BuiltProducts.executable("bench-floor") {
+    check(await lab.processes["node1"]!.stopped(signal: SIGTERM, timeout: 30) == 0, "the speaker did not exit on SIGTERM")
+    try lab.start("floor", [floorExecutable, "http://192.0.2.100:6443", lab.token, "node1"], in: lab.nodes["node1"]!)
+    let process = lab.processes["floor"]!
+    check(await poll(timeout: 60, interval: 0.5, { process.stdout.contains("watching") }), "bench-floor did not start its watch: \(process.stdout.suffix(300))")
+    _ = quietCPU(process.pid)
+    usleep(2_000_000)
+    let idle = mebibytes(process.pid), idleComposition = composition(process.pid)
+    let before = cpuSeconds(process.pid)
+    _ = try api("services")
+    // It has sent its last Event when it says so (it prints every 1,000th).
+    check(await poll(timeout: 300, interval: 0.5, { process.stdout.contains("\(count) Events posted") }),
+          "bench-floor did not post \(count) Events: \(process.stdout.suffix(300))")
+    let cpu = quietCPU(process.pid) - before
+    usleep(2_000_000)
+    floor = (idle, mebibytes(process.pid), cpu, idleComposition, composition(process.pid))
+}
+
 // MARK: - Report
 
 func row(_ name: String, _ ironlb: Double, _ gobgp: Double, _ format: String) {
@@ -256,6 +285,19 @@ print(String(format: "speaker: peak RSS %.1f MiB; SIGTERM -> FRR empty %.2f s, e
 print(String(format: "speaker: %d EndpointSlices took %.1f ms CPU per 1,000; creating the Services took %.2f s (first create -> last route %.2f s); deleting them %.2f s",
              count, sliceCPU / Double(count) * 1_000_000, created.last - created.first, toLastRoute + created.last - created.first, deleted.last - deleted.first))
 print(String(format: "controller RSS: idle %.1f MiB, holding %d Services %.1f MiB, peak %.1f MiB", idle.controller, count, loaded.controller, loaded.controllerPeak))
+if let floor {
+    print("floor (bench/floor: the speaker's libraries and link, no IronLB code), the speaker stopped: the same \(count) Services created again, watched, an Event posted for each")
+    print("".padding(toLength: 42, withPad: " ", startingAt: 0) + "  speaker      floor   ratio")
+    func floorRow(_ name: String, _ speaker: Double, _ floor: Double, _ format: String) {
+        print(name.padding(toLength: 42, withPad: " ", startingAt: 0) + String(format: "\(format)  \(format)  %6.2f", speaker, floor, speaker / floor))
+    }
+    floorRow("RSS idle, API watch open (MiB)", idle.speaker, floor.idle, "%9.1f")
+    floorRow("RSS holding / after \(count) Services (MiB)", loaded.speaker, floor.loaded, "%9.1f")
+    floorRow("CPU per 1,000 Services (ms)", speakerCPU / Double(count) * 1_000_000, floor.cpu / Double(count) * 1_000_000, "%9.1f")
+    print("floor RSS idle: \(floor.idleComposition); after the Services: \(floor.loadedComposition)")
+} else {
+    print("floor: not run (no bench-floor: swift build -c release --product bench-floor, or IRONLB_FLOOR)")
+}
 print("load average (1 min): \(loadAtStart) at the start, \(loadAverage()) at the end")
 _ = slices
 tearDown()
