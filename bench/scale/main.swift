@@ -19,8 +19,9 @@
 // no IronLB code, which watches the Services and POSTs one `nodeAssigned` Event per Service, and
 // does nothing else. Once the speaker's phases are over it runs in the speaker's namespace, the
 // speaker stopped, while the same Services are created again. Its RSS idle and its CPU per 1,000
-// Services are what those libraries cost alone; the speaker's figures are printed against it. IRONLB_FLOOR names it (`scripts/build-release bench-floor`, to compare with
-// the production speaker); else the bench-floor built beside the bench; else no floor.
+// Services are what those libraries cost alone; the speaker's figures are printed against it.
+// IRONLB_FLOOR names it (`scripts/build-release bench-floor`, to compare with the production
+// speaker); else the bench-floor built beside the bench; else no floor.
 //
 //   swift build -c release --product ironlb && swift build -c release --product bench-scale
 //   .build/release/bench-scale [N]
@@ -267,6 +268,7 @@ if let floorExecutable = ProcessInfo.processInfo.environment["IRONLB_FLOOR"] ?? 
 
 // MARK: - Report
 
+/// A figure of the speaker against the reference's (gobgpd, the floor), and their ratio.
 func row(_ name: String, _ ironlb: Double, _ gobgp: Double, _ format: String) {
     let pad = name.padding(toLength: 42, withPad: " ", startingAt: 0)
     print(pad + String(format: "\(format)  \(format)  %6.2f", ironlb, gobgp, ironlb / gobgp))
@@ -288,12 +290,9 @@ print(String(format: "controller RSS: idle %.1f MiB, holding %d Services %.1f Mi
 if let floor {
     print("floor (bench/floor: the speaker's libraries and link, no IronLB code), the speaker stopped: the same \(count) Services created again, watched, an Event posted for each")
     print("".padding(toLength: 42, withPad: " ", startingAt: 0) + "  speaker      floor   ratio")
-    func floorRow(_ name: String, _ speaker: Double, _ floor: Double, _ format: String) {
-        print(name.padding(toLength: 42, withPad: " ", startingAt: 0) + String(format: "\(format)  \(format)  %6.2f", speaker, floor, speaker / floor))
-    }
-    floorRow("RSS idle, API watch open (MiB)", idle.speaker, floor.idle, "%9.1f")
-    floorRow("RSS holding / after \(count) Services (MiB)", loaded.speaker, floor.loaded, "%9.1f")
-    floorRow("CPU per 1,000 Services (ms)", speakerCPU / Double(count) * 1_000_000, floor.cpu / Double(count) * 1_000_000, "%9.1f")
+    row("RSS idle, API watch open (MiB)", idle.speaker, floor.idle, "%9.1f")
+    row("RSS holding / after \(count) Services (MiB)", loaded.speaker, floor.loaded, "%9.1f")
+    row("CPU per 1,000 Services (ms)", speakerCPU / Double(count) * 1_000_000, floor.cpu / Double(count) * 1_000_000, "%9.1f")
     print("floor RSS idle: \(floor.idleComposition); after the Services: \(floor.loadedComposition)")
 } else {
     print("floor: not run (no bench-floor: swift build -c release --product bench-floor, or IRONLB_FLOOR)")
