@@ -28,6 +28,9 @@ public struct Configuration: Equatable, Sendable {
     public static let empty = Configuration()
 
     public func pool(named name: String) -> AddressPool? { pools.first { $0.name == name } }
+
+    /// The pool whose addresses hold `ip` (the first, in the configuration's order).
+    public func pool(containing ip: IPAddress) -> AddressPool? { pools.first { $0.contains(ip) } }
 }
 
 /// How a pool's addresses reach the network.

@@ -101,7 +101,7 @@ public enum BGPAdvertisementPlan {
     /// Those of `ips` that `node` advertises over BGP: in a BGP pool whose node selectors match it.
     public static func advertisedIPs(_ ips: [IPAddress], for node: NodeState, configuration: Configuration) -> [IPAddress] {
         ips.filter { ip in
-            configuration.pools.first { $0.contains(ip) }.map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, node.labels) } ?? false
+            configuration.pool(containing: ip).map { $0.protocol == .bgp && LabelSelector.anyMatches($0.nodeSelectors, node.labels) } ?? false
         }
     }
 
@@ -110,7 +110,7 @@ public enum BGPAdvertisementPlan {
     public static func routes(of ips: [IPAddress], for node: NodeState, configuration: Configuration) -> [IPPrefix: RouteAttributes] {
         var routes: [IPPrefix: RouteAttributes] = [:]
         for ip in advertisedIPs(ips, for: node, configuration: configuration) {
-            guard let pool = configuration.pools.first(where: { $0.contains(ip) }) else { continue }
+            guard let pool = configuration.pool(containing: ip) else { continue }
             for advertisement in pool.bgpAdvertisements {
                 let length = ip.family == .ipv4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6
                 let prefix = IPPrefix(containing: ip, length: length)

@@ -300,7 +300,7 @@ public struct SpeakerCore: Sendable {
     /// Records that the Service holds `ip`, when `ip` is in a layer 2 pool of the configuration
     /// in force (the pool `refreshVIP` finds).
     private mutating func recordHolder(_ key: ServiceKey, of ip: IPAddress) {
-        guard config.current?.pools.first(where: { $0.contains(ip) })?.protocol == .layer2 else { return }
+        guard config.current?.pool(containing: ip)?.protocol == .layer2 else { return }
         ipServices[ip, default: InlineFirstMap()][key] = ()
     }
 
@@ -365,7 +365,7 @@ public struct SpeakerCore: Sendable {
         let sharing = ipServices[vip]?.keys ?? []
         var duty: Layer2Duty?
         if let configuration = config.current, nodes[nodeName] != nil, !sharing.isEmpty,
-           let pool = configuration.pools.first(where: { $0.contains(vip) }), pool.protocol == .layer2 {
+           let pool = configuration.pool(containing: vip), pool.protocol == .layer2 {
             let selected = selectedByPool[pool.name] ?? Set(nodes.values.filter { LabelSelector.anyMatches(pool.nodeSelectors, $0.labels) }.map(\.name))
             selectedByPool[pool.name] = selected
             // A Service without a usable endpoint anywhere is not announced; the others sharing
